@@ -1,0 +1,127 @@
+//! The SQLCipher database: opening it with the raw 256-bit key, its
+//! settings (secure delete, WAL, busy timeout) and its schema.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::crypto::hex;
+use crate::error::{Error, Result};
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Open (or create) the database with its raw key. Any failure to read
+/// the first page under the right key is tampering: the key came out of an
+/// authenticated keyslot, so only a changed file can refuse it.
+pub fn open(path: &Path, key: &[u8; 32]) -> Result<Connection> {
+    let conn =
+        Connection::open(path).map_err(|e| Error::Database(format!("{}: {e}", path.display())))?;
+    // SQLCipher writes decryption failures to stderr unless told not to.
+    let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+    let mut keyspec = zeroize::Zeroizing::new(format!("x'{}'", hex(key)));
+    conn.pragma_update(None, "key", keyspec.as_str())?;
+    zeroize::Zeroize::zeroize(&mut *keyspec);
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// Create the tables of a new vault.
+pub fn create_schema(conn: &Connection) -> Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Refuse a database written by a newer Kinko.
+pub fn check_schema(conn: &Connection) -> Result<()> {
+    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if v != SCHEMA_VERSION {
+        return Err(Error::Unsupported(format!(
+            "vault database schema {v}; this Kinko reads schema {SCHEMA_VERSION}"
+        )));
+    }
+    Ok(())
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+-- Account rows are never deleted, so an ID once issued stays taken (P5).
+CREATE TABLE accounts (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    roles         TEXT NOT NULL,
+    status        TEXT NOT NULL DEFAULT 'active',
+    hpke_public   BLOB NOT NULL,
+    sign_public   BLOB NOT NULL,
+    must_change_password INTEGER NOT NULL DEFAULT 1,
+    password_changed_at  TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    created_by    TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    account      TEXT NOT NULL REFERENCES accounts(id),
+    started_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    ended_at     TEXT,
+    ended_reason TEXT
+);
+CREATE TABLE documents (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid           BLOB NOT NULL UNIQUE,
+    version       INTEGER NOT NULL,
+    title         TEXT NOT NULL,
+    file_name     TEXT NOT NULL,
+    origin        TEXT NOT NULL,
+    via           TEXT NOT NULL,
+    purpose       TEXT NOT NULL,
+    personal_data INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    object_name   TEXT NOT NULL UNIQUE,
+    object_sha256 TEXT NOT NULL,
+    received_by   TEXT NOT NULL REFERENCES accounts(id),
+    received_at   TEXT NOT NULL
+);
+-- One row per person (or the custodian) able to open a document's DEK.
+CREATE TABLE wraps (
+    doc_id     INTEGER NOT NULL REFERENCES documents(id),
+    holder     TEXT NOT NULL,
+    enc        BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    granted_by TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    PRIMARY KEY (doc_id, holder)
+);
+CREATE TABLE export_approvals (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id      INTEGER NOT NULL REFERENCES documents(id),
+    reference   TEXT NOT NULL,
+    for_account TEXT,
+    approved_by TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    used_by     TEXT,
+    used_at     TEXT
+);
+CREATE TABLE audit_events (
+    seq      INTEGER PRIMARY KEY,
+    at       TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    event    TEXT NOT NULL,
+    object   TEXT NOT NULL,
+    outcome  TEXT NOT NULL,
+    terminal TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    prev     BLOB NOT NULL,
+    hash     BLOB NOT NULL
+);
+CREATE INDEX audit_events_at ON audit_events(at);
+"#;

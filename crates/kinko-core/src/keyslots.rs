@@ -1,0 +1,200 @@
+//! The keyslots file, kept beside the database and never inside it (D6:
+//! keys apart from the data). Each account's slot seals, under a key
+//! derived from its password, the database key and the account's two
+//! private keys. The custodian slot wraps the database key to the
+//! custodian's HPKE key, whose private half is the recovery code.
+//!
+//! The file is JSON, written atomically; each slot's AEAD binds it to the
+//! vault id, the account id and its KDF parameters, so a slot moved,
+//! edited or garbled fails to open and is reported as tampering.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::crypto::{self, kdf::KdfParams, Wrapped};
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+const FORMAT: &str = "kinko-keyslots";
+const VERSION: u32 = 1;
+const SLOT_AEAD: &str = "aes-256-gcm";
+
+/// The secrets an account's slot holds. Wiped from memory on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct SlotSecrets {
+    pub db_key: [u8; 32],
+    pub hpke_secret: [u8; 32],
+    pub sign_secret: [u8; 32],
+}
+
+impl SlotSecrets {
+    const LEN: usize = 1 + 96;
+
+    pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut v = Zeroizing::new(Vec::with_capacity(Self::LEN));
+        v.push(1u8);
+        v.extend_from_slice(&self.db_key);
+        v.extend_from_slice(&self.hpke_secret);
+        v.extend_from_slice(&self.sign_secret);
+        v
+    }
+
+    pub(crate) fn from_bytes(b: &[u8]) -> Result<Self> {
+        if b.len() != Self::LEN || b[0] != 1 {
+            return Err(Error::tampered("a keyslot's contents have the wrong shape"));
+        }
+        let mut s = SlotSecrets {
+            db_key: [0; 32],
+            hpke_secret: [0; 32],
+            sign_secret: [0; 32],
+        };
+        s.db_key.copy_from_slice(&b[1..33]);
+        s.hpke_secret.copy_from_slice(&b[33..65]);
+        s.sign_secret.copy_from_slice(&b[65..97]);
+        Ok(s)
+    }
+}
+
+/// One account's password-sealed slot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Slot {
+    pub kdf: KdfParams,
+    pub aead: String,
+    pub sealed: String,
+}
+
+/// An HPKE wrap in JSON form.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WrapJson {
+    pub enc: String,
+    pub ciphertext: String,
+}
+
+impl WrapJson {
+    pub fn from_wrapped(w: &Wrapped) -> Self {
+        WrapJson {
+            enc: crypto::b64(&w.enc),
+            ciphertext: crypto::b64(&w.ciphertext),
+        }
+    }
+    pub fn to_wrapped(&self) -> Result<Wrapped> {
+        Ok(Wrapped {
+            enc: crypto::unb64(&self.enc, "custodian slot")?,
+            ciphertext: crypto::unb64(&self.ciphertext, "custodian slot")?,
+        })
+    }
+}
+
+/// The whole keyslots file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KeySlots {
+    pub format: String,
+    pub version: u32,
+    pub vault_id: String,
+    /// HPKE key that sign-in failures are sealed to before the database is
+    /// open (the inbox; see `audit`).
+    pub inbox_public: String,
+    pub custodian_public: String,
+    pub custodian_slot: WrapJson,
+    pub slots: BTreeMap<String, Slot>,
+}
+
+impl KeySlots {
+    pub fn new(
+        vault_id: &str,
+        inbox_public: &[u8],
+        custodian_public: &[u8],
+        custodian_slot: &Wrapped,
+    ) -> Self {
+        KeySlots {
+            format: FORMAT.into(),
+            version: VERSION,
+            vault_id: vault_id.into(),
+            inbox_public: crypto::b64(inbox_public),
+            custodian_public: crypto::b64(custodian_public),
+            custodian_slot: WrapJson::from_wrapped(custodian_slot),
+            slots: BTreeMap::new(),
+        }
+    }
+
+    /// Read and check the shape of the keyslots file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let ks: KeySlots = serde_json::from_slice(&bytes).map_err(|_| {
+            Error::tampered("the keyslots file is damaged (not valid keyslots JSON)")
+        })?;
+        if ks.format != FORMAT {
+            return Err(Error::tampered(
+                "the keyslots file is not a Kinko keyslots file",
+            ));
+        }
+        if ks.version != VERSION {
+            return Err(Error::Unsupported(format!(
+                "keyslots version {}",
+                ks.version
+            )));
+        }
+        Ok(ks)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).expect("keyslots serialise");
+        fsutil::write_atomic(path, &bytes)
+    }
+
+    fn aad(&self, account: &str, kdf: &KdfParams) -> Vec<u8> {
+        let kdf = serde_json::to_string(kdf).expect("KDF params serialise");
+        format!("kinko keyslot v1\0{}\0{}\0{}", self.vault_id, account, kdf).into_bytes()
+    }
+
+    /// Seal `secrets` for `account` under `password` (replacing any slot).
+    pub fn set(
+        &mut self,
+        account: &str,
+        password: &[u8],
+        kdf: KdfParams,
+        secrets: &SlotSecrets,
+    ) -> Result<()> {
+        let kek = kdf.derive(password)?;
+        let sealed = crypto::seal(&kek, &self.aad(account, &kdf), &secrets.to_bytes());
+        self.slots.insert(
+            account.to_string(),
+            Slot {
+                kdf,
+                aead: SLOT_AEAD.into(),
+                sealed: crypto::b64(&sealed),
+            },
+        );
+        Ok(())
+    }
+
+    /// Open `account`'s slot. A missing slot and a wrong password are the
+    /// same error, so the file cannot be used to probe for IDs.
+    pub fn unlock(&self, account: &str, password: &[u8]) -> Result<SlotSecrets> {
+        let Some(slot) = self.slots.get(account) else {
+            // Spend the same time as a real attempt.
+            let _ = KdfParams::new(crate::crypto::kdf::KdfProfile::Argon2id).derive(password);
+            return Err(Error::BadCredentials);
+        };
+        if slot.aead != SLOT_AEAD {
+            return Err(Error::Unsupported(format!("keyslot AEAD {}", slot.aead)));
+        }
+        let sealed = crypto::unb64(&slot.sealed, "keyslot")?;
+        let kek = slot.kdf.derive(password)?;
+        let plain = crypto::open(&kek, &self.aad(account, &slot.kdf), &sealed)
+            .ok_or(Error::BadCredentials)?;
+        SlotSecrets::from_bytes(&plain)
+    }
+
+    pub fn inbox_public(&self) -> Result<Vec<u8>> {
+        crypto::unb64(&self.inbox_public, "inbox public key")
+    }
+
+    pub fn custodian_public(&self) -> Result<Vec<u8>> {
+        crypto::unb64(&self.custodian_public, "custodian public key")
+    }
+}

@@ -1,0 +1,31 @@
+//! Kinko's core: every rule of the domain. Shells (the `kinko` command,
+//! the desktop app) call one function per user action; each checks the
+//! session's permission, does the work and writes its audit event in one
+//! transaction.
+//!
+//! Modules are named for the domain: [`vault`] (the directory on disk,
+//! signing in), [`session`] (a signed-in person and the action path),
+//! [`account`], [`document`], [`grant`], [`audit`], [`integrity`],
+//! [`permission`]; [`crypto`] is the only module touching primitives.
+
+pub mod account;
+pub mod audit;
+pub mod crypto;
+mod db;
+pub mod document;
+pub mod error;
+mod fsutil;
+pub mod grant;
+pub mod integrity;
+pub mod keyslots;
+pub mod permission;
+pub mod session;
+pub mod vault;
+
+pub use account::{AccountInfo, NewAccount, Password};
+pub use document::{DocumentInfo, ExportReceipt, ExportTarget, ImportRequest};
+pub use error::{Error, Kind, Result};
+pub use integrity::VerifyReport;
+pub use permission::{Action, Role, Roles};
+pub use session::Session;
+pub use vault::{InitOptions, Vault};

@@ -1,0 +1,239 @@
+//! Roles and the permission matrix (P1). Every core action asks
+//! [`check`] before it does anything; `docs/roles.md` prints this table.
+//!
+//! Separation of duties: the system administrator runs accounts and never
+//! reads or receives a document; the auditor reads the audit trail and
+//! nothing else. Neither can be combined with a role that reads documents.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// 情報管理責任者: Information Management Officer.
+    Officer,
+    /// 情報取扱管理担当者: Handling Manager.
+    Manager,
+    /// 情報取扱者: handler.
+    Handler,
+    /// システム管理者: system administrator.
+    Sysadmin,
+    /// 監査担当者: auditor.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Officer,
+        Role::Manager,
+        Role::Handler,
+        Role::Sysadmin,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Officer => "officer",
+            Role::Manager => "manager",
+            Role::Handler => "handler",
+            Role::Sysadmin => "sysadmin",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Roles that may hold document keys.
+    pub fn reads_documents(self) -> bool {
+        matches!(self, Role::Officer | Role::Manager | Role::Handler)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown role '{s}': use officer, manager, handler, sysadmin or auditor"
+                ))
+            })
+    }
+}
+
+/// A set of roles, stored as a comma-separated list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roles(pub Vec<Role>);
+
+impl Roles {
+    /// Parse `officer,handler`, refusing combinations that break the
+    /// separation of duties.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut roles: Vec<Role> = text.split(',').map(str::parse).collect::<Result<_>>()?;
+        roles.sort();
+        roles.dedup();
+        let r = Roles(roles);
+        r.check_separation()?;
+        Ok(r)
+    }
+
+    fn check_separation(&self) -> Result<()> {
+        if self.0.is_empty() {
+            return Err(Error::invalid("an account needs at least one role"));
+        }
+        let reads = self.0.iter().any(|r| r.reads_documents());
+        for apart in [Role::Sysadmin, Role::Auditor] {
+            if self.has(apart) && (reads || self.0.len() > 1) {
+                return Err(Error::invalid(format!(
+                    "the {} role cannot be combined with another role (separation of duties)",
+                    apart.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.0.contains(&role)
+    }
+
+    pub fn reads_documents(&self) -> bool {
+        self.0.iter().any(|r| r.reads_documents())
+    }
+
+    pub fn to_text(&self) -> String {
+        self.0
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Every action a signed-in person can ask the core for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    AccountAdd,
+    AccountList,
+    ChangeOwnPassword,
+    SessionStart,
+    SessionEnd,
+    Status,
+    VaultVerify,
+    DocumentImport,
+    DocumentList,
+    DocumentShow,
+    DocumentOpen,
+    ExportApprove,
+    Grant,
+    Revoke,
+    AuditRead,
+}
+
+impl Action {
+    pub const ALL: [Action; 15] = [
+        Action::AccountAdd,
+        Action::AccountList,
+        Action::ChangeOwnPassword,
+        Action::SessionStart,
+        Action::SessionEnd,
+        Action::Status,
+        Action::VaultVerify,
+        Action::DocumentImport,
+        Action::DocumentList,
+        Action::DocumentShow,
+        Action::DocumentOpen,
+        Action::ExportApprove,
+        Action::Grant,
+        Action::Revoke,
+        Action::AuditRead,
+    ];
+
+    /// The audit event name of this action.
+    pub fn event(self) -> &'static str {
+        match self {
+            Action::AccountAdd => "account.add",
+            Action::AccountList => "account.list",
+            Action::ChangeOwnPassword => "account.passwd",
+            Action::SessionStart => "session.start",
+            Action::SessionEnd => "session.end",
+            Action::Status => "vault.status",
+            Action::VaultVerify => "vault.verify",
+            Action::DocumentImport => "document.import",
+            Action::DocumentList => "document.list",
+            Action::DocumentShow => "document.show",
+            Action::DocumentOpen => "document.export",
+            Action::ExportApprove => "document.approve_export",
+            Action::Grant => "document.grant",
+            Action::Revoke => "document.revoke",
+            Action::AuditRead => "audit.read",
+        }
+    }
+}
+
+/// The matrix: may someone holding `role` do `action`?
+pub fn allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    use Role::*;
+    match action {
+        ChangeOwnPassword | SessionStart | SessionEnd | Status => true,
+        // Accounts: the system administrator runs them; the officer may
+        // too, so that a new vault can be set up before a sysadmin exists.
+        AccountAdd | AccountList => matches!(role, Sysadmin | Officer),
+        VaultVerify => matches!(role, Officer | Sysadmin | Auditor),
+        DocumentImport | Grant | Revoke => matches!(role, Officer | Manager),
+        DocumentList | DocumentShow | DocumentOpen => role.reads_documents(),
+        ExportApprove => role == Officer,
+        AuditRead => matches!(role, Officer | Auditor),
+    }
+}
+
+/// Refuse with a sentence naming the action if none of `roles` allows it.
+pub fn check(roles: &Roles, action: Action) -> Result<()> {
+    if roles.0.iter().any(|r| allows(*r, action)) {
+        Ok(())
+    } else {
+        Err(Error::denied(format!(
+            "your role ({}) does not allow {}",
+            roles.to_text(),
+            action.event()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysadmin_and_auditor_never_read_documents() {
+        for role in [Role::Sysadmin, Role::Auditor] {
+            for a in [
+                Action::DocumentImport,
+                Action::DocumentList,
+                Action::DocumentShow,
+                Action::DocumentOpen,
+                Action::Grant,
+            ] {
+                assert!(!allows(role, a), "{role:?} {a:?}");
+            }
+        }
+        assert!(!allows(Role::Sysadmin, Action::AuditRead));
+        assert!(!allows(Role::Auditor, Action::AccountAdd));
+    }
+
+    #[test]
+    fn separation_of_duties_in_role_sets() {
+        assert!(Roles::parse("sysadmin,handler").is_err());
+        assert!(Roles::parse("auditor,officer").is_err());
+        assert!(Roles::parse("auditor,sysadmin").is_err());
+        assert!(Roles::parse("").is_err());
+        assert!(Roles::parse("root").is_err());
+        assert_eq!(
+            Roles::parse("handler,manager,handler").unwrap().to_text(),
+            "manager,handler"
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! A signed-in person's session, and the one path every action takes
+//! through it: check permission, do the work, write the audit event, all
+//! in one transaction ([`Session::perform`]).
+//!
+//! `login` makes a session that outlives the process: its keys are sealed
+//! under a fresh random session key into `sessions/<id>`, and the token
+//! `<id>.<key>` is handed to the user (like `bw unlock`). The file alone
+//! opens nothing; ending the session overwrites and deletes it.
+
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::audit::{self, Event};
+use crate::crypto;
+use crate::db;
+use crate::error::{Error, Kind, Result};
+use crate::fsutil;
+use crate::keyslots::SlotSecrets;
+use crate::permission::{self, Action, Roles};
+use crate::vault::{Vault, DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR, SESSIONS_DIR};
+
+/// Idle minutes after which a stored session ends (the policy issue makes
+/// this configurable).
+pub const DEFAULT_IDLE_MINUTES: i64 = 15;
+
+/// Who is acting.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+    pub roles: Roles,
+}
+
+/// What an action's work produced: its value and what its audit event
+/// says about it.
+pub(crate) struct Done<T> {
+    pub value: T,
+    pub detail: String,
+    /// The object, when it is only known once the work is done (a new
+    /// document's id).
+    pub object: Option<String>,
+    pub outcome: &'static str,
+}
+
+impl<T> Done<T> {
+    pub fn ok(value: T, detail: impl Into<String>) -> Self {
+        Done {
+            value,
+            detail: detail.into(),
+            object: None,
+            outcome: audit::OK,
+        }
+    }
+}
+
+/// What an action's closure may use besides the transaction.
+pub struct Ctx {
+    pub actor: Actor,
+    pub terminal: String,
+    pub vault_id: String,
+    pub dir: PathBuf,
+    pub(crate) secrets: SlotSecrets,
+}
+
+impl Ctx {
+    pub(crate) fn objects_dir(&self) -> PathBuf {
+        self.dir.join(OBJECTS_DIR)
+    }
+    pub(crate) fn keyslots_path(&self) -> PathBuf {
+        self.dir.join(KEYSLOTS_FILE)
+    }
+    pub(crate) fn event(&self, event: &str, object: &str, outcome: &str, detail: &str) -> Event {
+        Event::new(
+            &self.actor.id,
+            event,
+            object,
+            outcome,
+            &self.terminal,
+            detail,
+        )
+    }
+}
+
+/// A signed-in session: an open database and the actor's keys.
+pub struct Session {
+    pub(crate) conn: Connection,
+    pub(crate) ctx: Ctx,
+    token_id: Option<String>,
+}
+
+impl Session {
+    pub fn actor(&self) -> &Actor {
+        &self.ctx.actor
+    }
+
+    /// Check `action` is allowed, run `work` in one immediate transaction,
+    /// and write its event in that transaction. A refusal or a failure is
+    /// logged in its own transaction afterwards, so it is recorded even
+    /// though nothing else was.
+    pub(crate) fn perform<T>(
+        &mut self,
+        action: Action,
+        object: &str,
+        work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
+    ) -> Result<T> {
+        let attempt = (|| {
+            permission::check(&self.ctx.actor.roles, action)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let done = work(&tx, &self.ctx)?;
+            let object = done.object.as_deref().unwrap_or(object);
+            audit::append(
+                &tx,
+                &self
+                    .ctx
+                    .event(action.event(), object, done.outcome, &done.detail),
+            )?;
+            tx.commit()?;
+            Ok(done.value)
+        })();
+        if let Err(e) = &attempt {
+            self.log_failure(action.event(), object, e);
+        }
+        attempt
+    }
+
+    /// Check a permission before long work done outside a transaction
+    /// (streaming an import); a refusal is logged.
+    pub(crate) fn require(&mut self, action: Action, object: &str) -> Result<()> {
+        let r = permission::check(&self.ctx.actor.roles, action);
+        if let Err(e) = &r {
+            self.log_failure(action.event(), object, e);
+        }
+        r
+    }
+
+    /// Record that `event` on `object` did not happen, and why. If even
+    /// this cannot be written, the original error still stands.
+    pub(crate) fn log_failure(&mut self, event: &str, object: &str, e: &Error) {
+        let outcome = match e.kind() {
+            Kind::Denied => audit::DENIED,
+            Kind::Integrity => audit::TAMPERED,
+            _ => audit::FAILED,
+        };
+        let ev = self.ctx.event(event, object, outcome, &e.to_string());
+        let _ = audit::append(&self.conn, &ev);
+    }
+
+    /// Start a session that later commands resume with the returned token
+    /// (`kinko login`). Any earlier session of the same person ends: one
+    /// session per person (P7), the newest wins.
+    pub fn start_token(&mut self) -> Result<Zeroizing<String>> {
+        let id = crypto::hex(&crypto::random::<16>());
+        let key = crypto::random_key();
+        let sealed = crypto::seal(
+            &key,
+            &session_aad(&self.ctx.vault_id, &id, &self.ctx.actor.id),
+            &self.ctx.secrets.to_bytes(),
+        );
+        let file = SessionFile {
+            account: self.ctx.actor.id.clone(),
+            sealed: crypto::b64(&sealed),
+        };
+        let path = session_path(&self.ctx.dir, &id)?;
+        let object = format!("account:{}", self.ctx.actor.id);
+        let actor = self.ctx.actor.id.clone();
+        let ended = self.perform(Action::SessionStart, &object, |tx, ctx| {
+            let ended = end_open_sessions(tx, ctx, &actor, "replaced by a new sign-in")?;
+            let now = audit::now();
+            tx.execute(
+                "INSERT INTO sessions (id, account, started_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)",
+                params![id, actor, now],
+            )?;
+            fsutil::write_atomic(&path, &serde_json::to_vec(&file).expect("serialises"))?;
+            Ok(Done::ok(ended, format!("session={}", &id[..8])))
+        })?;
+        for old in ended {
+            if let Ok(p) = session_path(&self.ctx.dir, &old) {
+                let _ = fsutil::remove_overwritten(&p);
+            }
+        }
+        self.token_id = Some(id.clone());
+        Ok(Zeroizing::new(format!(
+            "{id}.{}",
+            data_encoding::BASE64URL_NOPAD.encode(&*key)
+        )))
+    }
+
+    /// End this session (`kinko logout`): its stored key material is
+    /// overwritten and deleted. Without a stored session this only logs.
+    pub fn end(mut self) -> Result<()> {
+        let object = format!("account:{}", self.ctx.actor.id);
+        let token_id = self.token_id.clone();
+        let removed = self.perform(Action::SessionEnd, &object, |tx, _| {
+            if let Some(id) = &token_id {
+                tx.execute(
+                    "UPDATE sessions SET ended_at = ?2, ended_reason = 'signed out' WHERE id = ?1 AND ended_at IS NULL",
+                    params![id, audit::now()],
+                )?;
+            }
+            Ok(Done::ok(token_id.clone(), ""))
+        })?;
+        if let Some(id) = removed {
+            fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionFile {
+    account: String,
+    sealed: String,
+}
+
+fn session_aad(vault_id: &str, id: &str, account: &str) -> Vec<u8> {
+    format!("kinko session v1\0{vault_id}\0{id}\0{account}").into_bytes()
+}
+
+/// The path of a session file; the id is checked to be plain hex so a
+/// token can never name a path outside `sessions/`.
+fn session_path(dir: &std::path::Path, id: &str) -> Result<PathBuf> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::NotSignedIn("the session token is malformed".into()));
+    }
+    Ok(dir.join(SESSIONS_DIR).join(id))
+}
+
+fn end_open_sessions(
+    tx: &Transaction,
+    ctx: &Ctx,
+    account: &str,
+    reason: &str,
+) -> Result<Vec<String>> {
+    let ids: Vec<String> = tx
+        .prepare("SELECT id FROM sessions WHERE account = ?1 AND ended_at IS NULL")?
+        .query_map([account], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        tx.execute(
+            "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1",
+            params![id, audit::now(), reason],
+        )?;
+        audit::append(
+            tx,
+            &ctx.event(
+                "session.end",
+                &format!("account:{account}"),
+                audit::OK,
+                reason,
+            ),
+        )?;
+    }
+    Ok(ids)
+}
+
+/// Open the database with an unlocked slot's keys and make a session.
+pub(crate) fn open_signed_in(
+    vault: &Vault,
+    id: &str,
+    secrets: SlotSecrets,
+    terminal: &str,
+    token_id: Option<String>,
+) -> Result<Session> {
+    let dir = vault.dir().to_path_buf();
+    let mut conn = db::open(&dir.join(DB_FILE), &secrets.db_key)?;
+    db::check_schema(&conn)?;
+    check_keyslots_match(&conn, vault)?;
+    let actor = load_actor(&conn, id)?;
+    let ctx = Ctx {
+        actor,
+        terminal: terminal.to_string(),
+        vault_id: vault.slots().vault_id.clone(),
+        dir,
+        secrets,
+    };
+    // Sign-in events, with the inbox moved into the chain first so the
+    // order of the trail is the order things happened.
+    let inbox_secret: Zeroizing<[u8; 32]> = meta_key(&conn, "inbox_secret")?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let done = audit::ingest_inbox(
+        &tx,
+        &ctx.dir.join(INBOX_DIR),
+        &ctx.vault_id,
+        &inbox_secret,
+        terminal,
+    )?;
+    let status: String = tx.query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
+    let object = format!("account:{id}");
+    if status != "active" {
+        audit::append(
+            &tx,
+            &ctx.event(
+                "session.signin",
+                &object,
+                audit::DENIED,
+                &format!("account is {status}"),
+            ),
+        )?;
+        tx.commit()?;
+        remove_all(&done);
+        return Err(Error::NotSignedIn(format!("the account {id} is {status}")));
+    }
+    if token_id.is_none() {
+        audit::append(&tx, &ctx.event("session.signin", &object, audit::OK, ""))?;
+    }
+    tx.commit()?;
+    remove_all(&done);
+    Ok(Session {
+        conn,
+        ctx,
+        token_id,
+    })
+}
+
+fn remove_all(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// The public keys in the keyslots file must be the ones the database
+/// recorded at creation: a swapped key would let an attacker read future
+/// inbox events or recovery wraps.
+fn check_keyslots_match(conn: &Connection, vault: &Vault) -> Result<()> {
+    let slots = vault.slots();
+    let inbox: Vec<u8> = meta(conn, "inbox_public")?;
+    let custodian: Vec<u8> = meta(conn, "custodian_public")?;
+    let vid: Vec<u8> = meta(conn, "vault_id")?;
+    if inbox != slots.inbox_public()?
+        || custodian != slots.custodian_public()?
+        || vid != slots.vault_id.as_bytes()
+    {
+        return Err(Error::tampered(
+            "the keyslots file does not belong to this vault's database",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Vec<u8>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::tampered(format!("the vault database lacks its {key} record")))
+}
+
+fn meta_key(conn: &Connection, key: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let v = Zeroizing::new(meta(conn, key)?);
+    let mut out = Zeroizing::new([0u8; 32]);
+    if v.len() != 32 {
+        return Err(Error::tampered(format!(
+            "the vault's {key} has the wrong length"
+        )));
+    }
+    out.copy_from_slice(&v);
+    Ok(out)
+}
+
+fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT name, roles FROM accounts WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (name, roles) =
+        row.ok_or_else(|| Error::tampered(format!("keyslot for {id} has no account")))?;
+    Ok(Actor {
+        id: id.to_string(),
+        name,
+        roles: Roles::parse(&roles)?,
+    })
+}
+
+/// Resume a stored session from its token.
+pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Session> {
+    let bad = || {
+        Error::NotSignedIn("the session token is not valid; sign in again with kinko login".into())
+    };
+    let (id, key_text) = token.trim().split_once('.').ok_or_else(bad)?;
+    let path = session_path(vault.dir(), id)?;
+    let key_bytes = Zeroizing::new(
+        data_encoding::BASE64URL_NOPAD
+            .decode(key_text.as_bytes())
+            .map_err(|_| bad())?,
+    );
+    let key: [u8; 32] = key_bytes.as_slice().try_into().map_err(|_| bad())?;
+    let key = Zeroizing::new(key);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotSignedIn(
+                "the session has ended; sign in again with kinko login".into(),
+            ))
+        }
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let file: SessionFile =
+        serde_json::from_slice(&bytes).map_err(|_| Error::tampered("a session file is damaged"))?;
+    let sealed = crypto::unb64(&file.sealed, "session")?;
+    let plain = crypto::open(
+        &key,
+        &session_aad(&vault.slots().vault_id, id, &file.account),
+        &sealed,
+    )
+    .ok_or_else(bad)?;
+    let secrets = SlotSecrets::from_bytes(&plain)?;
+    let mut session = open_signed_in(
+        vault,
+        &file.account,
+        secrets,
+        terminal,
+        Some(id.to_string()),
+    )?;
+    session.touch_or_expire(id, &path)?;
+    Ok(session)
+}
+
+impl Session {
+    /// Keep a stored session alive, or end it if it sat idle too long.
+    fn touch_or_expire(&mut self, id: &str, path: &std::path::Path) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT last_seen_at, ended_at FROM sessions WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((last_seen, ended)) = row else {
+            return Err(Error::tampered("a session file has no session record"));
+        };
+        let now = chrono::Utc::now();
+        let idle = chrono::DateTime::parse_from_rfc3339(&last_seen)
+            .map(|t| now.signed_duration_since(t))
+            .unwrap_or_default();
+        let object = format!("account:{}", self.ctx.actor.id);
+        if ended.is_some() || idle > chrono::Duration::minutes(DEFAULT_IDLE_MINUTES) {
+            if ended.is_none() {
+                tx.execute(
+                    "UPDATE sessions SET ended_at = ?2, ended_reason = 'idle' WHERE id = ?1",
+                    params![id, audit::now()],
+                )?;
+                audit::append(
+                    &tx,
+                    &self
+                        .ctx
+                        .event("session.end", &object, audit::OK, "idle timeout"),
+                )?;
+            }
+            tx.commit()?;
+            let _ = fsutil::remove_overwritten(path);
+            return Err(Error::NotSignedIn(
+                "the session has ended; sign in again with kinko login".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1",
+            params![id, audit::now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

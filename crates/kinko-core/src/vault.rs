@@ -1,0 +1,383 @@
+//! A vault on disk and how to get into it: creating one, opening it,
+//! signing in with a password, resuming a session from its token.
+//!
+//! ```text
+//! <vault>/kinko.db     SQLCipher database (metadata, grants, audit)
+//! <vault>/keyslots     password-sealed keys, apart from the database
+//! <vault>/objects/     one encrypted file per document version
+//! <vault>/sessions/    sealed key material of open sessions
+//! <vault>/inbox/       sealed events from before the database was open
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::account::{self, validate_id, Password};
+use crate::audit::{self, Event};
+use crate::crypto::{self, kdf::KdfParams, kdf::KdfProfile, HpkeKeyPair, SigningKeyPair};
+use crate::db;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::keyslots::{KeySlots, SlotSecrets};
+use crate::session::{self, Session};
+
+pub const DB_FILE: &str = "kinko.db";
+pub const KEYSLOTS_FILE: &str = "keyslots";
+pub const OBJECTS_DIR: &str = "objects";
+pub const SESSIONS_DIR: &str = "sessions";
+pub const INBOX_DIR: &str = "inbox";
+
+/// What `init` needs.
+pub struct InitOptions {
+    pub officer_id: String,
+    pub officer_name: String,
+    pub council: String,
+    pub password: Password,
+    pub kdf: KdfProfile,
+    pub terminal: String,
+}
+
+/// What `init` hands back once: the recovery code is never stored.
+pub struct Created {
+    pub vault_id: String,
+    pub recovery_code: Zeroizing<String>,
+}
+
+/// What anyone can learn of a vault without signing in.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicStatus {
+    pub path: String,
+    pub vault_id: String,
+    pub accounts_with_keyslots: usize,
+    pub kdf: Vec<String>,
+}
+
+/// An opened (not yet signed-in) vault.
+pub struct Vault {
+    dir: PathBuf,
+    slots: KeySlots,
+}
+
+impl Vault {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn slots(&self) -> &KeySlots {
+        &self.slots
+    }
+
+    /// Create a vault in `dir` (which must not exist, or be empty) with its
+    /// officer. On any failure nothing is left behind.
+    pub fn init(dir: &Path, opts: InitOptions) -> Result<Created> {
+        validate_id(&opts.officer_id)?;
+        account::validate_name(&opts.officer_name)?;
+        opts.password.check_rules()?;
+        let existed = prepare_empty_dir(dir)?;
+        let result = create_in(dir, &opts);
+        if result.is_err() {
+            cleanup_failed_init(dir, existed);
+        }
+        result
+    }
+
+    /// Open the vault at `dir`: it must hold a keyslots file and a database.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let slots_path = dir.join(KEYSLOTS_FILE);
+        if !slots_path.exists() || !dir.join(DB_FILE).exists() {
+            return Err(Error::NoVault(dir.to_path_buf()));
+        }
+        let slots = KeySlots::load(&slots_path)?;
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            slots,
+        })
+    }
+
+    pub fn public_status(&self) -> PublicStatus {
+        let mut kdf: Vec<String> = self
+            .slots
+            .slots
+            .values()
+            .map(|s| format!("{:?}", s.kdf.profile()).to_lowercase())
+            .collect();
+        kdf.sort();
+        kdf.dedup();
+        PublicStatus {
+            path: self.dir.display().to_string(),
+            vault_id: self.slots.vault_id.clone(),
+            accounts_with_keyslots: self.slots.slots.len(),
+            kdf,
+        }
+    }
+
+    /// Sign in with ID and password. A failure is sealed into the inbox
+    /// (the database cannot be opened without a slot) and reported as
+    /// wrong credentials.
+    pub fn sign_in(&self, id: &str, password: &Password, terminal: &str) -> Result<Session> {
+        match self.slots.unlock(id, password.as_bytes()) {
+            Ok(secrets) => session::open_signed_in(self, id, secrets, terminal, None),
+            Err(e) => {
+                let outcome = if e.kind() == crate::error::Kind::Integrity {
+                    audit::TAMPERED
+                } else {
+                    audit::FAILED
+                };
+                let event = Event::new(
+                    id,
+                    "session.signin",
+                    &format!("account:{id}"),
+                    outcome,
+                    terminal,
+                    &e.to_string(),
+                );
+                self.seal_to_inbox(&event)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Resume a session started by `login` from its token.
+    pub fn resume(&self, token: &str, terminal: &str) -> Result<Session> {
+        session::resume(self, token, terminal)
+    }
+
+    pub(crate) fn seal_to_inbox(&self, event: &Event) -> Result<()> {
+        audit::seal_to_inbox(
+            &self.dir.join(INBOX_DIR),
+            &self.slots.vault_id,
+            &self.slots.inbox_public()?,
+            event,
+        )
+    }
+}
+
+/// Ensure `dir` exists and is empty; returns whether it already existed.
+fn prepare_empty_dir(dir: &Path) -> Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Error::VaultExists(dir.to_path_buf()));
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            fsutil::create_private_dir(dir)?;
+            Ok(false)
+        }
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
+fn cleanup_failed_init(dir: &Path, existed: bool) {
+    if existed {
+        for name in [DB_FILE, "kinko.db-wal", "kinko.db-shm", KEYSLOTS_FILE] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        for name in [OBJECTS_DIR, SESSIONS_DIR, INBOX_DIR] {
+            let _ = std::fs::remove_dir_all(dir.join(name));
+        }
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
+    for sub in [OBJECTS_DIR, SESSIONS_DIR, INBOX_DIR] {
+        fsutil::create_private_dir(&dir.join(sub))?;
+    }
+    let vault_id = crypto::hex(&crypto::random::<16>());
+    let db_key = crypto::random_key();
+    let inbox = HpkeKeyPair::generate();
+    let custodian = HpkeKeyPair::generate();
+    let officer_hpke = HpkeKeyPair::generate();
+    let officer_sign = SigningKeyPair::generate();
+
+    let custodian_slot = crypto::hpke_wrap(
+        &custodian.public,
+        &custodian_db_context(&vault_id),
+        &*db_key,
+    )?;
+    let mut slots = KeySlots::new(&vault_id, &inbox.public, &custodian.public, &custodian_slot);
+    let secrets = SlotSecrets {
+        db_key: *db_key,
+        hpke_secret: *officer_hpke.secret,
+        sign_secret: *officer_sign.secret,
+    };
+    slots.set(
+        &opts.officer_id,
+        opts.password.as_bytes(),
+        KdfParams::new(opts.kdf),
+        &secrets,
+    )?;
+
+    let mut conn = db::open(&dir.join(DB_FILE), &db_key)?;
+    db::create_schema(&conn)?;
+    let tx = conn.transaction()?;
+    let now = audit::now();
+    for (k, v) in [
+        ("vault_id", vault_id.as_bytes().to_vec()),
+        ("council", opts.council.as_bytes().to_vec()),
+        ("state", b"active".to_vec()),
+        ("created_at", now.as_bytes().to_vec()),
+        ("inbox_secret", inbox.secret.to_vec()),
+        ("inbox_public", inbox.public.clone()),
+        ("custodian_public", custodian.public.clone()),
+    ] {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![k, v],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
+         VALUES (?1, ?2, 'officer', ?3, ?4, 0, ?5, ?5, ?1)",
+        params![opts.officer_id, opts.officer_name, officer_hpke.public, officer_sign.public, now],
+    )?;
+    let officer = format!("account:{}", opts.officer_id);
+    audit::append(
+        &tx,
+        &Event::new(
+            &opts.officer_id,
+            "vault.init",
+            &format!("vault:{vault_id}"),
+            audit::OK,
+            &opts.terminal,
+            "",
+        ),
+    )?;
+    audit::append(
+        &tx,
+        &Event::new(
+            &opts.officer_id,
+            "account.add",
+            &officer,
+            audit::OK,
+            &opts.terminal,
+            "roles=officer",
+        ),
+    )?;
+    tx.commit()?;
+    drop(conn);
+    slots.save(&dir.join(KEYSLOTS_FILE))?;
+    Ok(Created {
+        vault_id,
+        recovery_code: recovery_code(&custodian.secret),
+    })
+}
+
+/// HPKE context of the custodian's copy of the database key.
+pub(crate) fn custodian_db_context(vault_id: &str) -> Vec<u8> {
+    format!("kinko custodian db-key v1\0{vault_id}").into_bytes()
+}
+
+/// The custodian's private key as a code a person can write down: base32
+/// of the key and a 2-byte checksum, in groups of five.
+fn recovery_code(secret: &[u8; 32]) -> Zeroizing<String> {
+    let mut raw = Zeroizing::new(secret.to_vec());
+    raw.extend_from_slice(&crypto::sha256(secret)[..2]);
+    let enc = Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&raw));
+    let groups: Vec<&str> = enc
+        .as_bytes()
+        .chunks(5)
+        .map(|c| std::str::from_utf8(c).expect("base32 is ASCII"))
+        .collect();
+    Zeroizing::new(groups.join("-"))
+}
+
+/// Read a recovery code back into the custodian's private key.
+pub fn parse_recovery_code(code: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let compact: Zeroizing<String> = Zeroizing::new(
+        code.chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    );
+    let raw = Zeroizing::new(
+        data_encoding::BASE32_NOPAD
+            .decode(compact.as_bytes())
+            .map_err(|_| Error::invalid("the recovery code has characters that are not in it"))?,
+    );
+    if raw.len() != 34 || crypto::sha256(&raw[..32])[..2] != raw[32..] {
+        return Err(Error::invalid(
+            "the recovery code is mistyped (its checksum does not match)",
+        ));
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&raw[..32]);
+    Ok(key)
+}
+
+/// The user and machine an action came from (A1: terminal).
+pub fn local_terminal() -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "?".into());
+    format!("{user}@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_code_round_trips_and_catches_typos() {
+        let key = crypto::random_key();
+        let code = recovery_code(&key);
+        assert_eq!(*parse_recovery_code(&code).unwrap(), *key);
+        assert_eq!(*parse_recovery_code(&code.to_lowercase()).unwrap(), *key);
+        let mut typo: Vec<char> = code.chars().collect();
+        typo[3] = if typo[3] == 'A' { 'B' } else { 'A' };
+        let typo: String = typo.into_iter().collect();
+        assert!(parse_recovery_code(&typo).is_err());
+    }
+}
+
+/// A vault's state as a signed-in person sees it (`kinko status`).
+#[derive(Debug, Clone, Serialize)]
+pub struct VaultStatus {
+    #[serde(flatten)]
+    pub public: PublicStatus,
+    pub council: String,
+    pub state: String,
+    pub created_at: String,
+    pub accounts: i64,
+    pub documents: i64,
+    pub audit_events: i64,
+    pub last_event_at: Option<String>,
+    pub last_checkpoint: Option<String>,
+}
+
+impl Session {
+    /// Counts and state of the vault.
+    pub fn status(&mut self, public: PublicStatus) -> Result<VaultStatus> {
+        self.perform(crate::permission::Action::Status, "vault", |tx, _| {
+            let text = |k: &str| -> Result<String> {
+                Ok(String::from_utf8_lossy(&crate::session::meta(tx, k)?).into_owned())
+            };
+            let count = |table: &str| -> Result<i64> {
+                Ok(tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+            };
+            let status = VaultStatus {
+                public,
+                council: text("council")?,
+                state: text("state")?,
+                created_at: text("created_at")?,
+                accounts: count("accounts")?,
+                documents: count("documents")?,
+                audit_events: count("audit_events")?,
+                last_event_at: tx
+                    .query_row("SELECT max(at) FROM audit_events", [], |r| r.get(0))?,
+                last_checkpoint: None,
+            };
+            Ok(crate::session::Done::ok(status, ""))
+        })
+    }
+}
