@@ -1,1 +1,75 @@
-fn main() {}
+//! `kinko`: parses arguments, calls kinko-core, prints. No rule lives here.
+//!
+//! Exit codes (CLI.md): 0 done, 1 failed, 2 usage, 3 not signed in or
+//! wrong credentials, 4 not permitted, 5 integrity failure or tampering.
+
+mod args;
+mod auth;
+mod commands;
+mod text;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use kinko_core::Kind;
+
+use crate::text::{error_lead, Lang};
+
+/// What a command run ends in, besides success.
+pub enum Failure {
+    /// A core error: its kind decides the exit code.
+    Core(kinko_core::Error),
+    /// Something at the edge (terminal, stdout, arguments).
+    Edge(anyhow::Error),
+    /// The command already printed what was wrong; exit with this code.
+    Exit(u8),
+}
+
+impl From<kinko_core::Error> for Failure {
+    fn from(e: kinko_core::Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Edge(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let lang = Lang::pick(cli.global.lang.as_deref());
+    match commands::run(cli, lang) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Exit(code)) => ExitCode::from(code),
+        Err(Failure::Edge(e)) => {
+            eprintln!("kinko: {}", one_line(&format!("{e:#}")));
+            ExitCode::from(1)
+        }
+        Err(Failure::Core(e)) => {
+            let message = one_line(&e.to_string());
+            match error_lead(lang, e.code()) {
+                Some(lead) => eprintln!("kinko: {lead}: {message}"),
+                None => eprintln!("kinko: {message}"),
+            }
+            ExitCode::from(match e.kind() {
+                Kind::Failed => 1,
+                Kind::Auth => 3,
+                Kind::Denied => 4,
+                Kind::Integrity => 5,
+            })
+        }
+    }
+}
+
+/// Errors are one line on stderr, whatever the source said.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

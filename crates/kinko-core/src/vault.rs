@@ -323,6 +323,18 @@ pub fn local_terminal() -> String {
     format!("{user}@{host}")
 }
 
+/// The numeric user id, when the environment names no user.
+fn os_uid() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata("/proc/self") {
+            return format!("uid{}", m.uid());
+        }
+    }
+    "unknown".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,162 @@
+//! The command line, as `../shared/CLI.md` specifies it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kinko",
+    version,
+    about = "Kinko (金庫): an encrypted, audited vault for personal-data documents"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The vault directory (default: $KINKO_VAULT, else ~/.local/share/kinko/vault).
+    #[arg(long, global = true, env = "KINKO_VAULT")]
+    pub vault: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Language of the output: ja or en (default: $KINKO_LANG, else the locale).
+    #[arg(long, global = true, env = "KINKO_LANG")]
+    pub lang: Option<String>,
+    /// Sign in as this user for this one command (when no session is open).
+    #[arg(long, global = true, env = "KINKO_USER")]
+    pub user: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a vault; ID becomes the Information Management Officer.
+    Init {
+        #[arg(long)]
+        officer: String,
+        /// The officer's name.
+        #[arg(long)]
+        name: String,
+        /// The council (協議会) the vault belongs to.
+        #[arg(long, default_value = "")]
+        council: String,
+        /// Password KDF: argon2id (default) or pbkdf2 (the all-CRYPTREC profile).
+        #[arg(long, default_value = "argon2id")]
+        kdf: String,
+    },
+    /// Path, state, counts and last checkpoint of the vault.
+    Status,
+    /// Check every object and the database; exit 5 naming each damaged item.
+    Verify {
+        /// Also decrypt every document you hold a key to.
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Sign in and print KINKO_SESSION=<token> for later commands.
+    Login,
+    /// End the session in $KINKO_SESSION and destroy its key material.
+    Logout,
+    /// Change your password (new one from the terminal or $KINKO_NEW_PASSWORD).
+    Passwd,
+    /// Accounts (system administrator).
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Receive a file into the vault; prints the new document id.
+    Import(ImportArgs),
+    /// Documents you may see.
+    List,
+    /// One document's receipt and who holds its key.
+    Show { doc: i64 },
+    /// Export a document's plaintext to a new file or - (standard output); logged.
+    Open {
+        doc: i64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Record the bureau's approval for one export of a personal-data document (officer).
+    ApproveExport {
+        doc: i64,
+        #[arg(long = "ref")]
+        reference: String,
+        /// Only this person may use the approval.
+        #[arg(long = "for")]
+        for_account: Option<String>,
+    },
+    /// Give a person access to a document.
+    Grant {
+        doc: i64,
+        #[arg(long)]
+        to: String,
+    },
+    /// Take a person's access to a document away.
+    Revoke {
+        doc: i64,
+        #[arg(long)]
+        from: String,
+    },
+    /// The audit trail (auditor, officer).
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    /// Add an account; prints its initial password once.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// officer, manager, handler, sysadmin, auditor (comma-separated).
+        #[arg(long)]
+        role: String,
+    },
+    /// Every account.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+    /// From whom the file came.
+    #[arg(long = "from")]
+    pub origin: String,
+    /// The purpose or contract it is for.
+    #[arg(long)]
+    pub purpose: String,
+    /// How it came (e-mail, USB medium, portal …).
+    #[arg(long, default_value = "file")]
+    pub via: String,
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The file holds personal data (its export then needs an approval).
+    #[arg(long)]
+    pub personal_data: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Show events, oldest first.
+    Log {
+        /// From this time (RFC 3339 or YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        /// An event name, or a family such as `document`.
+        #[arg(long)]
+        event: Option<String>,
+        /// A document id, or an object such as account:ID.
+        #[arg(long)]
+        object: Option<String>,
+    },
+}

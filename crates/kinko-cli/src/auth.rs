@@ -1,0 +1,116 @@
+//! Where the vault is and who is acting: the session token, or an ID and
+//! a password from the environment, standard input or the terminal.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::{anyhow, Context};
+use kinko_core::{vault::local_terminal, Password, Session, Vault};
+
+use crate::args::Global;
+use crate::Failure;
+
+/// `--vault`, else `$KINKO_VAULT` (clap reads it), else the platform data dir.
+pub fn vault_dir(g: &Global) -> anyhow::Result<PathBuf> {
+    if let Some(v) = &g.vault {
+        return Ok(v.clone());
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| anyhow!("no vault given: use --vault DIR or set KINKO_VAULT"))?;
+    Ok(data.join("kinko").join("vault"))
+}
+
+/// Lines of standard input, read once, for `--password-stdin` (the first
+/// line is the password; `passwd` takes the new one from the second).
+static STDIN_LINES: Mutex<Option<Vec<String>>> = Mutex::new(None);
+
+fn stdin_line(index: usize) -> anyhow::Result<Option<String>> {
+    let mut guard = STDIN_LINES
+        .lock()
+        .map_err(|_| anyhow!("standard input lock poisoned"))?;
+    if guard.is_none() {
+        let lines = std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading standard input")?;
+        *guard = Some(lines);
+    }
+    Ok(guard.as_ref().and_then(|l| l.get(index).cloned()))
+}
+
+/// A secret from an environment variable, a line of stdin or the terminal.
+fn secret(
+    env: &str,
+    stdin_index: Option<usize>,
+    prompt: &str,
+    confirm: bool,
+) -> anyhow::Result<Password> {
+    if let Ok(v) = std::env::var(env) {
+        return Ok(Password::new(v));
+    }
+    if let Some(i) = stdin_index {
+        return stdin_line(i)?.map(Password::new).ok_or_else(|| {
+            anyhow!(
+                "--password-stdin was given but standard input has no line {}",
+                i + 1
+            )
+        });
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(anyhow!(
+            "no password: set {env}, use --password-stdin, or run in a terminal"
+        ));
+    }
+    let first = Password::new(rpassword::prompt_password(prompt).context("reading the password")?);
+    if confirm {
+        let again = rpassword::prompt_password("  (again): ").context("reading the password")?;
+        if again != first.as_str() {
+            return Err(anyhow!("the two passwords differ"));
+        }
+    }
+    Ok(first)
+}
+
+/// The password of the person signing in.
+pub fn password(g: &Global, prompt: &str, confirm: bool) -> anyhow::Result<Password> {
+    secret(
+        "KINKO_PASSWORD",
+        g.password_stdin.then_some(0),
+        prompt,
+        confirm,
+    )
+}
+
+/// A new password (`passwd`).
+pub fn new_password(g: &Global, prompt: &str) -> anyhow::Result<Password> {
+    secret(
+        "KINKO_NEW_PASSWORD",
+        g.password_stdin.then_some(1),
+        prompt,
+        true,
+    )
+}
+
+/// A session: resumed from `$KINKO_SESSION`, or signed in for this run.
+pub fn session(vault: &Vault, g: &Global) -> Result<Session, Failure> {
+    let terminal = local_terminal();
+    if let Ok(token) = std::env::var("KINKO_SESSION") {
+        if !token.is_empty() {
+            return Ok(vault.resume(&token, &terminal)?);
+        }
+    }
+    let Some(user) = &g.user else {
+        return Err(kinko_core::Error::NotSignedIn(
+            "no session: run `kinko login` and set KINKO_SESSION, or give --user (or KINKO_USER)"
+                .into(),
+        )
+        .into());
+    };
+    let pw = password(g, &format!("Password for {user}: "), false)?;
+    Ok(vault.sign_in(user, &pw, &terminal)?)
+}

@@ -1,0 +1,526 @@
+//! One function per command: resolve who and where, call the core, print.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Context;
+use kinko_core::audit::{Query, Record};
+use kinko_core::crypto::kdf::KdfProfile;
+use kinko_core::vault::{local_terminal, InitOptions};
+use kinko_core::{DocumentInfo, ExportTarget, ImportRequest, Vault};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::args::{AccountCmd, AuditCmd, Cli, Command, Global, ImportArgs};
+use crate::auth;
+use crate::text::{table, Lang};
+use crate::Failure;
+
+type Out = Result<(), Failure>;
+
+struct Ui {
+    json: bool,
+    lang: Lang,
+}
+
+impl Ui {
+    /// Print `value` as JSON, or `human` for people.
+    fn show<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Out {
+        let text = if self.json {
+            serde_json::to_string_pretty(value).context("serialising output")?
+        } else {
+            human()
+        };
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", text.trim_end()).context("writing to standard output")?;
+        Ok(())
+    }
+
+    fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(ja, en)
+    }
+}
+
+pub fn run(cli: Cli, lang: Lang) -> Out {
+    let ui = Ui {
+        json: cli.global.json,
+        lang,
+    };
+    let g = &cli.global;
+    match cli.command {
+        Command::Init {
+            officer,
+            name,
+            council,
+            kdf,
+        } => init(&ui, g, officer, name, council, &kdf),
+        Command::Status => status(&ui, g),
+        Command::Verify { deep } => verify(&ui, g, deep),
+        Command::Login => login(&ui, g),
+        Command::Logout => logout(&ui, g),
+        Command::Passwd => passwd(&ui, g),
+        Command::Account(AccountCmd::Add { id, name, role }) => {
+            account_add(&ui, g, &id, &name, &role)
+        }
+        Command::Account(AccountCmd::List) => account_list(&ui, g),
+        Command::Import(a) => import(&ui, g, a),
+        Command::List => list(&ui, g),
+        Command::Show { doc } => show(&ui, g, doc),
+        Command::Open { doc, out } => open(&ui, g, doc, &out),
+        Command::ApproveExport {
+            doc,
+            reference,
+            for_account,
+        } => approve_export(&ui, g, doc, &reference, for_account.as_deref()),
+        Command::Grant { doc, to } => {
+            session(g)?.grant(doc, &to)?;
+            ui.show(&json!({"document": doc, "granted_to": to}), || {
+                format!("{} {doc} → {to}", ui.t("付与しました:", "Granted:"))
+            })
+        }
+        Command::Revoke { doc, from } => {
+            session(g)?.revoke(doc, &from)?;
+            ui.show(&json!({"document": doc, "revoked_from": from}), || {
+                format!("{} {doc} ← {from}", ui.t("取り消しました:", "Revoked:"))
+            })
+        }
+        Command::Audit(AuditCmd::Log {
+            since,
+            until,
+            actor,
+            event,
+            object,
+        }) => {
+            let object = object.map(|o| {
+                if o.chars().all(|c| c.is_ascii_digit()) {
+                    format!("document:{o}")
+                } else {
+                    o
+                }
+            });
+            let q = Query {
+                since: since.map(day_start),
+                until: until.map(day_end),
+                actor,
+                event,
+                object,
+            };
+            let records = session(g)?.audit_log(&q)?;
+            ui.show(&records, || audit_table(&ui, &records))
+        }
+    }
+}
+
+fn open_vault(g: &Global) -> Result<Vault, Failure> {
+    Ok(Vault::open(&auth::vault_dir(g)?)?)
+}
+
+fn session(g: &Global) -> Result<kinko_core::Session, Failure> {
+    auth::session(&open_vault(g)?, g)
+}
+
+fn init(ui: &Ui, g: &Global, officer: String, name: String, council: String, kdf: &str) -> Out {
+    let dir = auth::vault_dir(g)?;
+    let kdf: KdfProfile = kdf.parse()?;
+    let password = auth::password(g, &format!("New password for {officer}: "), true)?;
+    let created = Vault::init(
+        &dir,
+        InitOptions {
+            officer_id: officer.clone(),
+            officer_name: name,
+            council,
+            password,
+            kdf,
+            terminal: local_terminal(),
+        },
+    )?;
+    ui.show(
+        &json!({"vault": dir.display().to_string(), "vault_id": created.vault_id, "officer": officer,
+                "recovery_code": created.recovery_code.as_str()}),
+        || {
+            format!(
+                "{}: {}\n{}: {}\n\n{}\n\n    {}\n",
+                ui.t("金庫を作成しました", "Vault created"),
+                dir.display(),
+                ui.t("情報管理責任者", "Information Management Officer"),
+                officer,
+                ui.t(
+                    "復旧コード（この一度だけ表示します。紙に書き、金庫とは別の場所に保管してください）:",
+                    "Recovery code (shown this once: write it down and keep it apart from the vault):"
+                ),
+                created.recovery_code.as_str()
+            )
+        },
+    )
+}
+
+fn status(ui: &Ui, g: &Global) -> Out {
+    let vault = open_vault(g)?;
+    let public = vault.public_status();
+    let signed_in = std::env::var("KINKO_SESSION").is_ok_and(|s| !s.is_empty()) || g.user.is_some();
+    if !signed_in {
+        return ui.show(&public, || {
+            format!(
+                "{}: {}\n{}: {}\n{}: {}\n{}",
+                ui.t("場所", "Path"),
+                public.path,
+                ui.t("金庫ID", "Vault ID"),
+                public.vault_id,
+                ui.t("鍵スロット", "Keyslots"),
+                public.accounts_with_keyslots,
+                ui.t(
+                    "（件数はサインインすると表示されます）",
+                    "(sign in to see counts)"
+                )
+            )
+        });
+    }
+    let s = auth::session(&vault, g)?.status(public)?;
+    ui.show(&s, || {
+        let rows = [
+            (ui.t("場所", "Path"), s.public.path.clone()),
+            (ui.t("金庫ID", "Vault ID"), s.public.vault_id.clone()),
+            (ui.t("協議会", "Council"), s.council.clone()),
+            (ui.t("状態", "State"), s.state.clone()),
+            (ui.t("作成日時", "Created"), s.created_at.clone()),
+            (ui.t("アカウント", "Accounts"), s.accounts.to_string()),
+            (ui.t("文書", "Documents"), s.documents.to_string()),
+            (
+                ui.t("監査イベント", "Audit events"),
+                s.audit_events.to_string(),
+            ),
+            (
+                ui.t("最終イベント", "Last event"),
+                s.last_event_at.clone().unwrap_or_else(|| "-".into()),
+            ),
+            (
+                ui.t("最終チェックポイント", "Last checkpoint"),
+                s.last_checkpoint.clone().unwrap_or_else(|| "-".into()),
+            ),
+        ];
+        table(
+            &[ui.t("項目", "Item"), ui.t("値", "Value")],
+            &rows.map(|(k, v)| vec![k.to_string(), v]),
+        )
+    })
+}
+
+fn verify(ui: &Ui, g: &Global, deep: bool) -> Out {
+    let report = session(g)?.verify(deep)?;
+    ui.show(&report, || {
+        let mut s = format!(
+            "{}: {}  {}: {}  {}: {}\n",
+            ui.t("文書", "Documents"),
+            report.documents_checked,
+            ui.t("復号確認", "Decrypted"),
+            report.documents_decrypted,
+            ui.t("監査イベント", "Audit events"),
+            report.audit_events_checked
+        );
+        for d in &report.damaged {
+            s.push_str(&format!(
+                "{}: {}: {}\n",
+                ui.t("破損", "DAMAGED"),
+                d.item,
+                d.problem
+            ));
+        }
+        if !report.leftovers.is_empty() {
+            s.push_str(&format!(
+                "{}: {}\n",
+                ui.t(
+                    "中断された作業の残り（誰の鍵でも開けません）",
+                    "Leftovers of interrupted work (no stored key opens them)"
+                ),
+                report.leftovers.len()
+            ));
+        }
+        if report.is_intact() {
+            s.push_str(ui.t("異常はありません。", "Intact."));
+        }
+        s
+    })?;
+    if report.is_intact() {
+        Ok(())
+    } else {
+        for d in &report.damaged {
+            eprintln!("kinko: tampering detected: {}: {}", d.item, d.problem);
+        }
+        Err(Failure::Exit(5))
+    }
+}
+
+fn login(ui: &Ui, g: &Global) -> Out {
+    let vault = open_vault(g)?;
+    let user = g
+        .user
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("give --user ID (or set KINKO_USER) to sign in"))?;
+    let pw = auth::password(g, &format!("Password for {user}: "), false)?;
+    let mut s = vault.sign_in(&user, &pw, &local_terminal())?;
+    let token = s.start_token()?;
+    ui.show(&json!({"session": token.as_str(), "user": user}), || {
+        format!("KINKO_SESSION={}", token.as_str())
+    })
+}
+
+fn logout(ui: &Ui, g: &Global) -> Out {
+    let vault = open_vault(g)?;
+    let token = std::env::var("KINKO_SESSION").unwrap_or_default();
+    if token.is_empty() {
+        return Err(kinko_core::Error::NotSignedIn("KINKO_SESSION is not set".into()).into());
+    }
+    vault.resume(&token, &local_terminal())?.end()?;
+    ui.show(&json!({"signed_out": true}), || {
+        ui.t("サインアウトしました。", "Signed out.").to_string()
+    })
+}
+
+fn passwd(ui: &Ui, g: &Global) -> Out {
+    let mut s = session(g)?;
+    let new = auth::new_password(g, "New password: ")?;
+    s.change_password(&new)?;
+    ui.show(&json!({"changed": true}), || {
+        ui.t(
+            "パスワードを変更しました。他のシステムと同じパスワードは使わないでください。",
+            "Password changed. Do not reuse a password you use anywhere else.",
+        )
+        .to_string()
+    })
+}
+
+fn account_add(ui: &Ui, g: &Global, id: &str, name: &str, role: &str) -> Out {
+    let created = session(g)?.add_account(id, name, role)?;
+    ui.show(
+        &json!({"id": created.id, "initial_password": created.initial_password.as_str()}),
+        || {
+            format!(
+                "{}: {}\n{}: {}\n{}",
+                ui.t("アカウントを追加しました", "Account added"),
+                created.id,
+                ui.t(
+                    "初期パスワード（この一度だけ表示します）",
+                    "Initial password (shown this once)"
+                ),
+                created.initial_password.as_str(),
+                ui.t(
+                    "本人に安全な方法で渡してください。",
+                    "Hand it to the person by a safe channel."
+                )
+            )
+        },
+    )
+}
+
+fn account_list(ui: &Ui, g: &Global) -> Out {
+    let accounts = session(g)?.list_accounts()?;
+    ui.show(&accounts, || {
+        let rows: Vec<Vec<String>> = accounts
+            .iter()
+            .map(|a| {
+                vec![
+                    a.id.clone(),
+                    a.name.clone(),
+                    a.roles.clone(),
+                    a.status.clone(),
+                    a.created_at.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "ID",
+                ui.t("氏名", "Name"),
+                ui.t("役割", "Roles"),
+                ui.t("状態", "Status"),
+                ui.t("作成日時", "Created"),
+            ],
+            &rows,
+        )
+    })
+}
+
+fn import(ui: &Ui, g: &Global, a: ImportArgs) -> Out {
+    let mut s = session(g)?;
+    let req = ImportRequest {
+        source: a.file,
+        origin: a.origin,
+        via: a.via,
+        purpose: a.purpose,
+        title: a.title,
+        personal_data: a.personal_data,
+    };
+    let show_progress = !ui.json && std::io::stderr().is_terminal();
+    let mut last = 0u64;
+    let mut progress = |done: u64, total: u64| {
+        let pct = if total == 0 { 100 } else { done * 100 / total };
+        if show_progress && pct != last {
+            last = pct;
+            eprint!("\r{pct:3}%");
+        }
+    };
+    let id = s.import(&req, &mut progress)?;
+    if show_progress {
+        eprintln!();
+    }
+    ui.show(&json!({"id": id}), || id.to_string())
+}
+
+fn list(ui: &Ui, g: &Global) -> Out {
+    let docs = session(g)?.list_documents()?;
+    ui.show(&docs, || {
+        let rows: Vec<Vec<String>> = docs
+            .iter()
+            .map(|d| {
+                vec![
+                    d.id.to_string(),
+                    d.title.clone(),
+                    if d.personal_data {
+                        ui.t("個人情報", "personal")
+                    } else {
+                        "-"
+                    }
+                    .to_string(),
+                    d.size.to_string(),
+                    d.received_at
+                        .get(..10)
+                        .unwrap_or(&d.received_at)
+                        .to_string(),
+                    d.origin.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "ID",
+                ui.t("件名", "Title"),
+                ui.t("区分", "Kind"),
+                ui.t("サイズ", "Size"),
+                ui.t("受領日", "Received"),
+                ui.t("受領元", "From"),
+            ],
+            &rows,
+        )
+    })
+}
+
+fn show(ui: &Ui, g: &Global, doc: i64) -> Out {
+    let d: DocumentInfo = session(g)?.show_document(doc)?;
+    ui.show(&d, || {
+        let rows = [
+            ("ID", d.id.to_string()),
+            (ui.t("件名", "Title"), d.title.clone()),
+            (ui.t("ファイル名", "File name"), d.file_name.clone()),
+            (ui.t("受領者", "Received by"), d.received_by.clone()),
+            (ui.t("受領日時", "Received at"), d.received_at.clone()),
+            (ui.t("受領元", "From"), d.origin.clone()),
+            (ui.t("受領方法", "Via"), d.via.clone()),
+            (ui.t("目的", "Purpose"), d.purpose.clone()),
+            (
+                ui.t("個人情報", "Personal data"),
+                if d.personal_data {
+                    ui.t("あり", "yes")
+                } else {
+                    ui.t("なし", "no")
+                }
+                .into(),
+            ),
+            (ui.t("サイズ", "Size"), d.size.to_string()),
+            ("SHA-256", d.sha256.clone()),
+            (
+                ui.t("鍵の保有者", "Key holders"),
+                d.holders.clone().unwrap_or_default().join(", "),
+            ),
+        ];
+        table(
+            &[ui.t("項目", "Item"), ui.t("値", "Value")],
+            &rows.map(|(k, v)| vec![k.to_string(), v]),
+        )
+    })
+}
+
+fn open(ui: &Ui, g: &Global, doc: i64, out: &std::path::Path) -> Out {
+    let mut s = session(g)?;
+    if out.as_os_str() == "-" {
+        let mut stdout = std::io::stdout().lock();
+        s.export(doc, ExportTarget::Writer(&mut stdout))?;
+        return Ok(());
+    }
+    let r = s.export(doc, ExportTarget::File(out))?;
+    ui.show(&r, || {
+        format!(
+            "{} {} ({} bytes, SHA-256 {})",
+            ui.t("書き出しました:", "Exported:"),
+            out.display(),
+            r.bytes,
+            r.sha256
+        )
+    })
+}
+
+fn approve_export(
+    ui: &Ui,
+    g: &Global,
+    doc: i64,
+    reference: &str,
+    for_account: Option<&str>,
+) -> Out {
+    let id = session(g)?.approve_export(doc, reference, for_account)?;
+    ui.show(
+        &json!({"approval": id, "document": doc, "ref": reference}),
+        || {
+            format!(
+                "{} {doc} ({reference})",
+                ui.t("持ち出し承認を記録しました:", "Export approval recorded:")
+            )
+        },
+    )
+}
+
+fn audit_table(ui: &Ui, records: &[Record]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let e = &r.event;
+            vec![
+                r.seq.to_string(),
+                e.at.clone(),
+                e.actor.clone(),
+                e.event.clone(),
+                e.object.clone(),
+                e.outcome.clone(),
+                e.terminal.clone(),
+                e.detail.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "#",
+            ui.t("日時(UTC)", "Time (UTC)"),
+            ui.t("操作者", "Actor"),
+            ui.t("イベント", "Event"),
+            ui.t("対象", "Object"),
+            ui.t("結果", "Outcome"),
+            ui.t("端末", "Terminal"),
+            ui.t("詳細", "Detail"),
+        ],
+        &rows,
+    )
+}
+
+/// A bare date means the start (or end) of that UTC day.
+fn day_start(t: String) -> String {
+    if t.len() == 10 {
+        format!("{t}T00:00:00")
+    } else {
+        t
+    }
+}
+
+fn day_end(t: String) -> String {
+    if t.len() == 10 {
+        format!("{t}T23:59:59.999999Z")
+    } else {
+        t
+    }
+}

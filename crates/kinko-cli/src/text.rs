@@ -1,0 +1,113 @@
+//! Words the command prints for people, in Japanese and English, and
+//! aligned tables. JSON output never goes through here.
+
+use unicode_width::UnicodeWidthStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// `--lang`/`$KINKO_LANG` first, then the locale; English when unsure.
+    pub fn pick(flag: Option<&str>) -> Lang {
+        let from_locale = || {
+            ["LC_ALL", "LC_MESSAGES", "LANG"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok())
+                .find(|v| !v.is_empty())
+                .unwrap_or_default()
+        };
+        let v = flag.map(str::to_string).unwrap_or_else(from_locale);
+        if v.to_ascii_lowercase().starts_with("ja") {
+            Lang::Ja
+        } else {
+            Lang::En
+        }
+    }
+
+    /// Pick the Japanese or the English wording.
+    pub fn t<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
+}
+
+/// The Japanese lead of an error, by its code: what happened, in words a
+/// clerk understands; the English detail follows.
+pub fn error_lead(lang: Lang, code: &str) -> Option<&'static str> {
+    if lang != Lang::Ja {
+        return None;
+    }
+    Some(match code {
+        "no_vault" => "金庫が見つかりません",
+        "vault_exists" => "そこには既に金庫があります",
+        "io" => "ファイルを読み書きできません",
+        "invalid" => "入力に誤りがあります",
+        "not_found" => "見つかりません",
+        "bad_credentials" => "IDまたはパスワードが違います",
+        "not_signed_in" => "サインインしていません",
+        "denied" => "この操作は許可されていません（記録されました）",
+        "tampered" => "改ざんまたは破損を検出しました",
+        "unsupported" => "この形式には対応していません",
+        "source_changed" => "取り込み中に元のファイルが変わりました",
+        "audit_write" => "監査記録を書けないため、操作を行いませんでした",
+        _ => "失敗しました",
+    })
+}
+
+/// Render rows as an aligned table (East Asian wide characters count two).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.width());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            s.push_str(c);
+            if i + 1 < cells.len() {
+                s.push_str(&" ".repeat(widths[i] - c.width() + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_wide_characters() {
+        let t = table(
+            &["ID", "名前"],
+            &[
+                vec!["a".into(), "田中".into()],
+                vec!["bbbb".into(), "x".into()],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[1].find("田中"), Some(6));
+        assert_eq!(lines[2].find('x'), Some(6));
+    }
+
+    #[test]
+    fn language_from_flag_or_locale() {
+        assert_eq!(Lang::pick(Some("ja")), Lang::Ja);
+        assert_eq!(Lang::pick(Some("en")), Lang::En);
+        assert_eq!(Lang::pick(Some("ja_JP.UTF-8")), Lang::Ja);
+    }
+}
