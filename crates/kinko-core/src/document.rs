@@ -94,7 +94,7 @@ pub(crate) fn object(id: i64) -> String {
 }
 
 /// The HPKE context binding a DEK wrap to its vault, document and holder.
-pub(crate) fn wrap_context(vault_id: &str, uid: &[u8; 16], holder: &str) -> Vec<u8> {
+pub fn wrap_context(vault_id: &str, uid: &[u8; 16], holder: &str) -> Vec<u8> {
     format!("kinko dek v1\0{vault_id}\0{}\0{holder}", crypto::hex(uid)).into_bytes()
 }
 

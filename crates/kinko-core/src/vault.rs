@@ -319,7 +319,7 @@ pub fn local_terminal() -> String {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "?".into());
+        .unwrap_or_else(|_| os_uid());
     format!("{user}@{host}")
 }
 

@@ -1,0 +1,309 @@
+//! Core-level tests against real vault files in temporary directories.
+
+use std::path::{Path, PathBuf};
+
+use kinko_core::crypto::{self, kdf::KdfProfile, Wrapped};
+use kinko_core::keyslots::KeySlots;
+use kinko_core::vault::InitOptions;
+use kinko_core::{Error, ImportRequest, Password, Session, Vault};
+
+const OFFICER_PW: &str = "officer-password-1";
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    work: PathBuf,
+}
+
+fn fixture(kdf: KdfProfile) -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vault");
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    Vault::init(
+        &dir,
+        InitOptions {
+            officer_id: "boss".into(),
+            officer_name: "Officer".into(),
+            council: "Test council".into(),
+            password: Password::new(OFFICER_PW),
+            kdf,
+            terminal: "test".into(),
+        },
+    )
+    .unwrap();
+    Fixture {
+        _tmp: tmp,
+        dir,
+        work,
+    }
+}
+
+impl Fixture {
+    fn sign_in(&self, id: &str, pw: &str) -> Session {
+        Vault::open(&self.dir)
+            .unwrap()
+            .sign_in(id, &Password::new(pw), "test")
+            .unwrap()
+    }
+
+    fn officer(&self) -> Session {
+        self.sign_in("boss", OFFICER_PW)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.work.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn request(&self, source: &Path) -> ImportRequest {
+        ImportRequest {
+            source: source.to_path_buf(),
+            origin: "bureau".into(),
+            via: "usb".into(),
+            purpose: "contract".into(),
+            title: None,
+            personal_data: false,
+        }
+    }
+}
+
+fn no_progress() -> impl FnMut(u64, u64) {
+    |_, _| {}
+}
+
+/// D3: access is enforced by keys. A person who holds the database key
+/// (any account does) but was never granted a document finds no wrap
+/// that opens under their key, and without the DEK the object is noise.
+#[test]
+fn never_granted_cannot_decrypt_even_with_the_database_key() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let bob = boss.add_account("bob", "Bob", "handler").unwrap();
+    let secret = f.file("secret.txt", b"PLAINTEXT-MARKER-D3 personal data");
+    let id = boss
+        .import(&f.request(&secret), &mut no_progress())
+        .unwrap();
+
+    // Bob opens his own keyslot: he now has the database key and his keys.
+    let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
+    let bob_keys = slots
+        .unlock("bob", bob.initial_password.as_bytes())
+        .unwrap();
+    let conn = rusqlite::Connection::open(f.dir.join("kinko.db")).unwrap();
+    conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&bob_keys.db_key)))
+        .unwrap();
+    let wraps: Vec<(String, Wrapped, Vec<u8>)> = conn
+        .prepare("SELECT w.holder, w.enc, w.ciphertext, d.uid FROM wraps w JOIN documents d ON d.id = w.doc_id WHERE d.id = ?1")
+        .unwrap()
+        .query_map([id], |r| Ok((r.get(0)?, Wrapped { enc: r.get(1)?, ciphertext: r.get(2)? }, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(wraps.len(), 2, "importer and custodian hold wraps");
+    let vault_id = slots.vault_id.clone();
+    for (holder, wrap, uid) in &wraps {
+        let uid: [u8; 16] = uid.as_slice().try_into().unwrap();
+        for as_holder in [holder.as_str(), "bob"] {
+            let ctx = kinko_core::document::wrap_context(&vault_id, &uid, as_holder);
+            assert!(
+                crypto::hpke_unwrap(&bob_keys.hpke_secret, &ctx, wrap).is_none(),
+                "bob opened {holder}'s wrap"
+            );
+        }
+    }
+    // And through the core, he is refused (exit 4 at the CLI).
+    let mut bob_s = f.sign_in("bob", bob.initial_password.as_str());
+    let out = f.work.join("out");
+    assert!(matches!(
+        bob_s.export(id, kinko_core::ExportTarget::File(&out)),
+        Err(Error::Denied(_))
+    ));
+    assert!(!out.exists());
+
+    // Once granted he can; once revoked, his wrap is gone again.
+    boss.grant(id, "bob").unwrap();
+    let mut bob_s = f.sign_in("bob", bob.initial_password.as_str());
+    bob_s
+        .export(id, kinko_core::ExportTarget::File(&out))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"PLAINTEXT-MARKER-D3 personal data"
+    );
+    boss.revoke(id, "bob").unwrap();
+    let mut bob_s = f.sign_in("bob", bob.initial_password.as_str());
+    assert!(matches!(
+        bob_s.export(id, kinko_core::ExportTarget::File(&f.work.join("again"))),
+        Err(Error::Denied(_))
+    ));
+}
+
+#[test]
+fn a_source_that_shrinks_mid_import_is_refused_and_nothing_is_kept() {
+    let f = fixture(KdfProfile::Pbkdf2);
+    let mut boss = f.officer();
+    let keep = f.file("keep.txt", b"kept document");
+    let kept = boss.import(&f.request(&keep), &mut no_progress()).unwrap();
+
+    let src = f.file("big.bin", &vec![7u8; 1024 * 1024]);
+    let src2 = src.clone();
+    let mut truncated = false;
+    let mut shrink = |done: u64, _total: u64| {
+        if !truncated && done > 0 {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&src2)
+                .unwrap()
+                .set_len(1000)
+                .unwrap();
+            truncated = true;
+        }
+    };
+    let e = boss.import(&f.request(&src), &mut shrink).unwrap_err();
+    assert!(matches!(e, Error::SourceChanged(_)), "{e}");
+    assert_eq!(boss.list_documents().unwrap().len(), 1);
+    let objects: Vec<_> = std::fs::read_dir(f.dir.join("objects")).unwrap().collect();
+    assert_eq!(objects.len(), 1, "no object of the refused import is left");
+    let out = f.work.join("kept.out");
+    boss.export(kept, kinko_core::ExportTarget::File(&out))
+        .unwrap();
+    assert_eq!(std::fs::read(out).unwrap(), b"kept document");
+}
+
+#[test]
+fn a_source_that_vanishes_mid_import_is_refused() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let src = f.file("gone.bin", &vec![1u8; 300_000]);
+    let src2 = src.clone();
+    let mut vanish = |_: u64, _: u64| {
+        let _ = std::fs::remove_file(&src2);
+    };
+    let e = boss.import(&f.request(&src), &mut vanish).unwrap_err();
+    assert!(matches!(e, Error::SourceChanged(_)), "{e}");
+    assert!(boss.list_documents().unwrap().is_empty());
+    assert!(boss.verify(true).unwrap().is_intact());
+}
+
+#[test]
+fn every_action_and_refusal_is_in_the_audit_trail() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let admin = boss.add_account("admin", "Admin", "sysadmin").unwrap();
+    let src = f.file("a.txt", b"x");
+    let id = boss.import(&f.request(&src), &mut no_progress()).unwrap();
+    let mut admin_s = f.sign_in("admin", admin.initial_password.as_str());
+    assert!(matches!(admin_s.list_documents(), Err(Error::Denied(_))));
+    assert!(matches!(boss.grant(id, "admin"), Err(Error::Denied(_))));
+    let vault = Vault::open(&f.dir).unwrap();
+    assert!(matches!(
+        vault.sign_in("boss", &Password::new("wrong-password"), "t"),
+        Err(Error::BadCredentials)
+    ));
+    assert!(matches!(
+        vault.sign_in("nobody", &Password::new("wrong-password"), "t"),
+        Err(Error::BadCredentials)
+    ));
+
+    let mut boss = f.officer();
+    let log = boss.audit_log(&Default::default()).unwrap();
+    let has = |event: &str, actor: &str, outcome: &str| {
+        log.iter()
+            .any(|r| r.event.event == event && r.event.actor == actor && r.event.outcome == outcome)
+    };
+    assert!(has("vault.init", "boss", "ok"));
+    assert!(has("account.add", "boss", "ok"));
+    assert!(has("document.import", "boss", "ok"));
+    assert!(has("document.list", "admin", "denied"));
+    assert!(has("document.grant", "boss", "denied"));
+    assert!(has("session.signin", "boss", "failed"));
+    assert!(has("session.signin", "nobody", "failed"));
+    for r in &log {
+        assert!(!r.event.terminal.is_empty() && r.event.at.ends_with('Z'));
+    }
+    assert!(
+        std::fs::read_dir(f.dir.join("inbox"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "inbox drained"
+    );
+    assert!(boss.verify(false).unwrap().is_intact());
+}
+
+#[test]
+fn a_sealed_session_resumes_and_ends() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let token = boss.start_token().unwrap();
+    let vault = Vault::open(&f.dir).unwrap();
+    let s = vault.resume(&token, "t").unwrap();
+    assert_eq!(s.actor().id, "boss");
+    s.end().unwrap();
+    assert!(matches!(
+        vault.resume(&token, "t"),
+        Err(Error::NotSignedIn(_))
+    ));
+    assert!(std::fs::read_dir(f.dir.join("sessions"))
+        .unwrap()
+        .next()
+        .is_none());
+    // A forged token opens nothing.
+    let forged = format!("{}.AAAA", "0".repeat(32));
+    assert!(matches!(
+        vault.resume(&forged, "t"),
+        Err(Error::NotSignedIn(_))
+    ));
+    assert!(matches!(
+        vault.resume("../../etc/passwd.x", "t"),
+        Err(Error::NotSignedIn(_))
+    ));
+}
+
+#[test]
+fn a_new_sign_in_ends_the_earlier_session() {
+    let f = fixture(KdfProfile::Argon2id);
+    let first = f.officer().start_token().unwrap();
+    let second = f.officer().start_token().unwrap();
+    let vault = Vault::open(&f.dir).unwrap();
+    assert!(matches!(
+        vault.resume(&first, "t"),
+        Err(Error::NotSignedIn(_))
+    ));
+    assert!(vault.resume(&second, "t").is_ok());
+}
+
+#[test]
+fn passwords_change_and_ids_are_never_reissued() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let carol = boss.add_account("carol", "Carol", "manager").unwrap();
+    assert!(matches!(
+        boss.add_account("carol", "Other Carol", "handler"),
+        Err(Error::Invalid(_))
+    ));
+    assert!(matches!(
+        boss.add_account("boss2", "Second officer", "officer"),
+        Err(Error::Invalid(_))
+    ));
+    let mut c = f.sign_in("carol", carol.initial_password.as_str());
+    assert!(matches!(
+        c.change_password(&Password::new("short")),
+        Err(Error::Invalid(_))
+    ));
+    c.change_password(&Password::new("carol-new-password"))
+        .unwrap();
+    let vault = Vault::open(&f.dir).unwrap();
+    assert!(vault
+        .sign_in(
+            "carol",
+            &Password::new(carol.initial_password.as_str()),
+            "t"
+        )
+        .is_err());
+    assert!(vault
+        .sign_in("carol", &Password::new("carol-new-password"), "t")
+        .is_ok());
+}
