@@ -1,1 +1,300 @@
+//! End-to-end tests: the real `kinko` binary as a process, against real
+//! vault files in temporary directories. One test binary (one link) with
+//! a module per subject.
 
+mod documents;
+mod errors;
+mod permissions;
+mod tamper;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const OFFICER_PW: &str = "officer-password-1";
+
+/// The `kinko` binary next to this test's target directory.
+pub fn kinko_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("KINKO_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/cli-<hash> → target/<profile>/kinko
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("kinko");
+    assert!(
+        bin.exists(),
+        "build the kinko binary first (cargo build -p kinko-cli): {}",
+        bin.display()
+    );
+    bin
+}
+
+/// The outcome of one run of `kinko`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "kinko failed: {}", self.stderr);
+        self
+    }
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.code,
+            expected,
+            "stdout: {}\nstderr: {}",
+            self.text(),
+            self.stderr
+        );
+        let lines = self.stderr.lines().count();
+        if expected != 0 {
+            assert!(lines >= 1, "a failure says why on stderr");
+            assert!(
+                !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+                "{}",
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+/// A temporary vault and the people in it.
+pub struct TestVault {
+    pub tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+}
+
+impl TestVault {
+    /// A new vault whose officer is `boss`.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> TestVault {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let v = TestVault { tmp, dir };
+        v.run_env(
+            &[
+                "init",
+                "--officer",
+                "boss",
+                "--name",
+                "Officer",
+                "--council",
+                "テスト協議会",
+            ],
+            &[("KINKO_PASSWORD", OFFICER_PW)],
+        )
+        .ok();
+        v
+    }
+
+    pub fn work(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.work(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Run `kinko` with this vault and no ambient credentials.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(kinko_bin());
+        cmd.args(args)
+            .env("KINKO_VAULT", &self.dir)
+            .env("KINKO_LANG", "en")
+            .env_remove("KINKO_SESSION")
+            .env_remove("KINKO_USER")
+            .env_remove("KINKO_PASSWORD")
+            .env_remove("KINKO_NEW_PASSWORD")
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out: Output = cmd.output().expect("run kinko");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Run `kinko` signed in as `user` with `password`.
+    pub fn as_user(&self, user: &str, password: &str, args: &[&str]) -> Run {
+        self.run_env(args, &[("KINKO_USER", user), ("KINKO_PASSWORD", password)])
+    }
+
+    pub fn boss(&self, args: &[&str]) -> Run {
+        self.as_user("boss", OFFICER_PW, args)
+    }
+
+    /// Add an account; returns its initial password.
+    pub fn add(&self, id: &str, role: &str) -> String {
+        let r = self
+            .boss(&["--json", "account", "add", id, "--name", id, "--role", role])
+            .ok();
+        r.json()["initial_password"].as_str().unwrap().to_string()
+    }
+
+    /// Import a file as the officer; returns the document id.
+    pub fn import(&self, path: &Path, extra: &[&str]) -> String {
+        let mut args = vec![
+            "import",
+            path.to_str().unwrap(),
+            "--from",
+            "bureau",
+            "--purpose",
+            "contract",
+        ];
+        args.extend_from_slice(extra);
+        self.boss(&args).ok().text().trim().to_string()
+    }
+
+    /// Every file under the vault directory.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out)
+                } else {
+                    out.push(p)
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.dir, &mut out);
+        out
+    }
+
+    /// The object file of the only (or newest) document.
+    pub fn object_files(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("objects"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+        v
+    }
+
+    /// Events in the trail, as JSON, read by the officer.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.boss(&["--json", "audit", "log"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+/// Does `haystack` contain `needle` anywhere?
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let v = TestVault::new();
+    v.run_env(&["--help"], &[]).ok();
+    v.run_env(&["no-such-command"], &[]).code(2);
+    v.run_env(&["import"], &[]).code(2);
+}
+
+#[test]
+fn login_session_and_logout() {
+    let v = TestVault::new();
+    let r = v.boss(&["login"]).ok();
+    let line = r.text();
+    let token = line
+        .trim()
+        .strip_prefix("KINKO_SESSION=")
+        .expect("KINKO_SESSION=<token>")
+        .to_string();
+    let with = |args: &[&str]| v.run_env(args, &[("KINKO_SESSION", &token)]);
+    with(&["list"]).ok();
+    with(&["status"]).ok();
+    with(&["logout"]).ok();
+    with(&["list"]).code(3);
+    assert!(
+        std::fs::read_dir(v.dir.join("sessions"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "key material destroyed"
+    );
+    v.run_env(&["list"], &[("KINKO_SESSION", "garbage")])
+        .code(3);
+}
+
+#[test]
+fn status_without_and_with_sign_in() {
+    let v = TestVault::new();
+    let public = v.run_env(&["--json", "status"], &[]).ok().json();
+    assert_eq!(public["accounts_with_keyslots"], 1);
+    let full = v.boss(&["--json", "status"]).ok().json();
+    assert_eq!(full["state"], "active");
+    assert_eq!(full["council"], "テスト協議会");
+    assert_eq!(full["documents"], 0);
+}
+
+#[test]
+fn passwd_changes_the_password() {
+    let v = TestVault::new();
+    let pw = v.add("dora", "handler");
+    v.run_env(
+        &["passwd"],
+        &[
+            ("KINKO_USER", "dora"),
+            ("KINKO_PASSWORD", &pw),
+            ("KINKO_NEW_PASSWORD", "dora-new-password-1"),
+        ],
+    )
+    .ok();
+    v.as_user("dora", &pw, &["list"]).code(3);
+    v.as_user("dora", "dora-new-password-1", &["list"]).ok();
+}
+
+#[test]
+fn pbkdf2_vault_works_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let v = TestVault { tmp, dir };
+    v.run_env(
+        &[
+            "init",
+            "--officer",
+            "boss",
+            "--name",
+            "O",
+            "--kdf",
+            "pbkdf2",
+        ],
+        &[("KINKO_PASSWORD", OFFICER_PW)],
+    )
+    .ok();
+    let keyslots = std::fs::read_to_string(v.dir.join("keyslots")).unwrap();
+    assert!(keyslots.contains("pbkdf2-sha256") && keyslots.contains("600000"));
+    let f = v.file("p.txt", b"pbkdf2 doc");
+    let id = v.import(&f, &[]);
+    assert_eq!(
+        v.boss(&["open", &id, "--out", "-"]).ok().stdout,
+        b"pbkdf2 doc"
+    );
+}

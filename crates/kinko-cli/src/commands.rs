@@ -352,7 +352,7 @@ fn import(ui: &Ui, g: &Global, a: ImportArgs) -> Out {
     let show_progress = !ui.json && std::io::stderr().is_terminal();
     let mut last = 0u64;
     let mut progress = |done: u64, total: u64| {
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         if show_progress && pct != last {
             last = pct;
             eprint!("\r{pct:3}%");

@@ -174,8 +174,7 @@ impl Session {
             // lock, so two writers cannot interleave their keyslot edits.
             let mut slots = KeySlots::load(&ctx.keyslots_path())?;
             let profile = slots
-                .slots
-                .get(&ctx.actor.id)
+                .slot(&ctx.actor.id)
                 .map(|s| s.kdf.profile())
                 .unwrap_or(crypto::kdf::KdfProfile::Argon2id);
             slots.set(id, password.as_bytes(), KdfParams::new(profile), &secrets)?;
@@ -220,8 +219,7 @@ impl Session {
             new.check_rules()?;
             let mut slots = KeySlots::load(&ctx.keyslots_path())?;
             let profile = slots
-                .slots
-                .get(&ctx.actor.id)
+                .slot(&ctx.actor.id)
                 .map(|s| s.kdf.profile())
                 .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
             slots.set(&ctx.actor.id, new.as_bytes(), KdfParams::new(profile), &ctx.secrets)?;

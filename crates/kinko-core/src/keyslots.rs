@@ -31,7 +31,7 @@ pub struct SlotSecrets {
 }
 
 impl SlotSecrets {
-    const LEN: usize = 1 + 96;
+    pub(crate) const LEN: usize = 1 + 96;
 
     pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut v = Zeroizing::new(Vec::with_capacity(Self::LEN));
@@ -100,6 +100,8 @@ pub struct KeySlots {
     pub inbox_public: String,
     pub custodian_public: String,
     pub custodian_slot: WrapJson,
+    /// Slots by [`KeySlots::slot_name`] of the account ID, so the file
+    /// does not list who has access.
     pub slots: BTreeMap<String, Slot>,
 }
 
@@ -146,6 +148,19 @@ impl KeySlots {
         fsutil::write_atomic(path, &bytes)
     }
 
+    /// The name an account's slot is stored under: a hash of the vault id
+    /// and the account ID.
+    pub fn slot_name(&self, account: &str) -> String {
+        let h =
+            crypto::sha256(format!("kinko slot name v1\0{}\0{account}", self.vault_id).as_bytes());
+        crypto::hex(&h[..16])
+    }
+
+    /// The slot of `account`, if it has one.
+    pub fn slot(&self, account: &str) -> Option<&Slot> {
+        self.slots.get(&self.slot_name(account))
+    }
+
     fn aad(&self, account: &str, kdf: &KdfParams) -> Vec<u8> {
         let kdf = serde_json::to_string(kdf).expect("KDF params serialise");
         format!("kinko keyslot v1\0{}\0{}\0{}", self.vault_id, account, kdf).into_bytes()
@@ -162,7 +177,7 @@ impl KeySlots {
         let kek = kdf.derive(password)?;
         let sealed = crypto::seal(&kek, &self.aad(account, &kdf), &secrets.to_bytes());
         self.slots.insert(
-            account.to_string(),
+            self.slot_name(account),
             Slot {
                 kdf,
                 aead: SLOT_AEAD.into(),
@@ -175,7 +190,7 @@ impl KeySlots {
     /// Open `account`'s slot. A missing slot and a wrong password are the
     /// same error, so the file cannot be used to probe for IDs.
     pub fn unlock(&self, account: &str, password: &[u8]) -> Result<SlotSecrets> {
-        let Some(slot) = self.slots.get(account) else {
+        let Some(slot) = self.slot(account) else {
             // Spend the same time as a real attempt.
             let _ = KdfParams::new(crate::crypto::kdf::KdfProfile::Argon2id).derive(password);
             return Err(Error::BadCredentials);

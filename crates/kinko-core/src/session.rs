@@ -156,13 +156,12 @@ impl Session {
     pub fn start_token(&mut self) -> Result<Zeroizing<String>> {
         let id = crypto::hex(&crypto::random::<16>());
         let key = crypto::random_key();
-        let sealed = crypto::seal(
-            &key,
-            &session_aad(&self.ctx.vault_id, &id, &self.ctx.actor.id),
-            &self.ctx.secrets.to_bytes(),
-        );
+        // The account ID travels inside the sealed part, so a session file
+        // does not say whose it is.
+        let mut payload = self.ctx.secrets.to_bytes();
+        payload.extend_from_slice(self.ctx.actor.id.as_bytes());
+        let sealed = crypto::seal(&key, &session_aad(&self.ctx.vault_id, &id), &payload);
         let file = SessionFile {
-            account: self.ctx.actor.id.clone(),
             sealed: crypto::b64(&sealed),
         };
         let path = session_path(&self.ctx.dir, &id)?;
@@ -214,12 +213,11 @@ impl Session {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionFile {
-    account: String,
     sealed: String,
 }
 
-fn session_aad(vault_id: &str, id: &str, account: &str) -> Vec<u8> {
-    format!("kinko session v1\0{vault_id}\0{id}\0{account}").into_bytes()
+fn session_aad(vault_id: &str, id: &str) -> Vec<u8> {
+    format!("kinko session v1\0{vault_id}\0{id}").into_bytes()
 }
 
 /// The path of a session file; the id is checked to be plain hex so a
@@ -406,20 +404,16 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
     let file: SessionFile =
         serde_json::from_slice(&bytes).map_err(|_| Error::tampered("a session file is damaged"))?;
     let sealed = crypto::unb64(&file.sealed, "session")?;
-    let plain = crypto::open(
-        &key,
-        &session_aad(&vault.slots().vault_id, id, &file.account),
-        &sealed,
-    )
-    .ok_or_else(bad)?;
-    let secrets = SlotSecrets::from_bytes(&plain)?;
-    let mut session = open_signed_in(
-        vault,
-        &file.account,
-        secrets,
-        terminal,
-        Some(id.to_string()),
-    )?;
+    let plain =
+        crypto::open(&key, &session_aad(&vault.slots().vault_id, id), &sealed).ok_or_else(bad)?;
+    if plain.len() < SlotSecrets::LEN {
+        return Err(Error::tampered("a session file is damaged"));
+    }
+    let (keys, account) = plain.split_at(SlotSecrets::LEN);
+    let secrets = SlotSecrets::from_bytes(keys)?;
+    let account =
+        std::str::from_utf8(account).map_err(|_| Error::tampered("a session file is damaged"))?;
+    let mut session = open_signed_in(vault, account, secrets, terminal, Some(id.to_string()))?;
     session.touch_or_expire(id, &path)?;
     Ok(session)
 }
