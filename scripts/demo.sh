@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Kinko's main job, scripted, in a temporary vault: create the vault, add a
+# handler, receive a file with personal data, grant it, open it as the
+# handler, verify the vault, and print the audit log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build -j2 --locked -p kinko-cli
+kinko="$PWD/target/debug/kinko"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export KINKO_VAULT="$work/vault" KINKO_LANG="${KINKO_LANG:-ja}"
+officer_pw="demo-officer-password-1"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "金庫を作成 / create the vault"
+KINKO_PASSWORD="$officer_pw" "$kinko" init --officer kanri --name "管理 責任者" --council "デモ協議会"
+
+step "サインイン / sign in (session token)"
+eval "$(KINKO_PASSWORD="$officer_pw" "$kinko" --user kanri login)"
+export KINKO_SESSION
+
+step "情報取扱者を追加 / add a handler"
+handler_pw=$("$kinko" --json account add tanaka --name "田中 花子" --role handler | sed -n 's/.*"initial_password": "\(.*\)".*/\1/p')
+echo "tanaka (initial password shown once)"
+
+step "受領 / receive a file with personal data"
+printf '氏名,住所\n山田 太郎,東京都千代田区1-1\n' > "$work/受講者名簿.csv"
+doc=$("$kinko" import "$work/受講者名簿.csv" --from "東京労働局" --purpose "委託契約 R8-01" --via USB --personal-data)
+"$kinko" list
+
+step "付与 / grant it to the handler"
+"$kinko" grant "$doc" --to tanaka
+"$kinko" show "$doc"
+
+step "持ち出し承認と閲覧 / export approval, then the handler opens it"
+"$kinko" approve-export "$doc" --ref "労発1125第1号" --for tanaka
+(unset KINKO_SESSION; KINKO_PASSWORD="$handler_pw" "$kinko" --user tanaka open "$doc" --out -)
+
+step "拒否の例 / a refused action (exit 4, logged)"
+(unset KINKO_SESSION; KINKO_PASSWORD="$handler_pw" "$kinko" --user tanaka import "$work/受講者名簿.csv" --from x --purpose y) || echo "exit $?"
+
+step "完全性検査 / verify"
+"$kinko" verify
+
+step "監査ログ / audit log"
+"$kinko" audit log
+"$kinko" logout
