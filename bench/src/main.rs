@@ -22,7 +22,10 @@ use kinko_core::vault::InitOptions;
 use kinko_core::{ExportTarget, ImportRequest, Password, Vault};
 
 fn rate(label: &str, bytes: usize, secs: f64) {
-    println!("{label:<44} {:>8.0} MiB/s  ({secs:.3} s)", bytes as f64 / (1 << 20) as f64 / secs);
+    println!(
+        "{label:<44} {:>8.0} MiB/s  ({secs:.3} s)",
+        bytes as f64 / (1 << 20) as f64 / secs
+    );
 }
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
@@ -32,7 +35,10 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
 }
 
 fn main() {
-    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(256);
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(256);
     let size = mib << 20;
     let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
     let dek = crypto::random_key();
@@ -45,7 +51,9 @@ fn main() {
         for (i, chunk) in buf.chunks_mut(stream::CHUNK).enumerate() {
             let mut nonce = [0u8; 12];
             nonce[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            let _ = cipher.encrypt_inout_detached((&nonce).into(), b"", chunk.into()).unwrap();
+            let _ = cipher
+                .encrypt_inout_detached((&nonce).into(), b"", chunk.into())
+                .unwrap();
         }
     });
     rate("peer: bare AES-256-GCM, 64 KiB chunks", size, secs);
@@ -62,7 +70,10 @@ fn main() {
 
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src.bin");
-    std::fs::File::create(&src).unwrap().write_all(&data).unwrap();
+    std::fs::File::create(&src)
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
     let dir = tmp.path().join("vault");
     Vault::init(
         &dir,
@@ -76,8 +87,16 @@ fn main() {
         },
     )
     .unwrap();
-    let (mut s, secs) = time(|| Vault::open(&dir).unwrap().sign_in("bench", &Password::new("bench-password-1"), "bench").unwrap());
-    println!("{:<44} {:>8.3} s", "sign-in (Argon2id m=64MiB t=3 p=4 + open db)", secs);
+    let (mut s, secs) = time(|| {
+        Vault::open(&dir)
+            .unwrap()
+            .sign_in("bench", &Password::new("bench-password-1"), "bench")
+            .unwrap()
+    });
+    println!(
+        "{:<44} {:>8.3} s",
+        "sign-in (Argon2id m=64MiB t=3 p=4 + open db)", secs
+    );
     let req = ImportRequest {
         source: src.clone(),
         origin: "bench".into(),

@@ -218,3 +218,87 @@ fn import_killed_midway_leaves_no_half_document() {
     assert_eq!(report["leftovers"].as_array().unwrap().len(), 1);
     assert_eq!(v.boss(&["open", &kept, "--out", "-"]).ok().stdout, b"kept");
 }
+
+/// Peak resident memory (VmHWM, KiB) of a running process, if readable.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Run `kinko` with a session (no password KDF, whose 64 MiB would hide
+/// the measurement) and return the highest peak RSS seen while it ran.
+fn peak_while_running(v: &TestVault, token: &str, args: &[&str]) -> u64 {
+    let mut child = std::process::Command::new(crate::kinko_bin())
+        .args(args)
+        .env("KINKO_VAULT", &v.dir)
+        .env("KINKO_SESSION", token)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut peak = 0;
+    loop {
+        if let Some(kib) = peak_rss_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "kinko {args:?} failed");
+            return peak;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn memory_stays_flat_whatever_the_file_size() {
+    let v = TestVault::new();
+    let token = v
+        .boss(&["login"])
+        .ok()
+        .text()
+        .trim()
+        .trim_start_matches("KINKO_SESSION=")
+        .to_string();
+    let small = v.file("small.bin", &sample(1024));
+    let big = v.work("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(256 * 1024 * 1024)
+        .unwrap();
+    let args = |p: &std::path::Path| {
+        vec![
+            "import".to_string(),
+            p.to_str().unwrap().to_string(),
+            "--from".into(),
+            "b".into(),
+            "--purpose".into(),
+            "p".into(),
+        ]
+    };
+    let small_args = args(&small);
+    let big_args = args(&big);
+    let small_peak = peak_while_running(
+        &v,
+        &token,
+        &small_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let big_peak = peak_while_running(
+        &v,
+        &token,
+        &big_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(big_peak > 0 && small_peak > 0, "could read /proc");
+    assert!(
+        big_peak < small_peak + 16 * 1024,
+        "importing 256 MiB peaked at {big_peak} KiB, a 1 KiB file at {small_peak} KiB"
+    );
+    let out = v.work("big.out");
+    let export_peak =
+        peak_while_running(&v, &token, &["open", "2", "--out", out.to_str().unwrap()]);
+    assert!(
+        export_peak < small_peak + 16 * 1024,
+        "export peaked at {export_peak} KiB"
+    );
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 256 * 1024 * 1024);
+}

@@ -298,3 +298,31 @@ fn pbkdf2_vault_works_end_to_end() {
         b"pbkdf2 doc"
     );
 }
+
+#[test]
+fn password_from_standard_input() {
+    use std::io::Write;
+    let v = TestVault::new();
+    let run = |input: &str| {
+        let mut child = Command::new(kinko_bin())
+            .args(["--user", "boss", "--password-stdin", "--json", "list"])
+            .env("KINKO_VAULT", &v.dir)
+            .env_remove("KINKO_PASSWORD")
+            .env_remove("KINKO_SESSION")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap().status.code()
+    };
+    assert_eq!(run(&format!("{OFFICER_PW}\n")), Some(0));
+    assert_eq!(run("wrong-password\n"), Some(3));
+    assert_eq!(run(""), Some(1));
+}

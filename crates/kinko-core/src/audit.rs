@@ -227,6 +227,19 @@ pub fn ingest_inbox(
         .collect();
     files.sort();
     for path in &files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let fresh = conn
+            .execute(
+                "INSERT OR IGNORE INTO inbox_ingested (name) VALUES (?1)",
+                [&name],
+            )
+            .map_err(|e| Error::AuditWrite(e.to_string()))?;
+        if fresh == 0 {
+            continue;
+        }
         let event = std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice::<InboxFile>(&b).ok())
@@ -239,10 +252,6 @@ pub fn ingest_inbox(
             })
             .and_then(|b| serde_json::from_slice::<Event>(&b).ok());
         let event = event.unwrap_or_else(|| {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
             Event::new(
                 "-",
                 "audit.inbox",

@@ -124,4 +124,10 @@ CREATE TABLE audit_events (
     hash     BLOB NOT NULL
 );
 CREATE INDEX audit_events_at ON audit_events(at);
+-- Inbox files already moved into the chain: a file is deleted only after
+-- the transaction that moved it commits, so a second process must not
+-- move it again in between.
+CREATE TABLE inbox_ingested (
+    name TEXT PRIMARY KEY
+);
 "#;
