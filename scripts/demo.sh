@@ -24,7 +24,9 @@ export KINKO_SESSION
 
 step "情報取扱者を追加 / add a handler"
 handler_pw=$("$kinko" --json account add tanaka --name "田中 花子" --role handler | sed -n 's/.*"initial_password": "\(.*\)".*/\1/p')
-echo "tanaka (initial password shown once)"
+echo "tanaka: 初期パスワードは本人が最初のサインインで変更します / the initial password must be changed at first sign-in"
+KINKO_SESSION= KINKO_PASSWORD="$handler_pw" KINKO_NEW_PASSWORD="demo-tanaka-password-1" "$kinko" --user tanaka passwd
+handler_pw="demo-tanaka-password-1"
 
 step "受領 / receive a file with personal data"
 printf '氏名,住所\n山田 太郎,東京都千代田区1-1\n' > "$work/受講者名簿.csv"

@@ -144,8 +144,25 @@ impl TestVault {
         self.as_user("boss", OFFICER_PW, args)
     }
 
-    /// Add an account; returns its initial password.
+    /// Add an account and let its person set their own password (the
+    /// initial one allows nothing else); returns that password.
     pub fn add(&self, id: &str, role: &str) -> String {
+        let initial = self.add_initial(id, role);
+        let own = format!("{id}-own-password-1");
+        self.run_env(
+            &["passwd"],
+            &[
+                ("KINKO_USER", id),
+                ("KINKO_PASSWORD", &initial),
+                ("KINKO_NEW_PASSWORD", &own),
+            ],
+        )
+        .ok();
+        own
+    }
+
+    /// Add an account; returns its initial password.
+    pub fn add_initial(&self, id: &str, role: &str) -> String {
         let r = self
             .boss(&["--json", "account", "add", id, "--name", id, "--role", role])
             .ok();
@@ -255,9 +272,28 @@ fn status_without_and_with_sign_in() {
 }
 
 #[test]
+fn the_initial_password_allows_only_changing_it() {
+    let v = TestVault::new();
+    let initial = v.add_initial("eri", "handler");
+    let r = v.as_user("eri", &initial, &["list"]).code(3);
+    assert!(r.stderr.contains("kinko passwd"), "{}", r.stderr);
+    v.run_env(
+        &["passwd"],
+        &[
+            ("KINKO_USER", "eri"),
+            ("KINKO_PASSWORD", &initial),
+            ("KINKO_NEW_PASSWORD", "eri-new-password-1"),
+        ],
+    )
+    .ok();
+    v.as_user("eri", "eri-new-password-1", &["list"]).ok();
+    v.as_user("eri", &initial, &["list"]).code(3);
+}
+
+#[test]
 fn passwd_changes_the_password() {
     let v = TestVault::new();
-    let pw = v.add("dora", "handler");
+    let pw = v.add_initial("dora", "handler");
     v.run_env(
         &["passwd"],
         &[

@@ -12,7 +12,7 @@ use crate::crypto::{self, kdf::KdfParams, HpkeKeyPair, SigningKeyPair};
 use crate::error::{Error, Result};
 use crate::keyslots::{KeySlots, SlotSecrets};
 use crate::permission::{Action, Role, Roles};
-use crate::session::{Done, Session};
+use crate::session::{self, Done, Session};
 
 /// A password held in memory that is wiped on drop.
 pub struct Password(Zeroizing<String>);
@@ -165,27 +165,38 @@ impl Session {
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
                 params![id, name, roles.to_text(), hpke.public, sign.public, now, ctx.actor.id],
             )?;
+            let anchor = session::anchor(&session::AnchorFacts {
+                vault_id: &ctx.vault_id,
+                custodian_public: &session::meta(tx, "custodian_public")?,
+                inbox_public: &session::meta(tx, "inbox_public")?,
+                account: id,
+                roles: &roles.to_text(),
+                hpke_public: &hpke.public,
+                sign_public: &sign.public,
+            });
             let secrets = SlotSecrets {
                 db_key: ctx.secrets.db_key,
                 hpke_secret: *hpke.secret,
                 sign_secret: *sign.secret,
+                anchor,
             };
-            // The slot is written while this transaction holds the write
-            // lock, so two writers cannot interleave their keyslot edits.
+            // The slot is read and staged while this transaction holds the
+            // write lock, so two writers cannot interleave their edits.
             let mut slots = KeySlots::load(&ctx.keyslots_path())?;
             let profile = slots
                 .slot(&ctx.actor.id)
                 .map(|s| s.kdf.profile())
                 .unwrap_or(crypto::kdf::KdfProfile::Argon2id);
             slots.set(id, password.as_bytes(), KdfParams::new(profile), &secrets)?;
-            slots.save(&ctx.keyslots_path())?;
-            Ok(Done::ok(
+            let mut done = Done::ok(
                 NewAccount {
                     id: id.to_string(),
                     initial_password: password,
                 },
                 format!("roles={}", roles.to_text()),
-            ))
+            );
+            done.keyslots = Some(slots);
+            Ok(done)
         })
     }
 
@@ -227,8 +238,9 @@ impl Session {
                 "UPDATE accounts SET must_change_password = 0, password_changed_at = ?2 WHERE id = ?1",
                 params![ctx.actor.id, audit::now()],
             )?;
-            slots.save(&ctx.keyslots_path())?;
-            Ok(Done::ok((), ""))
+            let mut done = Done::ok((), "");
+            done.keyslots = Some(slots);
+            Ok(done)
         })
     }
 }

@@ -181,6 +181,40 @@ struct InboxFile {
     ciphertext: String,
 }
 
+/// The inbox key is public, so anyone who can write `inbox/` can seal an
+/// event. Only what the inbox exists for is accepted: a failed sign-in by
+/// a well-formed ID. It is recorded at the time it is moved, with the time
+/// it claims in its detail; anything else is recorded as tampering.
+fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str) -> Event {
+    let plausible = |e: &Event| {
+        e.event == "session.signin"
+            && (e.outcome == FAILED || e.outcome == TAMPERED)
+            && e.actor.len() <= 300
+            && !e.actor.chars().any(char::is_control)
+            && e.object == format!("account:{}", e.actor)
+            && e.terminal.len() <= 300
+            && e.detail.len() <= 1000
+    };
+    match sealed {
+        Some(e) if plausible(&e) => Event::new(
+            &e.actor,
+            &e.event,
+            &e.object,
+            &e.outcome,
+            &e.terminal,
+            &format!("{} (at {}, from the inbox)", e.detail, e.at),
+        ),
+        _ => Event::new(
+            "-",
+            "audit.inbox",
+            &format!("file:{file}"),
+            TAMPERED,
+            terminal,
+            "an inbox file does not open or is not a failed sign-in",
+        ),
+    }
+}
+
 /// Seal an event that happened before the database could be opened (a
 /// failed sign-in) into the inbox.
 pub fn seal_to_inbox(
@@ -251,17 +285,7 @@ pub fn ingest_inbox(
                 crypto::hpke_unwrap(inbox_secret, &inbox_context(vault_id), &w)
             })
             .and_then(|b| serde_json::from_slice::<Event>(&b).ok());
-        let event = event.unwrap_or_else(|| {
-            Event::new(
-                "-",
-                "audit.inbox",
-                &format!("file:{name}"),
-                TAMPERED,
-                terminal,
-                "an inbox file does not open",
-            )
-        });
-        append(conn, &event)?;
+        append(conn, &from_inbox(event, &name, terminal))?;
     }
     Ok(files)
 }

@@ -461,21 +461,58 @@ impl Session {
                 return Err(e);
             }
         }
-        let (doc, dek) = self.perform(Action::DocumentOpen, &object(id), |tx, ctx| {
+        let (doc, dek, approval) = self.perform(Action::DocumentOpen, &object(id), |tx, ctx| {
             let doc = load_doc(tx, id)?;
             let dek = unwrap_own_dek(tx, ctx, &doc)?;
             let mut detail = String::new();
+            let mut approval = None;
             if doc.personal_data {
-                let reference = use_export_approval(tx, ctx, id)?;
+                let (approval_id, reference) = use_export_approval(tx, ctx, id)?;
                 detail = format!("personal data; approval ref={reference}");
+                approval = Some(approval_id);
             }
-            Ok(Done::ok((doc, dek), detail))
+            Ok(Done::ok((doc, dek, approval), detail))
         })?;
+        let to_file = matches!(target, ExportTarget::File(_));
         let result = self.stream_out(&doc, &dek, target);
         if let Err(e) = &result {
-            self.log_failure(Action::DocumentOpen.event(), &object(id), e);
+            match approval {
+                // Nothing left the vault (a file appears only when
+                // complete), so the approval is given back.
+                Some(approval) if to_file => self.return_approval(id, approval, e),
+                _ => self.log_failure(Action::DocumentOpen.event(), &object(id), e),
+            }
         }
         result
+    }
+
+    fn return_approval(&mut self, id: i64, approval: i64, e: &Error) {
+        let outcome = if e.kind() == crate::error::Kind::Integrity {
+            audit::TAMPERED
+        } else {
+            audit::FAILED
+        };
+        let event = self.ctx.event(
+            Action::DocumentOpen.event(),
+            &object(id),
+            outcome,
+            &format!("{e}; the export approval was returned"),
+        );
+        let returned = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(Error::from)
+            .and_then(|tx| {
+                tx.execute(
+                    "UPDATE export_approvals SET used_by = NULL, used_at = NULL WHERE id = ?1",
+                    [approval],
+                )?;
+                audit::append(&tx, &event)?;
+                tx.commit().map_err(Error::from)
+            });
+        if returned.is_err() {
+            self.log_failure(Action::DocumentOpen.event(), &object(id), e);
+        }
     }
 
     fn stream_out(
@@ -516,18 +553,14 @@ impl Session {
                     .map_err(|e| map_stream_err(e, &obj_path, path))?;
                 w.flush().map_err(|e| Error::io(path, e))?;
                 drop(w);
+                check_digest(doc, &d)?;
                 tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
                 tmp.persist_noclobber(path)
                     .map_err(|e| Error::io(path, e.error))?;
                 d
             }
         };
-        if crypto::hex(&digest.sha256) != doc.sha256 {
-            return Err(Error::tampered(format!(
-                "document {} does not match its recorded SHA-256",
-                doc.id
-            )));
-        }
+        check_digest(doc, &digest)?;
         Ok(ExportReceipt {
             id: doc.id,
             bytes: digest.len,
@@ -536,8 +569,18 @@ impl Session {
     }
 }
 
+fn check_digest(doc: &DocRow, digest: &stream::Digest256) -> Result<()> {
+    if crypto::hex(&digest.sha256) != doc.sha256 {
+        return Err(Error::tampered(format!(
+            "document {} does not match its recorded SHA-256",
+            doc.id
+        )));
+    }
+    Ok(())
+}
+
 /// Use up one approval for this document and person; refuse without one.
-fn use_export_approval(tx: &Transaction, ctx: &Ctx, id: i64) -> Result<String> {
+fn use_export_approval(tx: &Transaction, ctx: &Ctx, id: i64) -> Result<(i64, String)> {
     let approval: Option<(i64, String)> = tx
         .query_row(
             "SELECT id, reference FROM export_approvals WHERE doc_id = ?1 AND used_at IS NULL
@@ -555,7 +598,7 @@ fn use_export_approval(tx: &Transaction, ctx: &Ctx, id: i64) -> Result<String> {
         "UPDATE export_approvals SET used_by = ?2, used_at = ?3 WHERE id = ?1",
         params![approval, ctx.actor.id, audit::now()],
     )?;
-    Ok(reference)
+    Ok((approval, reference))
 }
 
 const DOC_COLUMNS: &str = "d.id, d.title, d.file_name, d.origin, d.via, d.purpose, d.personal_data, d.size, d.sha256, d.received_by, d.received_at";

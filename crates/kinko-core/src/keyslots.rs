@@ -6,7 +6,9 @@
 //!
 //! The file is JSON, written atomically; each slot's AEAD binds it to the
 //! vault id, the account id and its KDF parameters, so a slot moved,
-//! edited or garbled fails to open and is reported as tampering.
+//! edited or garbled fails to open. That is indistinguishable from a wrong
+//! password and reported as one; a file that is not keyslots JSON at all
+//! is reported as tampering.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,10 +30,15 @@ pub struct SlotSecrets {
     pub db_key: [u8; 32],
     pub hpke_secret: [u8; 32],
     pub sign_secret: [u8; 32],
+    /// What the slot's owner trusts: a hash of the vault's public keys and
+    /// the owner's own account record (see `session::anchor`). Someone who
+    /// can write the database but not this slot cannot swap those keys or
+    /// that record unnoticed.
+    pub anchor: [u8; 32],
 }
 
 impl SlotSecrets {
-    pub(crate) const LEN: usize = 1 + 96;
+    pub(crate) const LEN: usize = 1 + 128;
 
     pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut v = Zeroizing::new(Vec::with_capacity(Self::LEN));
@@ -39,6 +46,7 @@ impl SlotSecrets {
         v.extend_from_slice(&self.db_key);
         v.extend_from_slice(&self.hpke_secret);
         v.extend_from_slice(&self.sign_secret);
+        v.extend_from_slice(&self.anchor);
         v
     }
 
@@ -50,10 +58,12 @@ impl SlotSecrets {
             db_key: [0; 32],
             hpke_secret: [0; 32],
             sign_secret: [0; 32],
+            anchor: [0; 32],
         };
         s.db_key.copy_from_slice(&b[1..33]);
         s.hpke_secret.copy_from_slice(&b[33..65]);
         s.sign_secret.copy_from_slice(&b[65..97]);
+        s.anchor.copy_from_slice(&b[97..129]);
         Ok(s)
     }
 }
@@ -191,8 +201,15 @@ impl KeySlots {
     /// same error, so the file cannot be used to probe for IDs.
     pub fn unlock(&self, account: &str, password: &[u8]) -> Result<SlotSecrets> {
         let Some(slot) = self.slot(account) else {
-            // Spend the same time as a real attempt.
-            let _ = KdfParams::new(crate::crypto::kdf::KdfProfile::Argon2id).derive(password);
+            // Spend the same time as a real attempt, with the vault's own
+            // KDF profile, so timing does not tell which IDs exist.
+            let profile = self
+                .slots
+                .values()
+                .next()
+                .map(|s| s.kdf.profile())
+                .unwrap_or(crate::crypto::kdf::KdfProfile::Argon2id);
+            let _ = KdfParams::new(profile).derive(password);
             return Err(Error::BadCredentials);
         };
         if slot.aead != SLOT_AEAD {

@@ -18,7 +18,7 @@ use crate::crypto;
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
-use crate::keyslots::SlotSecrets;
+use crate::keyslots::{KeySlots, SlotSecrets};
 use crate::permission::{self, Action, Roles};
 use crate::vault::{Vault, DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR, SESSIONS_DIR};
 
@@ -32,6 +32,8 @@ pub struct Actor {
     pub id: String,
     pub name: String,
     pub roles: Roles,
+    /// Set for a new account or after a reset: only `passwd` is allowed.
+    pub must_change_password: bool,
 }
 
 /// What an action's work produced: its value and what its audit event
@@ -43,6 +45,10 @@ pub(crate) struct Done<T> {
     /// document's id).
     pub object: Option<String>,
     pub outcome: &'static str,
+    /// A keyslots file to put in place once the event is written, just
+    /// before the commit (and to put back if the commit fails), so a
+    /// password never changes without its event.
+    pub keyslots: Option<KeySlots>,
 }
 
 impl<T> Done<T> {
@@ -52,6 +58,7 @@ impl<T> Done<T> {
             detail: detail.into(),
             object: None,
             outcome: audit::OK,
+            keyslots: None,
         }
     }
 }
@@ -108,6 +115,7 @@ impl Session {
     ) -> Result<T> {
         let attempt = (|| {
             permission::check(&self.ctx.actor.roles, action)?;
+            self.check_password_changed(action)?;
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -119,7 +127,10 @@ impl Session {
                     .ctx
                     .event(action.event(), object, done.outcome, &done.detail),
             )?;
-            tx.commit()?;
+            match &done.keyslots {
+                None => tx.commit()?,
+                Some(new) => commit_with_keyslots(tx, &self.ctx.keyslots_path(), new)?,
+            }
             Ok(done.value)
         })();
         if let Err(e) = &attempt {
@@ -147,7 +158,31 @@ impl Session {
             _ => audit::FAILED,
         };
         let ev = self.ctx.event(event, object, outcome, &e.to_string());
-        let _ = audit::append(&self.conn, &ev);
+        // Its own immediate transaction: the sequence number is read and
+        // written under the write lock, so a second process cannot race it.
+        let _ = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(Error::from)
+            .and_then(|tx| {
+                audit::append(&tx, &ev)?;
+                tx.commit().map_err(Error::from)
+            });
+    }
+
+    /// An account whose password was set by someone else (a new account,
+    /// a reset) may do nothing but change it (P5).
+    fn check_password_changed(&self, action: Action) -> Result<()> {
+        let allowed = matches!(
+            action,
+            Action::ChangeOwnPassword | Action::SessionStart | Action::SessionEnd | Action::Status
+        );
+        if self.ctx.actor.must_change_password && !allowed {
+            return Err(Error::NotSignedIn(
+                "you must change your initial password first (kinko passwd)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Start a session that later commands resume with the returned token
@@ -270,6 +305,7 @@ pub(crate) fn open_signed_in(
     db::check_schema(&conn)?;
     check_keyslots_match(&conn, vault)?;
     let actor = load_actor(&conn, id)?;
+    check_anchor(&conn, vault, &actor, &secrets)?;
     let ctx = Ctx {
         actor,
         terminal: terminal.to_string(),
@@ -343,6 +379,79 @@ fn check_keyslots_match(conn: &Connection, vault: &Vault) -> Result<()> {
     Ok(())
 }
 
+/// The facts a keyslot's owner trusts, hashed into the slot's anchor.
+pub(crate) struct AnchorFacts<'a> {
+    pub vault_id: &'a str,
+    pub custodian_public: &'a [u8],
+    pub inbox_public: &'a [u8],
+    pub account: &'a str,
+    pub roles: &'a str,
+    pub hpke_public: &'a [u8],
+    pub sign_public: &'a [u8],
+}
+
+/// SHA-256 over the facts, each length-prefixed.
+pub(crate) fn anchor(f: &AnchorFacts) -> [u8; 32] {
+    let mut buf = b"kinko anchor v1".to_vec();
+    for part in [
+        f.vault_id.as_bytes(),
+        f.custodian_public,
+        f.inbox_public,
+        f.account.as_bytes(),
+        f.roles.as_bytes(),
+        f.hpke_public,
+        f.sign_public,
+    ] {
+        buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        buf.extend_from_slice(part);
+    }
+    crypto::sha256(&buf)
+}
+
+/// The anchor sealed in the slot must match what the database says now.
+/// Anyone holding the database key can write the database, but only the
+/// slot's owner can write the slot: a swapped custodian or inbox key, or
+/// a changed role or public key of this account, is tampering.
+fn check_anchor(
+    conn: &Connection,
+    vault: &Vault,
+    actor: &Actor,
+    secrets: &SlotSecrets,
+) -> Result<()> {
+    let (hpke_public, sign_public): (Vec<u8>, Vec<u8>) = conn.query_row(
+        "SELECT hpke_public, sign_public FROM accounts WHERE id = ?1",
+        [&actor.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let expected = anchor(&AnchorFacts {
+        vault_id: &vault.slots().vault_id,
+        custodian_public: &meta(conn, "custodian_public")?,
+        inbox_public: &meta(conn, "inbox_public")?,
+        account: &actor.id,
+        roles: &actor.roles.to_text(),
+        hpke_public: &hpke_public,
+        sign_public: &sign_public,
+    });
+    if expected != secrets.anchor {
+        return Err(Error::tampered(
+            "the vault's keys or your account record were changed outside Kinko",
+        ));
+    }
+    Ok(())
+}
+
+/// Write the new keyslots file, then commit; if the commit fails, put the
+/// old file back so the password and the trail stay in step.
+fn commit_with_keyslots(tx: Transaction, path: &std::path::Path, new: &KeySlots) -> Result<()> {
+    let old = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    new.save(path)?;
+    if let Err(e) = tx.commit() {
+        let _ = fsutil::write_atomic(path, &old);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
 pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Vec<u8>> {
     conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()?
@@ -362,19 +471,20 @@ fn meta_key(conn: &Connection, key: &str) -> Result<Zeroizing<[u8; 32]>> {
 }
 
 fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
-    let row: Option<(String, String)> = conn
+    let row: Option<(String, String, bool)> = conn
         .query_row(
-            "SELECT name, roles FROM accounts WHERE id = ?1",
+            "SELECT name, roles, must_change_password FROM accounts WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let (name, roles) =
+    let (name, roles, must_change_password) =
         row.ok_or_else(|| Error::tampered(format!("keyslot for {id} has no account")))?;
     Ok(Actor {
         id: id.to_string(),
         name,
         roles: Roles::parse(&roles)?,
+        must_change_password,
     })
 }
 
@@ -437,7 +547,7 @@ impl Session {
         let now = chrono::Utc::now();
         let idle = chrono::DateTime::parse_from_rfc3339(&last_seen)
             .map(|t| now.signed_duration_since(t))
-            .unwrap_or_default();
+            .map_err(|_| Error::tampered("a session record has an unreadable time"))?;
         let object = format!("account:{}", self.ctx.actor.id);
         if ended.is_some() || idle > chrono::Duration::minutes(DEFAULT_IDLE_MINUTES) {
             if ended.is_none() {

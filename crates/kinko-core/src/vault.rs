@@ -121,6 +121,9 @@ impl Vault {
         match self.slots.unlock(id, password.as_bytes()) {
             Ok(secrets) => session::open_signed_in(self, id, secrets, terminal, None),
             Err(e) => {
+                // The ID is what someone typed: keep it printable and short.
+                let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
+                let id = id.as_str();
                 let outcome = if e.kind() == crate::error::Kind::Integrity {
                     audit::TAMPERED
                 } else {
@@ -205,10 +208,20 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         &*db_key,
     )?;
     let mut slots = KeySlots::new(&vault_id, &inbox.public, &custodian.public, &custodian_slot);
+    let anchor = session::anchor(&session::AnchorFacts {
+        vault_id: &vault_id,
+        custodian_public: &custodian.public,
+        inbox_public: &inbox.public,
+        account: &opts.officer_id,
+        roles: "officer",
+        hpke_public: &officer_hpke.public,
+        sign_public: &officer_sign.public,
+    });
     let secrets = SlotSecrets {
         db_key: *db_key,
         hpke_secret: *officer_hpke.secret,
         sign_secret: *officer_sign.secret,
+        anchor,
     };
     slots.set(
         &opts.officer_id,

@@ -51,6 +51,19 @@ impl Fixture {
         self.sign_in("boss", OFFICER_PW)
     }
 
+    /// Sign in with the initial password and set one's own (the initial
+    /// one allows nothing else); returns the new password.
+    fn activate(&self, id: &str, initial: &Password) -> String {
+        let own = format!("{id}-own-password-1");
+        let mut s = self.sign_in(id, initial.as_str());
+        assert!(matches!(
+            s.list_documents(),
+            Err(Error::NotSignedIn(_)) | Err(Error::Denied(_))
+        ));
+        s.change_password(&Password::new(own.as_str())).unwrap();
+        own
+    }
+
     fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.work.join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -114,7 +127,8 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
         }
     }
     // And through the core, he is refused (exit 4 at the CLI).
-    let mut bob_s = f.sign_in("bob", bob.initial_password.as_str());
+    let bob_pw = f.activate("bob", &bob.initial_password);
+    let mut bob_s = f.sign_in("bob", &bob_pw);
     let out = f.work.join("out");
     assert!(matches!(
         bob_s.export(id, kinko_core::ExportTarget::File(&out)),
@@ -124,7 +138,7 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
 
     // Once granted he can; once revoked, his wrap is gone again.
     boss.grant(id, "bob").unwrap();
-    let mut bob_s = f.sign_in("bob", bob.initial_password.as_str());
+    let mut bob_s = f.sign_in("bob", &bob_pw);
     bob_s
         .export(id, kinko_core::ExportTarget::File(&out))
         .unwrap();
@@ -133,7 +147,7 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
         b"PLAINTEXT-MARKER-D3 personal data"
     );
     boss.revoke(id, "bob").unwrap();
-    let mut bob_s = f.sign_in("bob", bob.initial_password.as_str());
+    let mut bob_s = f.sign_in("bob", &bob_pw);
     assert!(matches!(
         bob_s.export(id, kinko_core::ExportTarget::File(&f.work.join("again"))),
         Err(Error::Denied(_))
@@ -306,4 +320,61 @@ fn passwords_change_and_ids_are_never_reissued() {
     assert!(vault
         .sign_in("carol", &Password::new("carol-new-password"), "t")
         .is_ok());
+}
+
+/// Someone with the database key (any account) rewrites the database:
+/// the custodian key, or their own role. The slot's anchor catches it.
+#[test]
+fn database_edits_outside_kinko_are_tampering() {
+    for edit in [
+        "UPDATE meta SET value = (SELECT hpke_public FROM accounts WHERE id = 'sam') WHERE key = 'custodian_public'",
+        "UPDATE accounts SET roles = 'officer' WHERE id = 'sam'",
+        "UPDATE accounts SET hpke_public = (SELECT hpke_public FROM accounts WHERE id = 'sam') WHERE id = 'boss'",
+    ] {
+        let f = fixture(KdfProfile::Argon2id);
+        let mut boss = f.officer();
+        let sam = boss.add_account("sam", "Sam", "sysadmin").unwrap();
+        let sam_pw = f.activate("sam", &sam.initial_password);
+        drop(boss);
+        let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
+        let keys = slots.unlock("sam", sam_pw.as_bytes()).unwrap();
+        let conn = rusqlite::Connection::open(f.dir.join("kinko.db")).unwrap();
+        conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&keys.db_key))).unwrap();
+        conn.execute(edit, []).unwrap();
+        drop(conn);
+        let vault = Vault::open(&f.dir).unwrap();
+        let who = if edit.contains("id = 'boss'") { ("boss", OFFICER_PW) } else { ("sam", sam_pw.as_str()) };
+        let r = vault.sign_in(who.0, &Password::new(who.1), "t");
+        assert!(matches!(r, Err(Error::Tampered(_))), "{edit}");
+        if edit.contains("custodian") {
+            // Every account notices, not just the one who edited.
+            assert!(matches!(vault.sign_in("boss", &Password::new(OFFICER_PW), "t"), Err(Error::Tampered(_))));
+        }
+    }
+}
+
+/// Anyone can seal to the inbox key; only failed sign-ins are accepted.
+#[test]
+fn forged_inbox_events_are_recorded_as_tampering() {
+    let f = fixture(KdfProfile::Argon2id);
+    let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
+    let forged =
+        kinko_core::audit::Event::new("boss", "document.grant", "document:1", "ok", "x", "forged");
+    kinko_core::audit::seal_to_inbox(
+        &f.dir.join("inbox"),
+        &slots.vault_id,
+        &slots.inbox_public().unwrap(),
+        &forged,
+    )
+    .unwrap();
+    std::fs::write(f.dir.join("inbox").join("zz-garbage.evt"), b"not json").unwrap();
+    let mut boss = f.officer();
+    let log = boss.audit_log(&Default::default()).unwrap();
+    assert!(!log.iter().any(|r| r.event.event == "document.grant"));
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.event.event == "audit.inbox" && r.event.outcome == "tampered")
+            .count(),
+        2
+    );
 }

@@ -49,9 +49,11 @@ pub enum KdfParams {
 
 /// Bounds that stop a damaged or hostile keyslot from asking for absurd
 /// work or memory before the AEAD check can reject it.
-const MAX_ARGON2_M_KIB: u32 = 4 * 1024 * 1024;
-const MAX_ARGON2_T: u32 = 64;
-const MAX_PBKDF2_ITERATIONS: u32 = 100_000_000;
+const MAX_ARGON2_M_KIB: u32 = 1024 * 1024;
+const MAX_ARGON2_T: u32 = 16;
+const MAX_ARGON2_P: u32 = 16;
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+const MIN_SALT: usize = 16;
 
 impl KdfParams {
     /// Fresh parameters with a new random salt.
@@ -83,8 +85,8 @@ impl KdfParams {
         let mut out = Zeroizing::new([0u8; 32]);
         match self {
             KdfParams::Argon2id { m_kib, t, p, salt } => {
-                let salt = super::unb64(salt, "keyslot salt")?;
-                if *m_kib > MAX_ARGON2_M_KIB || *t > MAX_ARGON2_T || *p > 16 {
+                let salt = salt_bytes(salt)?;
+                if *m_kib > MAX_ARGON2_M_KIB || *t > MAX_ARGON2_T || *p > MAX_ARGON2_P {
                     return Err(Error::tampered("keyslot KDF parameters are out of range"));
                 }
                 let params = argon2::Params::new(*m_kib, *t, *p, Some(32))
@@ -94,7 +96,7 @@ impl KdfParams {
                     .map_err(|e| Error::Crypto(format!("Argon2id: {e}")))?;
             }
             KdfParams::Pbkdf2Sha256 { iterations, salt } => {
-                let salt = super::unb64(salt, "keyslot salt")?;
+                let salt = salt_bytes(salt)?;
                 if *iterations == 0 || *iterations > MAX_PBKDF2_ITERATIONS {
                     return Err(Error::tampered("keyslot KDF parameters are out of range"));
                 }
@@ -103,6 +105,14 @@ impl KdfParams {
         }
         Ok(out)
     }
+}
+
+fn salt_bytes(salt: &str) -> Result<Vec<u8>> {
+    let salt = super::unb64(salt, "keyslot salt")?;
+    if salt.len() < MIN_SALT {
+        return Err(Error::tampered("keyslot salt is too short"));
+    }
+    Ok(salt)
 }
 
 #[cfg(test)]
