@@ -11,12 +11,14 @@ kinko="$PWD/target/debug/kinko"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export KINKO_VAULT="$work/vault" KINKO_LANG="${KINKO_LANG:-ja}"
-officer_pw="demo-officer-password-1"
+officer_pw="Demo-Vault-4r7k!x"
 
 step() { printf '\n== %s\n' "$*"; }
 
 step "金庫を作成 / create the vault"
-KINKO_PASSWORD="$officer_pw" "$kinko" init --officer kanri --name "管理 責任者" --council "デモ協議会"
+# A real vault keeps one-time codes (TOTP) required, the default; the demo
+# has no authenticator app, so it starts with them optional.
+KINKO_PASSWORD="$officer_pw" "$kinko" init --officer kanri --name "管理 責任者" --council "デモ協議会" --policy totp.required=false
 
 step "サインイン / sign in (session token)"
 eval "$(KINKO_PASSWORD="$officer_pw" "$kinko" --user kanri login)"
@@ -25,8 +27,8 @@ export KINKO_SESSION
 step "情報取扱者を追加 / add a handler"
 handler_pw=$("$kinko" --json account add tanaka --name "田中 花子" --role handler | sed -n 's/.*"initial_password": "\(.*\)".*/\1/p')
 echo "tanaka: 初期パスワードは本人が最初のサインインで変更します / the initial password must be changed at first sign-in"
-KINKO_SESSION= KINKO_PASSWORD="$handler_pw" KINKO_NEW_PASSWORD="demo-tanaka-password-1" "$kinko" --user tanaka passwd
-handler_pw="demo-tanaka-password-1"
+KINKO_SESSION= KINKO_PASSWORD="$handler_pw" KINKO_NEW_PASSWORD="Demo-Handler-8w3j!z" "$kinko" --user tanaka passwd
+handler_pw="Demo-Handler-8w3j!z"
 
 step "受領 / receive a file with personal data"
 printf '氏名,住所\n山田 太郎,東京都千代田区1-1\n' > "$work/受講者名簿.csv"

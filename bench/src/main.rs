@@ -84,13 +84,14 @@ fn main() {
             password: Password::new("bench-password-1"),
             kdf: KdfProfile::Argon2id,
             terminal: "bench".into(),
+            policy: vec![("totp.required".into(), "false".into())],
         },
     )
     .unwrap();
     let (mut s, secs) = time(|| {
         Vault::open(&dir)
             .unwrap()
-            .sign_in("bench", &Password::new("bench-password-1"), "bench")
+            .sign_in("bench", &Password::new("bench-password-1"), None, "bench")
             .unwrap()
     });
     println!(

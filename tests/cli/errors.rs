@@ -47,7 +47,7 @@ fn init_refuses_an_existing_vault_and_keeps_it() {
     let id = v.import(&f, &[]);
     v.run_env(
         &["init", "--officer", "other", "--name", "O"],
-        &[("KINKO_PASSWORD", "another-password-1")],
+        &[("KINKO_PASSWORD", "Another-Officer-3w9e!")],
     )
     .code(1);
     still_intact(&v, &id, b"first");

@@ -10,7 +10,7 @@ mod tamper;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub const OFFICER_PW: &str = "officer-password-1";
+pub const OFFICER_PW: &str = "Kinko-Vault-7q2x!";
 
 /// The `kinko` binary next to this test's target directory.
 pub fn kinko_bin() -> PathBuf {
@@ -96,6 +96,9 @@ impl TestVault {
                 "Officer",
                 "--council",
                 "テスト協議会",
+                // Tests of two factors turn it on themselves.
+                "--policy",
+                "totp.required=false",
             ],
             &[("KINKO_PASSWORD", OFFICER_PW)],
         )
@@ -148,7 +151,7 @@ impl TestVault {
     /// initial one allows nothing else); returns that password.
     pub fn add(&self, id: &str, role: &str) -> String {
         let initial = self.add_initial(id, role);
-        let own = format!("{id}-own-password-1");
+        let own = format!("Zq8!own-Secret-{}", id.len());
         self.run_env(
             &["passwd"],
             &[
@@ -282,11 +285,11 @@ fn the_initial_password_allows_only_changing_it() {
         &[
             ("KINKO_USER", "eri"),
             ("KINKO_PASSWORD", &initial),
-            ("KINKO_NEW_PASSWORD", "eri-new-password-1"),
+            ("KINKO_NEW_PASSWORD", "Blue-Rock-5n2p!r"),
         ],
     )
     .ok();
-    v.as_user("eri", "eri-new-password-1", &["list"]).ok();
+    v.as_user("eri", "Blue-Rock-5n2p!r", &["list"]).ok();
     v.as_user("eri", &initial, &["list"]).code(3);
 }
 
@@ -299,12 +302,12 @@ fn passwd_changes_the_password() {
         &[
             ("KINKO_USER", "dora"),
             ("KINKO_PASSWORD", &pw),
-            ("KINKO_NEW_PASSWORD", "dora-new-password-1"),
+            ("KINKO_NEW_PASSWORD", "Pine-Sky-4m8z!w"),
         ],
     )
     .ok();
     v.as_user("dora", &pw, &["list"]).code(3);
-    v.as_user("dora", "dora-new-password-1", &["list"]).ok();
+    v.as_user("dora", "Pine-Sky-4m8z!w", &["list"]).ok();
 }
 
 #[test]
@@ -321,6 +324,8 @@ fn pbkdf2_vault_works_end_to_end() {
             "O",
             "--kdf",
             "pbkdf2",
+            "--policy",
+            "totp.required=false",
         ],
         &[("KINKO_PASSWORD", OFFICER_PW)],
     )

@@ -51,6 +51,9 @@ pub enum Command {
         /// Password KDF: argon2id (default) or pbkdf2 (the all-CRYPTREC profile).
         #[arg(long, default_value = "argon2id")]
         kdf: String,
+        /// A policy setting to start with, KEY=VALUE (repeatable; see `kinko policy show`).
+        #[arg(long = "policy", value_name = "KEY=VALUE")]
+        policy: Vec<String>,
     },
     /// Path, state, counts and last checkpoint of the vault.
     Status,
@@ -69,6 +72,12 @@ pub enum Command {
     /// Accounts (system administrator).
     #[command(subcommand)]
     Account(AccountCmd),
+    /// The vault's policy: show it, or set one value (officer).
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Two-factor sign-in with a one-time code (TOTP).
+    #[command(subcommand)]
+    Totp(TotpCmd),
     /// Receive a file into the vault; prints the new document id.
     Import(ImportArgs),
     /// Documents you may see.
@@ -120,6 +129,36 @@ pub enum AccountCmd {
     },
     /// Every account.
     List,
+    /// Stop an account signing in for now.
+    Suspend { id: String },
+    /// Let a suspended account sign in again.
+    Resume { id: String },
+    /// New keys and a new initial password (shown once); the officer then runs `account recover`.
+    Reset { id: String },
+    /// The person left: end their access for good (the ID is never reissued).
+    Disable { id: String },
+    /// End a lockout before its time.
+    Unlock { id: String },
+    /// Allowed hours (Japan time) for one person, e.g. 08:30-18:00, or `role` for their role's.
+    Hours { id: String, span: String },
+    /// Give a reset account back its documents (officer; recovery code from the terminal or $KINKO_RECOVERY_CODE).
+    Recover { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Every setting, its value, default and meaning.
+    Show,
+    /// Change one setting (officer).
+    Set { key: String, value: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TotpCmd {
+    /// Start enrolment: prints the otpauth URI and the secret once.
+    Enroll,
+    /// Turn it on with a code from the authenticator.
+    Confirm { code: String },
 }
 
 #[derive(Args, Debug)]

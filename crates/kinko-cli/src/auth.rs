@@ -101,7 +101,7 @@ pub fn session(vault: &Vault, g: &Global) -> Result<Session, Failure> {
     let terminal = local_terminal();
     if let Ok(token) = std::env::var("KINKO_SESSION") {
         if !token.is_empty() {
-            return Ok(vault.resume(&token, &terminal)?);
+            return signed_in(vault.resume(&token, &terminal)?);
         }
     }
     let Some(user) = &g.user else {
@@ -112,5 +112,25 @@ pub fn session(vault: &Vault, g: &Global) -> Result<Session, Failure> {
         .into());
     };
     let pw = password(g, &format!("Password for {user}: "), false)?;
-    Ok(vault.sign_in(user, &pw, &terminal)?)
+    signed_in(vault.sign_in(user, &pw, totp().as_deref(), &terminal)?)
+}
+
+/// The one-time code, from `$KINKO_TOTP`.
+pub fn totp() -> Option<String> {
+    std::env::var("KINKO_TOTP")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+}
+
+/// Tell the person what the core wants them to know, on stderr.
+pub fn signed_in(s: Session) -> Result<Session, Failure> {
+    for n in s.notices() {
+        eprintln!("kinko: {n}");
+    }
+    Ok(s)
+}
+
+/// The recovery code: `$KINKO_RECOVERY_CODE`, or asked at the terminal.
+pub fn recovery_code() -> anyhow::Result<Password> {
+    secret("KINKO_RECOVERY_CODE", None, "Recovery code: ", false)
 }

@@ -3,6 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
+use kinko_core::account::Lifecycle;
 use kinko_core::audit::{Query, Record};
 use kinko_core::crypto::kdf::KdfProfile;
 use kinko_core::vault::{local_terminal, InitOptions};
@@ -10,7 +11,7 @@ use kinko_core::{DocumentInfo, ExportTarget, ImportRequest, Vault};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::args::{AccountCmd, AuditCmd, Cli, Command, Global, ImportArgs};
+use crate::args::{AccountCmd, AuditCmd, Cli, Command, Global, ImportArgs, PolicyCmd, TotpCmd};
 use crate::auth;
 use crate::text::{table, Lang};
 use crate::Failure;
@@ -52,7 +53,112 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
             name,
             council,
             kdf,
-        } => init(&ui, g, officer, name, council, &kdf),
+            policy,
+        } => init(&ui, g, officer, name, council, &kdf, &policy),
+        Command::Policy(PolicyCmd::Show) => {
+            let entries = session(g)?.policy_show()?;
+            ui.show(&entries, || {
+                let rows: Vec<Vec<String>> = entries
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.key.clone(),
+                            e.value.clone(),
+                            e.default.clone(),
+                            e.meaning.clone(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &[
+                        ui.t("設定", "Setting"),
+                        ui.t("値", "Value"),
+                        ui.t("既定値", "Default"),
+                        ui.t("意味", "Meaning"),
+                    ],
+                    &rows,
+                )
+            })
+        }
+        Command::Policy(PolicyCmd::Set { key, value }) => {
+            session(g)?.policy_set(&key, &value)?;
+            ui.show(&json!({"key": key, "value": value}), || {
+                format!(
+                    "{} {key} = {value}",
+                    ui.t("ポリシーを変更しました:", "Policy changed:")
+                )
+            })
+        }
+        Command::Totp(TotpCmd::Enroll) => {
+            let e = session(g)?.totp_enroll()?;
+            ui.show(&e, || {
+                format!(
+                    "{}\n\n    {}\n\n{}: {}\n{}",
+                    ui.t("認証アプリにこのURIを登録してください（デスクトップアプリではQRコードで表示されます）:", "Add this URI to an authenticator app (the desktop app shows it as a QR code):"),
+                    e.uri,
+                    ui.t("秘密鍵", "Secret"),
+                    e.secret_base32,
+                    ui.t("次に kinko totp confirm CODE で有効にします。", "Then turn it on with: kinko totp confirm CODE")
+                )
+            })
+        }
+        Command::Totp(TotpCmd::Confirm { code }) => {
+            session(g)?.totp_confirm(&code)?;
+            ui.show(&json!({"totp": "on"}), || {
+                ui.t(
+                    "ワンタイムコードを有効にしました。",
+                    "One-time codes are on.",
+                )
+                .to_string()
+            })
+        }
+        Command::Account(AccountCmd::Suspend { id }) => lifecycle(&ui, g, &id, Lifecycle::Suspend),
+        Command::Account(AccountCmd::Resume { id }) => lifecycle(&ui, g, &id, Lifecycle::Resume),
+        Command::Account(AccountCmd::Disable { id }) => lifecycle(&ui, g, &id, Lifecycle::Disable),
+        Command::Account(AccountCmd::Unlock { id }) => lifecycle(&ui, g, &id, Lifecycle::Unlock),
+        Command::Account(AccountCmd::Hours { id, span }) => {
+            let hours = (span != "role").then_some(span.as_str());
+            session(g)?.set_account_hours(&id, hours)?;
+            ui.show(&json!({"id": id, "hours": span}), || {
+                format!(
+                    "{} {id}: {span}",
+                    ui.t("勤務時間を設定しました:", "Hours set:")
+                )
+            })
+        }
+        Command::Account(AccountCmd::Reset { id }) => {
+            let created = session(g)?.reset_account(&id)?;
+            ui.show(
+                &json!({"id": created.id, "initial_password": created.initial_password.as_str()}),
+                || {
+                    format!(
+                        "{}: {}\n{}: {}\n{}",
+                        ui.t("アカウントをリセットしました", "Account reset"),
+                        created.id,
+                        ui.t(
+                            "初期パスワード（この一度だけ表示します）",
+                            "Initial password (shown this once)"
+                        ),
+                        created.initial_password.as_str(),
+                        ui.t(
+                            "文書は情報管理責任者が kinko account recover で戻します。",
+                            "The officer gives back its documents with: kinko account recover ID"
+                        )
+                    )
+                },
+            )
+        }
+        Command::Account(AccountCmd::Recover { id }) => {
+            let mut s = session(g)?;
+            let code = auth::recovery_code()?;
+            let n = s.recover_account(&id, code.as_str())?;
+            ui.show(&json!({"id": id, "documents": n}), || {
+                format!(
+                    "{} {id}: {n}",
+                    ui.t("文書の鍵を戻しました:", "Documents given back:")
+                )
+            })
+        }
         Command::Status => status(&ui, g),
         Command::Verify { deep } => verify(&ui, g, deep),
         Command::Login => login(&ui, g),
@@ -118,9 +224,41 @@ fn session(g: &Global) -> Result<kinko_core::Session, Failure> {
     auth::session(&open_vault(g)?, g)
 }
 
-fn init(ui: &Ui, g: &Global, officer: String, name: String, council: String, kdf: &str) -> Out {
+fn lifecycle(ui: &Ui, g: &Global, id: &str, what: Lifecycle) -> Out {
+    session(g)?.account_lifecycle(id, what)?;
+    let (ja, en) = match what {
+        Lifecycle::Suspend => ("停止しました", "Suspended"),
+        Lifecycle::Resume => ("再開しました", "Resumed"),
+        Lifecycle::Disable => (
+            "無効にしました（IDは再発行されません）",
+            "Disabled (the ID is never issued again)",
+        ),
+        Lifecycle::Unlock => ("ロックを解除しました", "Unlocked"),
+    };
+    ui.show(&json!({"id": id, "done": en.to_lowercase()}), || {
+        format!("{}: {id}", ui.t(ja, en))
+    })
+}
+
+fn init(
+    ui: &Ui,
+    g: &Global,
+    officer: String,
+    name: String,
+    council: String,
+    kdf: &str,
+    policy: &[String],
+) -> Out {
     let dir = auth::vault_dir(g)?;
     let kdf: KdfProfile = kdf.parse()?;
+    let policy = policy
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| anyhow::anyhow!("--policy wants KEY=VALUE, not '{kv}'"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let password = auth::password(g, &format!("New password for {officer}: "), true)?;
     let created = Vault::init(
         &dir,
@@ -131,6 +269,7 @@ fn init(ui: &Ui, g: &Global, officer: String, name: String, council: String, kdf
             password,
             kdf,
             terminal: local_terminal(),
+            policy,
         },
     )?;
     ui.show(
@@ -256,7 +395,8 @@ fn login(ui: &Ui, g: &Global) -> Out {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("give --user ID (or set KINKO_USER) to sign in"))?;
     let pw = auth::password(g, &format!("Password for {user}: "), false)?;
-    let mut s = vault.sign_in(&user, &pw, &local_terminal())?;
+    let mut s =
+        auth::signed_in(vault.sign_in(&user, &pw, auth::totp().as_deref(), &local_terminal())?)?;
     let token = s.start_token()?;
     ui.show(&json!({"session": token.as_str(), "user": user}), || {
         format!("KINKO_SESSION={}", token.as_str())

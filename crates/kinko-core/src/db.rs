@@ -63,6 +63,13 @@ CREATE TABLE accounts (
     sign_public   BLOB NOT NULL,
     must_change_password INTEGER NOT NULL DEFAULT 1,
     password_changed_at  TEXT NOT NULL,
+    -- TOTP (RFC 6238): the secret, whether it is confirmed, and the last
+    -- time step accepted (a code is accepted once).
+    totp_secret    BLOB,
+    totp_enabled   INTEGER NOT NULL DEFAULT 0,
+    totp_last_step INTEGER NOT NULL DEFAULT 0,
+    -- Allowed hours for this person (Japan time), overriding the role's.
+    hours         TEXT,
     created_at    TEXT NOT NULL,
     created_by    TEXT NOT NULL
 );
@@ -124,6 +131,24 @@ CREATE TABLE audit_events (
     hash     BLOB NOT NULL
 );
 CREATE INDEX audit_events_at ON audit_events(at);
+CREATE TABLE policy (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE password_history (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL REFERENCES accounts(id),
+    at      TEXT NOT NULL,
+    kdf     TEXT NOT NULL,
+    hash    BLOB NOT NULL
+);
+-- Documents an account held before a reset gave it new keys: the officer
+-- re-wraps them from the custodian's copies (`account recover`).
+CREATE TABLE regrant_pending (
+    account TEXT NOT NULL REFERENCES accounts(id),
+    doc_id  INTEGER NOT NULL REFERENCES documents(id),
+    PRIMARY KEY (account, doc_id)
+);
 -- Inbox files already moved into the chain: a file is deleted only after
 -- the transaction that moved it commits, so a second process must not
 -- move it again in between.

@@ -39,6 +39,10 @@ pub enum Error {
     BadCredentials,
     #[error("not signed in: {0}")]
     NotSignedIn(String),
+    #[error("the account is locked after repeated failed sign-ins until {0} (or until the system administrator unlocks it)")]
+    Locked(String),
+    #[error("not signed in: {0}")]
+    BadCode(String),
     #[error("not permitted: {0}")]
     Denied(String),
     #[error("tampering detected: {0}")]
@@ -59,7 +63,10 @@ impl Error {
     /// The kind decides how a shell reports the error (exit code).
     pub fn kind(&self) -> Kind {
         match self {
-            Error::BadCredentials | Error::NotSignedIn(_) => Kind::Auth,
+            Error::BadCredentials
+            | Error::NotSignedIn(_)
+            | Error::Locked(_)
+            | Error::BadCode(_) => Kind::Auth,
             Error::Denied(_) => Kind::Denied,
             Error::Tampered(_) => Kind::Integrity,
             _ => Kind::Failed,
@@ -76,6 +83,8 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::BadCredentials => "bad_credentials",
             Error::NotSignedIn(_) => "not_signed_in",
+            Error::Locked(_) => "locked",
+            Error::BadCode(_) => "bad_code",
             Error::Denied(_) => "denied",
             Error::Tampered(_) => "tampered",
             Error::Unsupported(_) => "unsupported",

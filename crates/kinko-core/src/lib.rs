@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod credentials;
 pub mod crypto;
 mod db;
 pub mod document;
@@ -18,7 +19,9 @@ mod fsutil;
 pub mod grant;
 pub mod integrity;
 pub mod keyslots;
+pub mod lockout;
 pub mod permission;
+pub mod policy;
 pub mod session;
 pub mod vault;
 

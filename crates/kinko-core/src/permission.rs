@@ -117,7 +117,15 @@ impl Roles {
 pub enum Action {
     AccountAdd,
     AccountList,
+    /// Suspend, resume, disable, reset, unlock, set hours.
+    AccountManage,
+    /// Re-wrap a reset account's documents with the recovery code.
+    AccountRecover,
     ChangeOwnPassword,
+    TotpEnroll,
+    TotpConfirm,
+    PolicyShow,
+    PolicySet,
     SessionStart,
     SessionEnd,
     Status,
@@ -133,10 +141,16 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 21] = [
         Action::AccountAdd,
         Action::AccountList,
+        Action::AccountManage,
+        Action::AccountRecover,
         Action::ChangeOwnPassword,
+        Action::TotpEnroll,
+        Action::TotpConfirm,
+        Action::PolicyShow,
+        Action::PolicySet,
         Action::SessionStart,
         Action::SessionEnd,
         Action::Status,
@@ -156,7 +170,13 @@ impl Action {
         match self {
             Action::AccountAdd => "account.add",
             Action::AccountList => "account.list",
+            Action::AccountManage => "account.manage",
+            Action::AccountRecover => "account.recover",
             Action::ChangeOwnPassword => "account.passwd",
+            Action::TotpEnroll => "account.totp_enroll",
+            Action::TotpConfirm => "account.totp_confirm",
+            Action::PolicyShow => "policy.show",
+            Action::PolicySet => "policy.set",
             Action::SessionStart => "session.start",
             Action::SessionEnd => "session.end",
             Action::Status => "vault.status",
@@ -178,7 +198,10 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match action {
-        ChangeOwnPassword | SessionStart | SessionEnd | Status => true,
+        ChangeOwnPassword | TotpEnroll | TotpConfirm | PolicyShow | SessionStart | SessionEnd
+        | Status => true,
+        AccountManage => matches!(role, Sysadmin | Officer),
+        AccountRecover | PolicySet => role == Officer,
         // Accounts: the system administrator runs them; the officer may
         // too, so that a new vault can be set up before a sysadmin exists.
         AccountAdd | AccountList => matches!(role, Sysadmin | Officer),

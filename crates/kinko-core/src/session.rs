@@ -14,17 +14,15 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::audit::{self, Event};
+use crate::credentials::PasswordAge;
 use crate::crypto;
 use crate::db;
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
 use crate::keyslots::{KeySlots, SlotSecrets};
 use crate::permission::{self, Action, Roles};
+use crate::policy::{Hours, Policy};
 use crate::vault::{Vault, DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR, SESSIONS_DIR};
-
-/// Idle minutes after which a stored session ends (the policy issue makes
-/// this configurable).
-pub const DEFAULT_IDLE_MINUTES: i64 = 15;
 
 /// Who is acting.
 #[derive(Debug, Clone, Serialize)]
@@ -32,8 +30,9 @@ pub struct Actor {
     pub id: String,
     pub name: String,
     pub roles: Roles,
-    /// Set for a new account or after a reset: only `passwd` is allowed.
-    pub must_change_password: bool,
+    /// Why this person may, for now, only set their credentials (a new
+    /// or reset account, an expired password, TOTP not yet enrolled).
+    pub restriction: Option<String>,
 }
 
 /// What an action's work produced: its value and what its audit event
@@ -96,6 +95,7 @@ pub struct Session {
     pub(crate) conn: Connection,
     pub(crate) ctx: Ctx,
     token_id: Option<String>,
+    notices: Vec<String>,
 }
 
 impl Session {
@@ -115,7 +115,7 @@ impl Session {
     ) -> Result<T> {
         let attempt = (|| {
             permission::check(&self.ctx.actor.roles, action)?;
-            self.check_password_changed(action)?;
+            self.check_restriction(action)?;
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -170,19 +170,28 @@ impl Session {
             });
     }
 
-    /// An account whose password was set by someone else (a new account,
-    /// a reset) may do nothing but change it (P5).
-    fn check_password_changed(&self, action: Action) -> Result<()> {
+    /// A restricted person (new or reset account, expired password, TOTP
+    /// required but not enrolled) may only set their credentials (P5, P6).
+    fn check_restriction(&self, action: Action) -> Result<()> {
         let allowed = matches!(
             action,
-            Action::ChangeOwnPassword | Action::SessionStart | Action::SessionEnd | Action::Status
+            Action::ChangeOwnPassword
+                | Action::TotpEnroll
+                | Action::TotpConfirm
+                | Action::PolicyShow
+                | Action::SessionStart
+                | Action::SessionEnd
+                | Action::Status
         );
-        if self.ctx.actor.must_change_password && !allowed {
-            return Err(Error::NotSignedIn(
-                "you must change your initial password first (kinko passwd)".into(),
-            ));
+        match &self.ctx.actor.restriction {
+            Some(why) if !allowed => Err(Error::NotSignedIn(why.clone())),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Things the person should be told (a password about to expire).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     /// Start a session that later commands resume with the returned token
@@ -293,19 +302,29 @@ fn end_open_sessions(
 }
 
 /// Open the database with an unlocked slot's keys and make a session.
+/// How the person proved who they are: a password (and maybe a one-time
+/// code) now, or a session token from an earlier sign-in.
+pub(crate) enum Proof<'a> {
+    Password { totp: Option<&'a str> },
+    Token(String),
+}
+
 pub(crate) fn open_signed_in(
     vault: &Vault,
     id: &str,
     secrets: SlotSecrets,
     terminal: &str,
-    token_id: Option<String>,
+    proof: Proof<'_>,
 ) -> Result<Session> {
     let dir = vault.dir().to_path_buf();
     let mut conn = db::open(&dir.join(DB_FILE), &secrets.db_key)?;
     db::check_schema(&conn)?;
     check_keyslots_match(&conn, vault)?;
-    let actor = load_actor(&conn, id)?;
+    let mut actor = load_actor(&conn, id)?;
     check_anchor(&conn, vault, &actor, &secrets)?;
+    let policy = Policy::load(&conn)?;
+    let mut notices = Vec::new();
+    actor.restriction = restriction(&conn, &actor, &policy, &mut notices)?;
     let ctx = Ctx {
         actor,
         terminal: terminal.to_string(),
@@ -324,34 +343,108 @@ pub(crate) fn open_signed_in(
         &inbox_secret,
         terminal,
     )?;
-    let status: String = tx.query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| {
-        r.get(0)
-    })?;
     let object = format!("account:{id}");
-    if status != "active" {
+    let refusal = admission(&tx, &ctx, &policy, &proof);
+    if let Err(e) = refusal {
+        let outcome = if e.kind() == Kind::Denied {
+            audit::DENIED
+        } else {
+            audit::FAILED
+        };
         audit::append(
             &tx,
-            &ctx.event(
-                "session.signin",
-                &object,
-                audit::DENIED,
-                &format!("account is {status}"),
-            ),
+            &ctx.event("session.signin", &object, outcome, &e.to_string()),
         )?;
         tx.commit()?;
         remove_all(&done);
-        return Err(Error::NotSignedIn(format!("the account {id} is {status}")));
+        return Err(e);
     }
-    if token_id.is_none() {
-        audit::append(&tx, &ctx.event("session.signin", &object, audit::OK, ""))?;
+    if matches!(proof, Proof::Password { .. }) {
+        let detail = ctx.actor.restriction.clone().unwrap_or_default();
+        audit::append(
+            &tx,
+            &ctx.event("session.signin", &object, audit::OK, &detail),
+        )?;
     }
     tx.commit()?;
     remove_all(&done);
+    let token_id = match proof {
+        Proof::Token(id) => Some(id),
+        Proof::Password { .. } => None,
+    };
     Ok(Session {
         conn,
         ctx,
         token_id,
+        notices,
     })
+}
+
+/// May this person be in now? Account status, the one-time code (for a
+/// password sign-in), and the allowed hours.
+fn admission(tx: &Transaction, ctx: &Ctx, policy: &Policy, proof: &Proof<'_>) -> Result<()> {
+    let id = &ctx.actor.id;
+    let (status, hours): (String, Option<String>) = tx.query_row(
+        "SELECT status, hours FROM accounts WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if status != "active" {
+        return Err(Error::NotSignedIn(format!("the account {id} is {status}")));
+    }
+    if let Proof::Password { totp } = proof {
+        crate::credentials::check_totp(tx, id, *totp).map_err(|e| match e {
+            Error::NotSignedIn(m) => Error::BadCode(m),
+            other => other,
+        })?;
+    }
+    let own = hours.map(|h| Hours::parse(&h)).transpose()?;
+    let now = chrono::Utc::now().with_timezone(&crate::policy::japan());
+    crate::policy::check_hours(policy, &ctx.actor.roles, own, now)
+}
+
+/// Why a signed-in person may only set their credentials, if they may.
+fn restriction(
+    conn: &Connection,
+    actor: &Actor,
+    policy: &Policy,
+    notices: &mut Vec<String>,
+) -> Result<Option<String>> {
+    let (must_change, changed_at, totp_on): (bool, String, bool) = conn.query_row(
+        "SELECT must_change_password, password_changed_at, totp_enabled FROM accounts WHERE id = ?1",
+        [&actor.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    if must_change {
+        return Ok(Some(
+            "you must change your initial password first (kinko passwd)".into(),
+        ));
+    }
+    let changed_at = chrono::DateTime::parse_from_rfc3339(&changed_at)
+        .map_err(|_| Error::tampered("an account record has an unreadable time"))?
+        .with_timezone(&chrono::Utc);
+    match crate::credentials::password_age(
+        changed_at,
+        chrono::Utc::now(),
+        policy.number("password.max_age_days"),
+        policy.number("password.warn_days"),
+    ) {
+        PasswordAge::Expired => {
+            return Ok(Some(
+                "your password has expired; change it (kinko passwd)".into(),
+            ))
+        }
+        PasswordAge::ExpiresSoon { days } => notices.push(format!(
+            "your password expires in {days} days; change it soon (kinko passwd)"
+        )),
+        PasswordAge::Fine => {}
+    }
+    if policy.flag("totp.required") && !totp_on {
+        return Ok(Some(
+            "the vault requires a one-time code: enrol first (kinko totp enroll, then kinko totp confirm CODE)".into(),
+        ));
+    }
+    Ok(None)
 }
 
 fn remove_all(paths: &[PathBuf]) {
@@ -471,20 +564,20 @@ fn meta_key(conn: &Connection, key: &str) -> Result<Zeroizing<[u8; 32]>> {
 }
 
 fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
-    let row: Option<(String, String, bool)> = conn
+    let row: Option<(String, String)> = conn
         .query_row(
-            "SELECT name, roles, must_change_password FROM accounts WHERE id = ?1",
+            "SELECT name, roles FROM accounts WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let (name, roles, must_change_password) =
+    let (name, roles) =
         row.ok_or_else(|| Error::tampered(format!("keyslot for {id} has no account")))?;
     Ok(Actor {
         id: id.to_string(),
         name,
         roles: Roles::parse(&roles)?,
-        must_change_password,
+        restriction: None,
     })
 }
 
@@ -523,7 +616,13 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
     let secrets = SlotSecrets::from_bytes(keys)?;
     let account =
         std::str::from_utf8(account).map_err(|_| Error::tampered("a session file is damaged"))?;
-    let mut session = open_signed_in(vault, account, secrets, terminal, Some(id.to_string()))?;
+    let mut session = open_signed_in(
+        vault,
+        account,
+        secrets,
+        terminal,
+        Proof::Token(id.to_string()),
+    )?;
     session.touch_or_expire(id, &path)?;
     Ok(session)
 }
@@ -549,7 +648,8 @@ impl Session {
             .map(|t| now.signed_duration_since(t))
             .map_err(|_| Error::tampered("a session record has an unreadable time"))?;
         let object = format!("account:{}", self.ctx.actor.id);
-        if ended.is_some() || idle > chrono::Duration::minutes(DEFAULT_IDLE_MINUTES) {
+        let idle_limit = Policy::load(&tx)?.number("session.idle_minutes") as i64;
+        if ended.is_some() || idle > chrono::Duration::minutes(idle_limit) {
             if ended.is_none() {
                 tx.execute(
                     "UPDATE sessions SET ended_at = ?2, ended_reason = 'idle' WHERE id = ?1",

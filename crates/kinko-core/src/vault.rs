@@ -22,7 +22,8 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keyslots::{KeySlots, SlotSecrets};
-use crate::session::{self, Session};
+use crate::lockout::SigninState;
+use crate::session::{self, Proof, Session};
 
 pub const DB_FILE: &str = "kinko.db";
 pub const KEYSLOTS_FILE: &str = "keyslots";
@@ -38,6 +39,8 @@ pub struct InitOptions {
     pub password: Password,
     pub kdf: KdfProfile,
     pub terminal: String,
+    /// Policy settings to start with (`init --policy KEY=VALUE`).
+    pub policy: Vec<(String, String)>,
 }
 
 /// What `init` hands back once: the recovery code is never stored.
@@ -75,7 +78,16 @@ impl Vault {
     pub fn init(dir: &Path, opts: InitOptions) -> Result<Created> {
         validate_id(&opts.officer_id)?;
         account::validate_name(&opts.officer_name)?;
-        opts.password.check_rules()?;
+        for (k, v) in &opts.policy {
+            crate::policy::validate_setting(k, v)?;
+        }
+        let policy = crate::policy::Policy::with(&opts.policy);
+        crate::credentials::check_password_rules(
+            &opts.password,
+            &policy,
+            &opts.officer_id,
+            &opts.officer_name,
+        )?;
         let existed = prepare_empty_dir(dir)?;
         let result = create_in(dir, &opts);
         if result.is_err() {
@@ -114,33 +126,85 @@ impl Vault {
         }
     }
 
-    /// Sign in with ID and password. A failure is sealed into the inbox
-    /// (the database cannot be opened without a slot) and reported as
-    /// wrong credentials.
-    pub fn sign_in(&self, id: &str, password: &Password, terminal: &str) -> Result<Session> {
-        match self.slots.unlock(id, password.as_bytes()) {
-            Ok(secrets) => session::open_signed_in(self, id, secrets, terminal, None),
-            Err(e) => {
-                // The ID is what someone typed: keep it printable and short.
-                let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
-                let id = id.as_str();
-                let outcome = if e.kind() == crate::error::Kind::Integrity {
-                    audit::TAMPERED
-                } else {
-                    audit::FAILED
-                };
-                let event = Event::new(
-                    id,
-                    "session.signin",
-                    &format!("account:{id}"),
-                    outcome,
-                    terminal,
-                    &e.to_string(),
-                );
-                self.seal_to_inbox(&event)?;
+    /// Sign in with ID, password and (once enrolled) a one-time code.
+    /// Failures are counted towards the lockout and, since the database
+    /// cannot be opened without a slot, sealed into the inbox.
+    pub fn sign_in(
+        &self,
+        id: &str,
+        password: &Password,
+        totp: Option<&str>,
+        terminal: &str,
+    ) -> Result<Session> {
+        let slot = self.slots.slot_name(id);
+        let mut state = SigninState::load(&self.dir)?;
+        let now = chrono::Utc::now();
+        if let Err(e) = state.check_not_locked(&slot, now) {
+            self.seal_signin_failure(id, terminal, &e)?;
+            return Err(e);
+        }
+        let opened = self
+            .slots
+            .unlock(id, password.as_bytes())
+            .map_err(|e| (e, true))
+            .and_then(|secrets| {
+                session::open_signed_in(self, id, secrets, terminal, Proof::Password { totp })
+                    // A wrong one-time code counts towards the lockout; its
+                    // event is already in the database.
+                    .map_err(|e| {
+                        let counts = matches!(e, Error::BadCode(_));
+                        (e, counts)
+                    })
+            });
+        match opened {
+            Ok(s) => {
+                if state.clear(&slot) {
+                    state.save(&self.dir)?;
+                }
+                Ok(s)
+            }
+            Err((e, counts)) => {
+                if counts {
+                    let locked = state.record_failure(&slot, now);
+                    state.save(&self.dir)?;
+                    if !matches!(e, Error::BadCode(_)) {
+                        let note = locked
+                            .map(|t| format!("; locked until {t}"))
+                            .unwrap_or_default();
+                        self.seal_signin_failure(
+                            id,
+                            terminal,
+                            &Error::Invalid(format!("{e}{note}")),
+                        )?;
+                    }
+                }
                 Err(e)
             }
         }
+    }
+
+    /// Record a failed sign-in in the inbox.
+    fn seal_signin_failure(&self, id: &str, terminal: &str, e: &Error) -> Result<()> {
+        // The ID is what someone typed: keep it printable and short.
+        let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
+        let outcome = if e.kind() == crate::error::Kind::Integrity {
+            audit::TAMPERED
+        } else {
+            audit::FAILED
+        };
+        let detail = match e {
+            Error::Invalid(m) => m.clone(),
+            other => other.to_string(),
+        };
+        let event = Event::new(
+            &id,
+            "session.signin",
+            &format!("account:{id}"),
+            outcome,
+            terminal,
+            &detail,
+        );
+        self.seal_to_inbox(&event)
     }
 
     /// Resume a session started by `login` from its token.
@@ -180,7 +244,13 @@ fn prepare_empty_dir(dir: &Path) -> Result<bool> {
 
 fn cleanup_failed_init(dir: &Path, existed: bool) {
     if existed {
-        for name in [DB_FILE, "kinko.db-wal", "kinko.db-shm", KEYSLOTS_FILE] {
+        for name in [
+            DB_FILE,
+            "kinko.db-wal",
+            "kinko.db-shm",
+            KEYSLOTS_FILE,
+            crate::lockout::FILE,
+        ] {
             let _ = std::fs::remove_file(dir.join(name));
         }
         for name in [OBJECTS_DIR, SESSIONS_DIR, INBOX_DIR] {
@@ -276,6 +346,22 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             "roles=officer",
         ),
     )?;
+    for (k, v) in &opts.policy {
+        let old = crate::policy::store(&tx, k, v)?;
+        audit::append(
+            &tx,
+            &Event::new(
+                &opts.officer_id,
+                "policy.set",
+                &format!("policy:{k}"),
+                audit::OK,
+                &opts.terminal,
+                &format!("{k}: {old} -> {v}"),
+            ),
+        )?;
+    }
+    crate::policy::sync_lockout(&crate::policy::Policy::load(&tx)?, dir)?;
+    crate::credentials::record_history(&tx, &opts.officer_id, &opts.password)?;
     tx.commit()?;
     drop(conn);
     slots.save(&dir.join(KEYSLOTS_FILE))?;

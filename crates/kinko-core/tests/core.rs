@@ -7,7 +7,7 @@ use kinko_core::keyslots::KeySlots;
 use kinko_core::vault::InitOptions;
 use kinko_core::{Error, ImportRequest, Password, Session, Vault};
 
-const OFFICER_PW: &str = "officer-password-1";
+const OFFICER_PW: &str = "Kinko-Vault-7q2x!";
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -29,6 +29,7 @@ fn fixture(kdf: KdfProfile) -> Fixture {
             password: Password::new(OFFICER_PW),
             kdf,
             terminal: "test".into(),
+            policy: vec![("totp.required".into(), "false".into())],
         },
     )
     .unwrap();
@@ -43,7 +44,7 @@ impl Fixture {
     fn sign_in(&self, id: &str, pw: &str) -> Session {
         Vault::open(&self.dir)
             .unwrap()
-            .sign_in(id, &Password::new(pw), "test")
+            .sign_in(id, &Password::new(pw), None, "test")
             .unwrap()
     }
 
@@ -54,7 +55,7 @@ impl Fixture {
     /// Sign in with the initial password and set one's own (the initial
     /// one allows nothing else); returns the new password.
     fn activate(&self, id: &str, initial: &Password) -> String {
-        let own = format!("{id}-own-password-1");
+        let own = format!("Zq8!own-Secret-{}", id.len());
         let mut s = self.sign_in(id, initial.as_str());
         assert!(matches!(
             s.list_documents(),
@@ -213,11 +214,11 @@ fn every_action_and_refusal_is_in_the_audit_trail() {
     assert!(matches!(boss.grant(id, "admin"), Err(Error::Denied(_))));
     let vault = Vault::open(&f.dir).unwrap();
     assert!(matches!(
-        vault.sign_in("boss", &Password::new("wrong-password"), "t"),
+        vault.sign_in("boss", &Password::new("wrong-password"), None, "t"),
         Err(Error::BadCredentials)
     ));
     assert!(matches!(
-        vault.sign_in("nobody", &Password::new("wrong-password"), "t"),
+        vault.sign_in("nobody", &Password::new("wrong-password"), None, "t"),
         Err(Error::BadCredentials)
     ));
 
@@ -307,18 +308,19 @@ fn passwords_change_and_ids_are_never_reissued() {
         c.change_password(&Password::new("short")),
         Err(Error::Invalid(_))
     ));
-    c.change_password(&Password::new("carol-new-password"))
+    c.change_password(&Password::new("Mint-Lake-6t1y!e"))
         .unwrap();
     let vault = Vault::open(&f.dir).unwrap();
     assert!(vault
         .sign_in(
             "carol",
             &Password::new(carol.initial_password.as_str()),
+            None,
             "t"
         )
         .is_err());
     assert!(vault
-        .sign_in("carol", &Password::new("carol-new-password"), "t")
+        .sign_in("carol", &Password::new("Mint-Lake-6t1y!e"), None, "t")
         .is_ok());
 }
 
@@ -344,11 +346,11 @@ fn database_edits_outside_kinko_are_tampering() {
         drop(conn);
         let vault = Vault::open(&f.dir).unwrap();
         let who = if edit.contains("id = 'boss'") { ("boss", OFFICER_PW) } else { ("sam", sam_pw.as_str()) };
-        let r = vault.sign_in(who.0, &Password::new(who.1), "t");
+        let r = vault.sign_in(who.0, &Password::new(who.1), None, "t");
         assert!(matches!(r, Err(Error::Tampered(_))), "{edit}");
         if edit.contains("custodian") {
             // Every account notices, not just the one who edited.
-            assert!(matches!(vault.sign_in("boss", &Password::new(OFFICER_PW), "t"), Err(Error::Tampered(_))));
+            assert!(matches!(vault.sign_in("boss", &Password::new(OFFICER_PW), None, "t"), Err(Error::Tampered(_))));
         }
     }
 }

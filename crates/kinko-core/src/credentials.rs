@@ -1,0 +1,298 @@
+//! The two factors (P5, P6): password rules, history and age, and TOTP
+//! (RFC 6238) enrolment and checking.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::account::Password;
+use crate::audit;
+use crate::crypto::{self, kdf::KdfParams};
+use crate::error::{Error, Result};
+use crate::permission::Action;
+use crate::policy::Policy;
+use crate::session::{Done, Session};
+
+/// Check a new password against the policy: length, character classes,
+/// the bundled list of common passwords (zxcvbn's), and guessability from
+/// the person's own ID and name.
+pub fn check_password_rules(pw: &Password, policy: &Policy, id: &str, name: &str) -> Result<()> {
+    let text = pw.as_str();
+    let min = policy.number("password.min_length") as usize;
+    if text.chars().count() < min {
+        return Err(Error::invalid(format!(
+            "the password must be at least {min} characters long"
+        )));
+    }
+    let classes = [
+        text.chars().any(|c| c.is_uppercase()),
+        text.chars().any(|c| c.is_lowercase()),
+        text.chars().any(|c| c.is_ascii_digit()),
+        text.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    let need = policy.number("password.min_classes") as usize;
+    if classes < need {
+        return Err(Error::invalid(format!(
+            "the password must mix at least {need} of: upper case, lower case, digits, symbols"
+        )));
+    }
+    let mut personal: Vec<&str> = vec![id, name];
+    personal.extend(name.split_whitespace());
+    personal.extend(id.split(['.', '_', '-']));
+    let lower = text.to_lowercase();
+    if personal
+        .iter()
+        .any(|p| p.chars().count() >= 3 && lower.contains(&p.to_lowercase()))
+    {
+        return Err(Error::invalid(
+            "the password must not contain your ID or your name",
+        ));
+    }
+    let entropy = zxcvbn::zxcvbn(text, &personal);
+    // zxcvbn does not export its dictionary type, only its Debug name.
+    let common = entropy.sequence().iter().any(|m| {
+        matches!(&m.pattern, zxcvbn::matching::patterns::MatchPattern::Dictionary(d)
+            if format!("{:?}", d.dictionary_name) == "Passwords"
+                && m.token.chars().count() + 2 >= text.chars().count())
+    });
+    if common {
+        return Err(Error::invalid(
+            "the password is on the list of common passwords; choose another",
+        ));
+    }
+    if entropy.score() < zxcvbn::Score::Three {
+        return Err(Error::invalid(
+            "the password is too easy to guess (it follows a common word, name, date or pattern); choose another",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse a password used among the last `n`; then remember this one.
+pub(crate) fn check_and_record_history(
+    tx: &Transaction,
+    account: &str,
+    pw: &Password,
+    n: u64,
+) -> Result<()> {
+    let rows: Vec<(String, Vec<u8>)> = tx
+        .prepare(
+            "SELECT kdf, hash FROM password_history WHERE account = ?1 ORDER BY id DESC LIMIT ?2",
+        )?
+        .query_map(params![account, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (kdf, hash) in rows {
+        let kdf: KdfParams = serde_json::from_str(&kdf)
+            .map_err(|_| Error::tampered("a password history entry is damaged"))?;
+        if kdf.derive(pw.as_bytes())?.as_slice() == hash.as_slice() {
+            return Err(Error::invalid(format!(
+                "the password was used before; choose one not among your last {n}"
+            )));
+        }
+    }
+    record_history(tx, account, pw)
+}
+
+/// Remember a password (as an Argon2id/PBKDF2 hash with its own salt).
+pub(crate) fn record_history(tx: &Transaction, account: &str, pw: &Password) -> Result<()> {
+    let kdf = KdfParams::new(crypto::kdf::KdfProfile::Pbkdf2);
+    let hash = kdf.derive(pw.as_bytes())?;
+    tx.execute(
+        "INSERT INTO password_history (account, at, kdf, hash) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            account,
+            audit::now(),
+            serde_json::to_string(&kdf).expect("serialises"),
+            hash.to_vec()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Where a password stands against the maximum age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PasswordAge {
+    Fine,
+    /// Expires in this many days: sign-in warns.
+    ExpiresSoon {
+        days: i64,
+    },
+    /// Expired: only `passwd` is allowed.
+    Expired,
+}
+
+/// Compare when a password was set with the policy's maximum age.
+pub fn password_age(
+    changed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_age_days: u64,
+    warn_days: u64,
+) -> PasswordAge {
+    if max_age_days == 0 {
+        return PasswordAge::Fine;
+    }
+    let expires = changed_at + chrono::Duration::days(max_age_days as i64);
+    if now >= expires {
+        return PasswordAge::Expired;
+    }
+    let left = (expires - now).num_days();
+    if left < warn_days as i64 {
+        PasswordAge::ExpiresSoon { days: left }
+    } else {
+        PasswordAge::Fine
+    }
+}
+
+/// What `totp enroll` hands back once.
+#[derive(Serialize)]
+pub struct TotpEnrolment {
+    pub uri: String,
+    pub secret_base32: String,
+}
+
+fn totp_for(secret: &[u8], account: &str) -> Result<totp_rs::Totp> {
+    totp_rs::Builder::new()
+        .with_secret(secret.to_vec())
+        .with_account_name(account)
+        .with_issuer(Some("Kinko"))
+        .build()
+        .map_err(|e| Error::Crypto(format!("TOTP: {e}")))
+}
+
+/// Check a TOTP code for an account, accepting each time step once: the
+/// matched step must be later than the last one accepted. Returns whether
+/// the account has TOTP on at all.
+pub(crate) fn check_totp(conn: &Connection, account: &str, code: Option<&str>) -> Result<bool> {
+    let row: Option<(Option<Vec<u8>>, bool, i64)> = conn
+        .query_row(
+            "SELECT totp_secret, totp_enabled, totp_last_step FROM accounts WHERE id = ?1",
+            [account],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((Some(secret), true, last_step)) = row else {
+        return Ok(false);
+    };
+    let secret = Zeroizing::new(secret);
+    let code =
+        code.ok_or_else(|| Error::NotSignedIn("a one-time code is required (KINKO_TOTP)".into()))?;
+    let totp = totp_for(&secret, account)?;
+    let now = Utc::now().timestamp() as u64;
+    match totp.check(code.trim(), now) {
+        Some(step) if (step as i64) > last_step => {
+            conn.execute(
+                "UPDATE accounts SET totp_last_step = ?2 WHERE id = ?1",
+                params![account, step as i64],
+            )?;
+            Ok(true)
+        }
+        Some(_) => Err(Error::NotSignedIn(
+            "that one-time code was already used; wait for the next one".into(),
+        )),
+        None => Err(Error::NotSignedIn("the one-time code is wrong".into())),
+    }
+}
+
+impl Session {
+    /// Start TOTP enrolment: a new secret, shown once as an otpauth URI
+    /// (for a QR code) and in base32. It takes effect at `totp_confirm`.
+    pub fn totp_enroll(&mut self) -> Result<TotpEnrolment> {
+        let object = format!("account:{}", self.actor().id);
+        self.perform(Action::TotpEnroll, &object, |tx, ctx| {
+            let enabled: bool = tx.query_row("SELECT totp_enabled FROM accounts WHERE id = ?1", [&ctx.actor.id], |r| r.get(0))?;
+            if enabled {
+                return Err(Error::invalid("TOTP is already on; the system administrator can reset it"));
+            }
+            let secret = Zeroizing::new(crypto::random::<20>().to_vec());
+            let totp = totp_for(&secret, &ctx.actor.id)?;
+            tx.execute(
+                "UPDATE accounts SET totp_secret = ?2, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
+                params![ctx.actor.id, secret.as_slice()],
+            )?;
+            let enrolment = TotpEnrolment {
+                uri: totp.to_url().map_err(|e| Error::Crypto(format!("TOTP: {e}")))?,
+                secret_base32: totp.secret().to_base32(),
+            };
+            Ok(Done::ok(enrolment, "enrolment started"))
+        })
+    }
+
+    /// Turn TOTP on by proving the authenticator shows the right code.
+    pub fn totp_confirm(&mut self, code: &str) -> Result<()> {
+        let object = format!("account:{}", self.actor().id);
+        self.perform(Action::TotpConfirm, &object, |tx, ctx| {
+            let secret: Option<Vec<u8>> = tx.query_row(
+                "SELECT totp_secret FROM accounts WHERE id = ?1",
+                [&ctx.actor.id],
+                |r| r.get(0),
+            )?;
+            let secret = Zeroizing::new(
+                secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?,
+            );
+            let totp = totp_for(&secret, &ctx.actor.id)?;
+            let step = totp
+                .check(code.trim(), Utc::now().timestamp() as u64)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "the code does not match; check the authenticator's clock and try again",
+                    )
+                })?;
+            tx.execute(
+                "UPDATE accounts SET totp_enabled = 1, totp_last_step = ?2 WHERE id = ?1",
+                params![ctx.actor.id, step as i64],
+            )?;
+            Ok(Done::ok((), "TOTP on"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE policy (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            .unwrap();
+        Policy::load(&conn).unwrap()
+    }
+
+    #[test]
+    fn password_rules() {
+        let p = policy();
+        let ok = |s: &str| check_password_rules(&Password::new(s), &p, "tanaka", "Tanaka Hanako");
+        assert!(ok("Kq7#mVx2-pLr9").is_ok());
+        assert!(ok("Sh0rt!").is_err(), "too short");
+        assert!(ok("alllowercaseletters").is_err(), "one class");
+        assert!(ok("Password123!").is_err(), "common");
+        assert!(
+            ok("Tanaka-Hanako-2026").is_err(),
+            "from the person's own name"
+        );
+        assert!(ok("Qwertyuiop123").is_err(), "keyboard pattern");
+    }
+
+    #[test]
+    fn password_age_warns_then_expires() {
+        let set = Utc::now();
+        let day = chrono::Duration::days(1);
+        assert_eq!(password_age(set, set + day * 10, 90, 14), PasswordAge::Fine);
+        assert_eq!(
+            password_age(set, set + day * 80, 90, 14),
+            PasswordAge::ExpiresSoon { days: 10 }
+        );
+        assert_eq!(
+            password_age(set, set + day * 90, 90, 14),
+            PasswordAge::Expired
+        );
+        assert_eq!(
+            password_age(set, set + day * 9000, 0, 14),
+            PasswordAge::Fine
+        );
+    }
+}
