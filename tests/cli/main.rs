@@ -2,6 +2,7 @@
 //! vault files in temporary directories. One test binary (one link) with
 //! a module per subject.
 
+mod accounts;
 mod documents;
 mod errors;
 mod permissions;
