@@ -30,6 +30,12 @@ echo "tanaka: 初期パスワードは本人が最初のサインインで変更
 KINKO_SESSION= KINKO_PASSWORD="$handler_pw" KINKO_NEW_PASSWORD="Demo-Handler-8w3j!z" "$kinko" --user tanaka passwd
 handler_pw="Demo-Handler-8w3j!z"
 
+step "名簿 / the handler roster: request, then record the bureau's approval"
+req=$("$kinko" roster request add tanaka --name "田中 花子" --address "東京都千代田区霞が関1-2-2" \
+  --birth-date 1985-04-01 --department "相談課" --position "主任" --duty "情報取扱者")
+"$kinko" roster approve "$req" --ref "労発1125第2号" --date 2026-11-25
+"$kinko" roster list
+
 step "受領 / receive a file with personal data"
 printf '氏名,住所\n山田 太郎,東京都千代田区1-1\n' > "$work/受講者名簿.csv"
 doc=$("$kinko" import "$work/受講者名簿.csv" --from "東京労働局" --purpose "委託契約 R8-01" --via USB --personal-data)

@@ -6,6 +6,7 @@ mod accounts;
 mod documents;
 mod errors;
 mod permissions;
+mod rosters;
 mod tamper;
 
 use std::path::{Path, PathBuf};
@@ -162,7 +163,47 @@ impl TestVault {
             ],
         )
         .ok();
+        if ["officer", "manager", "handler"]
+            .iter()
+            .any(|r| role.contains(r))
+        {
+            self.roster(id);
+        }
         own
+    }
+
+    /// Put an account on the handler roster: a request and the officer's
+    /// record of the bureau's approval.
+    pub fn roster(&self, id: &str) {
+        let req = self
+            .boss(&[
+                "roster",
+                "request",
+                "add",
+                id,
+                "--name",
+                id,
+                "--address",
+                "東京都千代田区1-1",
+                "--birth-date",
+                "1985-04-01",
+                "--department",
+                "相談課",
+                "--position",
+                "主任",
+            ])
+            .ok()
+            .text();
+        self.boss(&[
+            "roster",
+            "approve",
+            req.trim(),
+            "--ref",
+            "労発0401第1号",
+            "--date",
+            "2026-04-01",
+        ])
+        .ok();
     }
 
     /// Add an account; returns its initial password.

@@ -75,6 +75,9 @@ pub enum Command {
     /// The vault's policy: show it, or set one value (officer).
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// The handler and worker rosters: managers request, the officer records the bureau's approval.
+    #[command(subcommand)]
+    Roster(RosterCmd),
     /// Two-factor sign-in with a one-time code (TOTP).
     #[command(subcommand)]
     Totp(TotpCmd),
@@ -143,6 +146,85 @@ pub enum AccountCmd {
     Hours { id: String, span: String },
     /// Give a reset account back its documents (officer; recovery code from the terminal or $KINKO_RECOVERY_CODE).
     Recover { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RosterCmd {
+    /// A change to a roster, which takes effect when the officer records the bureau's approval.
+    #[command(subcommand)]
+    Request(RosterRequestCmd),
+    /// Record the bureau's approval of a request (officer).
+    Approve {
+        request: i64,
+        #[arg(long = "ref")]
+        reference: String,
+        /// The date of the bureau's approval, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+    },
+    /// The current rosters, or with --pending the requests awaiting approval.
+    List {
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Both rosters as the documents the council submits: FILE (HTML) and FILE's stem + -handlers.csv / -workers.csv.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RosterRequestCmd {
+    /// Add a person (or change their entry).
+    Add(Box<RosterAddArgs>),
+    /// Remove a person; from the handler roster their access ends at once.
+    Remove {
+        id: String,
+        #[arg(long, default_value = "handler")]
+        roster: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct RosterAddArgs {
+    pub id: String,
+    /// handler (情報取扱者名簿, default) or worker (業務従事者名簿).
+    #[arg(long, default_value = "handler")]
+    pub roster: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub address: Option<String>,
+    /// YYYY-MM-DD.
+    #[arg(long)]
+    pub birth_date: Option<String>,
+    #[arg(long)]
+    pub department: String,
+    #[arg(long)]
+    pub position: String,
+    /// The person's role in handling the information (役割).
+    #[arg(long)]
+    pub duty: Option<String>,
+    /// Subcontractor organisation (再委託先), for a subcontractor's staff.
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long)]
+    pub education: Option<String>,
+    #[arg(long)]
+    pub work_history: Option<String>,
+    #[arg(long)]
+    pub experience: Option<String>,
+    #[arg(long)]
+    pub training: Option<String>,
+    #[arg(long)]
+    pub expertise: Option<String>,
+    #[arg(long)]
+    pub native_language: Option<String>,
+    #[arg(long)]
+    pub foreign_languages: Option<String>,
+    #[arg(long)]
+    pub nationality: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -6,12 +6,16 @@ use anyhow::Context;
 use kinko_core::account::Lifecycle;
 use kinko_core::audit::{Query, Record};
 use kinko_core::crypto::kdf::KdfProfile;
+use kinko_core::roster::{Roster, RosterFields};
 use kinko_core::vault::{local_terminal, InitOptions};
 use kinko_core::{DocumentInfo, ExportTarget, ImportRequest, Vault};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::args::{AccountCmd, AuditCmd, Cli, Command, Global, ImportArgs, PolicyCmd, TotpCmd};
+use crate::args::{
+    AccountCmd, AuditCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd,
+    TotpCmd,
+};
 use crate::auth;
 use crate::text::{table, Lang};
 use crate::Failure;
@@ -112,6 +116,7 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
                 .to_string()
             })
         }
+        Command::Roster(cmd) => roster(&ui, g, cmd),
         Command::Account(AccountCmd::Suspend { id }) => lifecycle(&ui, g, &id, Lifecycle::Suspend),
         Command::Account(AccountCmd::Resume { id }) => lifecycle(&ui, g, &id, Lifecycle::Resume),
         Command::Account(AccountCmd::Disable { id }) => lifecycle(&ui, g, &id, Lifecycle::Disable),
@@ -222,6 +227,151 @@ fn open_vault(g: &Global) -> Result<Vault, Failure> {
 
 fn session(g: &Global) -> Result<kinko_core::Session, Failure> {
     auth::session(&open_vault(g)?, g)
+}
+
+fn roster(ui: &Ui, g: &Global, cmd: RosterCmd) -> Out {
+    let mut s = session(g)?;
+    match cmd {
+        RosterCmd::Request(RosterRequestCmd::Add(a)) => {
+            let roster: Roster = a.roster.parse()?;
+            let fields = RosterFields {
+                name: a.name,
+                department: a.department,
+                position: a.position,
+                address: a.address,
+                birth_date: a.birth_date,
+                duty: a.duty,
+                organisation: a.org,
+                education: a.education,
+                work_history: a.work_history,
+                experience: a.experience,
+                training: a.training,
+                expertise: a.expertise,
+                native_language: a.native_language,
+                foreign_languages: a.foreign_languages,
+                nationality: a.nationality,
+            };
+            let id = s.roster_request_add(roster, &a.id, &fields)?;
+            ui.show(&json!({"request": id}), || id.to_string())
+        }
+        RosterCmd::Request(RosterRequestCmd::Remove { id, roster }) => {
+            let req = s.roster_request_remove(roster.parse()?, &id)?;
+            ui.show(&json!({"request": req}), || req.to_string())
+        }
+        RosterCmd::Approve {
+            request,
+            reference,
+            date,
+        } => {
+            s.roster_approve(request, &reference, &date)?;
+            ui.show(&json!({"request": request, "approved": true}), || {
+                format!(
+                    "{} {request} ({reference}, {date})",
+                    ui.t("承認を記録しました:", "Approval recorded:")
+                )
+            })
+        }
+        RosterCmd::List { pending } => {
+            let (entries, requests) = s.roster_list()?;
+            if pending {
+                ui.show(&requests, || {
+                    let rows: Vec<Vec<String>> = requests
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r.id.to_string(),
+                                r.roster.as_str().into(),
+                                r.change.clone(),
+                                r.person.clone(),
+                                r.requested_by.clone(),
+                                r.requested_at.clone(),
+                            ]
+                        })
+                        .collect();
+                    table(
+                        &[
+                            "#",
+                            ui.t("名簿", "Roster"),
+                            ui.t("変更", "Change"),
+                            "ID",
+                            ui.t("申請者", "Requested by"),
+                            ui.t("申請日時", "Requested at"),
+                        ],
+                        &rows,
+                    )
+                })
+            } else {
+                ui.show(&entries, || {
+                    let rows: Vec<Vec<String>> = entries
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                e.roster.title_ja().into(),
+                                e.person.clone(),
+                                e.fields.name.clone(),
+                                e.fields.department.clone(),
+                                e.fields.position.clone(),
+                                e.approved_ref.clone(),
+                                e.approved_date.clone(),
+                            ]
+                        })
+                        .collect();
+                    table(
+                        &[
+                            ui.t("名簿", "Roster"),
+                            "ID",
+                            ui.t("氏名", "Name"),
+                            ui.t("所属", "Department"),
+                            ui.t("役職", "Position"),
+                            ui.t("承認番号", "Approval"),
+                            ui.t("承認日", "Approved"),
+                        ],
+                        &rows,
+                    )
+                })
+            }
+        }
+        RosterCmd::Export { out } => {
+            let export = s.roster_export()?;
+            let stem = out.with_extension("");
+            let csv_path = |suffix: &str| {
+                let mut p = stem.clone().into_os_string();
+                p.push(suffix);
+                std::path::PathBuf::from(p)
+            };
+            let files = [
+                (out.clone(), export.html.as_str()),
+                (csv_path("-handlers.csv"), export.handlers_csv.as_str()),
+                (csv_path("-workers.csv"), export.workers_csv.as_str()),
+            ];
+            for (path, _) in &files {
+                if path.exists() {
+                    return Err(anyhow::anyhow!(
+                        "{} already exists; choose a new file name",
+                        path.display()
+                    )
+                    .into());
+                }
+            }
+            for (path, text) in &files {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                f.write_all(text.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+            ui.show(&json!({"files": names}), || {
+                format!(
+                    "{}\n{}",
+                    ui.t("書き出しました:", "Written:"),
+                    names.join("\n")
+                )
+            })
+        }
+    }
 }
 
 fn lifecycle(ui: &Ui, g: &Global, id: &str, what: Lifecycle) -> Out {

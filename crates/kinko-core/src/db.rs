@@ -131,6 +131,33 @@ CREATE TABLE audit_events (
     hash     BLOB NOT NULL
 );
 CREATE INDEX audit_events_at ON audit_events(at);
+-- Rosters (P2, P3): current and ended entries, and change requests (P4).
+CREATE TABLE roster_entries (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    roster        TEXT NOT NULL,
+    person        TEXT NOT NULL,
+    fields        TEXT NOT NULL,
+    approved_ref  TEXT NOT NULL,
+    approved_date TEXT NOT NULL,
+    approved_by   TEXT NOT NULL,
+    approved_at   TEXT NOT NULL,
+    ended_at      TEXT,
+    ended_ref     TEXT
+);
+CREATE TABLE roster_requests (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    roster        TEXT NOT NULL,
+    change        TEXT NOT NULL,
+    person        TEXT NOT NULL,
+    fields        TEXT,
+    requested_by  TEXT NOT NULL,
+    requested_at  TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    approved_ref  TEXT,
+    approved_date TEXT,
+    approved_by   TEXT,
+    approved_at   TEXT
+);
 CREATE TABLE policy (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

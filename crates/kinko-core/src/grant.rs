@@ -31,6 +31,7 @@ impl Session {
                     "account {to} ({roles}) may never read documents (separation of duties)"
                 )));
             }
+            crate::roster::check_may_receive(tx, to)?;
             if load_wrap(tx, id, to)?.is_some() {
                 return Err(Error::invalid(format!("document {id} is already granted to {to}")));
             }

@@ -15,6 +15,7 @@ pub mod crypto;
 mod db;
 pub mod document;
 pub mod error;
+pub mod forms;
 mod fsutil;
 pub mod grant;
 pub mod integrity;
@@ -22,8 +23,10 @@ pub mod keyslots;
 pub mod lockout;
 pub mod permission;
 pub mod policy;
+pub mod roster;
 pub mod session;
 pub mod vault;
+pub mod wareki;
 
 pub use account::{AccountInfo, NewAccount, Password};
 pub use document::{DocumentInfo, ExportReceipt, ExportTarget, ImportRequest};

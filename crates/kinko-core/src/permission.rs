@@ -126,6 +126,10 @@ pub enum Action {
     TotpConfirm,
     PolicyShow,
     PolicySet,
+    RosterRequest,
+    RosterApprove,
+    RosterRead,
+    RosterExport,
     SessionStart,
     SessionEnd,
     Status,
@@ -141,7 +145,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 25] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -151,6 +155,10 @@ impl Action {
         Action::TotpConfirm,
         Action::PolicyShow,
         Action::PolicySet,
+        Action::RosterRequest,
+        Action::RosterApprove,
+        Action::RosterRead,
+        Action::RosterExport,
         Action::SessionStart,
         Action::SessionEnd,
         Action::Status,
@@ -177,6 +185,10 @@ impl Action {
             Action::TotpConfirm => "account.totp_confirm",
             Action::PolicyShow => "policy.show",
             Action::PolicySet => "policy.set",
+            Action::RosterRequest => "roster.request",
+            Action::RosterApprove => "roster.approve",
+            Action::RosterRead => "roster.read",
+            Action::RosterExport => "roster.export",
             Action::SessionStart => "session.start",
             Action::SessionEnd => "session.end",
             Action::Status => "vault.status",
@@ -201,7 +213,8 @@ pub fn allows(role: Role, action: Action) -> bool {
         ChangeOwnPassword | TotpEnroll | TotpConfirm | PolicyShow | SessionStart | SessionEnd
         | Status => true,
         AccountManage => matches!(role, Sysadmin | Officer),
-        AccountRecover | PolicySet => role == Officer,
+        AccountRecover | PolicySet | RosterApprove => role == Officer,
+        RosterRequest | RosterRead | RosterExport => matches!(role, Officer | Manager),
         // Accounts: the system administrator runs them; the officer may
         // too, so that a new vault can be set up before a sysadmin exists.
         AccountAdd | AccountList => matches!(role, Sysadmin | Officer),

@@ -65,6 +65,23 @@ impl Fixture {
         own
     }
 
+    /// Put `id` on the approved handler roster.
+    fn roster(&self, id: &str) {
+        let mut boss = self.officer();
+        let fields = kinko_core::roster::RosterFields {
+            name: id.into(),
+            department: "d".into(),
+            position: "p".into(),
+            address: Some("a".into()),
+            birth_date: Some("1990-01-01".into()),
+            ..Default::default()
+        };
+        let req = boss
+            .roster_request_add(kinko_core::roster::Roster::Handler, id, &fields)
+            .unwrap();
+        boss.roster_approve(req, "ref-1", "2026-04-01").unwrap();
+    }
+
     fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.work.join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -137,7 +154,11 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
     ));
     assert!(!out.exists());
 
-    // Once granted he can; once revoked, his wrap is gone again.
+    // Not on the approved roster: no grant.
+    assert!(matches!(boss.grant(id, "bob"), Err(Error::Denied(_))));
+    // Once on the roster and granted he can; once revoked, his wrap is gone again.
+    f.roster("bob");
+    let mut boss = f.officer();
     boss.grant(id, "bob").unwrap();
     let mut bob_s = f.sign_in("bob", &bob_pw);
     bob_s
