@@ -401,3 +401,159 @@ fn forged_inbox_events_are_recorded_as_tampering() {
         2
     );
 }
+
+/// P1: the permission matrix, cell by cell. The expected table is written
+/// here independently of `permission::allows`; every cell is then tried
+/// through a real session of someone holding that role: a "no" must be
+/// refused as not permitted, a "yes" must not be.
+#[test]
+fn every_cell_of_the_permission_matrix() {
+    use kinko_core::permission::{allows, Action, Role};
+    use kinko_core::roster::{Roster, RosterFields};
+    // O officer, M manager, H handler, S sysadmin, A auditor.
+    let expected: &[(Action, &str)] = &[
+        (Action::AccountAdd, "OS"),
+        (Action::AccountList, "OS"),
+        (Action::AccountManage, "OS"),
+        (Action::AccountRecover, "O"),
+        (Action::ChangeOwnPassword, "OMHSA"),
+        (Action::TotpEnroll, "OMHSA"),
+        (Action::TotpConfirm, "OMHSA"),
+        (Action::PolicyShow, "OMHSA"),
+        (Action::PolicySet, "O"),
+        (Action::RosterRequest, "OM"),
+        (Action::RosterApprove, "O"),
+        (Action::RosterRead, "OM"),
+        (Action::RosterExport, "OM"),
+        (Action::SessionStart, "OMHSA"),
+        (Action::SessionEnd, "OMHSA"),
+        (Action::Status, "OMHSA"),
+        (Action::VaultVerify, "OSA"),
+        (Action::DocumentImport, "OM"),
+        (Action::DocumentList, "OMH"),
+        (Action::DocumentShow, "OMH"),
+        (Action::DocumentOpen, "OMH"),
+        (Action::ExportApprove, "O"),
+        (Action::Grant, "OM"),
+        (Action::Revoke, "OM"),
+        (Action::AuditRead, "OA"),
+    ];
+    assert_eq!(expected.len(), Action::ALL.len(), "every action has a row");
+    let letter = |r: Role| match r {
+        Role::Officer => 'O',
+        Role::Manager => 'M',
+        Role::Handler => 'H',
+        Role::Sysadmin => 'S',
+        Role::Auditor => 'A',
+    };
+    for (action, roles) in expected {
+        for role in Role::ALL {
+            assert_eq!(
+                allows(role, *action),
+                roles.contains(letter(role)),
+                "{role:?} × {action:?}"
+            );
+        }
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vault");
+    let created = Vault::init(
+        &dir,
+        InitOptions {
+            officer_id: "boss".into(),
+            officer_name: "Officer".into(),
+            council: String::new(),
+            password: Password::new(OFFICER_PW),
+            kdf: KdfProfile::Argon2id,
+            terminal: "test".into(),
+            policy: vec![("totp.required".into(), "false".into())],
+        },
+    )
+    .unwrap();
+    let f = Fixture {
+        dir: dir.clone(),
+        work: tmp.path().to_path_buf(),
+        _tmp: tmp,
+    };
+    let mut people = vec![(Role::Officer, "boss".to_string(), OFFICER_PW.to_string())];
+    for (role, id, roles) in [
+        (Role::Manager, "mika", "manager"),
+        (Role::Handler, "hana", "handler"),
+        (Role::Sysadmin, "sam", "sysadmin"),
+        (Role::Auditor, "aki", "auditor"),
+    ] {
+        let new = f.officer().add_account(id, id, roles).unwrap();
+        let pw = f.activate(id, &new.initial_password);
+        if role.reads_documents() {
+            f.roster(id);
+        }
+        people.push((role, id.to_string(), pw));
+    }
+    let src = f.file("m.txt", b"matrix");
+    let doc = f
+        .officer()
+        .import(&f.request(&src), &mut no_progress())
+        .unwrap();
+    f.officer().grant(doc, "mika").unwrap();
+    f.officer().grant(doc, "hana").unwrap();
+    let recovery = created.recovery_code.to_string();
+    let worker = RosterFields {
+        name: "W".into(),
+        department: "D".into(),
+        position: "P".into(),
+        education: Some("e".into()),
+        work_history: Some("w".into()),
+        nationality: Some("n".into()),
+        native_language: Some("l".into()),
+        ..Default::default()
+    };
+
+    for (role, id, pw) in &people {
+        for (action, roles) in expected {
+            let mut s = f.sign_in(id, pw);
+            let public = Vault::open(&dir).unwrap().public_status();
+            let tag = format!("{}{}", letter(*role), *action as u8);
+            let result: Result<(), Error> = match action {
+                Action::AccountAdd => s
+                    .add_account(&format!("new-{}", tag.to_lowercase()), "N", "handler")
+                    .map(drop),
+                Action::AccountList => s.list_accounts().map(drop),
+                Action::AccountManage => s.set_account_hours("hana", None),
+                Action::AccountRecover => s.recover_account("hana", &recovery).map(drop),
+                Action::ChangeOwnPassword => s.change_password(&Password::new("x")),
+                Action::TotpEnroll => s.totp_enroll().map(drop),
+                Action::TotpConfirm => s.totp_confirm("000000"),
+                Action::PolicyShow => s.policy_show().map(drop),
+                Action::PolicySet => s.policy_set("session.idle_minutes", "15"),
+                Action::RosterRequest => s
+                    .roster_request_add(
+                        Roster::Worker,
+                        &format!("w-{}", tag.to_lowercase()),
+                        &worker,
+                    )
+                    .map(drop),
+                Action::RosterApprove => s.roster_approve(999_999, "r", "2026-01-01"),
+                Action::RosterRead => s.roster_list().map(drop),
+                Action::RosterExport => s.roster_export().map(drop),
+                Action::SessionStart => s.start_token().map(drop),
+                Action::SessionEnd => s.end(),
+                Action::Status => s.status(public).map(drop),
+                Action::VaultVerify => s.verify(false).map(drop),
+                Action::DocumentImport => s.import(&f.request(&src), &mut no_progress()).map(drop),
+                Action::DocumentList => s.list_documents().map(drop),
+                Action::DocumentShow => s.show_document(doc).map(drop),
+                Action::DocumentOpen => s
+                    .export(doc, kinko_core::ExportTarget::Writer(&mut std::io::sink()))
+                    .map(drop),
+                Action::ExportApprove => s.approve_export(doc, "ref", None).map(drop),
+                Action::Grant => s.grant(doc, "hana"),
+                Action::Revoke => s.revoke(doc, "nobody"),
+                Action::AuditRead => s.audit_log(&Default::default()).map(drop),
+            };
+            let allowed = roles.contains(letter(*role));
+            let denied = matches!(result, Err(Error::Denied(_)));
+            assert_eq!(denied, !allowed, "{role:?} × {action:?}: {result:?}");
+        }
+    }
+}
