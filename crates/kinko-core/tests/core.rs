@@ -437,6 +437,22 @@ fn every_cell_of_the_permission_matrix() {
         (Action::Grant, "OM"),
         (Action::Revoke, "OM"),
         (Action::AuditRead, "OA"),
+        (Action::AuditCheckpoint, "OA"),
+        (Action::AuditVerify, "OA"),
+        (Action::AuditReport, "OA"),
+        (Action::AlertRead, "OMA"),
+        (Action::AlertAck, "OM"),
+        (Action::DisposalPlan, "O"),
+        (Action::DisposalApprove, "O"),
+        (Action::DisposalExecute, "OM"),
+        (Action::DisposalConfirm, "OM"),
+        (Action::DisposalReport, "O"),
+        (Action::ReturnPackage, "O"),
+        (Action::IncidentRecord, "OM"),
+        (Action::IncidentRead, "OMA"),
+        (Action::StatusReport, "O"),
+        (Action::Backup, "OS"),
+        (Action::Rekey, "O"),
     ];
     assert_eq!(expected.len(), Action::ALL.len(), "every action has a row");
     let letter = |r: Role| match r {
@@ -550,10 +566,97 @@ fn every_cell_of_the_permission_matrix() {
                 Action::Grant => s.grant(doc, "hana"),
                 Action::Revoke => s.revoke(doc, "nobody"),
                 Action::AuditRead => s.audit_log(&Default::default()).map(drop),
+                // Not built yet: their cells are checked against the table
+                // above; they are tried here as each issue lands.
+                _ => continue,
             };
             let allowed = roles.contains(letter(*role));
             let denied = matches!(result, Err(Error::Denied(_)));
             assert_eq!(denied, !allowed, "{role:?} × {action:?}: {result:?}");
         }
     }
+}
+
+/// Open the database as a key holder and run `sql` (to move time back).
+fn raw_sql(f: &Fixture, id: &str, pw: &str, sql: &str) {
+    let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
+    let keys = slots.unlock(id, pw.as_bytes()).unwrap();
+    let conn = rusqlite::Connection::open(f.dir.join("kinko.db")).unwrap();
+    conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&keys.db_key)))
+        .unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+/// P5: a password past the maximum age allows only `passwd`; one close to
+/// it signs in with a warning.
+#[test]
+fn password_age_warns_then_refuses_all_but_a_change() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    boss.policy_set("password.max_age_days", "30").unwrap();
+    let new = boss.add_account("hana", "Hana", "handler").unwrap();
+    let pw = f.activate("hana", &new.initial_password);
+    let ago = |days: i64| (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339();
+    raw_sql(
+        &f,
+        "boss",
+        OFFICER_PW,
+        &format!(
+            "UPDATE accounts SET password_changed_at = '{}' WHERE id = 'hana'",
+            ago(25)
+        ),
+    );
+    let s = f.sign_in("hana", &pw);
+    assert!(
+        s.notices().iter().any(|n| n.contains("expires in")),
+        "{:?}",
+        s.notices()
+    );
+    raw_sql(
+        &f,
+        "boss",
+        OFFICER_PW,
+        &format!(
+            "UPDATE accounts SET password_changed_at = '{}' WHERE id = 'hana'",
+            ago(31)
+        ),
+    );
+    let mut s = f.sign_in("hana", &pw);
+    assert!(matches!(s.list_documents(), Err(Error::NotSignedIn(m)) if m.contains("expired")));
+    s.change_password(&Password::new("Renewed-Choice-7u!k"))
+        .unwrap();
+    f.sign_in("hana", "Renewed-Choice-7u!k")
+        .list_documents()
+        .unwrap();
+}
+
+/// P7: a stored session idle longer than the policy allows has ended.
+#[test]
+fn an_idle_session_ends() {
+    let f = fixture(KdfProfile::Argon2id);
+    let token = f.officer().start_token().unwrap();
+    let vault = Vault::open(&f.dir).unwrap();
+    vault.resume(&token, "t").unwrap();
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(16)).to_rfc3339();
+    raw_sql(
+        &f,
+        "boss",
+        OFFICER_PW,
+        &format!("UPDATE sessions SET last_seen_at = '{old}'"),
+    );
+    assert!(matches!(
+        vault.resume(&token, "t"),
+        Err(Error::NotSignedIn(_))
+    ));
+    assert!(
+        std::fs::read_dir(f.dir.join("sessions"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "key material destroyed"
+    );
+    let log = f.officer().audit_log(&Default::default()).unwrap();
+    assert!(log
+        .iter()
+        .any(|r| r.event.event == "session.end" && r.event.detail == "idle timeout"));
 }
