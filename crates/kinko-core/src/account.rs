@@ -118,6 +118,59 @@ pub struct NewAccount {
     pub initial_password: Password,
 }
 
+/// What issuing credentials made: a fresh initial password, the new public
+/// keys, and the keyslots with the sealed slot staged (written by
+/// `perform` together with the event).
+struct Issued {
+    password: Password,
+    hpke_public: Vec<u8>,
+    sign_public: Vec<u8>,
+    slots: KeySlots,
+}
+
+/// New key pairs for `id` and a keyslot sealing them (with the database
+/// key and the anchor of the account's record) under a fresh initial
+/// password, with the issuer's KDF profile.
+fn issue_credentials(
+    tx: &rusqlite::Transaction,
+    ctx: &session::Ctx,
+    id: &str,
+    roles: &str,
+) -> Result<Issued> {
+    let password = Password::generate();
+    let hpke = HpkeKeyPair::generate();
+    let sign = SigningKeyPair::generate();
+    let anchor = session::anchor(&session::AnchorFacts {
+        vault_id: &ctx.vault_id,
+        custodian_public: &session::meta(tx, "custodian_public")?,
+        inbox_public: &session::meta(tx, "inbox_public")?,
+        account: id,
+        roles,
+        hpke_public: &hpke.public,
+        sign_public: &sign.public,
+    });
+    let secrets = SlotSecrets {
+        db_key: ctx.secrets.db_key,
+        hpke_secret: *hpke.secret,
+        sign_secret: *sign.secret,
+        anchor,
+    };
+    // Read and staged while the caller's transaction holds the write lock,
+    // so two writers cannot interleave their keyslot edits.
+    let mut slots = KeySlots::load(&ctx.keyslots_path())?;
+    let profile = slots
+        .slot(&ctx.actor.id)
+        .map(|s| s.kdf.profile())
+        .unwrap_or(crypto::kdf::KdfProfile::Argon2id);
+    slots.set(id, password.as_bytes(), KdfParams::new(profile), &secrets)?;
+    Ok(Issued {
+        password,
+        hpke_public: hpke.public,
+        sign_public: sign.public,
+        slots,
+    })
+}
+
 impl Session {
     /// Add an account with a random initial password (P5). The ID must
     /// never have been issued before, to anyone.
@@ -145,38 +198,14 @@ impl Session {
                     return Err(Error::invalid("the vault already has its one Information Management Officer"));
                 }
             }
-            let password = Password::generate();
-            let hpke = HpkeKeyPair::generate();
-            let sign = SigningKeyPair::generate();
+            let issued = issue_credentials(tx, ctx, id, &roles.to_text())?;
             let now = audit::now();
             tx.execute(
                 "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
-                params![id, name, roles.to_text(), hpke.public, sign.public, now, ctx.actor.id],
+                params![id, name, roles.to_text(), issued.hpke_public, issued.sign_public, now, ctx.actor.id],
             )?;
-            let anchor = session::anchor(&session::AnchorFacts {
-                vault_id: &ctx.vault_id,
-                custodian_public: &session::meta(tx, "custodian_public")?,
-                inbox_public: &session::meta(tx, "inbox_public")?,
-                account: id,
-                roles: &roles.to_text(),
-                hpke_public: &hpke.public,
-                sign_public: &sign.public,
-            });
-            let secrets = SlotSecrets {
-                db_key: ctx.secrets.db_key,
-                hpke_secret: *hpke.secret,
-                sign_secret: *sign.secret,
-                anchor,
-            };
-            // The slot is read and staged while this transaction holds the
-            // write lock, so two writers cannot interleave their edits.
-            let mut slots = KeySlots::load(&ctx.keyslots_path())?;
-            let profile = slots
-                .slot(&ctx.actor.id)
-                .map(|s| s.kdf.profile())
-                .unwrap_or(crypto::kdf::KdfProfile::Argon2id);
-            slots.set(id, password.as_bytes(), KdfParams::new(profile), &secrets)?;
+            let (password, slots) = (issued.password, issued.slots);
             record_history(tx, id, &password)?;
             let mut done = Done::ok(
                 NewAccount {
@@ -382,9 +411,7 @@ impl Session {
                 return Err(Error::invalid("change your own password with kinko passwd"));
             }
             let roles: String = tx.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| r.get(0))?;
-            let password = Password::generate();
-            let hpke = HpkeKeyPair::generate();
-            let sign = SigningKeyPair::generate();
+            let issued = issue_credentials(tx, ctx, id, &roles)?;
             tx.execute(
                 "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
                 [id],
@@ -393,30 +420,10 @@ impl Session {
             tx.execute(
                 "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, must_change_password = 1, password_changed_at = ?4,
                  totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
-                params![id, hpke.public, sign.public, audit::now()],
+                params![id, issued.hpke_public, issued.sign_public, audit::now()],
             )?;
             end_sessions(tx, &ctx.dir, id, "account reset")?;
-            let anchor = session::anchor(&session::AnchorFacts {
-                vault_id: &ctx.vault_id,
-                custodian_public: &session::meta(tx, "custodian_public")?,
-                inbox_public: &session::meta(tx, "inbox_public")?,
-                account: id,
-                roles: &roles,
-                hpke_public: &hpke.public,
-                sign_public: &sign.public,
-            });
-            let secrets = SlotSecrets {
-                db_key: ctx.secrets.db_key,
-                hpke_secret: *hpke.secret,
-                sign_secret: *sign.secret,
-                anchor,
-            };
-            let mut slots = KeySlots::load(&ctx.keyslots_path())?;
-            let profile = slots
-                .slot(&ctx.actor.id)
-                .map(|s| s.kdf.profile())
-                .unwrap_or(crypto::kdf::KdfProfile::Argon2id);
-            slots.set(id, password.as_bytes(), KdfParams::new(profile), &secrets)?;
+            let (password, slots) = (issued.password, issued.slots);
             record_history(tx, id, &password)?;
             let mut lockout = crate::lockout::SigninState::load(&ctx.dir)?;
             if lockout.clear(&slots.slot_name(id)) {
