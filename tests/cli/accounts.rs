@@ -334,3 +334,86 @@ fn password_rules_history_and_common_passwords() {
         r.text()
     );
 }
+
+#[test]
+fn the_sysadmin_cannot_take_over_the_officer() {
+    let v = TestVault::new();
+    let spw = v.add("sam", "sysadmin");
+    for args in [
+        vec!["account", "disable", "boss"],
+        vec!["account", "suspend", "boss"],
+        vec!["account", "reset", "boss"],
+        vec![
+            "account",
+            "add",
+            "boss2",
+            "--name",
+            "New officer",
+            "--role",
+            "officer",
+        ],
+    ] {
+        v.as_user("sam", &spw, &args).code(4);
+    }
+    v.boss(&["list"]).ok();
+}
+
+#[test]
+fn recovery_waits_for_the_persons_own_password_and_the_roster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = TestVault {
+        dir: tmp.path().join("vault"),
+        tmp,
+    };
+    let init = v
+        .run_env(
+            &[
+                "--json",
+                "init",
+                "--officer",
+                "boss",
+                "--name",
+                "Officer",
+                "--policy",
+                "totp.required=false",
+            ],
+            &[("KINKO_PASSWORD", OFFICER_PW)],
+        )
+        .ok()
+        .json();
+    let recovery = init["recovery_code"].as_str().unwrap().to_string();
+    v.add("hana", "handler");
+    let f = v.file("d.txt", b"doc");
+    let doc = v.import(&f, &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    let initial = v.boss(&["--json", "account", "reset", "hana"]).ok().json()["initial_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let recover = || {
+        v.run_env(
+            &["account", "recover", "hana"],
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", &recovery),
+            ],
+        )
+    };
+    // Whoever reset the account knows its password: no keys go to it yet.
+    recover().code(4);
+    v.run_env(
+        &["passwd"],
+        &[
+            ("KINKO_USER", "hana"),
+            ("KINKO_PASSWORD", &initial),
+            ("KINKO_NEW_PASSWORD", "Fresh-Start-3k9!a"),
+        ],
+    )
+    .ok();
+    // Removed from the roster meanwhile: nothing to give back.
+    v.boss(&["roster", "request", "remove", "hana"]).ok();
+    recover().code(4);
+    v.as_user("hana", "Fresh-Start-3k9!a", &["open", &doc, "--out", "-"])
+        .code(4);
+}

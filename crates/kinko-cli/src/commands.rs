@@ -354,9 +354,12 @@ fn roster(ui: &Ui, g: &Global, cmd: RosterCmd) -> Out {
                 }
             }
             for (path, text) in &files {
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                // Personal data: readable by its owner only.
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut f = options
                     .open(path)
                     .with_context(|| format!("writing {}", path.display()))?;
                 f.write_all(text.as_bytes())

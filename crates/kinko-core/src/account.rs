@@ -188,6 +188,9 @@ impl Session {
                     "the ID {id} was already issued (now {status}) and is never issued again"
                 )));
             }
+            if roles.has(Role::Officer) && !ctx.actor.roles.has(Role::Officer) {
+                return Err(Error::denied("only the Information Management Officer may add an officer account"));
+            }
             if roles.has(Role::Officer) {
                 let officers: i64 = tx.query_row(
                     "SELECT count(*) FROM accounts WHERE status != 'disabled' AND (',' || roles || ',') LIKE '%,officer,%'",
@@ -291,6 +294,21 @@ impl Lifecycle {
     }
 }
 
+/// Nobody but the officer may suspend, disable or reset the officer's
+/// account: otherwise the system administrator could remove the officer,
+/// add a new one and take over every approval (separation of duties).
+fn check_may_manage(tx: &rusqlite::Transaction, ctx: &session::Ctx, id: &str) -> Result<()> {
+    let roles: String = tx.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
+    if Roles::parse(&roles)?.has(Role::Officer) && !ctx.actor.roles.has(Role::Officer) {
+        return Err(Error::denied(format!(
+            "only the officer may change the officer's account {id}"
+        )));
+    }
+    Ok(())
+}
+
 fn account_status(tx: &rusqlite::Transaction, id: &str) -> Result<String> {
     tx.query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| {
         r.get(0)
@@ -328,6 +346,7 @@ impl Session {
         let object = format!("account:{id}");
         self.perform(Action::AccountManage, &object, |tx, ctx| {
             let status = account_status(tx, id)?;
+            check_may_manage(tx, ctx, id)?;
             if id == ctx.actor.id && what != Lifecycle::Unlock {
                 return Err(Error::invalid(
                     "you cannot change the state of your own account",
@@ -404,6 +423,7 @@ impl Session {
         let object = format!("account:{id}");
         self.perform(Action::AccountManage, &object, |tx, ctx| {
             let status = account_status(tx, id)?;
+            check_may_manage(tx, ctx, id)?;
             if status == "disabled" {
                 return Err(Error::invalid(format!("account {id} is disabled for good")));
             }
@@ -458,9 +478,22 @@ impl Session {
                 )
                 .optional()?
                 .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
-            if status == "disabled" {
-                return Err(Error::invalid(format!("account {id} is disabled for good")));
+            if status != "active" {
+                return Err(Error::denied(format!("account {id} is {status}")));
             }
+            let must_change: bool = tx.query_row(
+                "SELECT must_change_password FROM accounts WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if must_change {
+                // The keys belong to the person only once they chose their
+                // own password; until then whoever reset it knows it.
+                return Err(Error::denied(format!(
+                    "{id} must first sign in and set their own password"
+                )));
+            }
+            crate::roster::check_may_receive(tx, id)?;
             let docs: Vec<i64> = tx
                 .prepare("SELECT doc_id FROM regrant_pending WHERE account = ?1 ORDER BY doc_id")?
                 .query_map([id], |r| r.get(0))?

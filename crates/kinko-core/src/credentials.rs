@@ -231,6 +231,14 @@ impl Session {
                 [&ctx.actor.id],
                 |r| r.get(0),
             )?;
+            let enabled: bool = tx.query_row(
+                "SELECT totp_enabled FROM accounts WHERE id = ?1",
+                [&ctx.actor.id],
+                |r| r.get(0),
+            )?;
+            if enabled {
+                return Err(Error::invalid("TOTP is already on"));
+            }
             let secret = Zeroizing::new(
                 secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?,
             );
@@ -243,7 +251,7 @@ impl Session {
                     )
                 })?;
             tx.execute(
-                "UPDATE accounts SET totp_enabled = 1, totp_last_step = ?2 WHERE id = ?1",
+                "UPDATE accounts SET totp_enabled = 1, totp_last_step = max(totp_last_step, ?2) WHERE id = ?1",
                 params![ctx.actor.id, step as i64],
             )?;
             Ok(Done::ok((), "TOTP on"))

@@ -257,6 +257,7 @@ impl Session {
                 .optional()?;
             on.ok_or_else(|| Error::NotFound(format!("{person} on the {}", roster.title_ja())))?;
             let revoked = if roster == Roster::Handler {
+                tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [person])?;
                 tx.execute("DELETE FROM wraps WHERE holder = ?1", [person])?
             } else {
                 0

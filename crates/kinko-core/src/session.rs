@@ -142,7 +142,8 @@ impl Session {
     /// Check a permission before long work done outside a transaction
     /// (streaming an import); a refusal is logged.
     pub(crate) fn require(&mut self, action: Action, object: &str) -> Result<()> {
-        let r = permission::check(&self.ctx.actor.roles, action);
+        let r = permission::check(&self.ctx.actor.roles, action)
+            .and_then(|_| self.check_restriction(action));
         if let Err(e) = &r {
             self.log_failure(action.event(), object, e);
         }
