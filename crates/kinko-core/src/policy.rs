@@ -298,7 +298,16 @@ impl Policy {
                 [s.key],
                 |r| r.get(0),
             ))?;
-            values.push((s.key, v.unwrap_or_else(|| s.default.to_string())));
+            let v = v.unwrap_or_else(|| s.default.to_string());
+            // Values are checked when set; one that fails now was written
+            // outside Kinko.
+            (s.check)(&v).map_err(|_| {
+                Error::tampered(format!(
+                    "the policy value of {} is not one Kinko wrote",
+                    s.key
+                ))
+            })?;
+            values.push((s.key, v));
         }
         Ok(Policy { values })
     }

@@ -292,6 +292,13 @@ impl Session {
             if state != "pending" {
                 return Err(Error::invalid(format!("roster request {request} is already {state}")));
             }
+            if change == "add" && roster == "handler" {
+                let status: Option<String> =
+                    tx.query_row("SELECT status FROM accounts WHERE id = ?1", [&person], |r| r.get(0)).optional()?;
+                if status.as_deref() != Some("active") && status.as_deref() != Some("suspended") {
+                    return Err(Error::invalid(format!("account {person} is no longer active")));
+                }
+            }
             let now = audit::now();
             tx.execute(
                 "UPDATE roster_entries SET ended_at = ?3, ended_ref = ?4 WHERE roster = ?1 AND person = ?2 AND ended_at IS NULL",
