@@ -23,15 +23,14 @@ fn now() -> u64 {
 
 /// A vault with the default policy: one-time codes required.
 fn strict_vault() -> TestVault {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("vault");
-    let v = TestVault { tmp, dir };
-    v.run_env(
-        &["init", "--officer", "boss", "--name", "Officer"],
-        &[("KINKO_PASSWORD", OFFICER_PW)],
-    )
-    .ok();
-    v
+    TestVault::init_with(&[]).0
+}
+
+/// A vault with one-time codes optional, and its recovery code.
+fn vault_with_recovery_code() -> (TestVault, String) {
+    let (v, init) = TestVault::init_with(&["--policy", "totp.required=false"]);
+    let code = init["recovery_code"].as_str().unwrap().to_string();
+    (v, code)
 }
 
 #[test]
@@ -158,26 +157,7 @@ fn suspend_resume_and_disable() {
 
 #[test]
 fn reset_then_recover_with_the_recovery_code() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("vault");
-    let v = TestVault { tmp, dir };
-    let init = v
-        .run_env(
-            &[
-                "--json",
-                "init",
-                "--officer",
-                "boss",
-                "--name",
-                "Officer",
-                "--policy",
-                "totp.required=false",
-            ],
-            &[("KINKO_PASSWORD", OFFICER_PW)],
-        )
-        .ok()
-        .json();
-    let recovery = init["recovery_code"].as_str().unwrap().to_string();
+    let (v, recovery) = vault_with_recovery_code();
     let old = v.add("hana", "handler");
     let spw = v.add("sam", "sysadmin");
     let f = v.file("d.txt", b"kept across a reset");
@@ -360,28 +340,7 @@ fn the_sysadmin_cannot_take_over_the_officer() {
 
 #[test]
 fn recovery_waits_for_the_persons_own_password_and_the_roster() {
-    let tmp = tempfile::tempdir().unwrap();
-    let v = TestVault {
-        dir: tmp.path().join("vault"),
-        tmp,
-    };
-    let init = v
-        .run_env(
-            &[
-                "--json",
-                "init",
-                "--officer",
-                "boss",
-                "--name",
-                "Officer",
-                "--policy",
-                "totp.required=false",
-            ],
-            &[("KINKO_PASSWORD", OFFICER_PW)],
-        )
-        .ok()
-        .json();
-    let recovery = init["recovery_code"].as_str().unwrap().to_string();
+    let (v, recovery) = vault_with_recovery_code();
     v.add("hana", "handler");
     let f = v.file("d.txt", b"doc");
     let doc = v.import(&f, &[]);

@@ -83,29 +83,34 @@ pub struct TestVault {
 }
 
 impl TestVault {
-    /// A new vault whose officer is `boss`.
+    /// A new vault whose officer is `boss`, with one-time codes optional
+    /// (the tests of two factors use [`TestVault::init_with`] without it).
     #[allow(clippy::new_without_default)]
     pub fn new() -> TestVault {
+        Self::init_with(&[
+            "--council",
+            "テスト協議会",
+            "--policy",
+            "totp.required=false",
+        ])
+        .0
+    }
+
+    /// A new vault made by `kinko --json init --officer boss --name Officer`
+    /// and `extra`; returns it and what `init` printed (the recovery code).
+    pub fn init_with(extra: &[&str]) -> (TestVault, serde_json::Value) {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("vault");
-        let v = TestVault { tmp, dir };
-        v.run_env(
-            &[
-                "init",
-                "--officer",
-                "boss",
-                "--name",
-                "Officer",
-                "--council",
-                "テスト協議会",
-                // Tests of two factors turn it on themselves.
-                "--policy",
-                "totp.required=false",
-            ],
-            &[("KINKO_PASSWORD", OFFICER_PW)],
-        )
-        .ok();
-        v
+        let v = TestVault {
+            dir: tmp.path().join("vault"),
+            tmp,
+        };
+        let mut args = vec!["--json", "init", "--officer", "boss", "--name", "Officer"];
+        args.extend_from_slice(extra);
+        let printed = v
+            .run_env(&args, &[("KINKO_PASSWORD", OFFICER_PW)])
+            .ok()
+            .json();
+        (v, printed)
     }
 
     pub fn work(&self, name: &str) -> PathBuf {
@@ -354,24 +359,7 @@ fn passwd_changes_the_password() {
 
 #[test]
 fn pbkdf2_vault_works_end_to_end() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("v");
-    let v = TestVault { tmp, dir };
-    v.run_env(
-        &[
-            "init",
-            "--officer",
-            "boss",
-            "--name",
-            "O",
-            "--kdf",
-            "pbkdf2",
-            "--policy",
-            "totp.required=false",
-        ],
-        &[("KINKO_PASSWORD", OFFICER_PW)],
-    )
-    .ok();
+    let (v, _) = TestVault::init_with(&["--kdf", "pbkdf2", "--policy", "totp.required=false"]);
     let keyslots = std::fs::read_to_string(v.dir.join("keyslots")).unwrap();
     assert!(keyslots.contains("pbkdf2-sha256") && keyslots.contains("600000"));
     let f = v.file("p.txt", b"pbkdf2 doc");

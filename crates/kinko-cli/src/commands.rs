@@ -43,6 +43,33 @@ impl Ui {
     fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
         self.lang.t(ja, en)
     }
+
+    /// A list as JSON, or as a table with one row per item.
+    fn show_table<T: Serialize>(
+        &self,
+        items: &[T],
+        headers: &[&str],
+        row: impl Fn(&T) -> Vec<String>,
+    ) -> Out {
+        self.show(&items, || {
+            table(headers, &items.iter().map(row).collect::<Vec<_>>())
+        })
+    }
+
+    /// One record as JSON, or as a two-column table of item and value.
+    fn show_record<'a, T: Serialize>(
+        &'a self,
+        value: &T,
+        rows: impl FnOnce() -> Vec<(&'a str, String)>,
+    ) -> Out {
+        self.show(value, || {
+            let rows: Vec<Vec<String>> = rows()
+                .into_iter()
+                .map(|(k, v)| vec![k.to_string(), v])
+                .collect();
+            table(&[self.t("項目", "Item"), self.t("値", "Value")], &rows)
+        })
+    }
 }
 
 pub fn run(cli: Cli, lang: Lang) -> Out {
@@ -61,28 +88,23 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         } => init(&ui, g, officer, name, council, &kdf, &policy),
         Command::Policy(PolicyCmd::Show) => {
             let entries = session(g)?.policy_show()?;
-            ui.show(&entries, || {
-                let rows: Vec<Vec<String>> = entries
-                    .iter()
-                    .map(|e| {
-                        vec![
-                            e.key.clone(),
-                            e.value.clone(),
-                            e.default.clone(),
-                            e.meaning.clone(),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &[
-                        ui.t("設定", "Setting"),
-                        ui.t("値", "Value"),
-                        ui.t("既定値", "Default"),
-                        ui.t("意味", "Meaning"),
-                    ],
-                    &rows,
-                )
-            })
+            ui.show_table(
+                &entries,
+                &[
+                    ui.t("設定", "Setting"),
+                    ui.t("値", "Value"),
+                    ui.t("既定値", "Default"),
+                    ui.t("意味", "Meaning"),
+                ],
+                |e| {
+                    vec![
+                        e.key.clone(),
+                        e.value.clone(),
+                        e.default.clone(),
+                        e.meaning.clone(),
+                    ]
+                },
+            )
         }
         Command::Policy(PolicyCmd::Set { key, value }) => {
             session(g)?.policy_set(&key, &value)?;
@@ -216,7 +238,7 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
                 object,
             };
             let records = session(g)?.audit_log(&q)?;
-            ui.show(&records, || audit_table(&ui, &records))
+            audit_table(&ui, &records)
         }
     }
 }
@@ -274,61 +296,51 @@ fn roster(ui: &Ui, g: &Global, cmd: RosterCmd) -> Out {
         RosterCmd::List { pending } => {
             let (entries, requests) = s.roster_list()?;
             if pending {
-                ui.show(&requests, || {
-                    let rows: Vec<Vec<String>> = requests
-                        .iter()
-                        .map(|r| {
-                            vec![
-                                r.id.to_string(),
-                                r.roster.as_str().into(),
-                                r.change.clone(),
-                                r.person.clone(),
-                                r.requested_by.clone(),
-                                r.requested_at.clone(),
-                            ]
-                        })
-                        .collect();
-                    table(
-                        &[
-                            "#",
-                            ui.t("名簿", "Roster"),
-                            ui.t("変更", "Change"),
-                            "ID",
-                            ui.t("申請者", "Requested by"),
-                            ui.t("申請日時", "Requested at"),
-                        ],
-                        &rows,
-                    )
-                })
+                ui.show_table(
+                    &requests,
+                    &[
+                        "#",
+                        ui.t("名簿", "Roster"),
+                        ui.t("変更", "Change"),
+                        "ID",
+                        ui.t("申請者", "Requested by"),
+                        ui.t("申請日時", "Requested at"),
+                    ],
+                    |r| {
+                        vec![
+                            r.id.to_string(),
+                            r.roster.as_str().into(),
+                            r.change.clone(),
+                            r.person.clone(),
+                            r.requested_by.clone(),
+                            r.requested_at.clone(),
+                        ]
+                    },
+                )
             } else {
-                ui.show(&entries, || {
-                    let rows: Vec<Vec<String>> = entries
-                        .iter()
-                        .map(|e| {
-                            vec![
-                                e.roster.title_ja().into(),
-                                e.person.clone(),
-                                e.fields.name.clone(),
-                                e.fields.department.clone(),
-                                e.fields.position.clone(),
-                                e.approved_ref.clone(),
-                                e.approved_date.clone(),
-                            ]
-                        })
-                        .collect();
-                    table(
-                        &[
-                            ui.t("名簿", "Roster"),
-                            "ID",
-                            ui.t("氏名", "Name"),
-                            ui.t("所属", "Department"),
-                            ui.t("役職", "Position"),
-                            ui.t("承認番号", "Approval"),
-                            ui.t("承認日", "Approved"),
-                        ],
-                        &rows,
-                    )
-                })
+                ui.show_table(
+                    &entries,
+                    &[
+                        ui.t("名簿", "Roster"),
+                        "ID",
+                        ui.t("氏名", "Name"),
+                        ui.t("所属", "Department"),
+                        ui.t("役職", "Position"),
+                        ui.t("承認番号", "Approval"),
+                        ui.t("承認日", "Approved"),
+                    ],
+                    |e| {
+                        vec![
+                            e.roster.title_ja().into(),
+                            e.person.clone(),
+                            e.fields.name.clone(),
+                            e.fields.department.clone(),
+                            e.fields.position.clone(),
+                            e.approved_ref.clone(),
+                            e.approved_date.clone(),
+                        ]
+                    },
+                )
             }
         }
         RosterCmd::Export { out } => {
@@ -467,8 +479,8 @@ fn status(ui: &Ui, g: &Global) -> Out {
         });
     }
     let s = auth::session(&vault, g)?.status(public)?;
-    ui.show(&s, || {
-        let rows = [
+    ui.show_record(&s, || {
+        vec![
             (ui.t("場所", "Path"), s.public.path.clone()),
             (ui.t("金庫ID", "Vault ID"), s.public.vault_id.clone()),
             (ui.t("協議会", "Council"), s.council.clone()),
@@ -488,11 +500,7 @@ fn status(ui: &Ui, g: &Global) -> Out {
                 ui.t("最終チェックポイント", "Last checkpoint"),
                 s.last_checkpoint.clone().unwrap_or_else(|| "-".into()),
             ),
-        ];
-        table(
-            &[ui.t("項目", "Item"), ui.t("値", "Value")],
-            &rows.map(|(k, v)| vec![k.to_string(), v]),
-        )
+        ]
     })
 }
 
@@ -606,30 +614,25 @@ fn account_add(ui: &Ui, g: &Global, id: &str, name: &str, role: &str) -> Out {
 
 fn account_list(ui: &Ui, g: &Global) -> Out {
     let accounts = session(g)?.list_accounts()?;
-    ui.show(&accounts, || {
-        let rows: Vec<Vec<String>> = accounts
-            .iter()
-            .map(|a| {
-                vec![
-                    a.id.clone(),
-                    a.name.clone(),
-                    a.roles.clone(),
-                    a.status.clone(),
-                    a.created_at.clone(),
-                ]
-            })
-            .collect();
-        table(
-            &[
-                "ID",
-                ui.t("氏名", "Name"),
-                ui.t("役割", "Roles"),
-                ui.t("状態", "Status"),
-                ui.t("作成日時", "Created"),
-            ],
-            &rows,
-        )
-    })
+    ui.show_table(
+        &accounts,
+        &[
+            "ID",
+            ui.t("氏名", "Name"),
+            ui.t("役割", "Roles"),
+            ui.t("状態", "Status"),
+            ui.t("作成日時", "Created"),
+        ],
+        |a| {
+            vec![
+                a.id.clone(),
+                a.name.clone(),
+                a.roles.clone(),
+                a.status.clone(),
+                a.created_at.clone(),
+            ]
+        },
+    )
 }
 
 fn import(ui: &Ui, g: &Global, a: ImportArgs) -> Out {
@@ -660,46 +663,42 @@ fn import(ui: &Ui, g: &Global, a: ImportArgs) -> Out {
 
 fn list(ui: &Ui, g: &Global) -> Out {
     let docs = session(g)?.list_documents()?;
-    ui.show(&docs, || {
-        let rows: Vec<Vec<String>> = docs
-            .iter()
-            .map(|d| {
-                vec![
-                    d.id.to_string(),
-                    d.title.clone(),
-                    if d.personal_data {
-                        ui.t("個人情報", "personal")
-                    } else {
-                        "-"
-                    }
+    let personal = ui.t("個人情報", "personal");
+    ui.show_table(
+        &docs,
+        &[
+            "ID",
+            ui.t("件名", "Title"),
+            ui.t("区分", "Kind"),
+            ui.t("サイズ", "Size"),
+            ui.t("受領日", "Received"),
+            ui.t("受領元", "From"),
+        ],
+        |d| {
+            vec![
+                d.id.to_string(),
+                d.title.clone(),
+                if d.personal_data { personal } else { "-" }.to_string(),
+                d.size.to_string(),
+                d.received_at
+                    .get(..10)
+                    .unwrap_or(&d.received_at)
                     .to_string(),
-                    d.size.to_string(),
-                    d.received_at
-                        .get(..10)
-                        .unwrap_or(&d.received_at)
-                        .to_string(),
-                    d.origin.clone(),
-                ]
-            })
-            .collect();
-        table(
-            &[
-                "ID",
-                ui.t("件名", "Title"),
-                ui.t("区分", "Kind"),
-                ui.t("サイズ", "Size"),
-                ui.t("受領日", "Received"),
-                ui.t("受領元", "From"),
-            ],
-            &rows,
-        )
-    })
+                d.origin.clone(),
+            ]
+        },
+    )
 }
 
 fn show(ui: &Ui, g: &Global, doc: i64) -> Out {
     let d: DocumentInfo = session(g)?.show_document(doc)?;
-    ui.show(&d, || {
-        let rows = [
+    let personal = if d.personal_data {
+        ui.t("あり", "yes")
+    } else {
+        ui.t("なし", "no")
+    };
+    ui.show_record(&d, || {
+        vec![
             ("ID", d.id.to_string()),
             (ui.t("件名", "Title"), d.title.clone()),
             (ui.t("ファイル名", "File name"), d.file_name.clone()),
@@ -708,26 +707,14 @@ fn show(ui: &Ui, g: &Global, doc: i64) -> Out {
             (ui.t("受領元", "From"), d.origin.clone()),
             (ui.t("受領方法", "Via"), d.via.clone()),
             (ui.t("目的", "Purpose"), d.purpose.clone()),
-            (
-                ui.t("個人情報", "Personal data"),
-                if d.personal_data {
-                    ui.t("あり", "yes")
-                } else {
-                    ui.t("なし", "no")
-                }
-                .into(),
-            ),
+            (ui.t("個人情報", "Personal data"), personal.into()),
             (ui.t("サイズ", "Size"), d.size.to_string()),
             ("SHA-256", d.sha256.clone()),
             (
                 ui.t("鍵の保有者", "Key holders"),
                 d.holders.clone().unwrap_or_default().join(", "),
             ),
-        ];
-        table(
-            &[ui.t("項目", "Item"), ui.t("値", "Value")],
-            &rows.map(|(k, v)| vec![k.to_string(), v]),
-        )
+        ]
     })
 }
 
@@ -769,10 +756,20 @@ fn approve_export(
     )
 }
 
-fn audit_table(ui: &Ui, records: &[Record]) -> String {
-    let rows: Vec<Vec<String>> = records
-        .iter()
-        .map(|r| {
+fn audit_table(ui: &Ui, records: &[Record]) -> Out {
+    ui.show_table(
+        records,
+        &[
+            "#",
+            ui.t("日時(UTC)", "Time (UTC)"),
+            ui.t("操作者", "Actor"),
+            ui.t("イベント", "Event"),
+            ui.t("対象", "Object"),
+            ui.t("結果", "Outcome"),
+            ui.t("端末", "Terminal"),
+            ui.t("詳細", "Detail"),
+        ],
+        |r| {
             let e = &r.event;
             vec![
                 r.seq.to_string(),
@@ -784,20 +781,7 @@ fn audit_table(ui: &Ui, records: &[Record]) -> String {
                 e.terminal.clone(),
                 e.detail.clone(),
             ]
-        })
-        .collect();
-    table(
-        &[
-            "#",
-            ui.t("日時(UTC)", "Time (UTC)"),
-            ui.t("操作者", "Actor"),
-            ui.t("イベント", "Event"),
-            ui.t("対象", "Object"),
-            ui.t("結果", "Outcome"),
-            ui.t("端末", "Terminal"),
-            ui.t("詳細", "Detail"),
-        ],
-        &rows,
+        },
     )
 }
 

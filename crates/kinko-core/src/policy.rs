@@ -374,13 +374,16 @@ impl Session {
 
     /// Change one setting (officer).
     pub fn policy_set(&mut self, key: &str, value: &str) -> Result<()> {
-        self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, ctx| {
+        self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, _| {
             let old = store(tx, key, value)?;
-            if key.starts_with("lockout.") {
-                sync_lockout(&Policy::load(tx)?, &ctx.dir)?;
-            }
             Ok(Done::ok((), format!("{key}: {old} -> {}", value.trim())))
-        })
+        })?;
+        // The copy beside the keyslots follows the committed policy, never
+        // a value that was rolled back.
+        if key.starts_with("lockout.") {
+            sync_lockout(&Policy::load(&self.conn)?, &self.ctx.dir)?;
+        }
+        Ok(())
     }
 }
 

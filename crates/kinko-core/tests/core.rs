@@ -65,6 +65,17 @@ impl Fixture {
         own
     }
 
+    /// Open the database as someone holding `id`'s keyslot and a SQLCipher
+    /// tool would: with the raw database key, outside Kinko.
+    fn raw_db(&self, id: &str, pw: &str) -> rusqlite::Connection {
+        let slots = KeySlots::load(&self.dir.join("keyslots")).unwrap();
+        let keys = slots.unlock(id, pw.as_bytes()).unwrap();
+        let conn = rusqlite::Connection::open(self.dir.join("kinko.db")).unwrap();
+        conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&keys.db_key)))
+            .unwrap();
+        conn
+    }
+
     /// Put `id` on the approved handler roster.
     fn roster(&self, id: &str) {
         let mut boss = self.officer();
@@ -122,9 +133,7 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
     let bob_keys = slots
         .unlock("bob", bob.initial_password.as_bytes())
         .unwrap();
-    let conn = rusqlite::Connection::open(f.dir.join("kinko.db")).unwrap();
-    conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&bob_keys.db_key)))
-        .unwrap();
+    let conn = f.raw_db("bob", bob.initial_password.as_str());
     let wraps: Vec<(String, Wrapped, Vec<u8>)> = conn
         .prepare("SELECT w.holder, w.enc, w.ciphertext, d.uid FROM wraps w JOIN documents d ON d.id = w.doc_id WHERE d.id = ?1")
         .unwrap()
@@ -359,12 +368,7 @@ fn database_edits_outside_kinko_are_tampering() {
         let sam = boss.add_account("sam", "Sam", "sysadmin").unwrap();
         let sam_pw = f.activate("sam", &sam.initial_password);
         drop(boss);
-        let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
-        let keys = slots.unlock("sam", sam_pw.as_bytes()).unwrap();
-        let conn = rusqlite::Connection::open(f.dir.join("kinko.db")).unwrap();
-        conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&keys.db_key))).unwrap();
-        conn.execute(edit, []).unwrap();
-        drop(conn);
+        f.raw_db("sam", &sam_pw).execute(edit, []).unwrap();
         let vault = Vault::open(&f.dir).unwrap();
         let who = if edit.contains("id = 'boss'") { ("boss", OFFICER_PW) } else { ("sam", sam_pw.as_str()) };
         let r = vault.sign_in(who.0, &Password::new(who.1), None, "t");
@@ -579,12 +583,7 @@ fn every_cell_of_the_permission_matrix() {
 
 /// Open the database as a key holder and run `sql` (to move time back).
 fn raw_sql(f: &Fixture, id: &str, pw: &str, sql: &str) {
-    let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
-    let keys = slots.unlock(id, pw.as_bytes()).unwrap();
-    let conn = rusqlite::Connection::open(f.dir.join("kinko.db")).unwrap();
-    conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&keys.db_key)))
-        .unwrap();
-    conn.execute_batch(sql).unwrap();
+    f.raw_db(id, pw).execute_batch(sql).unwrap();
 }
 
 /// P5: a password past the maximum age allows only `passwd`; one close to
