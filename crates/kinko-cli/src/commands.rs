@@ -8,7 +8,7 @@ use kinko_core::audit::{Query, Record};
 use kinko_core::crypto::kdf::KdfProfile;
 use kinko_core::roster::{Roster, RosterFields};
 use kinko_core::vault::{local_terminal, InitOptions};
-use kinko_core::{DocumentInfo, ExportTarget, ImportRequest, Vault};
+use kinko_core::{DocumentInfo, ExportTarget, ImportRequest, NewAccount, Vault};
 use serde::Serialize;
 use serde_json::json;
 
@@ -155,24 +155,14 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         }
         Command::Account(AccountCmd::Reset { id }) => {
             let created = session(g)?.reset_account(&id)?;
-            ui.show(
-                &json!({"id": created.id, "initial_password": created.initial_password.as_str()}),
-                || {
-                    format!(
-                        "{}: {}\n{}: {}\n{}",
-                        ui.t("アカウントをリセットしました", "Account reset"),
-                        created.id,
-                        ui.t(
-                            "初期パスワード（この一度だけ表示します）",
-                            "Initial password (shown this once)"
-                        ),
-                        created.initial_password.as_str(),
-                        ui.t(
-                            "文書は情報管理責任者が kinko account recover で戻します。",
-                            "The officer gives back its documents with: kinko account recover ID"
-                        )
-                    )
-                },
+            show_new_account(
+                &ui,
+                &created,
+                ui.t("アカウントをリセットしました", "Account reset"),
+                ui.t(
+                    "文書は情報管理責任者が kinko account recover で戻します。",
+                    "The officer gives back its documents with: kinko account recover ID",
+                ),
             )
         }
         Command::Account(AccountCmd::Recover { id }) => {
@@ -591,22 +581,30 @@ fn passwd(ui: &Ui, g: &Global) -> Out {
 
 fn account_add(ui: &Ui, g: &Global, id: &str, name: &str, role: &str) -> Out {
     let created = session(g)?.add_account(id, name, role)?;
+    show_new_account(
+        ui,
+        &created,
+        ui.t("アカウントを追加しました", "Account added"),
+        ui.t(
+            "本人に安全な方法で渡してください。",
+            "Hand it to the person by a safe channel.",
+        ),
+    )
+}
+
+/// An account's initial password, shown this once.
+fn show_new_account(ui: &Ui, created: &NewAccount, headline: &str, next: &str) -> Out {
     ui.show(
         &json!({"id": created.id, "initial_password": created.initial_password.as_str()}),
         || {
             format!(
-                "{}: {}\n{}: {}\n{}",
-                ui.t("アカウントを追加しました", "Account added"),
+                "{headline}: {}\n{}: {}\n{next}",
                 created.id,
                 ui.t(
                     "初期パスワード（この一度だけ表示します）",
                     "Initial password (shown this once)"
                 ),
                 created.initial_password.as_str(),
-                ui.t(
-                    "本人に安全な方法で渡してください。",
-                    "Hand it to the person by a safe channel."
-                )
             )
         },
     )
