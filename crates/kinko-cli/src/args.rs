@@ -117,6 +117,18 @@ pub enum Command {
     /// The audit trail (auditor, officer).
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Alerts raised by the audit rules; --ack one with a --note (officer, manager).
+    Alerts {
+        /// Also list acknowledged alerts.
+        #[arg(long)]
+        all: bool,
+        /// The alert number to acknowledge.
+        #[arg(long, value_name = "ALERT", requires = "note")]
+        ack: Option<i64>,
+        /// What was found or done about it.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -280,4 +292,41 @@ pub enum AuditCmd {
         #[arg(long)]
         object: Option<String>,
     },
+    /// Recompute the whole trail; exit 5 naming the first bad event.
+    Verify {
+        /// A checkpoint kept apart: the trail must still begin with its events.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write a signed checkpoint of the trail, to keep apart from the vault.
+    Checkpoint {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the analysis of a period: HTML (printable), CSV or JSON.
+    Report {
+        /// First day (YYYY-MM-DD, Japan time).
+        #[arg(long)]
+        from: String,
+        /// Last day (YYYY-MM-DD, Japan time).
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// html, csv or json (default: from the file name, else html).
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// One event and the proof that it is in the signed tree.
+    Proof { seq: i64 },
+    /// Archive events older than the retention period to a signed file, then drop them (officer).
+    Archive {
+        /// Archive only events before this day (YYYY-MM-DD).
+        #[arg(long)]
+        before: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check an archive file on its own (needs no vault).
+    VerifyArchive { file: PathBuf },
 }

@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use kinko_core::account::Lifecycle;
-use kinko_core::audit::{Query, Record};
 use kinko_core::crypto::kdf::KdfProfile;
 use kinko_core::roster::{Roster, RosterFields};
 use kinko_core::vault::{local_terminal, InitOptions};
@@ -13,23 +12,23 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    AccountCmd, AuditCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd,
+    AccountCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd,
     TotpCmd,
 };
 use crate::auth;
 use crate::text::{table, Lang};
 use crate::Failure;
 
-type Out = Result<(), Failure>;
+pub(crate) type Out = Result<(), Failure>;
 
-struct Ui {
-    json: bool,
-    lang: Lang,
+pub(crate) struct Ui {
+    pub(crate) json: bool,
+    pub(crate) lang: Lang,
 }
 
 impl Ui {
     /// Print `value` as JSON, or `human` for people.
-    fn show<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Out {
+    pub(crate) fn show<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) -> Out {
         let text = if self.json {
             serde_json::to_string_pretty(value).context("serialising output")?
         } else {
@@ -40,12 +39,12 @@ impl Ui {
         Ok(())
     }
 
-    fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+    pub(crate) fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
         self.lang.t(ja, en)
     }
 
     /// A list as JSON, or as a table with one row per item.
-    fn show_table<T: Serialize>(
+    pub(crate) fn show_table<T: Serialize>(
         &self,
         items: &[T],
         headers: &[&str],
@@ -57,7 +56,7 @@ impl Ui {
     }
 
     /// One record as JSON, or as a two-column table of item and value.
-    fn show_record<'a, T: Serialize>(
+    pub(crate) fn show_record<'a, T: Serialize>(
         &'a self,
         value: &T,
         rows: impl FnOnce() -> Vec<(&'a str, String)>,
@@ -206,30 +205,8 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
                 format!("{} {doc} ← {from}", ui.t("取り消しました:", "Revoked:"))
             })
         }
-        Command::Audit(AuditCmd::Log {
-            since,
-            until,
-            actor,
-            event,
-            object,
-        }) => {
-            let object = object.map(|o| {
-                if o.chars().all(|c| c.is_ascii_digit()) {
-                    format!("document:{o}")
-                } else {
-                    o
-                }
-            });
-            let q = Query {
-                since: since.map(day_start),
-                until: until.map(day_end),
-                actor,
-                event,
-                object,
-            };
-            let records = session(g)?.audit_log(&q)?;
-            audit_table(&ui, &records)
-        }
+        Command::Audit(cmd) => crate::audit::run(&ui, g, cmd),
+        Command::Alerts { all, ack, note } => crate::audit::alerts(&ui, g, all, ack, note.as_deref()),
     }
 }
 
@@ -237,7 +214,7 @@ fn open_vault(g: &Global) -> Result<Vault, Failure> {
     Ok(Vault::open(&auth::vault_dir(g)?)?)
 }
 
-fn session(g: &Global) -> Result<kinko_core::Session, Failure> {
+pub(crate) fn session(g: &Global) -> Result<kinko_core::Session, Failure> {
     auth::session(&open_vault(g)?, g)
 }
 
@@ -346,27 +323,9 @@ fn roster(ui: &Ui, g: &Global, cmd: RosterCmd) -> Out {
                 (csv_path("-handlers.csv"), export.handlers_csv.as_str()),
                 (csv_path("-workers.csv"), export.workers_csv.as_str()),
             ];
-            for (path, _) in &files {
-                if path.exists() {
-                    return Err(anyhow::anyhow!(
-                        "{} already exists; choose a new file name",
-                        path.display()
-                    )
-                    .into());
-                }
-            }
-            for (path, text) in &files {
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                // Personal data: readable by its owner only.
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut f = options
-                    .open(path)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                f.write_all(text.as_bytes())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            let files: Vec<(std::path::PathBuf, &[u8])> =
+                files.iter().map(|(p, t)| (p.clone(), t.as_bytes())).collect();
+            write_new_files(&files)?;
             let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
             ui.show(&json!({"files": names}), || {
                 format!(
@@ -754,48 +713,31 @@ fn approve_export(
     )
 }
 
-fn audit_table(ui: &Ui, records: &[Record]) -> Out {
-    ui.show_table(
-        records,
-        &[
-            "#",
-            ui.t("日時(UTC)", "Time (UTC)"),
-            ui.t("操作者", "Actor"),
-            ui.t("イベント", "Event"),
-            ui.t("対象", "Object"),
-            ui.t("結果", "Outcome"),
-            ui.t("端末", "Terminal"),
-            ui.t("詳細", "Detail"),
-        ],
-        |r| {
-            let e = &r.event;
-            vec![
-                r.seq.to_string(),
-                e.at.clone(),
-                e.actor.clone(),
-                e.event.clone(),
-                e.object.clone(),
-                e.outcome.clone(),
-                e.terminal.clone(),
-                e.detail.clone(),
-            ]
-        },
-    )
-}
-
-/// A bare date means the start (or end) of that UTC day.
-fn day_start(t: String) -> String {
-    if t.len() == 10 {
-        format!("{t}T00:00:00")
-    } else {
-        t
+/// Write files the command produced, all or none: a name already taken is
+/// refused before anything is written, and each file is readable by its
+/// owner only (they may hold personal data or the trail's contents).
+pub(crate) fn write_new_files(files: &[(std::path::PathBuf, &[u8])]) -> Out {
+    for (path, _) in files {
+        if path.exists() {
+            return Err(anyhow::anyhow!(
+                "{} already exists; choose a new file name",
+                path.display()
+            )
+            .into());
+        }
     }
-}
-
-fn day_end(t: String) -> String {
-    if t.len() == 10 {
-        format!("{t}T23:59:59.999999Z")
-    } else {
-        t
+    for (path, bytes) in files {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options
+            .open(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.sync_all()
+            .with_context(|| format!("writing {}", path.display()))?;
     }
+    Ok(())
 }

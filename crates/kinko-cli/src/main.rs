@@ -4,6 +4,7 @@
 //! wrong credentials, 4 not permitted, 5 integrity failure or tampering.
 
 mod args;
+mod audit;
 mod auth;
 mod commands;
 mod text;

@@ -144,6 +144,7 @@ fn issue_credentials(
         vault_id: &ctx.vault_id,
         custodian_public: &session::meta(tx, "custodian_public")?,
         inbox_public: &session::meta(tx, "inbox_public")?,
+        audit_public: &session::meta(tx, "audit_public")?,
         account: id,
         roles,
         hpke_public: &hpke.public,

@@ -118,6 +118,10 @@ CREATE TABLE export_approvals (
     used_by     TEXT,
     used_at     TEXT
 );
+-- The audit trail (A1, A2): one row per event; `leaf` is its RFC 6962
+-- leaf hash. Rows are only ever added, except that events older than the
+-- retention period may be archived (their leaf hashes then stay at
+-- level 0 of audit_nodes, so the tree stays whole).
 CREATE TABLE audit_events (
     seq      INTEGER PRIMARY KEY,
     at       TEXT NOT NULL,
@@ -127,10 +131,47 @@ CREATE TABLE audit_events (
     outcome  TEXT NOT NULL,
     terminal TEXT NOT NULL,
     detail   TEXT NOT NULL,
-    prev     BLOB NOT NULL,
-    hash     BLOB NOT NULL
+    leaf     BLOB NOT NULL
 );
 CREATE INDEX audit_events_at ON audit_events(at);
+CREATE INDEX audit_events_actor ON audit_events(actor, at);
+-- Perfect subtrees of the audit tree: 2^level leaves from leaf idx<<level.
+CREATE TABLE audit_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+-- Signed tree heads (A2).
+CREATE TABLE audit_checkpoints (
+    size      INTEGER PRIMARY KEY,
+    root      BLOB NOT NULL,
+    at        TEXT NOT NULL,
+    made_by   TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+-- Events archived to a signed file and dropped (A3).
+CREATE TABLE audit_archives (
+    upto        INTEGER PRIMARY KEY,
+    from_seq    INTEGER NOT NULL,
+    archived_at TEXT NOT NULL,
+    archived_by TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL
+);
+-- Alerts raised by the rules in audit/alerts.rs (A5).
+CREATE TABLE alerts (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule      TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    object    TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    at        TEXT NOT NULL,
+    summary   TEXT NOT NULL,
+    acked_by  TEXT,
+    acked_at  TEXT,
+    ack_note  TEXT
+);
+CREATE INDEX alerts_rule_actor ON alerts(rule, actor, at);
 -- Rosters (P2, P3): current and ended entries, and change requests (P4).
 CREATE TABLE roster_entries (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -16,7 +16,7 @@ pub struct RosterExport {
     pub workers_csv: String,
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     html_escape::encode_text(s).into_owned()
 }
 
@@ -89,7 +89,7 @@ fn html_table(entries: &[&Entry], columns: &[Column]) -> String {
 }
 
 /// A spreadsheet runs a cell that starts with one of these as a formula.
-fn defuse(cell: String) -> String {
+pub(crate) fn defuse(cell: String) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{cell}")
     } else {

@@ -69,8 +69,8 @@ impl Session {
                     problem: quick,
                 });
             }
-            match audit::verify_chain(tx) {
-                Ok(n) => report.audit_events_checked = n,
+            match audit::verify::verify_trail(tx, &ctx.vault_id, None) {
+                Ok(t) => report.audit_events_checked = t.events,
                 Err(e) => report.damaged.push(Damage {
                     item: "audit trail".into(),
                     problem: e.to_string(),

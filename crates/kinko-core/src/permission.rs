@@ -149,6 +149,8 @@ pub enum Action {
     AuditCheckpoint,
     /// verify the audit trail.
     AuditVerify,
+    /// archive events older than the retention period, then drop them.
+    AuditArchive,
     /// write the audit report.
     AuditReport,
     /// list alerts.
@@ -180,7 +182,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 41] = [
+    pub const ALL: [Action; 42] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -208,6 +210,7 @@ impl Action {
         Action::AuditRead,
         Action::AuditCheckpoint,
         Action::AuditVerify,
+        Action::AuditArchive,
         Action::AuditReport,
         Action::AlertRead,
         Action::AlertAck,
@@ -254,6 +257,7 @@ impl Action {
             Action::AuditRead => "audit.read",
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditVerify => "audit.verify",
+            Action::AuditArchive => "audit.archive",
             Action::AuditReport => "audit.report",
             Action::AlertRead => "alert.read",
             Action::AlertAck => "alert.ack",
@@ -296,7 +300,8 @@ pub fn allows(role: Role, action: Action) -> bool {
         AlertAck | IncidentRecord | DisposalExecute | DisposalConfirm => {
             matches!(role, Officer | Manager)
         }
-        DisposalPlan | DisposalApprove | DisposalReport | ReturnPackage | StatusReport | Rekey => {
+        AuditArchive | DisposalPlan | DisposalApprove | DisposalReport | ReturnPackage
+        | StatusReport | Rekey => {
             role == Officer
         }
         Backup => matches!(role, Officer | Sysadmin),

@@ -191,6 +191,30 @@ const SETTINGS: &[Setting] = &[
         meaning: "… within this many minutes",
         check: num!(1, 10_080),
     },
+    Setting {
+        key: "alert.failed_count",
+        default: "3",
+        meaning: "alert after this many failed sign-ins of one ID …",
+        check: num!(1, 1000),
+    },
+    Setting {
+        key: "alert.failed_minutes",
+        default: "15",
+        meaning: "… within this many minutes",
+        check: num!(1, 10_080),
+    },
+    Setting {
+        key: "alert.holidays",
+        default: "true",
+        meaning: "alert when someone works on a weekend or public holiday",
+        check: boolean,
+    },
+    Setting {
+        key: "audit.retention_days",
+        default: "365",
+        meaning: "days audit events are kept before they may be archived (at least 365; can only be raised)",
+        check: num!(365, 36_500),
+    },
 ];
 
 /// Japan Standard Time (UTC+9, no daylight saving): allowed hours and
@@ -255,6 +279,13 @@ pub fn validate_setting(key: &str, value: &str) -> Result<()> {
 pub(crate) fn store(tx: &rusqlite::Transaction, key: &str, value: &str) -> Result<String> {
     validate_setting(key, value)?;
     let old = Policy::load(tx)?.raw(key).to_string();
+    // A3: the retention period may be lengthened, never shortened, so no
+    // setting can make young events archivable.
+    if key == "audit.retention_days" && value.trim().parse::<u64>().ok() < old.parse().ok() {
+        return Err(Error::invalid(format!(
+            "audit.retention_days can only be raised (it is {old})"
+        )));
+    }
     tx.execute(
         "INSERT INTO policy (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
         params![key, value.trim()],

@@ -478,6 +478,7 @@ pub(crate) struct AnchorFacts<'a> {
     pub vault_id: &'a str,
     pub custodian_public: &'a [u8],
     pub inbox_public: &'a [u8],
+    pub audit_public: &'a [u8],
     pub account: &'a str,
     pub roles: &'a str,
     pub hpke_public: &'a [u8],
@@ -486,11 +487,12 @@ pub(crate) struct AnchorFacts<'a> {
 
 /// SHA-256 over the facts, each length-prefixed.
 pub(crate) fn anchor(f: &AnchorFacts) -> [u8; 32] {
-    let mut buf = b"kinko anchor v1".to_vec();
+    let mut buf = b"kinko anchor v2".to_vec();
     for part in [
         f.vault_id.as_bytes(),
         f.custodian_public,
         f.inbox_public,
+        f.audit_public,
         f.account.as_bytes(),
         f.roles.as_bytes(),
         f.hpke_public,
@@ -521,6 +523,7 @@ fn check_anchor(
         vault_id: &vault.slots().vault_id,
         custodian_public: &meta(conn, "custodian_public")?,
         inbox_public: &meta(conn, "inbox_public")?,
+        audit_public: &meta(conn, "audit_public")?,
         account: &actor.id,
         roles: &actor.roles.to_text(),
         hpke_public: &hpke_public,

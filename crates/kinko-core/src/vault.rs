@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -271,6 +271,10 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
     let custodian = HpkeKeyPair::generate();
     let officer_hpke = HpkeKeyPair::generate();
     let officer_sign = SigningKeyPair::generate();
+    // Signs the audit trail's checkpoints; its public half is anchored in
+    // every keyslot like the custodian and inbox keys.
+    let audit_key = SigningKeyPair::generate();
+    let pseudonym_key = crypto::random_key();
 
     let custodian_slot = crypto::hpke_wrap(
         &custodian.public,
@@ -282,6 +286,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         vault_id: &vault_id,
         custodian_public: &custodian.public,
         inbox_public: &inbox.public,
+        audit_public: &audit_key.public,
         account: &opts.officer_id,
         roles: "officer",
         hpke_public: &officer_hpke.public,
@@ -312,6 +317,9 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         ("inbox_secret", inbox.secret.to_vec()),
         ("inbox_public", inbox.public.clone()),
         ("custodian_public", custodian.public.clone()),
+        ("audit_secret", audit_key.secret.to_vec()),
+        ("audit_public", audit_key.public.clone()),
+        ("audit_pseudonym_key", pseudonym_key.to_vec()),
     ] {
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)",
@@ -464,6 +472,9 @@ pub struct VaultStatus {
     pub audit_events: i64,
     pub last_event_at: Option<String>,
     pub last_checkpoint: Option<String>,
+    /// SHA-256 of the audit key's public half: checkpoints and archives
+    /// name the same fingerprint.
+    pub audit_key_fingerprint: String,
 }
 
 impl Session {
@@ -486,7 +497,12 @@ impl Session {
                 audit_events: count("audit_events")?,
                 last_event_at: tx
                     .query_row("SELECT max(at) FROM audit_events", [], |r| r.get(0))?,
-                last_checkpoint: None,
+                last_checkpoint: tx.query_row(
+                    "SELECT at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                ).optional()?,
+                audit_key_fingerprint: crypto::hex(&crypto::sha256(&crate::session::meta(tx, "audit_public")?)),
             };
             Ok(crate::session::Done::ok(status, ""))
         })

@@ -1,0 +1,346 @@
+//! Alert rules (A5, A6), run on every event as it is appended, inside the
+//! same transaction: an alert is raised exactly when its event is written.
+//! Raising is itself an event (`alert.raise`, by `kinko`), and so is
+//! acknowledging (`alert.ack`, by an officer or manager, with a note).
+//!
+//! Rules and their policy keys:
+//! - `bulk_access`: one person opened or exported more than
+//!   `alert.bulk_count` documents within `alert.bulk_minutes`.
+//! - `off_hours`: a person acted outside their allowed hours, or on a
+//!   weekend or public holiday (unless `alert.holidays` is false).
+//! - `failed_signins`: `alert.failed_count` failed sign-ins of one ID
+//!   within `alert.failed_minutes`.
+//! - `ended_access`: a refused document action by someone whose grant of
+//!   that document was revoked or whose roster entry has ended.
+//! - `personal_data_export`: a document marked as personal data left the
+//!   vault.
+//! - `clock_anomaly`: an event's time is earlier than the one before it.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{Event, DENIED, FAILED, OK, SYSTEM, TAMPERED};
+use crate::error::{Error, Result};
+use crate::policy::{self, Hours, Policy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    BulkAccess,
+    OffHours,
+    FailedSignins,
+    EndedAccess,
+    PersonalDataExport,
+    ClockAnomaly,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 6] = [
+        Rule::BulkAccess,
+        Rule::OffHours,
+        Rule::FailedSignins,
+        Rule::EndedAccess,
+        Rule::PersonalDataExport,
+        Rule::ClockAnomaly,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::BulkAccess => "bulk_access",
+            Rule::OffHours => "off_hours",
+            Rule::FailedSignins => "failed_signins",
+            Rule::EndedAccess => "ended_access",
+            Rule::PersonalDataExport => "personal_data_export",
+            Rule::ClockAnomaly => "clock_anomaly",
+        }
+    }
+}
+
+/// An alert as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alert {
+    pub id: i64,
+    pub rule: String,
+    pub actor: String,
+    pub object: String,
+    /// The event that raised it.
+    pub seq: i64,
+    pub at: String,
+    pub summary: String,
+    pub acked_by: Option<String>,
+    pub acked_at: Option<String>,
+    pub ack_note: Option<String>,
+}
+
+/// The event that opens a document's contents (`kinko open`).
+const DOCUMENT_OPEN: &str = "document.export";
+
+/// Run the rules on event `seq` just written. `clock_back` is the time of
+/// the event before it, when that is later than this one's.
+pub fn on_event(conn: &Connection, seq: i64, e: &Event, clock_back: Option<&str>) -> Result<()> {
+    if e.event == "alert.raise" {
+        return Ok(());
+    }
+    if let Some(previous) = clock_back {
+        let summary = format!(
+            "the clock went back: event {seq} is dated {}, earlier than the event before it ({previous})",
+            e.at
+        );
+        raise(conn, Rule::ClockAnomaly, e, seq, &summary)?;
+    }
+    if e.actor == SYSTEM || e.actor == "-" {
+        return Ok(());
+    }
+    let policy = Policy::load(conn)?;
+    let at = parse_time(&e.at)?;
+    for (rule, summary) in [
+        bulk_access(conn, &policy, e, at)?,
+        off_hours(conn, &policy, e, at)?,
+        failed_signins(conn, &policy, e, at)?,
+        ended_access(conn, e)?,
+        personal_data_export(e),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        raise(conn, rule, e, seq, &summary)?;
+    }
+    Ok(())
+}
+
+fn parse_time(at: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| Error::tampered(format!("an audit event's time '{at}' is not a time")))
+}
+
+fn since(at: DateTime<Utc>, minutes: u64) -> String {
+    (at - Duration::minutes(minutes as i64)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Was `rule` already raised for `actor` since `from`? One alert per
+/// burst is enough to call a person's attention.
+fn raised_since(conn: &Connection, rule: Rule, actor: &str, from: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM alerts WHERE rule = ?1 AND actor = ?2 AND at >= ?3 LIMIT 1",
+            params![rule.name(), actor, from],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+type Finding = Option<(Rule, String)>;
+
+fn bulk_access(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
+    if e.event != DOCUMENT_OPEN || e.outcome != OK {
+        return Ok(None);
+    }
+    let (limit, minutes) = (
+        policy.number("alert.bulk_count"),
+        policy.number("alert.bulk_minutes"),
+    );
+    let from = since(at, minutes);
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = ?4 AND outcome = 'ok'",
+        params![e.actor, from, e.at, DOCUMENT_OPEN],
+        |r| r.get(0),
+    )?;
+    if count as u64 <= limit || raised_since(conn, Rule::BulkAccess, &e.actor, &from)? {
+        return Ok(None);
+    }
+    Ok(Some((
+        Rule::BulkAccess,
+        format!("{} opened {count} documents within {minutes} minutes (more than {limit})", e.actor),
+    )))
+}
+
+fn off_hours(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
+    let account: Option<(String, Option<String>)> = conn
+        .query_row(
+            "SELECT roles, hours FROM accounts WHERE id = ?1",
+            [&e.actor],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((roles, own)) = account else {
+        return Ok(None);
+    };
+    let local = at.with_timezone(&policy::japan());
+    let day_off = policy::is_day_off(local.date_naive());
+    let roles = crate::permission::Roles::parse(&roles)?;
+    let own = own.map(|h| Hours::parse(&h)).transpose()?;
+    let outside = policy::check_hours(policy, &roles, own, local).is_err();
+    let holiday = day_off && policy.flag("alert.holidays");
+    if !(outside || holiday) {
+        return Ok(None);
+    }
+    if raised_since(conn, Rule::OffHours, &e.actor, &since(at, 60))? {
+        return Ok(None);
+    }
+    let when = local.format("%Y-%m-%d %H:%M");
+    let why = if outside {
+        "outside the allowed hours"
+    } else {
+        "on a weekend or public holiday"
+    };
+    Ok(Some((
+        Rule::OffHours,
+        format!("{} acted ({}) {why}, at {when} Japan time", e.actor, e.event),
+    )))
+}
+
+fn failed_signins(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
+    if e.event != "session.signin" || !(e.outcome == FAILED || e.outcome == TAMPERED || e.outcome == DENIED) {
+        return Ok(None);
+    }
+    let (limit, minutes) = (
+        policy.number("alert.failed_count"),
+        policy.number("alert.failed_minutes"),
+    );
+    let from = since(at, minutes);
+    let count: i64 = conn.query_row(
+        "SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = 'session.signin' AND outcome <> 'ok'",
+        params![e.actor, from, e.at],
+        |r| r.get(0),
+    )?;
+    if (count as u64) < limit || raised_since(conn, Rule::FailedSignins, &e.actor, &from)? {
+        return Ok(None);
+    }
+    Ok(Some((
+        Rule::FailedSignins,
+        format!("{count} failed sign-ins as {} within {minutes} minutes", e.actor),
+    )))
+}
+
+fn ended_access(conn: &Connection, e: &Event) -> Result<Finding> {
+    if e.outcome != DENIED || !e.event.starts_with("document.") {
+        return Ok(None);
+    }
+    let revoked = conn
+        .query_row(
+            "SELECT 1 FROM audit_events WHERE event = 'document.revoke' AND outcome = 'ok' AND object = ?1 AND detail = ?2 LIMIT 1",
+            params![e.object, format!("from={}", e.actor)],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    let roster_ended = conn
+        .query_row(
+            "SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NULL) LIMIT 1",
+            [&e.actor],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    let why = match (revoked, roster_ended) {
+        (_, true) => "whose roster entry has ended",
+        (true, false) => "whose grant of it was revoked",
+        (false, false) => return Ok(None),
+    };
+    Ok(Some((
+        Rule::EndedAccess,
+        format!("{} {why} tried {} on {}", e.actor, e.event, e.object),
+    )))
+}
+
+fn personal_data_export(e: &Event) -> Finding {
+    (e.event == DOCUMENT_OPEN && e.outcome == OK && e.detail.starts_with("personal data")).then(|| {
+        (
+            Rule::PersonalDataExport,
+            format!("{} took personal data out of the vault: {} ({})", e.actor, e.object, e.detail),
+        )
+    })
+}
+
+/// Record the alert and its `alert.raise` event.
+fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO alerts (rule, actor, object, seq, at, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![rule.name(), e.actor, e.object, seq, e.at, summary],
+    )?;
+    let id = conn.last_insert_rowid();
+    super::append(
+        conn,
+        &Event::new(
+            SYSTEM,
+            "alert.raise",
+            &format!("alert:{id}"),
+            OK,
+            &e.terminal,
+            &format!("{}: {summary}", rule.name()),
+        ),
+    )?;
+    Ok(())
+}
+
+/// Alerts, newest first; only the unacknowledged unless `all`.
+pub fn list(conn: &Connection, all: bool) -> Result<Vec<Alert>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, rule, actor, object, seq, at, summary, acked_by, acked_at, ack_note FROM alerts
+         WHERE ?1 OR acked_by IS NULL ORDER BY id DESC",
+    )?;
+    let rows = stmt.query_map([all], |r| {
+        Ok(Alert {
+            id: r.get(0)?,
+            rule: r.get(1)?,
+            actor: r.get(2)?,
+            object: r.get(3)?,
+            seq: r.get(4)?,
+            at: r.get(5)?,
+            summary: r.get(6)?,
+            acked_by: r.get(7)?,
+            acked_at: r.get(8)?,
+            ack_note: r.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Alerts raised between two times (for the report).
+pub fn between(conn: &Connection, from: &str, to: &str) -> Result<Vec<Alert>> {
+    Ok(list(conn, true)?
+        .into_iter()
+        .filter(|a| a.at.as_str() >= from && a.at.as_str() < to)
+        .collect())
+}
+
+impl crate::session::Session {
+    /// List alerts (officer, manager, auditor).
+    pub fn alerts(&mut self, all: bool) -> Result<Vec<Alert>> {
+        self.perform(crate::permission::Action::AlertRead, "alerts", |tx, _| {
+            let found = list(tx, all)?;
+            Ok(crate::session::Done::ok(found, if all { "all" } else { "open" }))
+        })
+    }
+
+    /// Acknowledge an alert with a note (officer, manager).
+    pub fn alert_ack(&mut self, id: i64, note: &str) -> Result<()> {
+        let note = note.trim();
+        let object = format!("alert:{id}");
+        self.perform(crate::permission::Action::AlertAck, &object, |tx, ctx| {
+            if note.is_empty() || note.chars().count() > 1000 || note.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "an acknowledgement needs a note of one line (up to 1,000 characters)",
+                ));
+            }
+            let acked: Option<Option<String>> = tx
+                .query_row("SELECT acked_by FROM alerts WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            match acked {
+                None => return Err(Error::NotFound(format!("alert {id}"))),
+                Some(Some(by)) => {
+                    return Err(Error::invalid(format!("alert {id} was already acknowledged by {by}")))
+                }
+                Some(None) => {}
+            }
+            tx.execute(
+                "UPDATE alerts SET acked_by = ?1, acked_at = ?2, ack_note = ?3 WHERE id = ?4",
+                params![ctx.actor.id, super::now(), note, id],
+            )?;
+            Ok(crate::session::Done::ok((), format!("note: {note}")))
+        })
+    }
+}

@@ -1,0 +1,437 @@
+//! The audit trail (A1–A6): an append-only table of events, each a leaf of
+//! an RFC 6962 Merkle tree ([`tree`]) whose roots are signed as
+//! checkpoints by the vault's audit key ([`checkpoint`]). Every action
+//! writes its event inside its own transaction, so an action whose event
+//! cannot be written does not happen. Each event is also run past the
+//! alert rules ([`alerts`]) in that same transaction.
+//!
+//! Sign-in failures happen before the database can be opened (its key is
+//! in the slot the password failed to open), so they are sealed with HPKE
+//! to the vault's inbox key and written to `inbox/`; the next sign-in moves
+//! them into the trail. Nobody without the database can read them.
+//!
+//! Events name people by account ID and documents by number: titles,
+//! names and file names never enter the trail, and an ID typed at a failed
+//! sign-in that belongs to no account is kept only as a keyed hash (it may
+//! be a password typed into the wrong box).
+
+pub mod alerts;
+pub mod checkpoint;
+pub mod report;
+pub mod retention;
+pub mod tree;
+pub mod verify;
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{self, Wrapped};
+use crate::error::{Error, Result};
+use crate::fsutil;
+
+/// Outcome words stored in events.
+pub const OK: &str = "ok";
+pub const DENIED: &str = "denied";
+pub const FAILED: &str = "failed";
+pub const TAMPERED: &str = "tampered";
+
+/// The actor of events Kinko writes by itself (alerts, clock anomalies).
+pub const SYSTEM: &str = "kinko";
+
+/// One audit event as written (A1: who, what, which object, outcome,
+/// exact UTC time, terminal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: String,
+    pub actor: String,
+    pub event: String,
+    pub object: String,
+    pub outcome: String,
+    pub terminal: String,
+    pub detail: String,
+}
+
+impl Event {
+    pub fn new(
+        actor: &str,
+        event: &str,
+        object: &str,
+        outcome: &str,
+        terminal: &str,
+        detail: &str,
+    ) -> Self {
+        Event {
+            at: now(),
+            actor: actor.into(),
+            event: event.into(),
+            object: object.into(),
+            outcome: outcome.into(),
+            terminal: terminal.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The bytes the event's leaf hash covers: its sequence number and
+    /// every field, each length-prefixed, so no two events share them.
+    pub fn leaf_bytes(&self, seq: i64) -> Vec<u8> {
+        let mut buf = b"kinko audit event v1".to_vec();
+        buf.extend_from_slice(&seq.to_be_bytes());
+        for part in [
+            &self.at,
+            &self.actor,
+            &self.event,
+            &self.object,
+            &self.outcome,
+            &self.terminal,
+            &self.detail,
+        ] {
+            buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            buf.extend_from_slice(part.as_bytes());
+        }
+        buf
+    }
+}
+
+/// A stored event with its place in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: Event,
+    /// Hex of the event's leaf hash.
+    pub leaf: String,
+}
+
+/// The current time in UTC, to the microsecond (A1, A6).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// How many events the trail holds (archived ones included): the size of
+/// the tree.
+pub fn size(conn: &Connection) -> Result<u64> {
+    let live: Option<i64> = conn.query_row("SELECT max(seq) FROM audit_events", [], |r| r.get(0))?;
+    let archived: Option<i64> = conn.query_row(
+        "SELECT max(idx) + 1 FROM audit_nodes WHERE level = 0",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(live.or(archived).unwrap_or(0) as u64)
+}
+
+/// Append one event to the trail and the tree, and run it past the alert
+/// rules. Call inside the action's transaction: if anything here fails,
+/// the action fails with it (fail closed).
+pub fn append(conn: &Connection, e: &Event) -> Result<i64> {
+    let written = insert(conn, e);
+    written.map_err(|err| match err {
+        Error::Tampered(_) => err,
+        other => Error::AuditWrite(other.to_string()),
+    })
+}
+
+fn insert(conn: &Connection, e: &Event) -> Result<i64> {
+    let previous_at: Option<String> = conn
+        .query_row(
+            "SELECT at FROM audit_events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let seq = size(conn)? as i64 + 1;
+    let leaf = tree::leaf_hash(&e.leaf_bytes(seq));
+    conn.execute(
+        "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![seq, e.at, e.actor, e.event, e.object, e.outcome, e.terminal, e.detail, leaf.to_vec()],
+    )?;
+    tree::append(conn, seq as u64 - 1, leaf)?;
+    // The order of the trail is the order of the tree, whatever the clock
+    // says; a clock that went back is itself worth an alert (A6).
+    let clock_back = previous_at.filter(|p| e.at < *p);
+    alerts::on_event(conn, seq, e, clock_back.as_deref())?;
+    Ok(seq)
+}
+
+/// Filters for reading the log.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor: Option<String>,
+    pub event: Option<String>,
+    pub object: Option<String>,
+}
+
+/// Read events matching `q`, oldest first.
+pub fn query(conn: &Connection, q: &Query) -> Result<Vec<Record>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {RECORD_COLUMNS} FROM audit_events
+         WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at <= ?2)
+           AND (?3 IS NULL OR actor = ?3) AND (?4 IS NULL OR event = ?4 OR event LIKE ?4 || '.%')
+           AND (?5 IS NULL OR object = ?5)
+         ORDER BY seq"
+    ))?;
+    let rows = stmt.query_map(
+        params![q.since, q.until, q.actor, q.event, q.object],
+        record_from_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn inbox_context(vault_id: &str) -> Vec<u8> {
+    format!("kinko inbox v1\0{vault_id}").into_bytes()
+}
+
+#[derive(Serialize, Deserialize)]
+struct InboxFile {
+    enc: String,
+    ciphertext: String,
+}
+
+/// The inbox key is public, so anyone who can write `inbox/` can seal an
+/// event. Only what the inbox exists for is accepted: a failed sign-in by
+/// a well-formed ID. It is recorded at the time it is moved, with the time
+/// it claims in its detail; anything else is recorded as tampering.
+fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str) -> Event {
+    let plausible = |e: &Event| {
+        e.event == "session.signin"
+            && (e.outcome == FAILED || e.outcome == TAMPERED)
+            && e.actor.len() <= 300
+            && !e.actor.chars().any(char::is_control)
+            && e.object == format!("account:{}", e.actor)
+            && e.terminal.len() <= 300
+            && e.detail.len() <= 1000
+    };
+    match sealed {
+        Some(e) if plausible(&e) => Event::new(
+            &e.actor,
+            &e.event,
+            &e.object,
+            &e.outcome,
+            &e.terminal,
+            &format!("{} (at {}, from the inbox)", e.detail, e.at),
+        ),
+        _ => Event::new(
+            "-",
+            "audit.inbox",
+            &format!("file:{file}"),
+            TAMPERED,
+            terminal,
+            "an inbox file does not open or is not a failed sign-in",
+        ),
+    }
+}
+
+/// Seal an event that happened before the database could be opened (a
+/// failed sign-in) into the inbox.
+pub fn seal_to_inbox(
+    inbox_dir: &Path,
+    vault_id: &str,
+    inbox_public: &[u8],
+    e: &Event,
+) -> Result<()> {
+    let body = serde_json::to_vec(e).expect("event serialises");
+    let w = crypto::hpke_wrap(inbox_public, &inbox_context(vault_id), &body)?;
+    let file = InboxFile {
+        enc: crypto::b64(&w.enc),
+        ciphertext: crypto::b64(&w.ciphertext),
+    };
+    let name = format!(
+        "{}-{}.evt",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"),
+        crypto::hex(&crypto::random::<6>())
+    );
+    fsutil::write_atomic(
+        &inbox_dir.join(name),
+        &serde_json::to_vec(&file).expect("serialises"),
+    )
+}
+
+/// Move sealed inbox events into the chain, in the order they happened.
+/// A file that does not open is itself recorded as tampering. Returns the
+/// files to delete once the caller's transaction commits.
+pub fn ingest_inbox(
+    conn: &Connection,
+    inbox_dir: &Path,
+    vault_id: &str,
+    inbox_secret: &[u8; 32],
+    terminal: &str,
+) -> Result<Vec<std::path::PathBuf>> {
+    let entries = match std::fs::read_dir(inbox_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(inbox_dir, e)),
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "evt"))
+        .collect();
+    files.sort();
+    for path in &files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let fresh = conn
+            .execute(
+                "INSERT OR IGNORE INTO inbox_ingested (name) VALUES (?1)",
+                [&name],
+            )
+            .map_err(|e| Error::AuditWrite(e.to_string()))?;
+        if fresh == 0 {
+            continue;
+        }
+        let event = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<InboxFile>(&b).ok())
+            .and_then(|f| {
+                let w = Wrapped {
+                    enc: crypto::unb64(&f.enc, "inbox").ok()?,
+                    ciphertext: crypto::unb64(&f.ciphertext, "inbox").ok()?,
+                };
+                crypto::hpke_unwrap(inbox_secret, &inbox_context(vault_id), &w)
+            })
+            .and_then(|b| serde_json::from_slice::<Event>(&b).ok());
+        let mut event = from_inbox(event, &name, terminal);
+        if event.event == "session.signin" && !account_exists(conn, &event.actor)? {
+            event.actor = pseudonym(conn, &event.actor)?;
+            event.object = format!("account:{}", event.actor);
+        }
+        append(conn, &event)?;
+    }
+    Ok(files)
+}
+
+fn account_exists(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM accounts WHERE id = ?1", [id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// An ID that belongs to no account, as a keyed hash: the same typed text
+/// always gives the same pseudonym (so repeated attempts can be counted
+/// and alerted on), but the trail never holds what was typed.
+pub fn pseudonym(conn: &Connection, typed: &str) -> Result<String> {
+    let key = crate::session::meta(conn, "audit_pseudonym_key")?;
+    let mac = crypto::hmac_sha256(&key, typed.as_bytes());
+    Ok(format!("unknown#{}", crypto::hex(&mac[..6])))
+}
+
+/// One event with the proof that it is in the tree (`audit proof`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventProof {
+    pub record: Record,
+    pub tree_size: u64,
+    /// Hex of the root the proof leads to.
+    pub root: String,
+    /// Hex of each hash on the audit path, leaf upwards (RFC 6962 PATH).
+    pub path: Vec<String>,
+    /// Whether `ct-merkle`'s verifier accepts the proof.
+    pub verified: bool,
+}
+
+/// The inclusion proof of event `seq` in the tree as it is now.
+pub fn prove(conn: &Connection, seq: i64) -> Result<EventProof> {
+    let record = query_one(conn, seq)?;
+    let size = size(conn)?;
+    let nodes = tree::Stored(conn);
+    let root = tree::root(&nodes, size)?;
+    let proof = tree::inclusion_proof(&nodes, size, seq as u64 - 1)?;
+    let verified = tree::verify_inclusion(
+        &root,
+        size,
+        &record.event.leaf_bytes(seq),
+        seq as u64 - 1,
+        &proof,
+    );
+    Ok(EventProof {
+        path: proof.as_bytes().chunks(32).map(crypto::hex).collect(),
+        tree_size: size,
+        root: crypto::hex(&root),
+        record,
+        verified,
+    })
+}
+
+fn query_one(conn: &Connection, seq: i64) -> Result<Record> {
+    query_range(conn, seq, seq)?
+        .pop()
+        .ok_or_else(|| Error::NotFound(format!("audit event {seq} (it may have been archived)")))
+}
+
+/// Events `first` to `last`, in order.
+pub fn query_range(conn: &Connection, first: i64, last: i64) -> Result<Vec<Record>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {RECORD_COLUMNS} FROM audit_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"
+    ))?;
+    let rows = stmt.query_map([first, last], record_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) const RECORD_COLUMNS: &str = "seq, at, actor, event, object, outcome, terminal, detail, leaf";
+
+pub(crate) fn record_from_row(r: &rusqlite::Row) -> rusqlite::Result<Record> {
+    Ok(Record {
+        seq: r.get(0)?,
+        event: Event {
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            event: r.get(3)?,
+            object: r.get(4)?,
+            outcome: r.get(5)?,
+            terminal: r.get(6)?,
+            detail: r.get(7)?,
+        },
+        leaf: crypto::hex(&r.get::<_, Vec<u8>>(8)?),
+    })
+}
+
+impl crate::session::Session {
+    /// Read the audit trail (officer and auditor only). Reading is itself
+    /// an event.
+    pub fn audit_log(&mut self, q: &Query) -> Result<Vec<Record>> {
+        let object = "audit";
+        self.perform(crate::permission::Action::AuditRead, object, |tx, _| {
+            let records = query(tx, q)?;
+            Ok(crate::session::Done::ok(records, ""))
+        })
+    }
+
+    /// Recompute the whole trail and check it against every stored
+    /// checkpoint and, if given, one kept apart (officer, auditor). A
+    /// trail that verifies gets a fresh stored checkpoint.
+    pub fn audit_verify(
+        &mut self,
+        kept: Option<&checkpoint::Checkpoint>,
+    ) -> Result<verify::TrailReport> {
+        let object = kept.map_or("audit".to_string(), |c| format!("checkpoint:{}", c.size));
+        self.perform(crate::permission::Action::AuditVerify, &object, |tx, ctx| {
+            let report = verify::verify_trail(tx, &ctx.vault_id, kept)?;
+            checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+            let detail = format!("events={} root={}", report.events, report.root);
+            Ok(crate::session::Done::ok(report, detail))
+        })
+    }
+
+    /// Sign a checkpoint of the tree as it is now, to keep apart
+    /// (officer, auditor).
+    pub fn audit_checkpoint(&mut self) -> Result<checkpoint::Checkpoint> {
+        self.perform(crate::permission::Action::AuditCheckpoint, "audit", |tx, ctx| {
+            let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+            let detail = format!("size={} root={}", c.size, c.root);
+            Ok(crate::session::Done::ok(c, detail))
+        })
+    }
+
+    /// One event and the proof that it is in the tree (officer, auditor).
+    pub fn audit_proof(&mut self, seq: i64) -> Result<EventProof> {
+        self.perform(crate::permission::Action::AuditRead, &format!("event:{seq}"), |tx, _| {
+            let p = prove(tx, seq)?;
+            Ok(crate::session::Done::ok(p, ""))
+        })
+    }
+}

@@ -1,0 +1,259 @@
+//! Retention (A3): events are kept at least `audit.retention_days` (365 or
+//! more; the setting can only be raised). Older events may be archived:
+//! written to a signed archive file first, and only then dropped from the
+//! vault. Their leaf hashes stay in the tree (level 0 of `audit_nodes`),
+//! so the trail keeps verifying, and the archive file verifies on its own
+//! (`kinko audit verify-archive`, no vault needed).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::Checkpoint;
+use super::tree::{self, Hash, Nodes};
+use super::Record;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::policy::Policy;
+
+pub const FORMAT: &str = "kinko-audit-archive";
+pub const VERSION: u32 = 1;
+
+/// An archive file: a run of events, the tree nodes to the left of them,
+/// and a checkpoint (signed by the vault's audit key) of the tree that
+/// ends with the last of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    pub format: String,
+    pub version: u32,
+    pub vault_id: String,
+    pub first: i64,
+    pub last: i64,
+    /// The perfect subtrees covering events 1 to `first - 1`, as
+    /// `(level, index, hex hash)`: enough to recompute the root.
+    pub before: Vec<(u32, u64, String)>,
+    pub events: Vec<Record>,
+    pub checkpoint: Checkpoint,
+}
+
+/// What archiving did, or what verifying an archive found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchiveSummary {
+    pub vault_id: String,
+    pub first: i64,
+    pub last: i64,
+    pub events: usize,
+    pub checkpoint_at: String,
+    /// SHA-256 of the audit key that signed it (compare with `kinko status`).
+    pub key_fingerprint: String,
+    pub file_sha256: String,
+}
+
+/// The oldest time an event may have and still be kept for sure.
+pub fn cutoff(policy: &Policy, before: NaiveDate, now: DateTime<Utc>) -> String {
+    let kept_from = now - Duration::days(policy.number("audit.retention_days") as i64);
+    let asked = before.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    asked
+        .min(kept_from)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Archive the events older than both `before` and the retention period
+/// to `out`, then drop them. Runs inside the caller's transaction, so if
+/// the file cannot be written nothing is dropped.
+pub fn archive(
+    conn: &Connection,
+    vault_id: &str,
+    made_by: &str,
+    before: NaiveDate,
+    now: DateTime<Utc>,
+    out: &Path,
+) -> Result<ArchiveSummary> {
+    if out.exists() {
+        return Err(Error::invalid(format!(
+            "{} already exists; an archive is never written over a file",
+            out.display()
+        )));
+    }
+    let cutoff = cutoff(&Policy::load(conn)?, before, now);
+    let (first, max): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT min(seq), max(seq) FROM audit_events",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (Some(first), Some(max)) = (first, max) else {
+        return Err(Error::invalid("the audit trail holds no events to archive"));
+    };
+    // The archived events are a prefix: up to the first event that is
+    // not old enough, whatever the times after it say.
+    let young: Option<i64> = conn.query_row(
+        "SELECT min(seq) FROM audit_events WHERE at >= ?1",
+        [&cutoff],
+        |r| r.get(0),
+    )?;
+    let last = young.map_or(max, |y| y - 1);
+    if last < first {
+        return Err(Error::invalid(format!(
+            "no audit events are older than {cutoff}: events younger than the retention period are kept"
+        )));
+    }
+    let stored = tree::Stored(conn);
+    let before_nodes = frontier(&stored, first as u64 - 1)?;
+    let checkpoint = Checkpoint::make_at(conn, vault_id, made_by, last as u64)?;
+    let events = super::query_range(conn, first, last)?;
+    let file = Archive {
+        format: FORMAT.into(),
+        version: VERSION,
+        vault_id: vault_id.into(),
+        first,
+        last,
+        before: before_nodes
+            .into_iter()
+            .map(|(l, i, h)| (l, i, crypto::hex(&h)))
+            .collect(),
+        events,
+        checkpoint,
+    };
+    let mut bytes = serde_json::to_vec(&file).expect("an archive serialises");
+    bytes.push(b'\n');
+    let summary = summarise(&file, &bytes)?;
+    fsutil::write_atomic(out, &bytes)?;
+    conn.execute(
+        "INSERT INTO audit_nodes (level, idx, hash) SELECT 0, seq - 1, leaf FROM audit_events WHERE seq BETWEEN ?1 AND ?2",
+        params![first, last],
+    )?;
+    conn.execute(
+        "DELETE FROM audit_events WHERE seq BETWEEN ?1 AND ?2",
+        params![first, last],
+    )?;
+    conn.execute(
+        "INSERT INTO audit_archives (upto, from_seq, archived_at, archived_by, file_sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![last, first, super::now(), made_by, summary.file_sha256],
+    )?;
+    Ok(summary)
+}
+
+/// The perfect subtrees that make up the first `size` leaves, left to right.
+fn frontier(nodes: &impl Nodes, size: u64) -> Result<Vec<(u32, u64, Hash)>> {
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    for level in (0..64u32).rev() {
+        if size & (1u64 << level) != 0 {
+            let idx = start >> level;
+            let h = nodes.node(level, idx)?.ok_or_else(|| {
+                Error::tampered(format!("the audit tree lacks a node before event {}", start + 1))
+            })?;
+            out.push((level, idx, h));
+            start += 1u64 << level;
+        }
+    }
+    Ok(out)
+}
+
+fn summarise(a: &Archive, bytes: &[u8]) -> Result<ArchiveSummary> {
+    Ok(ArchiveSummary {
+        vault_id: a.vault_id.clone(),
+        first: a.first,
+        last: a.last,
+        events: a.events.len(),
+        checkpoint_at: a.checkpoint.at.clone(),
+        key_fingerprint: crypto::hex(&crypto::sha256(&a.checkpoint.public_key_bytes()?)),
+        file_sha256: crypto::hex(&crypto::sha256(bytes)),
+    })
+}
+
+/// Check an archive file on its own: every event matches its hash, the
+/// hashes and the nodes before them give the root of its checkpoint, and
+/// the checkpoint's signature holds.
+pub fn verify_archive(bytes: &[u8]) -> Result<ArchiveSummary> {
+    let a: Archive = serde_json::from_slice(bytes)
+        .map_err(|_| Error::invalid("the file is not a Kinko audit archive"))?;
+    if a.format != FORMAT {
+        return Err(Error::invalid("the file is not a Kinko audit archive"));
+    }
+    if a.version != VERSION {
+        return Err(Error::Unsupported(format!("audit archive version {}", a.version)));
+    }
+    a.checkpoint.check_signature()?;
+    if a.checkpoint.vault_id != a.vault_id || a.checkpoint.size != a.last as u64 || a.first < 1 {
+        return Err(Error::tampered("the archive's checkpoint does not cover its events"));
+    }
+    let mut leaves = Vec::with_capacity(a.events.len());
+    for (i, r) in a.events.iter().enumerate() {
+        let seq = a.first + i as i64;
+        if r.seq != seq {
+            return Err(Error::tampered(format!(
+                "archived audit event {seq} is missing or out of order"
+            )));
+        }
+        let leaf = tree::leaf_hash(&r.event.leaf_bytes(seq));
+        if crypto::hex(&leaf) != r.leaf {
+            return Err(Error::tampered(format!(
+                "archived audit event {seq} was changed (it does not match its hash)"
+            )));
+        }
+        leaves.push(leaf);
+    }
+    if a.first + leaves.len() as i64 - 1 != a.last {
+        return Err(Error::tampered("the archive lacks some of its events"));
+    }
+    let mut before = HashMap::new();
+    for (level, idx, hex) in &a.before {
+        let bytes = data_encoding::HEXLOWER
+            .decode(hex.as_bytes())
+            .map_err(|_| Error::tampered("an archived tree hash is not hex"))?;
+        before.insert((*level, *idx), tree::to_hash(bytes)?);
+    }
+    let partial = Partial {
+        before,
+        first_idx: a.first as u64 - 1,
+        leaves: &leaves,
+    };
+    if tree::root(&partial, a.last as u64)? != a.checkpoint.root_hash()? {
+        return Err(Error::tampered(
+            "the archived events do not give the root of the archive's signed checkpoint",
+        ));
+    }
+    summarise(&a, bytes)
+}
+
+/// A tree known only by some left-hand subtrees and a run of leaves.
+struct Partial<'a> {
+    before: HashMap<(u32, u64), Hash>,
+    first_idx: u64,
+    leaves: &'a [Hash],
+}
+
+impl Nodes for Partial<'_> {
+    fn node(&self, level: u32, idx: u64) -> Result<Option<Hash>> {
+        if let Some(h) = self.before.get(&(level, idx)) {
+            return Ok(Some(*h));
+        }
+        if level == 0 {
+            return Ok(idx
+                .checked_sub(self.first_idx)
+                .and_then(|i| self.leaves.get(i as usize))
+                .copied());
+        }
+        let left = self.node(level - 1, 2 * idx)?;
+        let right = self.node(level - 1, 2 * idx + 1)?;
+        Ok(left.zip(right).map(|(l, r)| tree::parent_hash(&l, &r)))
+    }
+}
+
+impl crate::session::Session {
+    /// Archive events older than `before` and the retention period to
+    /// `out`, then drop them from the vault (officer).
+    pub fn audit_archive(&mut self, before: NaiveDate, out: &Path) -> Result<ArchiveSummary> {
+        self.perform(crate::permission::Action::AuditArchive, "audit", |tx, ctx| {
+            let s = archive(tx, &ctx.vault_id, &ctx.actor.id, before, Utc::now(), out)?;
+            let detail = format!("events {}–{} sha256={}", s.first, s.last, s.file_sha256);
+            Ok(crate::session::Done::ok(s, detail))
+        })
+    }
+}
