@@ -3,6 +3,7 @@
 //! a module per subject.
 
 mod accounts;
+mod audit;
 mod documents;
 mod errors;
 mod permissions;
@@ -258,6 +259,21 @@ impl TestVault {
             .collect();
         v.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
         v
+    }
+
+    /// Open the vault's database directly with a key holder's slot, as
+    /// someone with the files and a password could (to tamper with it).
+    pub fn raw_db(&self, id: &str, password: &str) -> rusqlite::Connection {
+        let slots = kinko_core::keyslots::KeySlots::load(&self.dir.join("keyslots")).unwrap();
+        let keys = slots.unlock(id, password.as_bytes()).unwrap();
+        let conn = rusqlite::Connection::open(self.dir.join("kinko.db")).unwrap();
+        conn.pragma_update(
+            None,
+            "key",
+            format!("x'{}'", kinko_core::crypto::hex(&keys.db_key)),
+        )
+        .unwrap();
+        conn
     }
 
     /// Events in the trail, as JSON, read by the officer.

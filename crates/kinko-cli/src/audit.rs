@@ -67,7 +67,10 @@ pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
             ui.show(&s, || {
                 format!(
                     "{} {} ({} {}–{})",
-                    ui.t("アーカイブを書き出し、削除しました:", "Archived and dropped:"),
+                    ui.t(
+                        "アーカイブを書き出し、削除しました:",
+                        "Archived and dropped:"
+                    ),
                     out.display(),
                     ui.t("イベント", "events"),
                     s.first,
@@ -82,7 +85,10 @@ pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
             ui.show(&s, || {
                 format!(
                     "{} {}–{} ({} {}, {} {})",
-                    ui.t("アーカイブは正常です: イベント", "The archive verifies: events"),
+                    ui.t(
+                        "アーカイブは正常です: イベント",
+                        "The archive verifies: events"
+                    ),
                     s.first,
                     s.last,
                     ui.t("署名", "signed"),
@@ -146,7 +152,10 @@ fn verify(ui: &Ui, g: &Global, checkpoint: Option<&Path>) -> Out {
             format!("{}: {}", ui.t("ルートハッシュ", "Root"), r.root),
             format!(
                 "{}: {}",
-                ui.t("確認した署名付きチェックポイント", "Signed checkpoints checked"),
+                ui.t(
+                    "確認した署名付きチェックポイント",
+                    "Signed checkpoints checked"
+                ),
                 r.checkpoints
             ),
             format!(
@@ -182,7 +191,9 @@ fn report(ui: &Ui, g: &Global, from: &str, to: &str, out: &Path, format: Option<
         .or(by_name.filter(|e| e == "csv" || e == "json"))
         .unwrap_or_else(|| "html".into());
     if !matches!(format.as_str(), "html" | "csv" | "json") {
-        return Err(anyhow::anyhow!("unknown report format '{format}': use html, csv or json").into());
+        return Err(
+            anyhow::anyhow!("unknown report format '{format}': use html, csv or json").into(),
+        );
     }
     let r = session(g)?.audit_report(from, to)?;
     // The printed report is Japanese unless English is asked for by name.
@@ -248,9 +259,8 @@ pub fn alerts(ui: &Ui, g: &Global, all: bool, ack: Option<i64>, note: Option<&st
 }
 
 fn date(text: &str) -> Result<NaiveDate, crate::Failure> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        anyhow::anyhow!("'{text}' is not a date: write YYYY-MM-DD").into()
-    })
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("'{text}' is not a date: write YYYY-MM-DD").into())
 }
 
 fn audit_table(ui: &Ui, records: &[Record]) -> Out {

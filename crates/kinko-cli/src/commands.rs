@@ -12,8 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::args::{
-    AccountCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd,
-    TotpCmd,
+    AccountCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd, TotpCmd,
 };
 use crate::auth;
 use crate::text::{table, Lang};
@@ -206,7 +205,9 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
             })
         }
         Command::Audit(cmd) => crate::audit::run(&ui, g, cmd),
-        Command::Alerts { all, ack, note } => crate::audit::alerts(&ui, g, all, ack, note.as_deref()),
+        Command::Alerts { all, ack, note } => {
+            crate::audit::alerts(&ui, g, all, ack, note.as_deref())
+        }
     }
 }
 
@@ -323,8 +324,10 @@ fn roster(ui: &Ui, g: &Global, cmd: RosterCmd) -> Out {
                 (csv_path("-handlers.csv"), export.handlers_csv.as_str()),
                 (csv_path("-workers.csv"), export.workers_csv.as_str()),
             ];
-            let files: Vec<(std::path::PathBuf, &[u8])> =
-                files.iter().map(|(p, t)| (p.clone(), t.as_bytes())).collect();
+            let files: Vec<(std::path::PathBuf, &[u8])> = files
+                .iter()
+                .map(|(p, t)| (p.clone(), t.as_bytes()))
+                .collect();
             write_new_files(&files)?;
             let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
             ui.show(&json!({"files": names}), || {

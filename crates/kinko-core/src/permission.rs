@@ -301,9 +301,7 @@ pub fn allows(role: Role, action: Action) -> bool {
             matches!(role, Officer | Manager)
         }
         AuditArchive | DisposalPlan | DisposalApprove | DisposalReport | ReturnPackage
-        | StatusReport | Rekey => {
-            role == Officer
-        }
+        | StatusReport | Rekey => role == Officer,
         Backup => matches!(role, Officer | Sysadmin),
     }
 }

@@ -497,12 +497,17 @@ impl Session {
                 audit_events: count("audit_events")?,
                 last_event_at: tx
                     .query_row("SELECT max(at) FROM audit_events", [], |r| r.get(0))?,
-                last_checkpoint: tx.query_row(
-                    "SELECT at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                ).optional()?,
-                audit_key_fingerprint: crypto::hex(&crypto::sha256(&crate::session::meta(tx, "audit_public")?)),
+                last_checkpoint: tx
+                    .query_row(
+                        "SELECT at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+                audit_key_fingerprint: crypto::hex(&crypto::sha256(&crate::session::meta(
+                    tx,
+                    "audit_public",
+                )?)),
             };
             Ok(crate::session::Done::ok(status, ""))
         })

@@ -606,7 +606,11 @@ fn every_cell_of_the_permission_matrix() {
                 )
                 .unwrap();
             assert_eq!(event, action.event(), "{role:?} × {action:?} left no event");
-            assert_eq!(outcome == "denied", denied, "{role:?} × {action:?}: outcome {outcome}");
+            assert_eq!(
+                outcome == "denied",
+                denied,
+                "{role:?} × {action:?}: outcome {outcome}"
+            );
         }
     }
 }

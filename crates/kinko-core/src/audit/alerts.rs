@@ -133,7 +133,12 @@ fn raised_since(conn: &Connection, rule: Rule, actor: &str, from: &str) -> Resul
 
 type Finding = Option<(Rule, String)>;
 
-fn bulk_access(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
+fn bulk_access(
+    conn: &Connection,
+    policy: &Policy,
+    e: &Event,
+    at: DateTime<Utc>,
+) -> Result<Finding> {
     if e.event != DOCUMENT_OPEN || e.outcome != OK {
         return Ok(None);
     }
@@ -152,7 +157,10 @@ fn bulk_access(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>)
     }
     Ok(Some((
         Rule::BulkAccess,
-        format!("{} opened {count} documents within {minutes} minutes (more than {limit})", e.actor),
+        format!(
+            "{} opened {count} documents within {minutes} minutes (more than {limit})",
+            e.actor
+        ),
     )))
 }
 
@@ -187,12 +195,22 @@ fn off_hours(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -
     };
     Ok(Some((
         Rule::OffHours,
-        format!("{} acted ({}) {why}, at {when} Japan time", e.actor, e.event),
+        format!(
+            "{} acted ({}) {why}, at {when} Japan time",
+            e.actor, e.event
+        ),
     )))
 }
 
-fn failed_signins(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
-    if e.event != "session.signin" || !(e.outcome == FAILED || e.outcome == TAMPERED || e.outcome == DENIED) {
+fn failed_signins(
+    conn: &Connection,
+    policy: &Policy,
+    e: &Event,
+    at: DateTime<Utc>,
+) -> Result<Finding> {
+    if e.event != "session.signin"
+        || !(e.outcome == FAILED || e.outcome == TAMPERED || e.outcome == DENIED)
+    {
         return Ok(None);
     }
     let (limit, minutes) = (
@@ -210,7 +228,10 @@ fn failed_signins(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Ut
     }
     Ok(Some((
         Rule::FailedSignins,
-        format!("{count} failed sign-ins as {} within {minutes} minutes", e.actor),
+        format!(
+            "{count} failed sign-ins as {} within {minutes} minutes",
+            e.actor
+        ),
     )))
 }
 
@@ -247,12 +268,17 @@ fn ended_access(conn: &Connection, e: &Event) -> Result<Finding> {
 }
 
 fn personal_data_export(e: &Event) -> Finding {
-    (e.event == DOCUMENT_OPEN && e.outcome == OK && e.detail.starts_with("personal data")).then(|| {
-        (
-            Rule::PersonalDataExport,
-            format!("{} took personal data out of the vault: {} ({})", e.actor, e.object, e.detail),
-        )
-    })
+    (e.event == DOCUMENT_OPEN && e.outcome == OK && e.detail.starts_with("personal data")).then(
+        || {
+            (
+                Rule::PersonalDataExport,
+                format!(
+                    "{} took personal data out of the vault: {} ({})",
+                    e.actor, e.object, e.detail
+                ),
+            )
+        },
+    )
 }
 
 /// Record the alert and its `alert.raise` event.
@@ -312,7 +338,10 @@ impl crate::session::Session {
     pub fn alerts(&mut self, all: bool) -> Result<Vec<Alert>> {
         self.perform(crate::permission::Action::AlertRead, "alerts", |tx, _| {
             let found = list(tx, all)?;
-            Ok(crate::session::Done::ok(found, if all { "all" } else { "open" }))
+            Ok(crate::session::Done::ok(
+                found,
+                if all { "all" } else { "open" },
+            ))
         })
     }
 
@@ -321,18 +350,23 @@ impl crate::session::Session {
         let note = note.trim();
         let object = format!("alert:{id}");
         self.perform(crate::permission::Action::AlertAck, &object, |tx, ctx| {
-            if note.is_empty() || note.chars().count() > 1000 || note.chars().any(char::is_control) {
+            if note.is_empty() || note.chars().count() > 1000 || note.chars().any(char::is_control)
+            {
                 return Err(Error::invalid(
                     "an acknowledgement needs a note of one line (up to 1,000 characters)",
                 ));
             }
             let acked: Option<Option<String>> = tx
-                .query_row("SELECT acked_by FROM alerts WHERE id = ?1", [id], |r| r.get(0))
+                .query_row("SELECT acked_by FROM alerts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             match acked {
                 None => return Err(Error::NotFound(format!("alert {id}"))),
                 Some(Some(by)) => {
-                    return Err(Error::invalid(format!("alert {id} was already acknowledged by {by}")))
+                    return Err(Error::invalid(format!(
+                        "alert {id} was already acknowledged by {by}"
+                    )))
                 }
                 Some(None) => {}
             }

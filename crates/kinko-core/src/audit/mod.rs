@@ -112,7 +112,8 @@ pub fn now() -> String {
 /// How many events the trail holds (archived ones included): the size of
 /// the tree.
 pub fn size(conn: &Connection) -> Result<u64> {
-    let live: Option<i64> = conn.query_row("SELECT max(seq) FROM audit_events", [], |r| r.get(0))?;
+    let live: Option<i64> =
+        conn.query_row("SELECT max(seq) FROM audit_events", [], |r| r.get(0))?;
     let archived: Option<i64> = conn.query_row(
         "SELECT max(idx) + 1 FROM audit_nodes WHERE level = 0",
         [],
@@ -145,7 +146,17 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
     conn.execute(
         "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![seq, e.at, e.actor, e.event, e.object, e.outcome, e.terminal, e.detail, leaf.to_vec()],
+        params![
+            seq,
+            e.at,
+            e.actor,
+            e.event,
+            e.object,
+            e.outcome,
+            e.terminal,
+            e.detail,
+            leaf.to_vec()
+        ],
     )?;
     tree::append(conn, seq as u64 - 1, leaf)?;
     // The order of the trail is the order of the tree, whatever the clock
@@ -372,7 +383,8 @@ pub fn query_range(conn: &Connection, first: i64, last: i64) -> Result<Vec<Recor
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(crate) const RECORD_COLUMNS: &str = "seq, at, actor, event, object, outcome, terminal, detail, leaf";
+pub(crate) const RECORD_COLUMNS: &str =
+    "seq, at, actor, event, object, outcome, terminal, detail, leaf";
 
 pub(crate) fn record_from_row(r: &rusqlite::Row) -> rusqlite::Result<Record> {
     Ok(Record {
@@ -409,29 +421,41 @@ impl crate::session::Session {
         kept: Option<&checkpoint::Checkpoint>,
     ) -> Result<verify::TrailReport> {
         let object = kept.map_or("audit".to_string(), |c| format!("checkpoint:{}", c.size));
-        self.perform(crate::permission::Action::AuditVerify, &object, |tx, ctx| {
-            let report = verify::verify_trail(tx, &ctx.vault_id, kept)?;
-            checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
-            let detail = format!("events={} root={}", report.events, report.root);
-            Ok(crate::session::Done::ok(report, detail))
-        })
+        self.perform(
+            crate::permission::Action::AuditVerify,
+            &object,
+            |tx, ctx| {
+                let report = verify::verify_trail(tx, &ctx.vault_id, kept)?;
+                checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+                let detail = format!("events={} root={}", report.events, report.root);
+                Ok(crate::session::Done::ok(report, detail))
+            },
+        )
     }
 
     /// Sign a checkpoint of the tree as it is now, to keep apart
     /// (officer, auditor).
     pub fn audit_checkpoint(&mut self) -> Result<checkpoint::Checkpoint> {
-        self.perform(crate::permission::Action::AuditCheckpoint, "audit", |tx, ctx| {
-            let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
-            let detail = format!("size={} root={}", c.size, c.root);
-            Ok(crate::session::Done::ok(c, detail))
-        })
+        self.perform(
+            crate::permission::Action::AuditCheckpoint,
+            "audit",
+            |tx, ctx| {
+                let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+                let detail = format!("size={} root={}", c.size, c.root);
+                Ok(crate::session::Done::ok(c, detail))
+            },
+        )
     }
 
     /// One event and the proof that it is in the tree (officer, auditor).
     pub fn audit_proof(&mut self, seq: i64) -> Result<EventProof> {
-        self.perform(crate::permission::Action::AuditRead, &format!("event:{seq}"), |tx, _| {
-            let p = prove(tx, seq)?;
-            Ok(crate::session::Done::ok(p, ""))
-        })
+        self.perform(
+            crate::permission::Action::AuditRead,
+            &format!("event:{seq}"),
+            |tx, _| {
+                let p = prove(tx, seq)?;
+                Ok(crate::session::Done::ok(p, ""))
+            },
+        )
     }
 }

@@ -155,7 +155,15 @@ impl Counts {
         let days = from
             .iter_days()
             .take_while(|d| *d <= to)
-            .map(|day| (day, DayCount { day, ..Default::default() }))
+            .map(|day| {
+                (
+                    day,
+                    DayCount {
+                        day,
+                        ..Default::default()
+                    },
+                )
+            })
             .collect();
         Counts {
             days,
@@ -174,29 +182,41 @@ impl Counts {
         let opened = u64::from(e.event == OPEN && e.outcome == OK);
         let day = japan_day(&e.at);
         self.total += 1;
-        let d = self.days.entry(day).or_insert_with(|| DayCount { day, ..Default::default() });
-        d.events += 1;
-        d.refused += refused;
-        let person = self.people.entry(e.actor.clone()).or_insert_with(|| PersonCount {
-            actor: e.actor.clone(),
-            first: e.at.clone(),
+        let d = self.days.entry(day).or_insert_with(|| DayCount {
+            day,
             ..Default::default()
         });
+        d.events += 1;
+        d.refused += refused;
+        let person = self
+            .people
+            .entry(e.actor.clone())
+            .or_insert_with(|| PersonCount {
+                actor: e.actor.clone(),
+                first: e.at.clone(),
+                ..Default::default()
+            });
         person.events += 1;
         person.opened += opened;
         person.refused += refused;
         person.failed_signins += u64::from(e.event == "session.signin" && refused == 1);
         person.last = e.at.clone();
-        let ev = self.events.entry(e.event.clone()).or_insert_with(|| EventCount {
-            event: e.event.clone(),
-            ..Default::default()
-        });
+        let ev = self
+            .events
+            .entry(e.event.clone())
+            .or_insert_with(|| EventCount {
+                event: e.event.clone(),
+                ..Default::default()
+            });
         ev.events += 1;
         ev.refused += refused;
         if e.object.starts_with("document:") {
             let (doc, people) = self.documents.entry(e.object.clone()).or_insert_with(|| {
                 (
-                    DocumentCount { document: e.object.clone(), ..Default::default() },
+                    DocumentCount {
+                        document: e.object.clone(),
+                        ..Default::default()
+                    },
                     BTreeSet::new(),
                 )
             });
@@ -247,7 +267,13 @@ impl Counts {
             rows: self
                 .rows
                 .into_iter()
-                .map(|((day, actor, event, outcome), count)| Row { day, actor, event, outcome, count })
+                .map(|((day, actor, event, outcome), count)| Row {
+                    day,
+                    actor,
+                    event,
+                    outcome,
+                    count,
+                })
                 .collect(),
         }
     }
@@ -265,7 +291,8 @@ impl AuditReport {
     pub fn csv(&self) -> Result<String> {
         let fail = |e: csv::Error| Error::invalid(format!("CSV: {e}"));
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(["day", "actor", "event", "outcome", "count"]).map_err(fail)?;
+        w.write_record(["day", "actor", "event", "outcome", "count"])
+            .map_err(fail)?;
         for r in &self.rows {
             w.write_record([
                 r.day.to_string(),
@@ -276,7 +303,9 @@ impl AuditReport {
             ])
             .map_err(fail)?;
         }
-        let bytes = w.into_inner().map_err(|e| Error::invalid(format!("CSV: {e}")))?;
+        let bytes = w
+            .into_inner()
+            .map_err(|e| Error::invalid(format!("CSV: {e}")))?;
         Ok(String::from_utf8(bytes).expect("CSV of UTF-8 text is UTF-8"))
     }
 
@@ -286,7 +315,8 @@ impl AuditReport {
 
     /// The printable page.
     pub fn html(&self, lang: Language) -> String {
-        let t = |ja: &'static str, en: &'static str| if lang == Language::Japanese { ja } else { en };
+        let t =
+            |ja: &'static str, en: &'static str| if lang == Language::Japanese { ja } else { en };
         let date = |d: NaiveDate| match lang {
             Language::Japanese => wareki::format(d),
             Language::English => d.format("%-d %B %Y").to_string(),
@@ -297,7 +327,10 @@ impl AuditReport {
             t("ja", "en"),
             t("監査ログ分析報告書", "Audit trail report")
         ));
-        s.push_str(&format!("<h1>{}</h1>\n", t("監査ログ分析報告書", "Audit trail report")));
+        s.push_str(&format!(
+            "<h1>{}</h1>\n",
+            t("監査ログ分析報告書", "Audit trail report")
+        ));
         s.push_str(&format!(
             "<p class=\"meta\">{}: {}<br>{}: {} – {}<br>{}: {} ({})</p>\n",
             t("協議会", "Council"),
@@ -314,39 +347,150 @@ impl AuditReport {
             &[t("項目", "Item"), t("値", "Value")],
             &[
                 vec![t("イベント数", "Events").into(), self.events.to_string()],
-                vec![t("拒否・失敗", "Refused or failed").into(), self.refused.to_string()],
-                vec![t("アラート", "Alerts").into(), self.alerts.len().to_string()],
-                vec![t("監査ログの件数(全体)", "Events in the whole trail").into(), self.checkpoint.size.to_string()],
-                vec![t("ルートハッシュ", "Root hash").into(), self.checkpoint.root.clone()],
-                vec![t("署名時刻", "Signed at").into(), self.checkpoint.at.clone()],
+                vec![
+                    t("拒否・失敗", "Refused or failed").into(),
+                    self.refused.to_string(),
+                ],
+                vec![
+                    t("アラート", "Alerts").into(),
+                    self.alerts.len().to_string(),
+                ],
+                vec![
+                    t("監査ログの件数(全体)", "Events in the whole trail").into(),
+                    self.checkpoint.size.to_string(),
+                ],
+                vec![
+                    t("ルートハッシュ", "Root hash").into(),
+                    self.checkpoint.root.clone(),
+                ],
+                vec![
+                    t("署名時刻", "Signed at").into(),
+                    self.checkpoint.at.clone(),
+                ],
             ],
         ));
-        s.push_str(&format!("<h2>{}</h2>\n", t("日別のイベント数", "Events per day")));
+        s.push_str(&format!(
+            "<h2>{}</h2>\n",
+            t("日別のイベント数", "Events per day")
+        ));
         s.push_str(&chart(&self.by_day, lang));
         s.push_str(&format!("<h2>{}</h2>\n", t("利用者別", "By person")));
         s.push_str(&simple_table(
-            &[t("利用者", "Person"), t("イベント", "Events"), t("文書の閲覧・持ち出し", "Documents opened"), t("拒否・失敗", "Refused"), t("サインイン失敗", "Failed sign-ins"), t("最初", "First"), t("最後", "Last")],
-            &self.by_person.iter().map(|p| vec![p.actor.clone(), p.events.to_string(), p.opened.to_string(), p.refused.to_string(), p.failed_signins.to_string(), p.first.clone(), p.last.clone()]).collect::<Vec<_>>(),
+            &[
+                t("利用者", "Person"),
+                t("イベント", "Events"),
+                t("文書の閲覧・持ち出し", "Documents opened"),
+                t("拒否・失敗", "Refused"),
+                t("サインイン失敗", "Failed sign-ins"),
+                t("最初", "First"),
+                t("最後", "Last"),
+            ],
+            &self
+                .by_person
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.actor.clone(),
+                        p.events.to_string(),
+                        p.opened.to_string(),
+                        p.refused.to_string(),
+                        p.failed_signins.to_string(),
+                        p.first.clone(),
+                        p.last.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         ));
         s.push_str(&format!("<h2>{}</h2>\n", t("操作別", "By event")));
         s.push_str(&simple_table(
-            &[t("操作", "Event"), t("件数", "Count"), t("拒否・失敗", "Refused")],
-            &self.by_event.iter().map(|e| vec![e.event.clone(), e.events.to_string(), e.refused.to_string()]).collect::<Vec<_>>(),
+            &[
+                t("操作", "Event"),
+                t("件数", "Count"),
+                t("拒否・失敗", "Refused"),
+            ],
+            &self
+                .by_event
+                .iter()
+                .map(|e| vec![e.event.clone(), e.events.to_string(), e.refused.to_string()])
+                .collect::<Vec<_>>(),
         ));
         s.push_str(&format!("<h2>{}</h2>\n", t("文書別", "By document")));
         s.push_str(&simple_table(
-            &[t("文書", "Document"), t("イベント", "Events"), t("閲覧・持ち出し", "Opened"), t("人数", "People")],
-            &self.by_document.iter().map(|d| vec![d.document.clone(), d.events.to_string(), d.opened.to_string(), d.people.to_string()]).collect::<Vec<_>>(),
+            &[
+                t("文書", "Document"),
+                t("イベント", "Events"),
+                t("閲覧・持ち出し", "Opened"),
+                t("人数", "People"),
+            ],
+            &self
+                .by_document
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.document.clone(),
+                        d.events.to_string(),
+                        d.opened.to_string(),
+                        d.people.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         ));
         s.push_str(&format!("<h2>{}</h2>\n", t("アラート", "Alerts")));
         s.push_str(&simple_table(
-            &["#", t("規則", "Rule"), t("日時(UTC)", "Time (UTC)"), t("内容", "Summary"), t("確認", "Acknowledged")],
-            &self.alerts.iter().map(|a| vec![a.id.to_string(), a.rule.clone(), a.at.clone(), a.summary.clone(), match (&a.acked_by, &a.ack_note) { (Some(by), Some(n)) => format!("{by}: {n}"), _ => t("未確認", "open").into() }]).collect::<Vec<_>>(),
+            &[
+                "#",
+                t("規則", "Rule"),
+                t("日時(UTC)", "Time (UTC)"),
+                t("内容", "Summary"),
+                t("確認", "Acknowledged"),
+            ],
+            &self
+                .alerts
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.id.to_string(),
+                        a.rule.clone(),
+                        a.at.clone(),
+                        a.summary.clone(),
+                        match (&a.acked_by, &a.ack_note) {
+                            (Some(by), Some(n)) => format!("{by}: {n}"),
+                            _ => t("未確認", "open").into(),
+                        },
+                    ]
+                })
+                .collect::<Vec<_>>(),
         ));
-        s.push_str(&format!("<h2>{}</h2>\n", t("拒否・失敗した操作", "Refused and failed actions")));
+        s.push_str(&format!(
+            "<h2>{}</h2>\n",
+            t("拒否・失敗した操作", "Refused and failed actions")
+        ));
         s.push_str(&simple_table(
-            &["#", t("日時(UTC)", "Time (UTC)"), t("利用者", "Person"), t("操作", "Event"), t("対象", "Object"), t("結果", "Outcome"), t("詳細", "Detail")],
-            &self.refusals.iter().map(|r| { let e = &r.event; vec![r.seq.to_string(), e.at.clone(), e.actor.clone(), e.event.clone(), e.object.clone(), e.outcome.clone(), e.detail.clone()] }).collect::<Vec<_>>(),
+            &[
+                "#",
+                t("日時(UTC)", "Time (UTC)"),
+                t("利用者", "Person"),
+                t("操作", "Event"),
+                t("対象", "Object"),
+                t("結果", "Outcome"),
+                t("詳細", "Detail"),
+            ],
+            &self
+                .refusals
+                .iter()
+                .map(|r| {
+                    let e = &r.event;
+                    vec![
+                        r.seq.to_string(),
+                        e.at.clone(),
+                        e.actor.clone(),
+                        e.event.clone(),
+                        e.object.clone(),
+                        e.outcome.clone(),
+                        e.detail.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
         ));
         s.push_str("</body>\n</html>\n");
         s
@@ -368,7 +512,10 @@ fn simple_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     s.push_str("</tr></thead>\n<tbody>\n");
     if rows.is_empty() {
-        s.push_str(&format!("<tr><td colspan=\"{}\">—</td></tr>\n", headers.len()));
+        s.push_str(&format!(
+            "<tr><td colspan=\"{}\">—</td></tr>\n",
+            headers.len()
+        ));
     }
     for row in rows {
         s.push_str("<tr>");
@@ -432,15 +579,26 @@ fn chart(days: &[DayCount], lang: Language) -> String {
 impl crate::session::Session {
     /// Count the trail of the Japan days `from` to `to` (officer, auditor).
     pub fn audit_report(&mut self, from: NaiveDate, to: NaiveDate) -> Result<AuditReport> {
-        self.perform(crate::permission::Action::AuditReport, "audit", |tx, ctx| {
-            let council = String::from_utf8_lossy(&crate::session::meta(tx, "council")?).into_owned();
-            let report = build(
-                tx,
-                &Period { from, to, council: &council, vault_id: &ctx.vault_id, made_by: &ctx.actor.id },
-            )?;
-            let detail = format!("{from} to {to}: {} events", report.events);
-            Ok(crate::session::Done::ok(report, detail))
-        })
+        self.perform(
+            crate::permission::Action::AuditReport,
+            "audit",
+            |tx, ctx| {
+                let council =
+                    String::from_utf8_lossy(&crate::session::meta(tx, "council")?).into_owned();
+                let report = build(
+                    tx,
+                    &Period {
+                        from,
+                        to,
+                        council: &council,
+                        vault_id: &ctx.vault_id,
+                        made_by: &ctx.actor.id,
+                    },
+                )?;
+                let detail = format!("{from} to {to}: {} events", report.events);
+                Ok(crate::session::Done::ok(report, detail))
+            },
+        )
     }
 }
 
@@ -455,14 +613,24 @@ mod tests {
         assert_eq!(start, "2026-03-31T15:00:00.000000Z");
         assert_eq!(end, "2026-04-01T15:00:00.000000Z");
         assert_eq!(japan_day("2026-03-31T15:00:00.000000Z"), d);
-        assert_eq!(japan_day("2026-03-31T14:59:59.999999Z"), d.pred_opt().unwrap());
+        assert_eq!(
+            japan_day("2026-03-31T14:59:59.999999Z"),
+            d.pred_opt().unwrap()
+        );
     }
 
     #[test]
     fn chart_and_tables_escape_what_people_typed() {
         let html = simple_table(&["a"], &[vec!["<script>alert(1)</script>".into()]]);
         assert!(!html.contains("<script>"));
-        let svg = chart(&[DayCount { day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), events: 3, refused: 1 }], Language::English);
+        let svg = chart(
+            &[DayCount {
+                day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                events: 3,
+                refused: 1,
+            }],
+            Language::English,
+        );
         assert!(svg.starts_with("<svg") && svg.contains("3 events (1 refused)"));
     }
 }

@@ -57,7 +57,10 @@ pub struct ArchiveSummary {
 /// The oldest time an event may have and still be kept for sure.
 pub fn cutoff(policy: &Policy, before: NaiveDate, now: DateTime<Utc>) -> String {
     let kept_from = now - Duration::days(policy.number("audit.retention_days") as i64);
-    let asked = before.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let asked = before
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
     asked
         .min(kept_from)
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -81,11 +84,10 @@ pub fn archive(
         )));
     }
     let cutoff = cutoff(&Policy::load(conn)?, before, now);
-    let (first, max): (Option<i64>, Option<i64>) = conn.query_row(
-        "SELECT min(seq), max(seq) FROM audit_events",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (first, max): (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(seq), max(seq) FROM audit_events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     let (Some(first), Some(max)) = (first, max) else {
         return Err(Error::invalid("the audit trail holds no events to archive"));
     };
@@ -146,7 +148,10 @@ fn frontier(nodes: &impl Nodes, size: u64) -> Result<Vec<(u32, u64, Hash)>> {
         if size & (1u64 << level) != 0 {
             let idx = start >> level;
             let h = nodes.node(level, idx)?.ok_or_else(|| {
-                Error::tampered(format!("the audit tree lacks a node before event {}", start + 1))
+                Error::tampered(format!(
+                    "the audit tree lacks a node before event {}",
+                    start + 1
+                ))
             })?;
             out.push((level, idx, h));
             start += 1u64 << level;
@@ -177,11 +182,16 @@ pub fn verify_archive(bytes: &[u8]) -> Result<ArchiveSummary> {
         return Err(Error::invalid("the file is not a Kinko audit archive"));
     }
     if a.version != VERSION {
-        return Err(Error::Unsupported(format!("audit archive version {}", a.version)));
+        return Err(Error::Unsupported(format!(
+            "audit archive version {}",
+            a.version
+        )));
     }
     a.checkpoint.check_signature()?;
     if a.checkpoint.vault_id != a.vault_id || a.checkpoint.size != a.last as u64 || a.first < 1 {
-        return Err(Error::tampered("the archive's checkpoint does not cover its events"));
+        return Err(Error::tampered(
+            "the archive's checkpoint does not cover its events",
+        ));
     }
     let mut leaves = Vec::with_capacity(a.events.len());
     for (i, r) in a.events.iter().enumerate() {
@@ -250,10 +260,14 @@ impl crate::session::Session {
     /// Archive events older than `before` and the retention period to
     /// `out`, then drop them from the vault (officer).
     pub fn audit_archive(&mut self, before: NaiveDate, out: &Path) -> Result<ArchiveSummary> {
-        self.perform(crate::permission::Action::AuditArchive, "audit", |tx, ctx| {
-            let s = archive(tx, &ctx.vault_id, &ctx.actor.id, before, Utc::now(), out)?;
-            let detail = format!("events {}–{} sha256={}", s.first, s.last, s.file_sha256);
-            Ok(crate::session::Done::ok(s, detail))
-        })
+        self.perform(
+            crate::permission::Action::AuditArchive,
+            "audit",
+            |tx, ctx| {
+                let s = archive(tx, &ctx.vault_id, &ctx.actor.id, before, Utc::now(), out)?;
+                let detail = format!("events {}–{} sha256={}", s.first, s.last, s.file_sha256);
+                Ok(crate::session::Done::ok(s, detail))
+            },
+        )
     }
 }

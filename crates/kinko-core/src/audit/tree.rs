@@ -163,10 +163,16 @@ pub fn append(conn: &Connection, idx: u64, leaf: Hash) -> Result<()> {
         hash = parent_hash(&left, &hash);
         level += 1;
         j >>= 1;
-        conn.execute(
-            "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+        let inserted = conn.execute(
+            "INSERT OR IGNORE INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
             params![level, j as i64, hash.to_vec()],
         )?;
+        if inserted == 0 {
+            // The node exists already: the events it covered were deleted.
+            return Err(Error::tampered(format!(
+                "the audit tree already holds events after event {idx} (events were deleted)"
+            )));
+        }
     }
     Ok(())
 }

@@ -80,7 +80,8 @@ pub fn verify_trail(
 
 /// Leaves of archived events: only their hashes remain, at level 0.
 fn push_archived_leaves(conn: &Connection, rebuilt: &mut Rebuilt) -> Result<u64> {
-    let mut stmt = conn.prepare("SELECT idx, hash FROM audit_nodes WHERE level = 0 ORDER BY idx")?;
+    let mut stmt =
+        conn.prepare("SELECT idx, hash FROM audit_nodes WHERE level = 0 ORDER BY idx")?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let idx: i64 = r.get(0)?;
