@@ -275,7 +275,8 @@ fn alerts_are_raised_listed_and_acknowledged() {
         .find(|a| a["rule"] == "bulk_access")
         .unwrap();
     assert_eq!(bulk["actor"], "hana");
-    let id = bulk["id"].to_string();
+    let number = bulk["id"].clone();
+    let id = number.to_string();
     // The auditor reads alerts but does not acknowledge them; a note is needed.
     v.as_user("aki", &aki, &["alerts", "--ack", &id, "--note", "seen"])
         .code(4);
@@ -289,17 +290,13 @@ fn alerts_are_raised_listed_and_acknowledged() {
     v.as_user("mika", &mika, &["alerts", "--ack", &id, "--note", "again"])
         .code(1);
     let open = v.boss(&["--json", "alerts"]).ok().json();
-    assert!(open
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|a| a["id"].to_string() != id));
+    assert!(open.as_array().unwrap().iter().all(|a| a["id"] != number));
     let all = v.boss(&["--json", "alerts", "--all"]).ok().json();
     let acked = all
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["id"].to_string() == id)
+        .find(|a| a["id"] == number)
         .unwrap();
     assert_eq!(acked["acked_by"], "mika");
     // Raising and acknowledging are events.
