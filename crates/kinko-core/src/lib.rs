@@ -12,7 +12,7 @@ pub mod account;
 pub mod audit;
 pub mod credentials;
 pub mod crypto;
-mod db;
+pub mod db;
 pub mod document;
 pub mod error;
 pub mod forms;

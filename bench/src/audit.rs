@@ -1,0 +1,199 @@
+//! The audit-trail benchmark: a vault of `n` events spread over a year
+//! (the scale of a busy council), each measurement beside a peer.
+
+use chrono::{Duration, NaiveDate, Utc};
+use kinko_core::audit::{self, report, verify, Event};
+use kinko_core::crypto::kdf::KdfProfile;
+use kinko_core::keyslots::KeySlots;
+use kinko_core::vault::InitOptions;
+use kinko_core::{Password, Vault};
+use rusqlite::{params, Connection};
+
+use super::time;
+
+const PASSWORD: &str = "Zq8!Vault-Speed-42";
+
+/// The `i`th synthetic event: twenty people, mostly listing and opening
+/// documents, now and then failing to sign in; one every `step`.
+fn event(i: usize, start: chrono::DateTime<Utc>, step: Duration) -> Event {
+    let actor = format!("user{:02}", i % 20);
+    let (name, object, outcome) = match i % 10 {
+        0..=5 => ("document.list", "documents".to_string(), "ok"),
+        6..=8 => ("document.export", format!("document:{}", i % 500), "ok"),
+        _ if i % 50 == 9 => ("session.signin", format!("account:{actor}"), "failed"),
+        _ => ("session.signin", format!("account:{actor}"), "ok"),
+    };
+    let mut e = Event::new(&actor, name, &object, outcome, "bench@host", "");
+    e.at = (start + step * i as i32).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    e
+}
+
+fn peer_insert(conn: &Connection, seq: usize, e: &Event) {
+    conn.execute(
+        "INSERT INTO bench_peer (seq, at, actor, event, object, outcome, terminal, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq as i64, e.at, e.actor, e.event, e.object, e.outcome, e.terminal, e.detail],
+    )
+    .unwrap();
+}
+
+fn per_second(label: &str, count: usize, secs: f64) {
+    println!(
+        "{label:<52} {:>9.0} events/s  ({count} in {secs:.2} s)",
+        count as f64 / secs
+    );
+}
+
+fn seconds(label: &str, secs: f64) {
+    println!("{label:<52} {secs:>9.3} s");
+}
+
+pub fn run(n: usize) {
+    println!("Kinko audit benchmark, {n} events over a year\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vault");
+    Vault::init(
+        &dir,
+        InitOptions {
+            officer_id: "bench".into(),
+            officer_name: "Bench".into(),
+            council: "Bench council".into(),
+            password: Password::new(PASSWORD),
+            kdf: KdfProfile::Argon2id,
+            terminal: "bench".into(),
+            policy: vec![("totp.required".into(), "false".into())],
+        },
+    )
+    .unwrap();
+    let slots = KeySlots::load(&dir.join("keyslots")).unwrap();
+    let secrets = slots.unlock("bench", PASSWORD.as_bytes()).unwrap();
+    let conn = kinko_core::db::open(&dir.join("kinko.db"), &secrets.db_key).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE bench_peer (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, event TEXT,
+         object TEXT, outcome TEXT, terminal TEXT, detail TEXT);
+         CREATE INDEX bench_peer_at ON bench_peer(at);",
+    )
+    .unwrap();
+    let start = Utc::now() + Duration::seconds(1);
+    let step = Duration::milliseconds(365 * 24 * 3600 * 1000 / n.max(1) as i64);
+    let mut next = 0usize;
+
+    // One event per durable commit: what a person's action costs.
+    let single = 2_000.min(n);
+    let (_, secs) = time(|| {
+        for i in 0..single {
+            let tx = conn.unchecked_transaction().unwrap();
+            peer_insert(&tx, i + 1, &event(i, start, step));
+            tx.commit().unwrap();
+        }
+    });
+    per_second("peer: bare insert, one durable commit each", single, secs);
+    let (_, secs) = time(|| {
+        for i in 0..single {
+            let tx = conn.unchecked_transaction().unwrap();
+            audit::append(&tx, &event(next + i, start, step)).unwrap();
+            tx.commit().unwrap();
+        }
+    });
+    next += single;
+    per_second("append (leaf, tree, alerts), one commit each", single, secs);
+
+    // The rest in durable commits of 1,000 (a bulk import's rate).
+    let batch = 1_000;
+    let rest = n - next;
+    conn.execute("DELETE FROM bench_peer", []).unwrap();
+    let peer_count = rest.min(200_000);
+    let (_, secs) = time(|| {
+        for chunk in (0..peer_count).collect::<Vec<_>>().chunks(batch) {
+            let tx = conn.unchecked_transaction().unwrap();
+            for &i in chunk {
+                peer_insert(&tx, i + 1, &event(i, start, step));
+            }
+            tx.commit().unwrap();
+        }
+    });
+    per_second("peer: bare insert, commits of 1,000", peer_count, secs);
+    conn.execute_batch("DROP TABLE bench_peer").unwrap();
+    let (_, secs) = time(|| {
+        while next < n {
+            let tx = conn.unchecked_transaction().unwrap();
+            for _ in 0..batch.min(n - next) {
+                audit::append(&tx, &event(next, start, step)).unwrap();
+                next += 1;
+            }
+            tx.commit().unwrap();
+        }
+    });
+    per_second("append (leaf, tree, alerts), commits of 1,000", rest, secs);
+    let size = audit::size(&conn).unwrap();
+    println!("{:<52} {size:>9}", "events in the trail (with alerts raised)");
+
+    // Verification against merely reading every row.
+    let (rows, secs) = time(|| {
+        let mut stmt = conn
+            .prepare("SELECT seq, at, actor, event, object, outcome, terminal, detail, leaf FROM audit_events")
+            .unwrap();
+        let mut rows = stmt.query([]).unwrap();
+        let mut n = 0u64;
+        while let Some(r) = rows.next().unwrap() {
+            let _: (i64, String, Vec<u8>) = (r.get(0).unwrap(), r.get(1).unwrap(), r.get(8).unwrap());
+            n += 1;
+        }
+        n
+    });
+    seconds(&format!("peer: read all {rows} rows"), secs);
+    let (report, secs) = time(|| verify::verify_trail(&conn, &slots.vault_id, None).unwrap());
+    seconds(
+        &format!("audit verify (recompute {} leaves and the tree)", report.events),
+        secs,
+    );
+
+    // A month's report against counting that month.
+    let first_day: NaiveDate = (start + Duration::days(30))
+        .with_timezone(&kinko_core::policy::japan())
+        .date_naive();
+    let last_day = first_day + Duration::days(29);
+    let (count, secs) = time(|| {
+        conn.query_row(
+            "SELECT count(*) FROM audit_events WHERE at >= ?1 AND at < ?2",
+            params![first_day.to_string(), (last_day + Duration::days(1)).to_string()],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+    });
+    seconds(&format!("peer: count a month ({count} events)"), secs);
+    let period = report::Period {
+        from: first_day,
+        to: last_day,
+        council: "Bench council",
+        vault_id: &slots.vault_id,
+        made_by: "bench",
+    };
+    let (r, secs) = time(|| report::build(&conn, &period).unwrap());
+    let (html, html_secs) = time(|| r.html(report::Language::Japanese));
+    seconds(&format!("audit report, one month ({} events), counts", r.events), secs);
+    seconds(&format!("  + printable HTML ({} KiB)", html.len() / 1024), html_secs);
+
+    // One inclusion proof against one row read.
+    let probes = 1_000u64;
+    let pick = |k: u64| (k * 7_919 % size) as i64 + 1;
+    let (_, secs) = time(|| {
+        for k in 0..probes {
+            let _: Vec<u8> = conn
+                .query_row("SELECT leaf FROM audit_events WHERE seq = ?1", [pick(k)], |r| r.get(0))
+                .unwrap();
+        }
+    });
+    println!("{:<52} {:>9.3} ms", "peer: read one event", secs * 1000.0 / probes as f64);
+    let (_, secs) = time(|| {
+        for k in 0..probes {
+            let p = audit::prove(&conn, pick(k)).unwrap();
+            assert!(p.verified);
+        }
+    });
+    println!(
+        "{:<52} {:>9.3} ms",
+        "inclusion proof of one event (built and verified)",
+        secs * 1000.0 / probes as f64
+    );
+}
