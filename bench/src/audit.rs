@@ -126,7 +126,10 @@ pub fn run(n: usize) {
     });
     per_second("append (leaf, tree, alerts), commits of 1,000", rest, secs);
     let size = audit::size(&conn).unwrap();
-    println!("{:<52} {size:>9}", "events in the trail (with alerts raised)");
+    println!(
+        "{:<52} {size:>9}",
+        "events in the trail (with alerts raised)"
+    );
 
     // Verification against merely reading every row.
     let (rows, secs) = time(|| {
@@ -136,7 +139,8 @@ pub fn run(n: usize) {
         let mut rows = stmt.query([]).unwrap();
         let mut n = 0u64;
         while let Some(r) = rows.next().unwrap() {
-            let _: (i64, String, Vec<u8>) = (r.get(0).unwrap(), r.get(1).unwrap(), r.get(8).unwrap());
+            let _: (i64, String, Vec<u8>) =
+                (r.get(0).unwrap(), r.get(1).unwrap(), r.get(8).unwrap());
             n += 1;
         }
         n
@@ -144,7 +148,10 @@ pub fn run(n: usize) {
     seconds(&format!("peer: read all {rows} rows"), secs);
     let (report, secs) = time(|| verify::verify_trail(&conn, &slots.vault_id, None).unwrap());
     seconds(
-        &format!("audit verify (recompute {} leaves and the tree)", report.events),
+        &format!(
+            "audit verify (recompute {} leaves and the tree)",
+            report.events
+        ),
         secs,
     );
 
@@ -156,7 +163,10 @@ pub fn run(n: usize) {
     let (count, secs) = time(|| {
         conn.query_row(
             "SELECT count(*) FROM audit_events WHERE at >= ?1 AND at < ?2",
-            params![first_day.to_string(), (last_day + Duration::days(1)).to_string()],
+            params![
+                first_day.to_string(),
+                (last_day + Duration::days(1)).to_string()
+            ],
             |r| r.get::<_, i64>(0),
         )
         .unwrap()
@@ -171,8 +181,14 @@ pub fn run(n: usize) {
     };
     let (r, secs) = time(|| report::build(&conn, &period).unwrap());
     let (html, html_secs) = time(|| r.html(report::Language::Japanese));
-    seconds(&format!("audit report, one month ({} events), counts", r.events), secs);
-    seconds(&format!("  + printable HTML ({} KiB)", html.len() / 1024), html_secs);
+    seconds(
+        &format!("audit report, one month ({} events), counts", r.events),
+        secs,
+    );
+    seconds(
+        &format!("  + printable HTML ({} KiB)", html.len() / 1024),
+        html_secs,
+    );
 
     // One inclusion proof against one row read.
     let probes = 1_000u64;
@@ -180,11 +196,19 @@ pub fn run(n: usize) {
     let (_, secs) = time(|| {
         for k in 0..probes {
             let _: Vec<u8> = conn
-                .query_row("SELECT leaf FROM audit_events WHERE seq = ?1", [pick(k)], |r| r.get(0))
+                .query_row(
+                    "SELECT leaf FROM audit_events WHERE seq = ?1",
+                    [pick(k)],
+                    |r| r.get(0),
+                )
                 .unwrap();
         }
     });
-    println!("{:<52} {:>9.3} ms", "peer: read one event", secs * 1000.0 / probes as f64);
+    println!(
+        "{:<52} {:>9.3} ms",
+        "peer: read one event",
+        secs * 1000.0 / probes as f64
+    );
     let (_, secs) = time(|| {
         for k in 0..probes {
             let p = audit::prove(&conn, pick(k)).unwrap();
