@@ -386,19 +386,25 @@ pub fn query_range(conn: &Connection, first: i64, last: i64) -> Result<Vec<Recor
 pub(crate) const RECORD_COLUMNS: &str =
     "seq, at, actor, event, object, outcome, terminal, detail, leaf";
 
+/// A row of [`RECORD_COLUMNS`] as a record.
 pub(crate) fn record_from_row(r: &rusqlite::Row) -> rusqlite::Result<Record> {
     Ok(Record {
         seq: r.get(0)?,
-        event: Event {
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            event: r.get(3)?,
-            object: r.get(4)?,
-            outcome: r.get(5)?,
-            terminal: r.get(6)?,
-            detail: r.get(7)?,
-        },
+        event: event_from_row(r)?,
         leaf: crypto::hex(&r.get::<_, Vec<u8>>(8)?),
+    })
+}
+
+/// The event fields of a row of [`RECORD_COLUMNS`] (columns 1 to 7).
+pub(crate) fn event_from_row(r: &rusqlite::Row) -> rusqlite::Result<Event> {
+    Ok(Event {
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        event: r.get(3)?,
+        object: r.get(4)?,
+        outcome: r.get(5)?,
+        terminal: r.get(6)?,
+        detail: r.get(7)?,
     })
 }
 

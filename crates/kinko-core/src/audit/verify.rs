@@ -100,9 +100,10 @@ fn push_archived_leaves(conn: &Connection, rebuilt: &mut Rebuilt) -> Result<u64>
 /// the stored one: an edited, inserted, deleted or reordered event shows
 /// up here as the first event that does not fit.
 fn push_live_events(conn: &Connection, rebuilt: &mut Rebuilt) -> Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, actor, event, object, outcome, terminal, detail, leaf FROM audit_events ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM audit_events ORDER BY seq",
+        super::RECORD_COLUMNS
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let seq: i64 = r.get(0)?;
@@ -112,15 +113,7 @@ fn push_live_events(conn: &Connection, rebuilt: &mut Rebuilt) -> Result<()> {
                 "audit event {expected} is missing from the trail (deleted)"
             )));
         }
-        let e = super::Event {
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            event: r.get(3)?,
-            object: r.get(4)?,
-            outcome: r.get(5)?,
-            terminal: r.get(6)?,
-            detail: r.get(7)?,
-        };
+        let e = super::event_from_row(r)?;
         let leaf = tree::leaf_hash(&e.leaf_bytes(seq));
         let stored: Vec<u8> = r.get(8)?;
         if stored != leaf {
