@@ -209,9 +209,11 @@ pub fn run(n: usize) {
         "peer: read one event",
         secs * 1000.0 / probes as f64
     );
+    let root =
+        kinko_core::audit::tree::root(&kinko_core::audit::tree::Stored(&conn), size).unwrap();
     let (_, secs) = time(|| {
         for k in 0..probes {
-            let p = audit::prove(&conn, pick(k)).unwrap();
+            let p = audit::prove(&conn, pick(k), size, root).unwrap();
             assert!(p.verified);
         }
     });

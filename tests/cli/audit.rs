@@ -99,6 +99,66 @@ fn the_last_events_deleted_are_caught_by_the_tree() {
 }
 
 #[test]
+fn the_very_last_event_deleted_is_tampering() {
+    let (v, _, _) = busy();
+    v.raw_db("boss", OFFICER_PW)
+        .execute(
+            "DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)",
+            [],
+        )
+        .unwrap();
+    // The next event takes the deleted one's place, but the gap was noted.
+    let r = v.boss(&["audit", "verify"]).code(5);
+    assert!(r.stderr.contains("were recorded"), "{}", r.stderr);
+    v.boss(&["audit", "verify"]).code(5);
+}
+
+#[test]
+fn bad_input_to_the_audit_commands_is_refused_in_one_line() {
+    let (v, _, _) = busy();
+    for args in [
+        &["audit", "proof", "0"][..],
+        &["audit", "proof", "999999"],
+        &[
+            "audit",
+            "report",
+            "--from",
+            "1999-01-01",
+            "--to",
+            "1999-01-02",
+            "--out",
+            "x.html",
+        ],
+        &[
+            "audit",
+            "report",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+            "--out",
+            "x.pdf",
+            "--format",
+            "pdf",
+        ],
+        &["audit", "verify-archive", "/nonexistent"],
+        &[
+            "account", "add", "kinko", "--name", "K", "--role", "handler",
+        ],
+    ] {
+        let r = v.boss(args);
+        assert!(
+            r.code == 1 || r.code == 2,
+            "{args:?}: {} {}",
+            r.code,
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
 fn an_inserted_event_is_named() {
     let (v, _, _) = busy();
     let db = v.raw_db("boss", OFFICER_PW);
@@ -281,6 +341,20 @@ fn alerts_are_raised_listed_and_acknowledged() {
     v.as_user("aki", &aki, &["alerts", "--ack", &id, "--note", "seen"])
         .code(4);
     v.as_user("mika", &mika, &["alerts", "--ack", &id]).code(2);
+    // Nobody acknowledges an alert about themselves.
+    let about_mika = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == "failed_signins")
+        .unwrap()["id"]
+        .to_string();
+    v.as_user(
+        "mika",
+        &mika,
+        &["alerts", "--ack", &about_mika, "--note", "mine"],
+    )
+    .code(4);
     v.as_user(
         "mika",
         &mika,

@@ -328,5 +328,11 @@ pub enum AuditCmd {
         out: PathBuf,
     },
     /// Check an archive file on its own (needs no vault).
-    VerifyArchive { file: PathBuf },
+    VerifyArchive {
+        file: PathBuf,
+        /// The vault's audit key fingerprint (from `kinko status`): the
+        /// archive must be signed with that key.
+        #[arg(long)]
+        key: Option<String>,
+    },
 }

@@ -78,10 +78,10 @@ pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
                 )
             })
         }
-        AuditCmd::VerifyArchive { file } => {
+        AuditCmd::VerifyArchive { file, key } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let s = kinko_core::audit::retention::verify_archive(&bytes)?;
+            let s = kinko_core::audit::retention::verify_archive(&bytes, key.as_deref())?;
             ui.show(&s, || {
                 format!(
                     "{} {}–{} ({} {}, {} {})",

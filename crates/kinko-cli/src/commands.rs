@@ -452,6 +452,10 @@ fn status(ui: &Ui, g: &Global) -> Out {
                 ui.t("最終チェックポイント", "Last checkpoint"),
                 s.last_checkpoint.clone().unwrap_or_else(|| "-".into()),
             ),
+            (
+                ui.t("監査鍵の指紋", "Audit key fingerprint"),
+                s.audit_key_fingerprint.clone(),
+            ),
         ]
     })
 }

@@ -69,13 +69,16 @@ pub fn validate_id(id: &str) -> Result<()> {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
+    if !ok {
+        return Err(Error::invalid(format!(
             "'{id}' is not a valid account ID (use 1-64 lower-case letters, digits, '.', '_' or '-')"
-        )))
+        )));
     }
+    // The trail's own name for events Kinko writes by itself.
+    if id == crate::audit::SYSTEM {
+        return Err(Error::invalid(format!("'{id}' is reserved by Kinko")));
+    }
+    Ok(())
 }
 
 /// A display name: 1-200 characters, no control characters.

@@ -494,7 +494,8 @@ impl Session {
                 created_at: text("created_at")?,
                 accounts: count("accounts")?,
                 documents: count("documents")?,
-                audit_events: count("audit_events")?,
+                // Archived events included: the size of the tree.
+                audit_events: crate::audit::size(tx)? as i64,
                 last_event_at: tx
                     .query_row("SELECT max(at) FROM audit_events", [], |r| r.get(0))?,
                 last_checkpoint: tx

@@ -755,7 +755,7 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     let a1 = archive(&tx, &id, "boss", far, later, &first_file).unwrap();
     tx.commit().unwrap();
     assert_eq!(a1.first, 1);
-    let checked = verify_archive(&std::fs::read(&first_file).unwrap()).unwrap();
+    let checked = verify_archive(&std::fs::read(&first_file).unwrap(), None).unwrap();
     assert_eq!((checked.first, checked.last), (1, a1.last));
 
     // The vault goes on; its tree (with the archived leaves) verifies.
@@ -777,7 +777,7 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     let a2 = archive(&tx, &id, "boss", far, later, &second_file).unwrap();
     tx.commit().unwrap();
     assert_eq!(a2.first, a1.last + 1);
-    verify_archive(&std::fs::read(&second_file).unwrap()).unwrap();
+    verify_archive(&std::fs::read(&second_file).unwrap(), None).unwrap();
     f.officer().audit_verify(None).unwrap();
 
     // An archive edited afterwards is tampering.
@@ -785,14 +785,35 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     let edited = text.replacen("\"actor\":\"boss\"", "\"actor\":\"hana\"", 1);
     assert_ne!(edited, text);
     assert!(matches!(
-        verify_archive(edited.as_bytes()),
+        verify_archive(edited.as_bytes(), None),
         Err(Error::Tampered(m)) if m.contains("was changed")
     ));
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
     json["events"].as_array_mut().unwrap().pop();
     assert!(matches!(
-        verify_archive(json.to_string().as_bytes()),
+        verify_archive(json.to_string().as_bytes(), None),
         Err(Error::Tampered(_))
     ));
-    assert!(matches!(verify_archive(b"{}"), Err(Error::Invalid(_))));
+    assert!(matches!(
+        verify_archive(b"{}", None),
+        Err(Error::Invalid(_))
+    ));
+    // A subtree slipped in over the archived events, to stand for them.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let root = json["checkpoint"]["root"].clone();
+    json["before"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!([20, 0, root]));
+    assert!(matches!(
+        verify_archive(json.to_string().as_bytes(), None),
+        Err(Error::Tampered(_))
+    ));
+    // The right key, and another.
+    let key = checked.key_fingerprint.clone();
+    verify_archive(&std::fs::read(&second_file).unwrap(), Some(&key)).unwrap();
+    assert!(matches!(
+        verify_archive(&std::fs::read(&second_file).unwrap(), Some(&"0".repeat(64))),
+        Err(Error::Tampered(_))
+    ));
 }

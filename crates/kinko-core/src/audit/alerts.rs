@@ -97,7 +97,7 @@ pub fn on_event(conn: &Connection, seq: i64, e: &Event, clock_back: Option<&str>
         bulk_access(conn, &policy, e, at)?,
         off_hours(conn, &policy, e, at)?,
         failed_signins(conn, &policy, e, at)?,
-        ended_access(conn, e)?,
+        ended_access(conn, e, at)?,
         personal_data_export(e),
     ]
     .into_iter()
@@ -235,18 +235,20 @@ fn failed_signins(
     )))
 }
 
-fn ended_access(conn: &Connection, e: &Event) -> Result<Finding> {
+fn ended_access(conn: &Connection, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
     if e.outcome != DENIED || !e.event.starts_with("document.") {
         return Ok(None);
     }
-    let revoked = conn
-        .query_row(
-            "SELECT 1 FROM audit_events WHERE event = 'document.revoke' AND outcome = 'ok' AND object = ?1 AND detail = ?2 LIMIT 1",
-            params![e.object, format!("from={}", e.actor)],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
+    // Revoked, and not granted again since.
+    let last = |event: &str, detail: String| -> Result<i64> {
+        Ok(conn.query_row(
+            "SELECT coalesce(max(seq), 0) FROM audit_events WHERE event = ?1 AND outcome = 'ok' AND object = ?2 AND detail = ?3",
+            params![event, e.object, detail],
+            |r| r.get(0),
+        )?)
+    };
+    let revoked_at = last("document.revoke", format!("from={}", e.actor))?;
+    let revoked = revoked_at > last("document.grant", format!("to={}", e.actor))?;
     let roster_ended = conn
         .query_row(
             "SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NOT NULL
@@ -261,6 +263,9 @@ fn ended_access(conn: &Connection, e: &Event) -> Result<Finding> {
         (true, false) => "whose grant of it was revoked",
         (false, false) => return Ok(None),
     };
+    if raised_since(conn, Rule::EndedAccess, &e.actor, &since(at, 10))? {
+        return Ok(None);
+    }
     Ok(Some((
         Rule::EndedAccess,
         format!("{} {why} tried {} on {}", e.actor, e.event, e.object),
@@ -356,19 +361,26 @@ impl crate::session::Session {
                     "an acknowledgement needs a note of one line (up to 1,000 characters)",
                 ));
             }
-            let acked: Option<Option<String>> = tx
-                .query_row("SELECT acked_by FROM alerts WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
+            let found: Option<(String, Option<String>)> = tx
+                .query_row(
+                    "SELECT actor, acked_by FROM alerts WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?;
-            match acked {
+            match found {
                 None => return Err(Error::NotFound(format!("alert {id}"))),
-                Some(Some(by)) => {
+                Some((about, _)) if about == ctx.actor.id => {
+                    return Err(Error::denied(
+                        "an alert about yourself must be acknowledged by someone else",
+                    ))
+                }
+                Some((_, Some(by))) => {
                     return Err(Error::invalid(format!(
                         "alert {id} was already acknowledged by {by}"
                     )))
                 }
-                Some(None) => {}
+                Some((_, None)) => {}
             }
             tx.execute(
                 "UPDATE alerts SET acked_by = ?1, acked_at = ?2, ack_note = ?3 WHERE id = ?4",

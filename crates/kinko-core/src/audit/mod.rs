@@ -119,7 +119,31 @@ pub fn size(conn: &Connection) -> Result<u64> {
         [],
         |r| r.get(0),
     )?;
-    Ok(live.or(archived).unwrap_or(0) as u64)
+    let size = live.or(archived).unwrap_or(0);
+    if !(0..1 << 48).contains(&size) {
+        return Err(Error::tampered(format!(
+            "the audit trail's numbering ({size}) was changed outside Kinko"
+        )));
+    }
+    Ok(size as u64)
+}
+
+/// The size the trail had at its last append, kept apart from the events
+/// so that events cut off its end are noticed even when no subtree
+/// covers them.
+pub fn recorded_size(conn: &Connection) -> Result<Option<u64>> {
+    let v: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'audit_size'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    v.map(|b| {
+        let b: [u8; 8] = b
+            .try_into()
+            .map_err(|_| Error::tampered("the recorded size of the audit trail is damaged"))?;
+        Ok(u64::from_be_bytes(b))
+    })
+    .transpose()
 }
 
 /// Append one event to the trail and the tree, and run it past the alert
@@ -141,7 +165,20 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
             |r| r.get(0),
         )
         .optional()?;
-    let seq = size(conn)? as i64 + 1;
+    let size = size(conn)?;
+    if let Some(recorded) = recorded_size(conn)?.filter(|r| *r != size) {
+        // Events were cut off the end (or added) outside Kinko. Appending
+        // would paper over it, so the damage is noted for good first, and
+        // `audit verify` reports it as tampering from then on.
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_damage', ?1)",
+            [format!(
+                "the trail held {size} events where {recorded} were recorded (events were deleted or added outside Kinko)"
+            )
+            .into_bytes()],
+        )?;
+    }
+    let seq = size as i64 + 1;
     let leaf = tree::leaf_hash(&e.leaf_bytes(seq));
     conn.execute(
         "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf)
@@ -159,6 +196,11 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
         ],
     )?;
     tree::append(conn, seq as u64 - 1, leaf)?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('audit_size', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = ?1",
+        [(seq as u64).to_be_bytes().to_vec()],
+    )?;
     // The order of the trail is the order of the tree, whatever the clock
     // says; a clock that went back is itself worth an alert (A6).
     let clock_back = previous_at.filter(|p| e.at < *p);
@@ -345,12 +387,14 @@ pub struct EventProof {
     pub verified: bool,
 }
 
-/// The inclusion proof of event `seq` in the tree as it is now.
-pub fn prove(conn: &Connection, seq: i64) -> Result<EventProof> {
+/// The inclusion proof of event `seq` in the tree of `size` events whose
+/// root is `root` (a signed checkpoint's).
+pub fn prove(conn: &Connection, seq: i64, size: u64, root: tree::Hash) -> Result<EventProof> {
+    if seq < 1 || seq as u64 > size {
+        return Err(Error::NotFound(format!("audit event {seq}")));
+    }
     let record = query_one(conn, seq)?;
-    let size = size(conn)?;
     let nodes = tree::Stored(conn);
-    let root = tree::root(&nodes, size)?;
     let proof = tree::inclusion_proof(&nodes, size, seq as u64 - 1)?;
     let verified = tree::verify_inclusion(
         &root,
@@ -453,15 +497,18 @@ impl crate::session::Session {
         )
     }
 
-    /// One event and the proof that it is in the tree (officer, auditor).
+    /// One event and the proof that it is in the tree, as signed in a
+    /// checkpoint made now (officer, auditor).
     pub fn audit_proof(&mut self, seq: i64) -> Result<EventProof> {
-        self.perform(
-            crate::permission::Action::AuditRead,
-            &format!("event:{seq}"),
-            |tx, _| {
-                let p = prove(tx, seq)?;
-                Ok(crate::session::Done::ok(p, ""))
-            },
-        )
+        let object = format!("event:{seq}");
+        self.perform(crate::permission::Action::AuditRead, &object, |tx, ctx| {
+            let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+            c.check_signature()?;
+            let p = prove(tx, seq, c.size, c.root_hash()?)?;
+            Ok(crate::session::Done::ok(
+                p,
+                format!("checkpoint size={}", c.size),
+            ))
+        })
     }
 }

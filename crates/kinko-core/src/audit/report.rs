@@ -116,6 +116,14 @@ pub struct Period<'a> {
 /// Count the events of the period. The checkpoint is signed for the tree
 /// as it stands, so a printed report names the trail it came from.
 pub fn build(conn: &Connection, p: &Period) -> Result<AuditReport> {
+    use chrono::Datelike;
+    for d in [p.from, p.to] {
+        if !(2000..=9999).contains(&d.year()) {
+            return Err(Error::invalid(format!(
+                "{d} is outside the years a report can cover (2000 to 9999)"
+            )));
+        }
+    }
     if p.from > p.to {
         return Err(Error::invalid(format!(
             "the report period ends ({}) before it starts ({})",

@@ -83,6 +83,9 @@ pub fn archive(
             out.display()
         )));
     }
+    // Nothing leaves the vault unchecked: an event edited in place would
+    // otherwise be archived and dropped, and the damage with it.
+    super::verify::verify_trail(conn, vault_id, None)?;
     let cutoff = cutoff(&Policy::load(conn)?, before, now);
     let (first, max): (Option<i64>, Option<i64>) =
         conn.query_row("SELECT min(seq), max(seq) FROM audit_events", [], |r| {
@@ -91,6 +94,11 @@ pub fn archive(
     let (Some(first), Some(max)) = (first, max) else {
         return Err(Error::invalid("the audit trail holds no events to archive"));
     };
+    if first < 1 {
+        return Err(Error::tampered(
+            "the audit trail's numbering was changed outside Kinko",
+        ));
+    }
     // The archived events are a prefix: up to the first event that is
     // not old enough, whatever the times after it say.
     let young: Option<i64> = conn.query_row(
@@ -140,24 +148,34 @@ pub fn archive(
     Ok(summary)
 }
 
-/// The perfect subtrees that make up the first `size` leaves, left to right.
-fn frontier(nodes: &impl Nodes, size: u64) -> Result<Vec<(u32, u64, Hash)>> {
+/// Where the perfect subtrees that make up the first `size` leaves sit,
+/// left to right, as `(level, index)`.
+fn frontier_positions(size: u64) -> Vec<(u32, u64)> {
     let mut out = Vec::new();
     let mut start = 0u64;
     for level in (0..64u32).rev() {
         if size & (1u64 << level) != 0 {
-            let idx = start >> level;
-            let h = nodes.node(level, idx)?.ok_or_else(|| {
-                Error::tampered(format!(
-                    "the audit tree lacks a node before event {}",
-                    start + 1
-                ))
-            })?;
-            out.push((level, idx, h));
+            out.push((level, start >> level));
             start += 1u64 << level;
         }
     }
-    Ok(out)
+    out
+}
+
+/// Those subtrees with their hashes.
+fn frontier(nodes: &impl Nodes, size: u64) -> Result<Vec<(u32, u64, Hash)>> {
+    frontier_positions(size)
+        .into_iter()
+        .map(|(level, idx)| {
+            let h = nodes.node(level, idx)?.ok_or_else(|| {
+                Error::tampered(format!(
+                    "the audit tree lacks a node before event {}",
+                    (idx << level) + 1
+                ))
+            })?;
+            Ok((level, idx, h))
+        })
+        .collect()
 }
 
 fn summarise(a: &Archive, bytes: &[u8]) -> Result<ArchiveSummary> {
@@ -173,9 +191,11 @@ fn summarise(a: &Archive, bytes: &[u8]) -> Result<ArchiveSummary> {
 }
 
 /// Check an archive file on its own: every event matches its hash, the
-/// hashes and the nodes before them give the root of its checkpoint, and
-/// the checkpoint's signature holds.
-pub fn verify_archive(bytes: &[u8]) -> Result<ArchiveSummary> {
+/// hashes and the subtrees before them give the root of its checkpoint,
+/// and the checkpoint's signature holds. The signature proves the file
+/// came from the holder of the key it names: pass the vault's audit key
+/// fingerprint (`kinko status`) as `key` to prove it is that vault's.
+pub fn verify_archive(bytes: &[u8], key: Option<&str>) -> Result<ArchiveSummary> {
     let a: Archive = serde_json::from_slice(bytes)
         .map_err(|_| Error::invalid("the file is not a Kinko audit archive"))?;
     if a.format != FORMAT {
@@ -188,14 +208,38 @@ pub fn verify_archive(bytes: &[u8]) -> Result<ArchiveSummary> {
         )));
     }
     a.checkpoint.check_signature()?;
-    if a.checkpoint.vault_id != a.vault_id || a.checkpoint.size != a.last as u64 || a.first < 1 {
+    let summary = summarise(&a, bytes)?;
+    if let Some(expected) = key {
+        if !expected
+            .trim()
+            .eq_ignore_ascii_case(&summary.key_fingerprint)
+        {
+            return Err(Error::tampered(format!(
+                "the archive was signed with key {}, not with {}",
+                summary.key_fingerprint,
+                expected.trim()
+            )));
+        }
+    }
+    let count = a.events.len() as i64;
+    let well_formed = a.first >= 1
+        && a.last < 1 << 48
+        && a.first.checked_add(count - 1) == Some(a.last)
+        && a.checkpoint.vault_id == a.vault_id
+        && a.checkpoint.size == a.last as u64;
+    if !well_formed {
         return Err(Error::tampered(
-            "the archive's checkpoint does not cover its events",
+            "the archive's events and its checkpoint do not match (events missing or added)",
+        ));
+    }
+    let positions: Vec<(u32, u64)> = a.before.iter().map(|(l, i, _)| (*l, *i)).collect();
+    if positions != frontier_positions(a.first as u64 - 1) {
+        return Err(Error::tampered(
+            "the archive's subtrees before its first event are not where they belong",
         ));
     }
     let mut leaves = Vec::with_capacity(a.events.len());
-    for (i, r) in a.events.iter().enumerate() {
-        let seq = a.first + i as i64;
+    for (r, seq) in a.events.iter().zip(a.first..) {
         if r.seq != seq {
             return Err(Error::tampered(format!(
                 "archived audit event {seq} is missing or out of order"
@@ -208,9 +252,6 @@ pub fn verify_archive(bytes: &[u8]) -> Result<ArchiveSummary> {
             )));
         }
         leaves.push(leaf);
-    }
-    if a.first + leaves.len() as i64 - 1 != a.last {
-        return Err(Error::tampered("the archive lacks some of its events"));
     }
     let mut before = HashMap::new();
     for (level, idx, hex) in &a.before {
@@ -229,10 +270,10 @@ pub fn verify_archive(bytes: &[u8]) -> Result<ArchiveSummary> {
             "the archived events do not give the root of the archive's signed checkpoint",
         ));
     }
-    summarise(&a, bytes)
+    Ok(summary)
 }
 
-/// A tree known only by some left-hand subtrees and a run of leaves.
+/// A tree known only by the subtrees left of a run of leaves, and the run.
 struct Partial<'a> {
     before: HashMap<(u32, u64), Hash>,
     first_idx: u64,
@@ -240,19 +281,30 @@ struct Partial<'a> {
 }
 
 impl Nodes for Partial<'_> {
+    /// A subtree wholly before the run comes only from `before`; one
+    /// within it only from the leaves; one across the edge from both.
     fn node(&self, level: u32, idx: u64) -> Result<Option<Hash>> {
-        if let Some(h) = self.before.get(&(level, idx)) {
-            return Ok(Some(*h));
+        if level >= 48 {
+            return Ok(None);
+        }
+        let start = idx << level;
+        let end = start + (1u64 << level);
+        if end <= self.first_idx {
+            return Ok(self.before.get(&(level, idx)).copied());
+        }
+        if end > self.first_idx + self.leaves.len() as u64 {
+            return Ok(None);
         }
         if level == 0 {
-            return Ok(idx
-                .checked_sub(self.first_idx)
-                .and_then(|i| self.leaves.get(i as usize))
-                .copied());
+            return Ok(self.leaves.get((start - self.first_idx) as usize).copied());
         }
-        let left = self.node(level - 1, 2 * idx)?;
-        let right = self.node(level - 1, 2 * idx + 1)?;
-        Ok(left.zip(right).map(|(l, r)| tree::parent_hash(&l, &r)))
+        let Some(left) = self.node(level - 1, 2 * idx)? else {
+            return Ok(None);
+        };
+        let Some(right) = self.node(level - 1, 2 * idx + 1)? else {
+            return Ok(None);
+        };
+        Ok(Some(tree::parent_hash(&left, &right)))
     }
 }
 

@@ -3,7 +3,7 @@
 //! checkpoint, and, given a checkpoint kept apart, prove the trail still
 //! extends it. The first thing that does not fit is named.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::checkpoint::Checkpoint;
@@ -47,6 +47,25 @@ pub fn verify_trail(
     push_live_events(conn, &mut rebuilt)?;
     compare_stored_nodes(conn, &rebuilt)?;
     let size = rebuilt.len();
+    let damage: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'audit_damage'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(note) = damage {
+        return Err(Error::tampered(String::from_utf8_lossy(&note).into_owned()));
+    }
+    match super::recorded_size(conn)? {
+        Some(recorded) if recorded != size => {
+            return Err(Error::tampered(format!(
+                "the trail ends at event {size} but {recorded} events were recorded \
+                 (events were deleted from its end)"
+            )))
+        }
+        _ => {}
+    }
     let checkpoints = Checkpoint::all_stored(conn, vault_id)?;
     for c in &checkpoints {
         check_against(&rebuilt, c, "stored")?;
@@ -56,6 +75,7 @@ pub fn verify_trail(
         Some(c) => {
             check_kept(conn, vault_id, c)?;
             check_against(&rebuilt, c, "kept")?;
+            check_extends(&rebuilt, c)?;
             Some(CheckedCheckpoint {
                 size: c.size,
                 at: c.at.clone(),
@@ -113,9 +133,13 @@ fn push_live_events(conn: &Connection, rebuilt: &mut Rebuilt) -> Result<()> {
                 "audit event {expected} is missing from the trail (deleted)"
             )));
         }
-        let e = super::event_from_row(r)?;
+        // A value of the wrong type was written outside Kinko.
+        let e = super::event_from_row(r)
+            .map_err(|_| Error::tampered(format!("audit event {seq} is not well-formed")))?;
         let leaf = tree::leaf_hash(&e.leaf_bytes(seq));
-        let stored: Vec<u8> = r.get(8)?;
+        let stored: Vec<u8> = r
+            .get(8)
+            .map_err(|_| Error::tampered(format!("audit event {seq} has no valid hash")))?;
         if stored != leaf {
             return Err(Error::tampered(format!(
                 "audit event {seq} was changed, inserted or moved (it does not match its hash)"
@@ -167,6 +191,27 @@ fn compare_stored_nodes(conn: &Connection, rebuilt: &Rebuilt) -> Result<()> {
                 ))
             }
         }
+    }
+}
+
+/// The trail now must extend the kept checkpoint's tree: an RFC 6962
+/// consistency proof from its size to the current size, built from the
+/// rebuilt tree and checked with `ct-merkle`'s verifier (what a bureau
+/// would check, holding only the two roots).
+fn check_extends(rebuilt: &Rebuilt, c: &Checkpoint) -> Result<()> {
+    let size = rebuilt.len();
+    if c.size == 0 || c.size == size {
+        return Ok(());
+    }
+    let proof = tree::consistency_proof(rebuilt, c.size, size)?;
+    let now = tree::root(rebuilt, size)?;
+    if tree::verify_consistency(&c.root_hash()?, c.size, &now, size, &proof) {
+        Ok(())
+    } else {
+        Err(Error::tampered(format!(
+            "the trail does not extend the kept checkpoint of {}",
+            c.at
+        )))
     }
 }
 
