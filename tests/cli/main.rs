@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod disposal;
 mod documents;
 mod errors;
 mod permissions;

@@ -117,6 +117,11 @@ pub enum Command {
     /// The audit trail (auditor, officer).
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Contract end: the disposal plan (別添1), approval, execution, confirmation, report (別添2).
+    #[command(subcommand)]
+    Disposal(DisposalCmd),
+    /// Check a signed disposal plan or completion report, HTML or JSON (needs no vault).
+    VerifyReport { file: PathBuf },
     /// Alerts raised by the audit rules; --ack one with a --note (officer, manager).
     Alerts {
         /// Also list acknowledged alerts.
@@ -335,4 +340,45 @@ pub enum AuditCmd {
         #[arg(long)]
         key: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DisposalCmd {
+    /// Write the work plan (別添1) as printable HTML and a signed JSON twin (officer).
+    Plan {
+        /// Who erases (an officer or manager).
+        #[arg(long)]
+        executor: String,
+        /// Who confirms (another officer or manager).
+        #[arg(long)]
+        confirmer: String,
+        /// The HTML file; the JSON twin goes beside it (NAME.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these documents (the bureau's instruction), e.g. 3,5,8.
+        #[arg(long, value_delimiter = ',')]
+        items: Option<Vec<i64>>,
+        /// Planned completion date (YYYY-MM-DD; default: 14 days from today).
+        #[arg(long)]
+        complete_by: Option<String>,
+    },
+    /// Record the bureau's approval of the current plan (officer).
+    Approve {
+        #[arg(long = "ref")]
+        reference: String,
+        /// The date of the bureau's approval (YYYY-MM-DD).
+        #[arg(long)]
+        date: String,
+    },
+    /// Execute the approved plan: destroy keys, overwrite and remove files (the plan's executor).
+    Execute,
+    /// Verify every item is unreadable and confirm (the plan's confirmer, another person).
+    Confirm,
+    /// Write the signed completion report (別添2) as HTML and a JSON twin (officer).
+    Report {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The current plan and where it stands.
+    Status,
 }

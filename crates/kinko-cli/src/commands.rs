@@ -205,6 +205,8 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
             })
         }
         Command::Audit(cmd) => crate::audit::run(&ui, g, cmd),
+        Command::Disposal(cmd) => crate::disposal::run(&ui, g, cmd),
+        Command::VerifyReport { file } => crate::disposal::verify_report(&ui, &file),
         Command::Alerts { all, ack, note } => {
             crate::audit::alerts(&ui, g, all, ack, note.as_deref())
         }

@@ -7,6 +7,7 @@ mod args;
 mod audit;
 mod auth;
 mod commands;
+mod disposal;
 mod text;
 
 use std::process::ExitCode;

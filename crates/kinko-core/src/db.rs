@@ -96,7 +96,18 @@ CREATE TABLE documents (
     object_name   TEXT NOT NULL UNIQUE,
     object_sha256 TEXT NOT NULL,
     received_by   TEXT NOT NULL REFERENCES accounts(id),
-    received_at   TEXT NOT NULL
+    received_at   TEXT NOT NULL,
+    -- Set when the document is disposed of (its keys and file destroyed).
+    erased_at     TEXT
+);
+-- Plaintext copies that left the vault to a file (D4, E1): disposal
+-- lists them for erasure by hand.
+CREATE TABLE exports (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id  INTEGER NOT NULL REFERENCES documents(id),
+    target  TEXT NOT NULL,
+    made_by TEXT NOT NULL,
+    at      TEXT NOT NULL
 );
 -- One row per person (or the custodian) able to open a document's DEK.
 CREATE TABLE wraps (
@@ -222,5 +233,36 @@ CREATE TABLE regrant_pending (
 -- move it again in between.
 CREATE TABLE inbox_ingested (
     name TEXT PRIMARY KEY
+);
+-- Contract end (E1-E4): each plan as signed, its approval, execution and
+-- confirmation; and every execution step done, so an interrupted
+-- execution resumes where it stopped.
+CREATE TABLE disposal_plans (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    body           TEXT NOT NULL,
+    body_sha256    TEXT NOT NULL,
+    made_by        TEXT NOT NULL,
+    made_at        TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    approved_ref   TEXT,
+    approved_date  TEXT,
+    approved_by    TEXT,
+    approved_at    TEXT,
+    executed_by    TEXT,
+    executed_at    TEXT,
+    confirmed_by   TEXT,
+    confirmed_at   TEXT,
+    completed_date TEXT,
+    verification   TEXT,
+    -- The audit tree's size when the disposal was confirmed (its signed
+    -- checkpoint goes into the completion report).
+    audit_size     INTEGER
+);
+CREATE TABLE disposal_steps (
+    plan_id INTEGER NOT NULL REFERENCES disposal_plans(id),
+    item    TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (plan_id, item, step)
 );
 "#;

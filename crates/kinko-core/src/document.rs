@@ -100,7 +100,7 @@ pub fn wrap_context(vault_id: &str, uid: &[u8; 16], holder: &str) -> Vec<u8> {
 
 pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
     tx.query_row(
-        "SELECT id, uid, version, object_name, object_sha256, personal_data, sha256 FROM documents WHERE id = ?1",
+        "SELECT id, uid, version, object_name, object_sha256, personal_data, sha256 FROM documents WHERE id = ?1 AND erased_at IS NULL",
         [id],
         |r| {
             Ok((
@@ -115,7 +115,7 @@ pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
         },
     )
     .optional()?
-    .ok_or_else(|| Error::NotFound(format!("document {id}")))
+    .ok_or_else(|| Error::NotFound(format!("document {id} (or it was disposed of)")))
     .and_then(|(id, uid, version, object_name, object_sha256, personal_data, sha256)| {
         Ok(DocRow {
             id,
@@ -332,6 +332,13 @@ impl Session {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<i64> {
         self.require(Action::DocumentImport, "document:new")?;
+        if crate::session::meta(&self.conn, "state")? == b"disposed" {
+            let e = Error::denied(
+                "the vault was disposed of at the end of the contract; it takes no new documents",
+            );
+            self.log_failure(Action::DocumentImport.event(), "document:new", &e);
+            return Err(e);
+        }
         let prepared = validate_request(req).and_then(|title| {
             let uid = crypto::random::<16>();
             let dek = crypto::random_key();
@@ -386,8 +393,8 @@ impl Session {
         self.perform(Action::DocumentList, "documents", |tx, ctx| {
             let sees_all = ctx.actor.roles.has(Role::Officer) || ctx.actor.roles.has(Role::Manager);
             let sql = format!(
-                "SELECT {DOC_COLUMNS} FROM documents d WHERE ?1 OR EXISTS
-                 (SELECT 1 FROM wraps w WHERE w.doc_id = d.id AND w.holder = ?2) ORDER BY d.id"
+                "SELECT {DOC_COLUMNS} FROM documents d WHERE d.erased_at IS NULL AND (?1 OR EXISTS
+                 (SELECT 1 FROM wraps w WHERE w.doc_id = d.id AND w.holder = ?2)) ORDER BY d.id"
             );
             let mut stmt = tx.prepare(&sql)?;
             let docs = stmt
@@ -461,8 +468,22 @@ impl Session {
                 return Err(e);
             }
         }
+        let target_name = match &target {
+            ExportTarget::File(path) => Some(path.display().to_string()),
+            ExportTarget::Writer(_) => None,
+        };
         let (doc, dek, approval) = self.perform(Action::DocumentOpen, &object(id), |tx, ctx| {
             let doc = load_doc(tx, id)?;
+            // A copy outside the vault: disposal lists it for erasure.
+            tx.execute(
+                "INSERT INTO exports (doc_id, target, made_by, at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    id,
+                    target_name.as_deref().unwrap_or("standard output"),
+                    ctx.actor.id,
+                    audit::now()
+                ],
+            )?;
             let dek = unwrap_own_dek(tx, ctx, &doc)?;
             let mut detail = String::new();
             let mut approval = None;

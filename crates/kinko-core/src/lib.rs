@@ -13,6 +13,7 @@ pub mod audit;
 pub mod credentials;
 pub mod crypto;
 pub mod db;
+pub mod disposal;
 pub mod document;
 pub mod error;
 pub mod forms;
@@ -25,6 +26,7 @@ pub mod permission;
 pub mod policy;
 pub mod roster;
 pub mod session;
+pub mod signed;
 pub mod vault;
 pub mod wareki;
 

@@ -159,6 +159,8 @@ pub enum Action {
     AlertAck,
     /// write the disposal work plan (別添1).
     DisposalPlan,
+    /// see the current disposal plan and where it stands.
+    DisposalRead,
     /// record the bureau's approval of the plan.
     DisposalApprove,
     /// execute the approved plan.
@@ -182,7 +184,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 43] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -215,6 +217,7 @@ impl Action {
         Action::AlertRead,
         Action::AlertAck,
         Action::DisposalPlan,
+        Action::DisposalRead,
         Action::DisposalApprove,
         Action::DisposalExecute,
         Action::DisposalConfirm,
@@ -262,6 +265,7 @@ impl Action {
             Action::AlertRead => "alert.read",
             Action::AlertAck => "alert.ack",
             Action::DisposalPlan => "disposal.plan",
+            Action::DisposalRead => "disposal.read",
             Action::DisposalApprove => "disposal.approve",
             Action::DisposalExecute => "disposal.execute",
             Action::DisposalConfirm => "disposal.confirm",
@@ -296,7 +300,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         AuditRead | AuditCheckpoint | AuditVerify | AuditReport => {
             matches!(role, Officer | Auditor)
         }
-        AlertRead | IncidentRead => matches!(role, Officer | Manager | Auditor),
+        AlertRead | IncidentRead | DisposalRead => matches!(role, Officer | Manager | Auditor),
         AlertAck | IncidentRecord | DisposalExecute | DisposalConfirm => {
             matches!(role, Officer | Manager)
         }

@@ -452,6 +452,7 @@ fn every_cell_of_the_permission_matrix() {
         (Action::AlertRead, "OMA"),
         (Action::AlertAck, "OM"),
         (Action::DisposalPlan, "O"),
+        (Action::DisposalRead, "OMA"),
         (Action::DisposalApprove, "O"),
         (Action::DisposalExecute, "OM"),
         (Action::DisposalConfirm, "OM"),
@@ -521,6 +522,14 @@ fn every_cell_of_the_permission_matrix() {
         .import(&f.request(&src), &mut no_progress())
         .unwrap();
     f.officer().grant(doc, "mika").unwrap();
+    // Disposed of in the disposal cells, so the rest keep their document.
+    let spare = f
+        .officer()
+        .import(
+            &f.request(&f.file("spare.txt", b"spare")),
+            &mut no_progress(),
+        )
+        .unwrap();
     f.officer().grant(doc, "hana").unwrap();
     let recovery = created.recovery_code.to_string();
     let worker = RosterFields {
@@ -590,12 +599,29 @@ fn every_cell_of_the_permission_matrix() {
                 }
                 Action::AlertRead => s.alerts(true).map(drop),
                 Action::AlertAck => s.alert_ack(999_999, "checked").map(drop),
+                Action::DisposalPlan => s
+                    .disposal_plan(&kinko_core::disposal::PlanRequest {
+                        executor: "mika",
+                        confirmer: "boss",
+                        items: Some(&[spare]),
+                        planned_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap(),
+                    })
+                    .map(drop),
+                Action::DisposalRead => s.disposal_status().map(drop),
+                Action::DisposalApprove => s
+                    .disposal_approve("ref", chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+                    .map(drop),
+                Action::DisposalExecute => s.disposal_execute().map(drop),
+                Action::DisposalConfirm => s.disposal_confirm().map(drop),
+                Action::DisposalReport => s.disposal_report().map(drop),
                 // Not built yet: their cells are checked against the table
                 // above; they are tried here as each issue lands.
                 _ => continue,
             };
             let allowed = roles.contains(letter(*role));
-            let denied = matches!(result, Err(Error::Denied(_)));
+            // The role's refusal; other refusals (the wrong state, not the
+            // named person) are for the action's own tests.
+            let denied = matches!(&result, Err(Error::Denied(m)) if m.starts_with("your role"));
             assert_eq!(denied, !allowed, "{role:?} × {action:?}: {result:?}");
             // A1: whatever happened, the person's last event is this action.
             let (event, outcome): (String, String) = raw
@@ -606,11 +632,9 @@ fn every_cell_of_the_permission_matrix() {
                 )
                 .unwrap();
             assert_eq!(event, action.event(), "{role:?} × {action:?} left no event");
-            assert_eq!(
-                outcome == "denied",
-                denied,
-                "{role:?} × {action:?}: outcome {outcome}"
-            );
+            if denied {
+                assert_eq!(outcome, "denied", "{role:?} × {action:?}");
+            }
         }
     }
 }

@@ -1,0 +1,272 @@
+//! Contract end through the real binary (E1–E4, E6): plan, approval,
+//! execution by one person, confirmation by another, the signed report,
+//! and what is left afterwards.
+
+use crate::{contains, TestVault, OFFICER_PW};
+
+const MARKER: &[u8] = b"KINKO-PLAINTEXT-MARKER-7731";
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A vault with two documents, one granted and read, one exported to a file.
+fn contract() -> (TestVault, String, String, String, String) {
+    let v = TestVault::new();
+    let mika = v.add("mika", "manager");
+    let hana = v.add("hana", "handler");
+    let doc1 = v.import(&v.file("a.txt", &[MARKER, b" one"].concat()), &[]);
+    let doc2 = v.import(
+        &v.file("b.txt", &[MARKER, b" two"].concat()),
+        &["--title", "山田太郎の記録"],
+    );
+    v.boss(&["grant", &doc1, "--to", "hana"]).ok();
+    v.as_user("hana", &hana, &["open", &doc1, "--out", "-"])
+        .ok();
+    v.boss(&["open", &doc2, "--out", path(&v.work("copy.txt"))])
+        .ok();
+    (v, mika, hana, doc1, doc2)
+}
+
+fn plan(v: &TestVault, name: &str, extra: &[&str]) {
+    let out = v.work(name);
+    let mut args = vec![
+        "disposal",
+        "plan",
+        "--executor",
+        "mika",
+        "--confirmer",
+        "boss",
+        "--out",
+        path(&out),
+        "--complete-by",
+        "2026-12-25",
+    ];
+    args.extend_from_slice(extra);
+    v.boss(&args).ok();
+}
+
+fn approve(v: &TestVault) {
+    v.boss(&[
+        "disposal",
+        "approve",
+        "--ref",
+        "労発1201第3号",
+        "--date",
+        "2026-12-01",
+    ])
+    .ok();
+}
+
+#[test]
+fn the_whole_life_of_a_contract_end() {
+    let (v, mika, hana, _, _) = contract();
+    plan(&v, "plan.html", &[]);
+    let page = std::fs::read_to_string(v.work("plan.html")).unwrap();
+    for needle in [
+        "（別添1）",
+        "作業実施計画書",
+        "協議会名：テスト協議会",
+        "情報の種類（注1）",
+        "作業確認者",
+        "令和8年12月25日",
+        "電磁的記録媒体",
+        "書き出し",
+    ] {
+        assert!(page.contains(needle), "{needle} missing from the plan");
+    }
+    assert!(!page.contains("山田太郎"), "a title reached the plan");
+    v.boss(&["verify-report", path(&v.work("plan.html"))]).ok();
+    v.boss(&["verify-report", path(&v.work("plan.json"))]).ok();
+
+    // Nothing is destroyed before the bureau's approval.
+    v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
+    approve(&v);
+    // A changed plan needs a new approval.
+    plan(&v, "plan2.html", &[]);
+    let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
+    assert!(r.stderr.contains("approval"), "{}", r.stderr);
+    approve(&v);
+    // Only the named executor executes.
+    v.boss(&["disposal", "execute"]).code(4);
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    // The executor cannot confirm; a handler cannot either.
+    v.as_user("mika", &mika, &["disposal", "confirm"]).code(4);
+    v.as_user("hana", &hana, &["disposal", "confirm"]).code(4);
+    let confirmed = v.boss(&["--json", "disposal", "confirm"]).ok().json();
+    assert_eq!(confirmed["state"], "confirmed");
+    assert!(confirmed["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["erased"] == true && c["keys_left"] == 0));
+
+    let report = v.work("report.html");
+    v.boss(&["disposal", "report", "--out", path(&report)]).ok();
+    let page = std::fs::read_to_string(&report).unwrap();
+    for needle in [
+        "（別添2）",
+        "作業完了報告書",
+        "全ての作業が完了した日",
+        "労発1201第3号",
+    ] {
+        assert!(page.contains(needle), "{needle} missing from the report");
+    }
+    // The report checks with no vault; one changed character fails (exit 5).
+    let nowhere = v.work("no-vault");
+    let check = |file: &std::path::Path| {
+        v.run_env(
+            &["verify-report", path(file)],
+            &[("KINKO_VAULT", path(&nowhere))],
+        )
+    };
+    check(&report).ok();
+    check(&v.work("report.json")).ok();
+    let forged = v.file("forged.html", page.replacen("令和", "平成", 1).as_bytes());
+    check(&forged).code(5);
+    let twin = std::fs::read_to_string(v.work("report.json")).unwrap();
+    let forged = v.file(
+        "forged.json",
+        twin.replacen("労発1201第3号", "労発1201第4号", 1)
+            .as_bytes(),
+    );
+    check(&forged).code(5);
+
+    // Afterwards: no object files, no wrapped keys, no plaintext anywhere.
+    assert!(v.object_files().is_empty());
+    let keys: i64 = v
+        .raw_db("boss", OFFICER_PW)
+        .query_row("SELECT count(*) FROM wraps", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(keys, 0);
+    for file in v.all_files() {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !contains(&bytes, MARKER),
+            "{} holds plaintext",
+            file.display()
+        );
+    }
+    // The trail survives and verifies; the vault takes nothing new.
+    v.boss(&["audit", "verify"]).ok();
+    let status = v.boss(&["--json", "status"]).ok().json();
+    assert_eq!(status["state"], "disposed");
+    let r = v
+        .boss(&[
+            "import",
+            path(&v.file("c.txt", b"new")),
+            "--from",
+            "b",
+            "--purpose",
+            "p",
+        ])
+        .code(4);
+    assert!(r.stderr.contains("disposed"), "{}", r.stderr);
+    assert_eq!(
+        v.boss(&["--json", "list"])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let events = v.events();
+    for e in [
+        "disposal.plan",
+        "disposal.approve",
+        "disposal.execute",
+        "disposal.step",
+        "disposal.confirm",
+        "disposal.report",
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|x| x["event"] == e && x["outcome"] == "ok"),
+            "{e} missing"
+        );
+    }
+}
+
+#[test]
+fn a_subset_on_the_bureaus_instruction_leaves_the_rest() {
+    let (v, mika, hana, doc1, doc2) = contract();
+    plan(&v, "plan.html", &["--items", &doc2]);
+    approve(&v);
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    v.boss(&["disposal", "confirm"]).ok();
+    v.boss(&["open", &doc2, "--out", "-"]).code(1);
+    assert_eq!(
+        v.as_user("hana", &hana, &["open", &doc1, "--out", "-"])
+            .ok()
+            .stdout,
+        [MARKER, b" one"].concat()
+    );
+    let status = v.boss(&["--json", "status"]).ok().json();
+    assert_eq!(status["state"], "active");
+    assert_eq!(v.object_files().len(), 1);
+}
+
+#[test]
+fn an_interrupted_execution_resumes_and_never_reports_early() {
+    let (v, mika, _, _, _) = contract();
+    plan(&v, "plan.html", &[]);
+    approve(&v);
+    // Make the second object file impossible to remove: the execution
+    // stops after the first document.
+    let objects = v.object_files();
+    let stuck = objects.last().unwrap().clone();
+    let saved = std::fs::read(&stuck).unwrap();
+    std::fs::remove_file(&stuck).unwrap();
+    std::fs::create_dir(&stuck).unwrap();
+    std::fs::write(stuck.join("x"), b"x").unwrap();
+    v.as_user("mika", &mika, &["disposal", "execute"]).code(1);
+    let status = v.boss(&["--json", "disposal", "status"]).ok().json();
+    assert_eq!(status["state"], "executing");
+    v.boss(&["disposal", "confirm"]).code(4);
+    // Put the file back and run again: it resumes and finishes.
+    std::fs::remove_dir_all(&stuck).unwrap();
+    std::fs::write(&stuck, saved).unwrap();
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    v.boss(&["disposal", "confirm"]).ok();
+    assert!(v.object_files().is_empty());
+}
+
+#[test]
+fn plans_need_two_people_who_may_do_it() {
+    let (v, _, _, _, _) = contract();
+    for (executor, confirmer) in [("mika", "mika"), ("hana", "boss"), ("nobody", "boss")] {
+        let r = v
+            .boss(&[
+                "disposal",
+                "plan",
+                "--executor",
+                executor,
+                "--confirmer",
+                confirmer,
+                "--out",
+                path(&v.work(&format!("p-{executor}-{confirmer}.html"))),
+            ])
+            .code(1);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    }
+    let mika = v.add("mika2", "manager");
+    v.as_user(
+        "mika2",
+        &mika,
+        &[
+            "disposal",
+            "plan",
+            "--executor",
+            "mika",
+            "--confirmer",
+            "boss",
+            "--out",
+            path(&v.work("x.html")),
+        ],
+    )
+    .code(4);
+    v.boss(&["verify-report", path(&v.file("junk.html", b"<p>hello</p>"))])
+        .code(1);
+}
