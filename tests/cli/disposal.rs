@@ -270,3 +270,120 @@ fn plans_need_two_people_who_may_do_it() {
     v.boss(&["verify-report", path(&v.file("junk.html", b"<p>hello</p>"))])
         .code(1);
 }
+
+#[test]
+fn returned_documents_reach_the_bureau_then_are_erased() {
+    let (v, mika, _, _, _) = contract();
+    let bureau = v.work("bureau");
+    v.run_env(&["recipient", "new", "--out", path(&bureau)], &[])
+        .ok();
+    let (key, public) = (v.work("bureau.key"), v.work("bureau.pub"));
+    assert!(key.exists() && public.exists());
+    plan(&v, "plan.html", &["--return"]);
+    assert!(std::fs::read_to_string(v.work("plan.html"))
+        .unwrap()
+        .contains("返却"));
+    let pkg = v.work("return.kinko");
+    // Not before the approval; and nothing is erased before the return.
+    v.boss(&["return", "--out", path(&pkg), "--recipient", path(&public)])
+        .code(4);
+    assert!(!pkg.exists());
+    approve(&v);
+    let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
+    assert!(r.stderr.contains("return package"), "{}", r.stderr);
+    v.boss(&["return", "--out", path(&pkg), "--recipient", path(&public)])
+        .ok();
+    let bytes = std::fs::read(&pkg).unwrap();
+    assert!(!contains(&bytes, MARKER), "the package holds plaintext");
+
+    // The bureau's side, with no vault.
+    let nowhere = [("KINKO_VAULT", "/nonexistent")];
+    let out = v.work("received");
+    v.run_env(
+        &[
+            "unpack",
+            path(&pkg),
+            "--to",
+            path(&out),
+            "--key",
+            path(&key),
+        ],
+        &nowhere,
+    )
+    .ok();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["1-a.txt", "2-b.txt"]);
+    assert_eq!(
+        std::fs::read(out.join("1-a.txt")).unwrap(),
+        [MARKER, b" one"].concat()
+    );
+    // Another key, or one changed byte: refused, nothing extracted.
+    let other = v.work("other");
+    v.run_env(&["recipient", "new", "--out", path(&other)], &[])
+        .ok();
+    v.run_env(
+        &[
+            "unpack",
+            path(&pkg),
+            "--to",
+            path(&v.work("x")),
+            "--key",
+            path(&v.work("other.key")),
+        ],
+        &nowhere,
+    )
+    .code(3);
+    let mut damaged = bytes.clone();
+    let at = damaged.len() - 40;
+    damaged[at] ^= 1;
+    let damaged = v.file("damaged.kinko", &damaged);
+    let into = v.work("damaged-out");
+    v.run_env(
+        &[
+            "unpack",
+            path(&damaged),
+            "--to",
+            path(&into),
+            "--key",
+            path(&key),
+        ],
+        &nowhere,
+    )
+    .code(5);
+    assert_eq!(std::fs::read_dir(&into).unwrap().count(), 0);
+
+    // A passphrase instead of a key.
+    let pkg2 = v.work("return2.kinko");
+    v.run_env(
+        &["return", "--out", path(&pkg2), "--passphrase"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", OFFICER_PW),
+            ("KINKO_PASSPHRASE", "correct horse battery"),
+        ],
+    )
+    .ok();
+    v.run_env(
+        &["unpack", path(&pkg2), "--to", path(&v.work("p-out"))],
+        &[("KINKO_PASSPHRASE", "correct horse battery")],
+    )
+    .ok();
+    v.run_env(
+        &["unpack", path(&pkg2), "--to", path(&v.work("p-bad"))],
+        &[("KINKO_PASSPHRASE", "wrong")],
+    )
+    .code(3);
+
+    // Then the returned items are erased like the rest.
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    v.boss(&["disposal", "confirm"]).ok();
+    assert!(v.object_files().is_empty());
+    assert!(v
+        .events()
+        .iter()
+        .any(|e| e["event"] == "disposal.return" && e["outcome"] == "ok"));
+}

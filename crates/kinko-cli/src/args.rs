@@ -122,6 +122,33 @@ pub enum Command {
     Disposal(DisposalCmd),
     /// Check a signed disposal plan or completion report, HTML or JSON (needs no vault).
     VerifyReport { file: PathBuf },
+    /// Write the return package of the approved plan's documents for the bureau (officer).
+    Return {
+        #[arg(long)]
+        out: PathBuf,
+        /// The bureau's public key file (NAME.pub from `kinko recipient new`).
+        #[arg(
+            long,
+            conflicts_with = "passphrase",
+            required_unless_present = "passphrase"
+        )]
+        recipient: Option<PathBuf>,
+        /// Protect it with a passphrase instead ($KINKO_PASSPHRASE or the terminal).
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Check and extract a return package into a new directory (the bureau's side; needs no vault).
+    Unpack {
+        package: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+        /// The recipient's private key file (NAME.key); without it, a passphrase.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Recipient keys for return packages.
+    #[command(subcommand)]
+    Recipient(RecipientCmd),
     /// Alerts raised by the audit rules; --ack one with a --note (officer, manager).
     Alerts {
         /// Also list acknowledged alerts.
@@ -361,6 +388,9 @@ pub enum DisposalCmd {
         /// Planned completion date (YYYY-MM-DD; default: 14 days from today).
         #[arg(long)]
         complete_by: Option<String>,
+        /// Return the documents to the bureau (`kinko return`) before erasing them.
+        #[arg(long = "return")]
+        returned: bool,
     },
     /// Record the bureau's approval of the current plan (officer).
     Approve {
@@ -381,4 +411,13 @@ pub enum DisposalCmd {
     },
     /// The current plan and where it stands.
     Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RecipientCmd {
+    /// Make a key pair for the bureau: NAME.key (keep it) and NAME.pub (give it to the council).
+    New {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }

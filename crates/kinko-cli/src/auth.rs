@@ -130,6 +130,19 @@ pub fn signed_in(s: Session) -> Result<Session, Failure> {
     Ok(s)
 }
 
+/// A package passphrase: `$KINKO_PASSPHRASE`, or asked at the terminal
+/// (twice when it is being set).
+pub fn passphrase(confirm: bool) -> anyhow::Result<Password> {
+    secret("KINKO_PASSPHRASE", None, "Passphrase: ", confirm)
+}
+
+/// The recovery code, only if `$KINKO_RECOVERY_CODE` holds one.
+pub fn recovery_code_from_env() -> Option<String> {
+    std::env::var("KINKO_RECOVERY_CODE")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+}
+
 /// The recovery code: `$KINKO_RECOVERY_CODE`, or asked at the terminal.
 pub fn recovery_code() -> anyhow::Result<Password> {
     secret("KINKO_RECOVERY_CODE", None, "Recovery code: ", false)

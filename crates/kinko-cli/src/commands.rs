@@ -207,6 +207,17 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         Command::Audit(cmd) => crate::audit::run(&ui, g, cmd),
         Command::Disposal(cmd) => crate::disposal::run(&ui, g, cmd),
         Command::VerifyReport { file } => crate::disposal::verify_report(&ui, &file),
+        Command::Return {
+            out,
+            recipient,
+            passphrase: _,
+        } => crate::disposal::return_package(&ui, g, &out, recipient.as_deref()),
+        Command::Unpack { package, to, key } => {
+            crate::disposal::unpack(&ui, &package, &to, key.as_deref())
+        }
+        Command::Recipient(crate::args::RecipientCmd::New { out }) => {
+            crate::disposal::recipient_new(&ui, &out)
+        }
         Command::Alerts { all, ack, note } => {
             crate::audit::alerts(&ui, g, all, ack, note.as_deref())
         }

@@ -18,6 +18,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
             out,
             items,
             complete_by,
+            returned,
         } => {
             let planned_date = match complete_by {
                 Some(d) => date(&d)?,
@@ -29,6 +30,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
                 confirmer: &confirmer,
                 items: items.as_deref(),
                 planned_date,
+                returned,
             })?;
             write_new_files(&[
                 (out.clone(), files.html.as_bytes()),
@@ -169,4 +171,97 @@ fn today() -> NaiveDate {
 fn date(text: &str) -> Result<NaiveDate, crate::Failure> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| anyhow::anyhow!("'{text}' is not a date: write YYYY-MM-DD").into())
+}
+
+/// `kinko return`: the package of the approved plan's documents.
+pub fn return_package(ui: &Ui, g: &Global, out: &Path, recipient: Option<&Path>) -> Out {
+    use kinko_core::package::Protect;
+    let mut s = session(g)?;
+    let code = crate::auth::recovery_code_from_env();
+    let receipt = match recipient {
+        Some(file) => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let public = kinko_core::package::read_public(&bytes)?;
+            s.return_package(Protect::Recipient(&public), code.as_deref(), out)?
+        }
+        None => {
+            let pass = crate::auth::passphrase(true)?;
+            s.return_package(Protect::Passphrase(pass.as_bytes()), code.as_deref(), out)?
+        }
+    };
+    ui.show(&receipt, || {
+        format!(
+            "{} {} ({} {}, SHA-256 {})",
+            ui.t("返却パッケージを書き出しました:", "Return package written:"),
+            out.display(),
+            receipt.files,
+            ui.t("件", "files"),
+            receipt.package_sha256
+        )
+    })
+}
+
+/// `kinko unpack`: the bureau's side, with no vault.
+pub fn unpack(ui: &Ui, package: &Path, to: &Path, key: Option<&Path>) -> Out {
+    use kinko_core::package::Open;
+    let unpacked = match key {
+        Some(file) => {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let secret = kinko_core::package::read_secret(&bytes)?;
+            kinko_core::package::unpack(package, to, Open::Key(&secret))?
+        }
+        None => {
+            let pass = crate::auth::passphrase(false)?;
+            kinko_core::package::unpack(package, to, Open::Passphrase(pass.as_bytes()))?
+        }
+    };
+    ui.show_table(
+        &unpacked.files,
+        &[
+            ui.t("文書", "Document"),
+            ui.t("ファイル", "File"),
+            ui.t("大きさ", "Size"),
+            "SHA-256",
+        ],
+        |f| {
+            vec![
+                f.document.to_string(),
+                f.name.clone(),
+                f.size.to_string(),
+                f.sha256.clone(),
+            ]
+        },
+    )
+}
+
+/// `kinko recipient new`: NAME.key and NAME.pub.
+pub fn recipient_new(ui: &Ui, out: &Path) -> Out {
+    let r = kinko_core::package::new_recipient();
+    let with = |ext: &str| {
+        let mut p = out.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    let (key, public) = (with(".key"), with(".pub"));
+    write_new_files(&[
+        (key.clone(), r.key.as_bytes()),
+        (public.clone(), r.public.as_bytes()),
+    ])?;
+    ui.show(
+        &json!({"key": key, "public": public, "fingerprint": r.fingerprint}),
+        || {
+            format!(
+                "{}\n{}: {}\n{}: {}\n{}: {}",
+                ui.t("受取人の鍵を作りました。", "Recipient keys made."),
+                ui.t("秘密鍵（保管）", "Private key (keep)"),
+                key.display(),
+                ui.t("公開鍵（協議会へ）", "Public key (to the council)"),
+                public.display(),
+                ui.t("指紋", "Fingerprint"),
+                r.fingerprint
+            )
+        },
+    )
 }

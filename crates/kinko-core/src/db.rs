@@ -258,6 +258,16 @@ CREATE TABLE disposal_plans (
     -- checkpoint goes into the completion report).
     audit_size     INTEGER
 );
+-- Return packages written for a plan (E5).
+CREATE TABLE returns (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id        INTEGER NOT NULL REFERENCES disposal_plans(id),
+    made_by        TEXT NOT NULL,
+    made_at        TEXT NOT NULL,
+    package_sha256 TEXT NOT NULL,
+    protection     TEXT NOT NULL,
+    files          INTEGER NOT NULL
+);
 CREATE TABLE disposal_steps (
     plan_id INTEGER NOT NULL REFERENCES disposal_plans(id),
     item    TEXT NOT NULL,

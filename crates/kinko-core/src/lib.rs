@@ -22,6 +22,7 @@ pub mod grant;
 pub mod integrity;
 pub mod keyslots;
 pub mod lockout;
+pub mod package;
 pub mod permission;
 pub mod policy;
 pub mod roster;

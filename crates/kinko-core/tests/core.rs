@@ -605,6 +605,7 @@ fn every_cell_of_the_permission_matrix() {
                         confirmer: "boss",
                         items: Some(&[spare]),
                         planned_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap(),
+                        returned: false,
                     })
                     .map(drop),
                 Action::DisposalRead => s.disposal_status().map(drop),
@@ -614,6 +615,13 @@ fn every_cell_of_the_permission_matrix() {
                 Action::DisposalExecute => s.disposal_execute().map(drop),
                 Action::DisposalConfirm => s.disposal_confirm().map(drop),
                 Action::DisposalReport => s.disposal_report().map(drop),
+                Action::ReturnPackage => s
+                    .return_package(
+                        kinko_core::package::Protect::Passphrase(b"matrix"),
+                        None,
+                        &f.work.join(format!("return-{tag}.kinko")),
+                    )
+                    .map(drop),
                 // Not built yet: their cells are checked against the table
                 // above; they are tried here as each issue lands.
                 _ => continue,

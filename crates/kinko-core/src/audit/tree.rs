@@ -53,7 +53,7 @@ pub fn range_hash(nodes: &impl Nodes, start: u64, end: u64) -> Result<Hash> {
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros();
         return nodes.node(level, start >> level)?.ok_or_else(|| {
             Error::tampered(format!(
@@ -239,7 +239,7 @@ impl Rebuilt {
         }
         self.levels[0].push(leaf);
         let mut level = 0;
-        while self.levels[level].len() % 2 == 0 {
+        while self.levels[level].len().is_multiple_of(2) {
             let row = &self.levels[level];
             let joined = parent_hash(&row[row.len() - 2], &row[row.len() - 1]);
             if self.levels.len() == level + 1 {

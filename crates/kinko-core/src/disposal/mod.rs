@@ -19,6 +19,7 @@
 //! The audit trail survives disposal and still verifies (E6).
 
 pub mod forms;
+pub mod returning;
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -40,6 +41,8 @@ pub const METHOD_ERASE: &str = "消去（暗号化消去：鍵の破棄と上書
 pub const METHOD_ERASE_BY_HAND: &str = "消去（データ抹消ソフトウェア）";
 pub const CHECK_VAULT: &str = "全項目の読み出し不能を Kinko で確認";
 pub const CHECK_WITNESS: &str = "作業確認者の立ち会い";
+pub const METHOD_RETURN: &str = "返却（暗号化した返却パッケージ）の後、消去（暗号化消去）";
+pub const CHECK_RETURN: &str = "返却パッケージの受領確認と、全項目の読み出し不能を Kinko で確認";
 
 /// One row of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,9 @@ pub struct Plan {
     /// Every document the vault holds (not a subset on the bureau's
     /// instruction): the vault is disposed of once it is done.
     pub whole_vault: bool,
+    /// The documents go back to the bureau in a return package first
+    /// (`kinko return`), then are erased.
+    pub returned: bool,
     pub items: Vec<PlanItem>,
 }
 
@@ -149,6 +155,8 @@ pub struct PlanRequest<'a> {
     /// Only these documents (the bureau's instruction); None: everything.
     pub items: Option<&'a [i64]>,
     pub planned_date: NaiveDate,
+    /// Return the documents to the bureau before erasing them.
+    pub returned: bool,
 }
 
 fn plan_sha256(body: &str) -> String {
@@ -282,7 +290,7 @@ fn current(conn: &Connection) -> Result<Option<(i64, String, String)>> {
 }
 
 /// The current plan, checked against the hash its approval bound.
-fn load_current(conn: &Connection) -> Result<(Plan, String, String)> {
+pub(crate) fn load_current(conn: &Connection) -> Result<(Plan, String, String)> {
     let (id, body, state) = current(conn)?
         .ok_or_else(|| Error::NotFound("a disposal plan (make one with `disposal plan`)".into()))?;
     let stored: String = conn.query_row(
@@ -301,7 +309,7 @@ fn load_current(conn: &Connection) -> Result<(Plan, String, String)> {
     Ok((plan, sha, state))
 }
 
-fn require_state(state: &str, wanted: &[&str], doing: &str) -> Result<()> {
+pub(crate) fn require_state(state: &str, wanted: &[&str], doing: &str) -> Result<()> {
     if wanted.contains(&state) {
         return Ok(());
     }
@@ -335,7 +343,13 @@ impl Session {
             }
             let executor = person(tx, req.executor, "executor")?;
             let confirmer = person(tx, req.confirmer, "confirmer")?;
-            let (items, whole_vault) = inventory(tx, req.items)?;
+            let (mut items, whole_vault) = inventory(tx, req.items)?;
+            if req.returned {
+                for item in items.iter_mut().filter(|i| i.item.starts_with("document:")) {
+                    item.method = METHOD_RETURN.into();
+                    item.check = CHECK_RETURN.into();
+                }
+            }
             tx.execute(
                 "UPDATE disposal_plans SET state = 'superseded' WHERE state IN ('draft', 'approved')",
                 [],
@@ -355,6 +369,7 @@ impl Session {
                 confirmer,
                 planned_date: req.planned_date,
                 whole_vault,
+                returned: req.returned,
                 items,
             };
             let body = serde_json::to_string(&plan).expect("a plan serialises");
@@ -427,6 +442,18 @@ impl Session {
     fn execute_steps(&mut self) -> Result<()> {
         let (plan, _, state) = load_current(&self.conn)?;
         require_state(&state, &["approved", "executing"], "execute")?;
+        if plan.returned {
+            let returned: i64 = self.conn.query_row(
+                "SELECT count(*) FROM returns WHERE plan_id = ?1",
+                [plan.plan],
+                |r| r.get(0),
+            )?;
+            if returned == 0 {
+                return Err(Error::denied(
+                    "the plan returns its documents: write the return package first (kinko return)",
+                ));
+            }
+        }
         if plan.executor.id != self.ctx.actor.id {
             return Err(Error::denied(format!(
                 "the plan names {} as its executor",

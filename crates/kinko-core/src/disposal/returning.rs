@@ -1,0 +1,145 @@
+//! Writing the return package (E5, D5) for a plan that returns its items:
+//! each document's key comes from the officer's own grant, or from the
+//! custodian's copy opened with the recovery code.
+
+use std::path::Path;
+
+use rusqlite::{params, Transaction};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::{load_current, require_state};
+use crate::crypto::{self, stream};
+use crate::document::{load_wrap, wrap_context, CUSTODIAN};
+use crate::error::{Error, Result};
+use crate::package::{self, ManifestFile, Protect, Source};
+use crate::permission::Action;
+use crate::session::{meta, Ctx, Done, Session};
+
+/// What `kinko return` made.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReturnReceipt {
+    pub plan: i64,
+    pub files: usize,
+    pub package_sha256: String,
+    pub protection: String,
+}
+
+impl Session {
+    /// Write the return package of the approved plan's documents to `out`
+    /// (officer). `recovery_code` opens documents the officer holds no
+    /// grant of.
+    pub fn return_package(
+        &mut self,
+        protect: Protect,
+        recovery_code: Option<&str>,
+        out: &Path,
+    ) -> Result<ReturnReceipt> {
+        let existed = out.exists();
+        let result = self.perform(Action::ReturnPackage, "disposal", |tx, ctx| {
+            let (plan, _, state) = load_current(tx)?;
+            require_state(&state, &["approved"], "write the return package")?;
+            if !plan.returned {
+                return Err(Error::invalid(
+                    "the approved plan erases its items without returning them (plan with --return)",
+                ));
+            }
+            let custodian = custodian_secret(tx, recovery_code)?;
+            let mut sources = Vec::new();
+            for item in &plan.items {
+                if let Some(id) = item.item.strip_prefix("document:") {
+                    let id: i64 = id
+                        .parse()
+                        .map_err(|_| Error::tampered("a plan item is malformed"))?;
+                    sources.push(source(tx, ctx, id, custodian.as_deref())?);
+                }
+            }
+            let protection = match protect {
+                Protect::Recipient(_) => "recipient key",
+                Protect::Passphrase(_) => "passphrase",
+            };
+            let council = String::from_utf8_lossy(&meta(tx, "council")?).into_owned();
+            let files = sources.len();
+            let digest = package::write(out, &ctx.vault_id, &council, &ctx.actor.id, protect, sources)?;
+            tx.execute(
+                "INSERT INTO returns (plan_id, made_by, made_at, package_sha256, protection, files) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![plan.plan, ctx.actor.id, crate::audit::now(), digest, protection, files as i64],
+            )?;
+            let detail = format!("plan {}: {files} files, {protection}, sha256={digest}", plan.plan);
+            Ok(Done::ok(
+                ReturnReceipt { plan: plan.plan, files, package_sha256: digest, protection: protection.into() },
+                detail,
+            ))
+        });
+        // No package without its event: a package written by an action
+        // that then failed is taken back.
+        if result.is_err() && !existed && out.exists() {
+            let _ = crate::fsutil::remove_overwritten(out);
+        }
+        result
+    }
+}
+
+fn custodian_secret(tx: &Transaction, code: Option<&str>) -> Result<Option<Zeroizing<[u8; 32]>>> {
+    let Some(code) = code else {
+        return Ok(None);
+    };
+    let secret = crate::vault::parse_recovery_code(code)?;
+    if crypto::HpkeKeyPair::public_of(&secret)? != meta(tx, "custodian_public")? {
+        return Err(Error::denied(
+            "that recovery code does not belong to this vault",
+        ));
+    }
+    Ok(Some(secret))
+}
+
+/// One document: its manifest entry and a reader that decrypts it.
+fn source(tx: &Transaction, ctx: &Ctx, id: i64, custodian: Option<&[u8; 32]>) -> Result<Source> {
+    let doc = crate::document::load_doc(tx, id)?;
+    let (title, file_name, size): (String, String, i64) = tx.query_row(
+        "SELECT title, file_name, size FROM documents WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let (holder, secret): (&str, &[u8; 32]) = match (load_wrap(tx, id, &ctx.actor.id)?, custodian) {
+        (Some(_), _) => (&ctx.actor.id, &ctx.secrets.hpke_secret),
+        (None, Some(c)) => (CUSTODIAN, c),
+        (None, None) => {
+            return Err(Error::denied(format!(
+                "document {id} was not granted to you: give the recovery code ($KINKO_RECOVERY_CODE) to return it"
+            )))
+        }
+    };
+    let wrap = load_wrap(tx, id, holder)?
+        .ok_or_else(|| Error::tampered(format!("document {id} has no custodian key")))?;
+    let dek = crypto::hpke_unwrap(
+        secret,
+        &wrap_context(&ctx.vault_id, &doc.uid, holder),
+        &wrap,
+    )
+    .ok_or_else(|| Error::tampered(format!("the key to document {id} does not open")))?;
+    let dek: Zeroizing<[u8; 32]> = Zeroizing::new(
+        dek.as_slice()
+            .try_into()
+            .map_err(|_| Error::tampered("a document key has the wrong length"))?,
+    );
+    let path = ctx.objects_dir().join(&doc.object_name);
+    let (uid, version) = (doc.uid, doc.version);
+    let file = ManifestFile {
+        document: id,
+        name: file_name,
+        title,
+        size: size as u64,
+        sha256: doc.sha256.clone(),
+        uid: crypto::hex(&crypto::random::<16>()),
+    };
+    Ok(Source {
+        file,
+        write: Box::new(move |out| {
+            let mut f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            stream::decrypt(&dek, uid, version, &mut f, &mut &mut *out)
+                .map(drop)
+                .map_err(|e| package::stream_error(e, &path.display().to_string()))
+        }),
+    })
+}
