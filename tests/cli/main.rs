@@ -7,6 +7,7 @@ mod audit;
 mod disposal;
 mod documents;
 mod errors;
+mod incidents;
 mod permissions;
 mod rosters;
 mod tamper;

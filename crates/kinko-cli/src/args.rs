@@ -149,6 +149,12 @@ pub enum Command {
     /// Recipient keys for return packages.
     #[command(subcommand)]
     Recipient(RecipientCmd),
+    /// The incident register: add, update, close, list, report.
+    #[command(subcommand)]
+    Incident(IncidentCmd),
+    /// Reports for the bureau.
+    #[command(subcommand)]
+    Report(ReportCmd),
     /// Alerts raised by the audit rules; --ack one with a --note (officer, manager).
     Alerts {
         /// Also list acknowledged alerts.
@@ -417,6 +423,69 @@ pub enum DisposalCmd {
 pub enum RecipientCmd {
     /// Make a key pair for the bureau: NAME.key (keep it) and NAME.pub (give it to the council).
     New {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The fields of an incident (times: YYYY-MM-DD HH:MM in Japan time, or RFC 3339).
+#[derive(Args, Debug, Clone, Default)]
+pub struct IncidentArgs {
+    /// When it was detected.
+    #[arg(long)]
+    pub detected: Option<String>,
+    /// When it was reported to the bureau.
+    #[arg(long)]
+    pub reported: Option<String>,
+    /// What happened.
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Affected items, e.g. document:3,document:5.
+    #[arg(long, value_delimiter = ',')]
+    pub items: Option<Vec<String>>,
+    /// What was done (an update adds to it).
+    #[arg(long)]
+    pub actions: Option<String>,
+    /// The improvement plan (再発防止策).
+    #[arg(long)]
+    pub plan: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCmd {
+    /// Record an incident (officer, manager); prints its number.
+    Add(IncidentArgs),
+    /// Change an open incident.
+    Update {
+        id: i64,
+        #[command(flatten)]
+        fields: IncidentArgs,
+    },
+    /// Close an incident once reported to the bureau.
+    Close {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+    /// The register (open incidents unless --all).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// The whole register as a printable page for the bureau.
+    Report {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCmd {
+    /// The monthly implementation-status report (履行状況報告), signed (officer).
+    Status {
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
         #[arg(long)]
         out: PathBuf,
     },

@@ -218,6 +218,10 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         Command::Recipient(crate::args::RecipientCmd::New { out }) => {
             crate::disposal::recipient_new(&ui, &out)
         }
+        Command::Incident(cmd) => crate::incident::run(&ui, g, cmd),
+        Command::Report(crate::args::ReportCmd::Status { month, out }) => {
+            crate::incident::status_report(&ui, g, &month, &out)
+        }
         Command::Alerts { all, ack, note } => {
             crate::audit::alerts(&ui, g, all, ack, note.as_deref())
         }

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod commands;
 mod disposal;
+mod incident;
 mod text;
 
 use std::process::ExitCode;

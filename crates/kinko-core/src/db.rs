@@ -258,6 +258,28 @@ CREATE TABLE disposal_plans (
     -- checkpoint goes into the completion report).
     audit_size     INTEGER
 );
+-- The incident register (I1): never deleted, kept through disposal.
+CREATE TABLE incidents (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    detected_at TEXT NOT NULL,
+    reported_at TEXT,
+    summary     TEXT NOT NULL,
+    items       TEXT NOT NULL,
+    actions     TEXT NOT NULL,
+    improvement TEXT NOT NULL,
+    opened_by   TEXT NOT NULL,
+    opened_at   TEXT NOT NULL,
+    closed_by   TEXT,
+    closed_at   TEXT,
+    close_note  TEXT
+);
+CREATE TABLE incident_updates (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    at          TEXT NOT NULL,
+    made_by     TEXT NOT NULL,
+    what        TEXT NOT NULL
+);
 -- Return packages written for a plan (E5).
 CREATE TABLE returns (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -19,6 +19,7 @@ pub mod error;
 pub mod forms;
 mod fsutil;
 pub mod grant;
+pub mod incident;
 pub mod integrity;
 pub mod keyslots;
 pub mod lockout;
@@ -28,6 +29,7 @@ pub mod policy;
 pub mod roster;
 pub mod session;
 pub mod signed;
+pub mod status_report;
 pub mod vault;
 pub mod wareki;
 

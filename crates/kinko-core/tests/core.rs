@@ -615,6 +615,15 @@ fn every_cell_of_the_permission_matrix() {
                 Action::DisposalExecute => s.disposal_execute().map(drop),
                 Action::DisposalConfirm => s.disposal_confirm().map(drop),
                 Action::DisposalReport => s.disposal_report().map(drop),
+                Action::IncidentRecord => s
+                    .incident_add(&kinko_core::incident::IncidentFields {
+                        detected_at: Some("2026-11-20 10:00".into()),
+                        summary: Some("matrix".into()),
+                        ..Default::default()
+                    })
+                    .map(drop),
+                Action::IncidentRead => s.incidents(true).map(drop),
+                Action::StatusReport => s.status_report("2026-11").map(drop),
                 Action::ReturnPackage => s
                     .return_package(
                         kinko_core::package::Protect::Passphrase(b"matrix"),

@@ -86,7 +86,7 @@ pub struct Row {
 }
 
 /// The UTC bounds `[start, end)` of the Japan days `from` to `to`.
-fn utc_bounds(from: NaiveDate, to: NaiveDate) -> (String, String) {
+pub(crate) fn utc_bounds(from: NaiveDate, to: NaiveDate) -> (String, String) {
     let edge = |d: NaiveDate| {
         d.and_time(NaiveTime::MIN)
             .and_local_timezone(japan())

@@ -1,0 +1,431 @@
+//! The incident register (I1): when an incident was detected and reported
+//! to the bureau, what happened, which items it touched, what was done,
+//! and the improvement plan; every change kept as an update, records kept
+//! (never deleted, also after disposal) and printable for the bureau.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+
+use crate::audit;
+use crate::error::{Error, Result};
+use crate::forms::esc;
+use crate::permission::Action;
+use crate::session::{Done, Session};
+
+/// What `incident add` and `incident update` may set.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFields {
+    /// When it was detected (RFC 3339 or `YYYY-MM-DD HH:MM`, Japan time).
+    pub detected_at: Option<String>,
+    /// When it was reported to the bureau.
+    pub reported_at: Option<String>,
+    pub summary: Option<String>,
+    /// Affected items, e.g. `document:3`.
+    pub items: Option<Vec<String>>,
+    /// Actions taken (each update adds to them).
+    pub actions: Option<String>,
+    /// Improvement plan (再発防止策).
+    pub improvement: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Update {
+    pub at: String,
+    pub by: String,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: i64,
+    pub detected_at: String,
+    pub reported_at: Option<String>,
+    pub summary: String,
+    pub items: Vec<String>,
+    pub actions: String,
+    pub improvement: String,
+    pub opened_by: String,
+    pub opened_at: String,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<String>,
+    pub close_note: Option<String>,
+    pub updates: Vec<Update>,
+}
+
+/// A time a person typed, as UTC RFC 3339: RFC 3339 itself, or
+/// `YYYY-MM-DD HH:MM` / `YYYY-MM-DD` in Japan time.
+pub fn parse_time(text: &str) -> Result<String> {
+    let t = text.trim();
+    let utc = |dt: chrono::DateTime<chrono::FixedOffset>| {
+        dt.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(utc(dt));
+    }
+    let local = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M")
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(|d| d.and_time(chrono::NaiveTime::MIN))
+        })
+        .map_err(|_| {
+            Error::invalid(format!(
+                "'{text}' is not a time: write YYYY-MM-DD HH:MM (Japan time) or RFC 3339"
+            ))
+        })?;
+    let dt = local
+        .and_local_timezone(crate::policy::japan())
+        .single()
+        .ok_or_else(|| Error::invalid(format!("'{text}' is not a time")))?;
+    Ok(utc(dt))
+}
+
+fn text(value: &str, what: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::invalid(format!(
+            "the {what} must be text of at most {max} characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+fn items_text(items: &[String]) -> Result<String> {
+    for i in items {
+        if i.trim().is_empty() || i.len() > 100 || i.chars().any(char::is_control) {
+            return Err(Error::invalid(format!("'{i}' is not an item name")));
+        }
+    }
+    Ok(items.iter().map(|i| i.trim()).collect::<Vec<_>>().join(","))
+}
+
+fn load(conn: &Connection, id: i64) -> Result<Incident> {
+    type Row = (
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let r: Row = conn
+        .query_row(
+            "SELECT detected_at, reported_at, summary, items, actions, improvement, opened_by, opened_at, closed_by, closed_at, close_note
+             FROM incidents WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?,
+                    r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("incident {id}")))?;
+    let updates = conn
+        .prepare(
+            "SELECT at, made_by, what FROM incident_updates WHERE incident_id = ?1 ORDER BY id",
+        )?
+        .query_map([id], |r| {
+            Ok(Update {
+                at: r.get(0)?,
+                by: r.get(1)?,
+                what: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Incident {
+        id,
+        detected_at: r.0,
+        reported_at: r.1,
+        summary: r.2,
+        items: r
+            .3
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        actions: r.4,
+        improvement: r.5,
+        opened_by: r.6,
+        opened_at: r.7,
+        closed_by: r.8,
+        closed_at: r.9,
+        close_note: r.10,
+        updates,
+    })
+}
+
+fn record_update(tx: &Transaction, id: i64, by: &str, what: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO incident_updates (incident_id, at, made_by, what) VALUES (?1, ?2, ?3, ?4)",
+        params![id, audit::now(), by, what],
+    )?;
+    Ok(())
+}
+
+/// All incidents, oldest first; only open ones unless `all`.
+pub fn list(conn: &Connection, all: bool) -> Result<Vec<Incident>> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM incidents WHERE ?1 OR closed_at IS NULL ORDER BY id")?
+        .query_map([all], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.into_iter().map(|id| load(conn, id)).collect()
+}
+
+impl Session {
+    /// Record a new incident (officer, manager).
+    pub fn incident_add(&mut self, f: &IncidentFields) -> Result<i64> {
+        self.perform(Action::IncidentRecord, "incident:new", |tx, ctx| {
+            let detected = parse_time(
+                f.detected_at
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid("an incident needs --detected (when it was found)"))?,
+            )?;
+            let summary = text(
+                f.summary
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid("an incident needs --summary (what happened)"))?,
+                "summary",
+                4000,
+            )?;
+            if summary.is_empty() {
+                return Err(Error::invalid("an incident needs --summary (what happened)"));
+            }
+            let reported = f.reported_at.as_deref().map(parse_time).transpose()?;
+            tx.execute(
+                "INSERT INTO incidents (detected_at, reported_at, summary, items, actions, improvement, opened_by, opened_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    detected,
+                    reported,
+                    summary,
+                    items_text(f.items.as_deref().unwrap_or_default())?,
+                    text(f.actions.as_deref().unwrap_or_default(), "actions", 8000)?,
+                    text(f.improvement.as_deref().unwrap_or_default(), "improvement plan", 8000)?,
+                    ctx.actor.id,
+                    audit::now()
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            record_update(tx, id, &ctx.actor.id, "recorded")?;
+            let mut done = Done::ok(id, format!("detected {detected}"));
+            done.object = Some(format!("incident:{id}"));
+            Ok(done)
+        })
+    }
+
+    /// Change an open incident; actions given are added to those before.
+    pub fn incident_update(&mut self, id: i64, f: &IncidentFields) -> Result<Incident> {
+        self.perform(
+            Action::IncidentRecord,
+            &format!("incident:{id}"),
+            |tx, ctx| {
+                let before = load(tx, id)?;
+                if before.closed_at.is_some() {
+                    return Err(Error::invalid(format!("incident {id} is closed")));
+                }
+                let mut changed = Vec::new();
+                if let Some(t) = &f.detected_at {
+                    tx.execute(
+                        "UPDATE incidents SET detected_at = ?1 WHERE id = ?2",
+                        params![parse_time(t)?, id],
+                    )?;
+                    changed.push("detected");
+                }
+                if let Some(t) = &f.reported_at {
+                    tx.execute(
+                        "UPDATE incidents SET reported_at = ?1 WHERE id = ?2",
+                        params![parse_time(t)?, id],
+                    )?;
+                    changed.push("reported to the bureau");
+                }
+                if let Some(s) = &f.summary {
+                    tx.execute(
+                        "UPDATE incidents SET summary = ?1 WHERE id = ?2",
+                        params![text(s, "summary", 4000)?, id],
+                    )?;
+                    changed.push("summary");
+                }
+                if let Some(items) = &f.items {
+                    tx.execute(
+                        "UPDATE incidents SET items = ?1 WHERE id = ?2",
+                        params![items_text(items)?, id],
+                    )?;
+                    changed.push("items");
+                }
+                if let Some(a) = &f.actions {
+                    let a = text(a, "actions", 8000)?;
+                    let joined = if before.actions.is_empty() {
+                        a
+                    } else {
+                        format!("{}\n{a}", before.actions)
+                    };
+                    tx.execute(
+                        "UPDATE incidents SET actions = ?1 WHERE id = ?2",
+                        params![joined, id],
+                    )?;
+                    changed.push("actions");
+                }
+                if let Some(p) = &f.improvement {
+                    tx.execute(
+                        "UPDATE incidents SET improvement = ?1 WHERE id = ?2",
+                        params![text(p, "improvement plan", 8000)?, id],
+                    )?;
+                    changed.push("improvement plan");
+                }
+                if changed.is_empty() {
+                    return Err(Error::invalid("nothing to update: give at least one field"));
+                }
+                let what = changed.join(", ");
+                record_update(tx, id, &ctx.actor.id, &what)?;
+                Ok(Done::ok(load(tx, id)?, what))
+            },
+        )
+    }
+
+    /// Close an incident with a note (officer, manager).
+    pub fn incident_close(&mut self, id: i64, note: &str) -> Result<()> {
+        self.perform(Action::IncidentRecord, &format!("incident:{id}"), |tx, ctx| {
+            let before = load(tx, id)?;
+            if before.closed_at.is_some() {
+                return Err(Error::invalid(format!("incident {id} is closed already")));
+            }
+            let note = text(note, "note", 4000)?;
+            if note.is_empty() {
+                return Err(Error::invalid("closing an incident needs a --note"));
+            }
+            if before.reported_at.is_none() {
+                return Err(Error::invalid(format!(
+                    "incident {id} was never reported to the bureau: record --reported first"
+                )));
+            }
+            tx.execute(
+                "UPDATE incidents SET closed_by = ?1, closed_at = ?2, close_note = ?3 WHERE id = ?4",
+                params![ctx.actor.id, audit::now(), note, id],
+            )?;
+            record_update(tx, id, &ctx.actor.id, "closed")?;
+            Ok(Done::ok((), "closed"))
+        })
+    }
+
+    /// The register (officer, manager, auditor).
+    pub fn incidents(&mut self, all: bool) -> Result<Vec<Incident>> {
+        self.perform(Action::IncidentRead, "incidents", |tx, _| {
+            Ok(Done::ok(list(tx, all)?, if all { "all" } else { "open" }))
+        })
+    }
+
+    /// The register as a printable page for the bureau (officer, manager,
+    /// auditor).
+    pub fn incident_report(&mut self) -> Result<String> {
+        self.perform(Action::IncidentRead, "incidents", |tx, _| {
+            let council =
+                String::from_utf8_lossy(&crate::session::meta(tx, "council")?).into_owned();
+            let all = list(tx, true)?;
+            Ok(Done::ok(
+                report_html(&council, &all),
+                format!("{} incidents", all.len()),
+            ))
+        })
+    }
+}
+
+fn report_html(council: &str, incidents: &[Incident]) -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::policy::japan())
+        .date_naive();
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>情報セキュリティインシデント記録</title>\n\
+         <style>body{{font-family:'Noto Sans CJK JP','IPAexGothic',sans-serif;margin:2em}}h1{{font-size:1.3em;text-align:center}}\
+         table{{border-collapse:collapse;width:100%;margin-bottom:1.5em;font-size:0.85em}}th,td{{border:1px solid #000;padding:4px;vertical-align:top;white-space:pre-wrap}}\
+         th{{background:#eee;width:22%;text-align:left}}.date{{text-align:right}}</style>\n</head>\n<body>\n\
+         <p class=\"date\">{}</p>\n<h1>情報セキュリティインシデント記録</h1>\n<p>協議会名：{}</p>\n",
+        crate::wareki::format(today),
+        esc(council)
+    );
+    if incidents.is_empty() {
+        s.push_str("<p>記録されたインシデントはありません。</p>\n");
+    }
+    for i in incidents {
+        let rows = [
+            ("番号", i.id.to_string()),
+            ("発見日時", i.detected_at.clone()),
+            (
+                "労働局への報告日時",
+                i.reported_at.clone().unwrap_or_else(|| "未報告".into()),
+            ),
+            ("事案の内容", i.summary.clone()),
+            ("影響を受けた情報", i.items.join("、")),
+            ("対応", i.actions.clone()),
+            ("再発防止策", i.improvement.clone()),
+            ("記録者", format!("{}（{}）", i.opened_by, i.opened_at)),
+            (
+                "状態",
+                match (&i.closed_at, &i.closed_by, &i.close_note) {
+                    (Some(at), Some(by), Some(note)) => format!("完了 {at}（{by}）：{note}"),
+                    _ => "対応中".into(),
+                },
+            ),
+            (
+                "経過",
+                i.updates
+                    .iter()
+                    .map(|u| format!("{} {}：{}", u.at, u.by, u.what))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ];
+        s.push_str("<table>\n");
+        for (k, v) in rows {
+            s.push_str(&format!("<tr><th>{k}</th><td>{}</td></tr>\n", esc(&v)));
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str("</body>\n</html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_read_in_japan_time_or_rfc3339() {
+        assert_eq!(
+            parse_time("2026-04-01 09:30").unwrap(),
+            "2026-04-01T00:30:00Z"
+        );
+        assert_eq!(parse_time("2026-04-01").unwrap(), "2026-03-31T15:00:00Z");
+        assert_eq!(
+            parse_time("2026-04-01T00:30:00Z").unwrap(),
+            "2026-04-01T00:30:00Z"
+        );
+        assert!(parse_time("yesterday").is_err());
+    }
+
+    #[test]
+    fn the_report_escapes_what_people_typed() {
+        let i = Incident {
+            id: 1,
+            detected_at: "t".into(),
+            reported_at: None,
+            summary: "<script>x</script>".into(),
+            items: vec![],
+            actions: String::new(),
+            improvement: String::new(),
+            opened_by: "a".into(),
+            opened_at: "t".into(),
+            closed_by: None,
+            closed_at: None,
+            close_note: None,
+            updates: vec![],
+        };
+        assert!(!report_html("c", &[i]).contains("<script>"));
+    }
+}

@@ -1,0 +1,336 @@
+//! The monthly implementation-status report (履行状況報告, I2), made from
+//! the vault's own records: the audit trail, the alerts and the incident
+//! register. Signed like the disposal forms, so the bureau can check it
+//! with `kinko verify-report`.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use crate::audit::{self, alerts, checkpoint::Checkpoint, Record};
+use crate::error::{Error, Result};
+use crate::forms::esc;
+use crate::permission::Action;
+use crate::session::{meta, Done, Session};
+use crate::signed::Signer;
+use crate::wareki;
+
+/// One line of a section: when, who, what.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub at: String,
+    pub actor: String,
+    pub event: String,
+    pub object: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+impl From<&Record> for Line {
+    fn from(r: &Record) -> Self {
+        let e = &r.event;
+        Line {
+            at: e.at.clone(),
+            actor: e.actor.clone(),
+            event: e.event.clone(),
+            object: e.object.clone(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// Access counts of one person in the month.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Access {
+    pub actor: String,
+    pub signins: u64,
+    pub failed_signins: u64,
+    pub opened: u64,
+    pub imported: u64,
+    pub refused: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub council: String,
+    pub month: String,
+    pub roster_changes: Vec<Line>,
+    pub account_changes: Vec<Line>,
+    pub access: Vec<Access>,
+    pub alerts_raised: u64,
+    pub alerts_acknowledged: u64,
+    pub alerts: Vec<alerts::Alert>,
+    pub incidents: Vec<crate::incident::Incident>,
+    pub verifications: Vec<Line>,
+    pub backups: Vec<Line>,
+    pub audit: Checkpoint,
+}
+
+/// What `report status` hands back: the signed page and its content.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusFiles {
+    pub report: StatusReport,
+    pub html: String,
+}
+
+/// The first and last day of `YYYY-MM`.
+pub fn month_days(month: &str) -> Result<(NaiveDate, NaiveDate)> {
+    let bad = || Error::invalid(format!("'{month}' is not a month: write YYYY-MM"));
+    let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+        .map_err(|_| bad())?;
+    if !(2000..=9999).contains(&first.year()) {
+        return Err(bad());
+    }
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(bad)?;
+    Ok((first, next.pred_opt().ok_or_else(bad)?))
+}
+
+fn build(
+    tx: &rusqlite::Transaction,
+    vault_id: &str,
+    made_by: &str,
+    month: &str,
+) -> Result<StatusReport> {
+    let (first, last) = month_days(month)?;
+    let (start, end) = audit::report::utc_bounds(first, last);
+    let events = audit::query(
+        tx,
+        &audit::Query {
+            since: Some(start.clone()),
+            ..Default::default()
+        },
+    )?;
+    let events: Vec<&Record> = events.iter().filter(|r| r.event.at < end).collect();
+    let pick = |f: &dyn Fn(&Record) -> bool| -> Vec<Line> {
+        events
+            .iter()
+            .filter(|r| f(r))
+            .map(|r| Line::from(*r))
+            .collect()
+    };
+    let ok = |r: &Record| r.event.outcome == audit::OK;
+    let roster_changes = pick(&|r| {
+        ok(r)
+            && r.event.event.starts_with("roster.")
+            && !matches!(r.event.event.as_str(), "roster.read" | "roster.export")
+    });
+    let account_changes = pick(&|r| {
+        ok(r)
+            && matches!(
+                r.event.event.as_str(),
+                "account.add" | "account.manage" | "account.recover"
+            )
+    });
+    let verifications =
+        pick(&|r| matches!(r.event.event.as_str(), "vault.verify" | "audit.verify"));
+    let backups = pick(&|r| r.event.event == "vault.backup");
+    let mut people: BTreeMap<&str, Access> = BTreeMap::new();
+    for r in &events {
+        let e = &r.event;
+        if e.actor == audit::SYSTEM {
+            continue;
+        }
+        let a = people.entry(&e.actor).or_insert_with(|| Access {
+            actor: e.actor.clone(),
+            ..Default::default()
+        });
+        let good = e.outcome == audit::OK;
+        match e.event.as_str() {
+            "session.signin" if good => a.signins += 1,
+            "session.signin" => a.failed_signins += 1,
+            "document.export" if good => a.opened += 1,
+            "document.import" if good => a.imported += 1,
+            _ => {}
+        }
+        if !good {
+            a.refused += 1;
+        }
+    }
+    let month_alerts = alerts::between(tx, &start, &end)?;
+    let incidents = crate::incident::list(tx, true)?
+        .into_iter()
+        .filter(|i| {
+            let touched = |t: &str| t >= start.as_str() && t < end.as_str();
+            touched(&i.detected_at)
+                || i.updates.iter().any(|u| touched(&u.at))
+                || (i.closed_at.is_none() && i.detected_at.as_str() < end.as_str())
+        })
+        .collect();
+    Ok(StatusReport {
+        council: String::from_utf8_lossy(&meta(tx, "council")?).into_owned(),
+        month: first.format("%Y-%m").to_string(),
+        roster_changes,
+        account_changes,
+        access: people.into_values().collect(),
+        alerts_raised: month_alerts.len() as u64,
+        alerts_acknowledged: month_alerts.iter().filter(|a| a.acked_by.is_some()).count() as u64,
+        alerts: month_alerts,
+        incidents,
+        verifications,
+        backups,
+        audit: Checkpoint::make(tx, vault_id, made_by)?,
+    })
+}
+
+fn lines_table(lines: &[Line]) -> String {
+    if lines.is_empty() {
+        return "<p>該当なし</p>\n".into();
+    }
+    let mut s = String::from("<table>\n<tr><th>日時(UTC)</th><th>実施者</th><th>操作</th><th>対象</th><th>結果</th><th>内容</th></tr>\n");
+    for l in lines {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&l.at),
+            esc(&l.actor),
+            esc(&l.event),
+            esc(&l.object),
+            esc(&l.outcome),
+            esc(&l.detail)
+        ));
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+fn html(r: &StatusReport) -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&crate::policy::japan())
+        .date_naive();
+    let (first, last) = month_days(&r.month).unwrap_or((today, today));
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>履行状況報告</title>\n\
+         <style>body{{font-family:'Noto Sans CJK JP','IPAexGothic',sans-serif;margin:2em}}h1{{font-size:1.3em;text-align:center}}\
+         h2{{font-size:1.05em;margin-top:1.5em}}table{{border-collapse:collapse;width:100%;font-size:0.8em}}\
+         th,td{{border:1px solid #000;padding:3px;vertical-align:top;word-break:break-all}}th{{background:#eee}}.date{{text-align:right}}</style>\n\
+         </head>\n<body>\n<p class=\"date\">{}</p>\n<h1>情報セキュリティ対策の履行状況報告</h1>\n<p>協議会名：{}</p>\n\
+         <p>対象期間：{} から {} まで</p>\n",
+        wareki::format(today),
+        esc(&r.council),
+        wareki::format(first),
+        wareki::format(last),
+    );
+    s.push_str("<h2>1　情報取扱者名簿・業務従事者名簿の変更</h2>\n");
+    s.push_str(&lines_table(&r.roster_changes));
+    s.push_str("<h2>2　アカウントの変更</h2>\n");
+    s.push_str(&lines_table(&r.account_changes));
+    s.push_str("<h2>3　アクセスの状況</h2>\n");
+    if r.access.is_empty() {
+        s.push_str("<p>該当なし</p>\n");
+    } else {
+        s.push_str("<table>\n<tr><th>利用者</th><th>サインイン</th><th>サインイン失敗</th><th>文書の閲覧・持ち出し</th><th>文書の受領</th><th>拒否・失敗</th></tr>\n");
+        for a in &r.access {
+            s.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                esc(&a.actor),
+                a.signins,
+                a.failed_signins,
+                a.opened,
+                a.imported,
+                a.refused
+            ));
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str(&format!(
+        "<h2>4　アラートと確認</h2>\n<p>発生 {} 件、うち確認済み {} 件</p>\n",
+        r.alerts_raised, r.alerts_acknowledged
+    ));
+    if !r.alerts.is_empty() {
+        s.push_str("<table>\n<tr><th>#</th><th>規則</th><th>日時(UTC)</th><th>内容</th><th>確認</th></tr>\n");
+        for a in &r.alerts {
+            let ack = match (&a.acked_by, &a.ack_note) {
+                (Some(by), Some(n)) => format!("{by}：{n}"),
+                _ => "未確認".into(),
+            };
+            s.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                a.id,
+                esc(&a.rule),
+                esc(&a.at),
+                esc(&a.summary),
+                esc(&ack)
+            ));
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str("<h2>5　インシデント</h2>\n");
+    if r.incidents.is_empty() {
+        s.push_str("<p>該当なし</p>\n");
+    } else {
+        s.push_str("<table>\n<tr><th>番号</th><th>発見日時</th><th>労働局への報告</th><th>内容</th><th>状態</th></tr>\n");
+        for i in &r.incidents {
+            s.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                i.id,
+                esc(&i.detected_at),
+                esc(i.reported_at.as_deref().unwrap_or("未報告")),
+                esc(&i.summary),
+                if i.closed_at.is_some() {
+                    "完了"
+                } else {
+                    "対応中"
+                }
+            ));
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str("<h2>6　完全性の検証</h2>\n");
+    s.push_str(&lines_table(&r.verifications));
+    s.push_str("<h2>7　バックアップ</h2>\n");
+    s.push_str(&lines_table(&r.backups));
+    s.push_str(&format!(
+        "<h2>8　監査ログ</h2>\n<p>記録件数 {} 件、ルートハッシュ {}（{} 署名）</p>\n</body>\n</html>\n",
+        r.audit.size,
+        esc(&r.audit.root),
+        esc(&r.audit.at)
+    ));
+    s
+}
+
+impl Session {
+    /// The 履行状況報告 of one month, signed (officer).
+    pub fn status_report(&mut self, month: &str) -> Result<StatusFiles> {
+        self.perform(
+            Action::StatusReport,
+            &format!("report:{}", month.trim()),
+            |tx, ctx| {
+                let report = build(tx, &ctx.vault_id, &ctx.actor.id, month)?;
+                let secret = zeroize::Zeroizing::new(meta(tx, "audit_secret")?);
+                let secret: &[u8; 32] = secret
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::tampered("the vault's audit key has the wrong length"))?;
+                let public = meta(tx, "audit_public")?;
+                let signer = Signer {
+                    vault_id: &ctx.vault_id,
+                    secret,
+                    public: &public,
+                };
+                let page = signer.html("status report", &html(&report))?;
+                let detail = format!("{}: {} people", report.month, report.access.len());
+                Ok(Done::ok(StatusFiles { report, html: page }, detail))
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_whole_months() {
+        let (a, b) = month_days("2026-02").unwrap();
+        assert_eq!(
+            (a.to_string(), b.to_string()),
+            ("2026-02-01".into(), "2026-02-28".into())
+        );
+        assert!(month_days("2026-13").is_err());
+        assert!(month_days("1999-01").is_err());
+        assert!(month_days("feb").is_err());
+    }
+}
