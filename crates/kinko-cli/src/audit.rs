@@ -3,14 +3,13 @@
 use std::path::Path;
 
 use anyhow::Context;
-use chrono::NaiveDate;
 use kinko_core::audit::checkpoint::Checkpoint;
 use kinko_core::audit::report::Language;
 use kinko_core::audit::{Query, Record};
 use serde_json::json;
 
 use crate::args::{AuditCmd, Global};
-use crate::commands::{session, write_new_files, Out, Ui};
+use crate::commands::{date, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
     match cmd {
@@ -256,11 +255,6 @@ pub fn alerts(ui: &Ui, g: &Global, all: bool, ack: Option<i64>, note: Option<&st
             ]
         },
     )
-}
-
-fn date(text: &str) -> Result<NaiveDate, crate::Failure> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| anyhow::anyhow!("'{text}' is not a date: write YYYY-MM-DD").into())
 }
 
 fn audit_table(ui: &Ui, records: &[Record]) -> Out {

@@ -765,3 +765,9 @@ pub(crate) fn write_new_files(files: &[(std::path::PathBuf, &[u8])]) -> Out {
     }
     Ok(())
 }
+
+/// A day a person typed: `YYYY-MM-DD`.
+pub(crate) fn date(text: &str) -> Result<chrono::NaiveDate, Failure> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("'{text}' is not a date: write YYYY-MM-DD").into())
+}

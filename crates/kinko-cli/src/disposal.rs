@@ -8,7 +8,7 @@ use kinko_core::disposal::{PlanRequest, PlanState};
 use serde_json::json;
 
 use crate::args::{DisposalCmd, Global};
-use crate::commands::{session, write_new_files, Out, Ui};
+use crate::commands::{date, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
     match cmd {
@@ -166,11 +166,6 @@ fn today() -> NaiveDate {
     chrono::Utc::now()
         .with_timezone(&kinko_core::policy::japan())
         .date_naive()
-}
-
-fn date(text: &str) -> Result<NaiveDate, crate::Failure> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| anyhow::anyhow!("'{text}' is not a date: write YYYY-MM-DD").into())
 }
 
 /// `kinko return`: the package of the approved plan's documents.

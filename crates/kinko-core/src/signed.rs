@@ -80,6 +80,37 @@ impl Signature {
     }
 }
 
+/// The vault's audit key, as kept in the database (`docs/audit.md`).
+pub(crate) struct AuditKey {
+    pub secret: zeroize::Zeroizing<[u8; 32]>,
+    pub public: Vec<u8>,
+}
+
+impl AuditKey {
+    pub fn load(conn: &rusqlite::Connection) -> Result<Self> {
+        let raw = zeroize::Zeroizing::new(crate::session::meta(conn, "audit_secret")?);
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        if raw.len() != 32 {
+            return Err(Error::tampered(
+                "the vault's audit key has the wrong length",
+            ));
+        }
+        secret.copy_from_slice(&raw);
+        Ok(AuditKey {
+            secret,
+            public: crate::session::meta(conn, "audit_public")?,
+        })
+    }
+
+    pub fn signer<'a>(&'a self, vault_id: &'a str) -> Signer<'a> {
+        Signer {
+            vault_id,
+            secret: &self.secret,
+            public: &self.public,
+        }
+    }
+}
+
 /// The signing key: the vault's audit key.
 pub(crate) struct Signer<'a> {
     pub vault_id: &'a str,

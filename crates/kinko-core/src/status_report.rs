@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::forms::esc;
 use crate::permission::Action;
 use crate::session::{meta, Done, Session};
-use crate::signed::Signer;
+use crate::signed::AuditKey;
 use crate::wareki;
 
 /// One line of a section: when, who, what.
@@ -299,17 +299,8 @@ impl Session {
             &format!("report:{}", month.trim()),
             |tx, ctx| {
                 let report = build(tx, &ctx.vault_id, &ctx.actor.id, month)?;
-                let secret = zeroize::Zeroizing::new(meta(tx, "audit_secret")?);
-                let secret: &[u8; 32] = secret
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Error::tampered("the vault's audit key has the wrong length"))?;
-                let public = meta(tx, "audit_public")?;
-                let signer = Signer {
-                    vault_id: &ctx.vault_id,
-                    secret,
-                    public: &public,
-                };
+                let key = AuditKey::load(tx)?;
+                let signer = key.signer(&ctx.vault_id);
                 let page = signer.html("status report", &html(&report))?;
                 let detail = format!("{}: {} people", report.month, report.access.len());
                 Ok(Done::ok(StatusFiles { report, html: page }, detail))

@@ -66,12 +66,9 @@ impl Checkpoint {
         }
         let root = tree::root(&tree::Stored(conn), size)?;
         let at = super::now();
-        let secret = zeroize::Zeroizing::new(meta(conn, "audit_secret")?);
-        let secret: &[u8; 32] = secret
-            .as_slice()
-            .try_into()
-            .map_err(|_| Error::tampered("the vault's audit key has the wrong length"))?;
-        let signature = crypto::ecdsa_sign(secret, &message(vault_id, size, &root, &at, made_by))?;
+        let key = crate::signed::AuditKey::load(conn)?;
+        let signature =
+            crypto::ecdsa_sign(&key.secret, &message(vault_id, size, &root, &at, made_by))?;
         conn.execute(
             "INSERT INTO audit_checkpoints (size, root, at, made_by, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![size as i64, root.to_vec(), at, made_by, signature],

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::permission::Action;
 use crate::session::{meta, Ctx, Done, Session};
-use crate::signed::Signer;
+use crate::signed::AuditKey;
 
 /// What the form's table holds for each item.
 pub const KIND_ELECTRONIC: &str = "電磁的記録媒体";
@@ -161,18 +161,6 @@ pub struct PlanRequest<'a> {
 
 fn plan_sha256(body: &str) -> String {
     crypto::hex(&crypto::sha256(body.as_bytes()))
-}
-
-fn signer_parts(conn: &Connection) -> Result<(zeroize::Zeroizing<[u8; 32]>, Vec<u8>)> {
-    let secret = zeroize::Zeroizing::new(meta(conn, "audit_secret")?);
-    let mut key = zeroize::Zeroizing::new([0u8; 32]);
-    if secret.len() != 32 {
-        return Err(Error::tampered(
-            "the vault's audit key has the wrong length",
-        ));
-    }
-    key.copy_from_slice(&secret);
-    Ok((key, meta(conn, "audit_public")?))
 }
 
 /// An account that may execute or confirm: active, officer or manager.
@@ -378,8 +366,8 @@ impl Session {
                 "UPDATE disposal_plans SET body = ?1, body_sha256 = ?2 WHERE id = ?3",
                 params![body, sha, id],
             )?;
-            let (secret, public) = signer_parts(tx)?;
-            let signer = Signer { vault_id: &ctx.vault_id, secret: &secret, public: &public };
+            let key = AuditKey::load(tx)?;
+            let signer = key.signer(&ctx.vault_id);
             let html = signer.html("disposal plan", &forms::plan_html(&plan, &sha))?;
             let json = signer.json("disposal plan", &serde_json::json!({"plan": plan, "sha256": sha}))?;
             let detail = format!("plan {id}: {} items sha256={sha}", plan.items.len());
@@ -651,12 +639,8 @@ impl Session {
                 checks: s.checks.clone(),
                 audit,
             };
-            let (secret, public) = signer_parts(tx)?;
-            let signer = Signer {
-                vault_id: &ctx.vault_id,
-                secret: &secret,
-                public: &public,
-            };
+            let key = AuditKey::load(tx)?;
+            let signer = key.signer(&ctx.vault_id);
             let html = signer.html("completion report", &forms::report_html(&completion))?;
             let json = signer.json("completion report", &completion)?;
             tx.execute(
