@@ -122,6 +122,22 @@ fn the_whole_life_of_a_contract_end() {
     };
     check(&report).ok();
     check(&v.work("report.json")).ok();
+    // Signed by this vault's key, and by no other.
+    let status = v.boss(&["--json", "status"]).ok().json();
+    let key = status["audit_key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    v.run_env(
+        &["verify-report", path(&report), "--key", &key],
+        &[("KINKO_VAULT", path(&nowhere))],
+    )
+    .ok();
+    v.run_env(
+        &["verify-report", path(&report), "--key", &"0".repeat(64)],
+        &[("KINKO_VAULT", path(&nowhere))],
+    )
+    .code(5);
     let forged = v.file("forged.html", page.replacen("令和", "平成", 1).as_bytes());
     check(&forged).code(5);
     let twin = std::fs::read_to_string(v.work("report.json")).unwrap();
@@ -149,6 +165,7 @@ fn the_whole_life_of_a_contract_end() {
     }
     // The trail survives and verifies; the vault takes nothing new.
     v.boss(&["audit", "verify"]).ok();
+    v.boss(&["verify"]).ok();
     let status = v.boss(&["--json", "status"]).ok().json();
     assert_eq!(status["state"], "disposed");
     let r = v
@@ -206,6 +223,7 @@ fn a_subset_on_the_bureaus_instruction_leaves_the_rest() {
     let status = v.boss(&["--json", "status"]).ok().json();
     assert_eq!(status["state"], "active");
     assert_eq!(v.object_files().len(), 1);
+    v.boss(&["verify"]).ok();
 }
 
 #[test]
@@ -386,4 +404,57 @@ fn returned_documents_reach_the_bureau_then_are_erased() {
         .events()
         .iter()
         .any(|e| e["event"] == "disposal.return" && e["outcome"] == "ok"));
+}
+
+#[test]
+fn an_approval_binds_the_plan_and_the_plan_its_inventory() {
+    let (v, mika, _, _, _) = contract();
+    plan(&v, "plan.html", &[]);
+    let twin: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v.work("plan.json")).unwrap()).unwrap();
+    let sha = twin["content"]["sha256"].as_str().unwrap().to_string();
+    // The bureau approved another plan.
+    v.boss(&[
+        "disposal",
+        "approve",
+        "--ref",
+        "r",
+        "--date",
+        "2026-12-01",
+        "--sha256",
+        &"0".repeat(64),
+    ])
+    .code(4);
+    v.boss(&[
+        "disposal",
+        "approve",
+        "--ref",
+        "r",
+        "--date",
+        "2026-12-01",
+        "--sha256",
+        &sha,
+    ])
+    .ok();
+    // A document that came in after the plan stops the execution.
+    v.import(&v.file("late.txt", b"late"), &[]);
+    let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
+    assert!(r.stderr.contains("changed since the plan"), "{}", r.stderr);
+    assert_eq!(v.object_files().len(), 3);
+    // A name already taken stops a new plan before it replaces this one.
+    v.boss(&[
+        "disposal",
+        "plan",
+        "--executor",
+        "mika",
+        "--confirmer",
+        "boss",
+        "--out",
+        path(&v.work("plan.html")),
+    ])
+    .code(1);
+    assert_eq!(
+        v.boss(&["--json", "disposal", "status"]).ok().json()["state"],
+        "approved"
+    );
 }

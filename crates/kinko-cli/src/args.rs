@@ -121,7 +121,12 @@ pub enum Command {
     #[command(subcommand)]
     Disposal(DisposalCmd),
     /// Check a signed disposal plan or completion report, HTML or JSON (needs no vault).
-    VerifyReport { file: PathBuf },
+    VerifyReport {
+        file: PathBuf,
+        /// The vault's audit key fingerprint (`kinko status`): the file must be signed with it.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Write the return package of the approved plan's documents for the bureau (officer).
     Return {
         #[arg(long)]
@@ -405,6 +410,9 @@ pub enum DisposalCmd {
         /// The date of the bureau's approval (YYYY-MM-DD).
         #[arg(long)]
         date: String,
+        /// The SHA-256 printed on the plan the bureau approved: refused if the current plan differs.
+        #[arg(long)]
+        sha256: Option<String>,
     },
     /// Execute the approved plan: destroy keys, overwrite and remove files (the plan's executor).
     Execute,

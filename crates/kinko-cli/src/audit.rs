@@ -9,7 +9,7 @@ use kinko_core::audit::{Query, Record};
 use serde_json::json;
 
 use crate::args::{AuditCmd, Global};
-use crate::commands::{date, session, write_new_files, Out, Ui};
+use crate::commands::{date, refuse_taken, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
     match cmd {
@@ -22,6 +22,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
         } => log(ui, g, since, until, actor, event, object),
         AuditCmd::Verify { checkpoint } => verify(ui, g, checkpoint.as_deref()),
         AuditCmd::Checkpoint { out } => {
+            refuse_taken(&[&out])?;
             let c = session(g)?.audit_checkpoint()?;
             write_new_files(&[(out.clone(), &c.to_json())])?;
             ui.show(&c, || {
@@ -194,6 +195,7 @@ fn report(ui: &Ui, g: &Global, from: &str, to: &str, out: &Path, format: Option<
             anyhow::anyhow!("unknown report format '{format}': use html, csv or json").into(),
         );
     }
+    refuse_taken(&[out])?;
     let r = session(g)?.audit_report(from, to)?;
     // The printed report is Japanese unless English is asked for by name.
     let language = match g.lang.as_deref() {

@@ -206,7 +206,9 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         }
         Command::Audit(cmd) => crate::audit::run(&ui, g, cmd),
         Command::Disposal(cmd) => crate::disposal::run(&ui, g, cmd),
-        Command::VerifyReport { file } => crate::disposal::verify_report(&ui, &file),
+        Command::VerifyReport { file, key } => {
+            crate::disposal::verify_report(&ui, &file, key.as_deref())
+        }
         Command::Return {
             out,
             recipient,
@@ -735,6 +737,21 @@ fn approve_export(
             )
         },
     )
+}
+
+/// Refuse before acting when an output name is taken, so an action (a
+/// new plan replacing an approved one) never happens without its files.
+pub(crate) fn refuse_taken(paths: &[&std::path::Path]) -> Out {
+    for path in paths {
+        if path.exists() {
+            return Err(anyhow::anyhow!(
+                "{} already exists; choose a new file name",
+                path.display()
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Write files the command produced, all or none: a name already taken is

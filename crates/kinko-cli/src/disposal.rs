@@ -8,7 +8,7 @@ use kinko_core::disposal::{PlanRequest, PlanState};
 use serde_json::json;
 
 use crate::args::{DisposalCmd, Global};
-use crate::commands::{date, session, write_new_files, Out, Ui};
+use crate::commands::{date, refuse_taken, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
     match cmd {
@@ -25,6 +25,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
                 None => today() + chrono::Duration::days(14),
             };
             let twin = twin_path(&out);
+            refuse_taken(&[&out, &twin])?;
             let files = session(g)?.disposal_plan(&PlanRequest {
                 executor: &executor,
                 confirmer: &confirmer,
@@ -52,8 +53,12 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
                 },
             )
         }
-        DisposalCmd::Approve { reference, date: d } => {
-            let plan = session(g)?.disposal_approve(&reference, date(&d)?)?;
+        DisposalCmd::Approve {
+            reference,
+            date: d,
+            sha256,
+        } => {
+            let plan = session(g)?.disposal_approve(&reference, date(&d)?, sha256.as_deref())?;
             ui.show(&json!({"plan": plan, "approved": reference}), || {
                 format!(
                     "{} {plan} ({reference})",
@@ -75,6 +80,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
         }
         DisposalCmd::Report { out } => {
             let twin = twin_path(&out);
+            refuse_taken(&[&out, &twin])?;
             let r = session(g)?.disposal_report()?;
             write_new_files(&[
                 (out.clone(), r.html.as_bytes()),
@@ -132,9 +138,9 @@ fn show_state(ui: &Ui, s: &PlanState) -> Out {
 }
 
 /// Check a signed plan or report with no vault.
-pub fn verify_report(ui: &Ui, file: &Path) -> Out {
+pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>) -> Out {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let c = kinko_core::signed::check(&bytes)?;
+    let c = kinko_core::signed::check(&bytes, key)?;
     ui.show(&c, || {
         format!(
             "{} {} ({} {}, {} {})",

@@ -6,7 +6,7 @@ use kinko_core::incident::{Incident, IncidentFields};
 use serde_json::json;
 
 use crate::args::{Global, IncidentArgs, IncidentCmd};
-use crate::commands::{session, write_new_files, Out, Ui};
+use crate::commands::{refuse_taken, session, write_new_files, Out, Ui};
 
 fn fields(a: IncidentArgs) -> IncidentFields {
     IncidentFields {
@@ -66,6 +66,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: IncidentCmd) -> Out {
             )
         }
         IncidentCmd::Report { out } => {
+            refuse_taken(&[&out])?;
             let page = session(g)?.incident_report()?;
             write_new_files(&[(out.clone(), page.as_bytes())])?;
             ui.show(&json!({"file": out}), || {
@@ -97,6 +98,7 @@ fn show_one(ui: &Ui, i: &Incident) -> Out {
 
 /// `kinko report status`.
 pub fn status_report(ui: &Ui, g: &Global, month: &str, out: &Path) -> Out {
+    refuse_taken(&[out])?;
     let files = session(g)?.status_report(month)?;
     write_new_files(&[(out.to_path_buf(), files.html.as_bytes())])?;
     ui.show(

@@ -469,7 +469,12 @@ impl Session {
             }
         }
         let target_name = match &target {
-            ExportTarget::File(path) => Some(path.display().to_string()),
+            ExportTarget::File(path) => Some(
+                std::path::absolute(path)
+                    .unwrap_or_else(|_| path.to_path_buf())
+                    .display()
+                    .to_string(),
+            ),
             ExportTarget::Writer(_) => None,
         };
         let (doc, dek, approval) = self.perform(Action::DocumentOpen, &object(id), |tx, ctx| {

@@ -230,34 +230,43 @@ impl Session {
                 if before.closed_at.is_some() {
                     return Err(Error::invalid(format!("incident {id} is closed")));
                 }
-                let mut changed = Vec::new();
+                // Each change is kept with what it replaced, so nothing
+                // (a late report to the bureau, say) can be rewritten
+                // without trace. The audit event names only the fields.
+                let mut fields = Vec::new();
+                let mut history = Vec::new();
+                let mut set =
+                    |column: &str, label: &'static str, old: String, new: String| -> Result<()> {
+                        tx.execute(
+                            &format!("UPDATE incidents SET {column} = ?1 WHERE id = ?2"),
+                            params![new, id],
+                        )?;
+                        history.push(format!("{label}: {old} → {new}"));
+                        fields.push(label);
+                        Ok(())
+                    };
                 if let Some(t) = &f.detected_at {
-                    tx.execute(
-                        "UPDATE incidents SET detected_at = ?1 WHERE id = ?2",
-                        params![parse_time(t)?, id],
+                    set(
+                        "detected_at",
+                        "detected",
+                        before.detected_at.clone(),
+                        parse_time(t)?,
                     )?;
-                    changed.push("detected");
                 }
                 if let Some(t) = &f.reported_at {
-                    tx.execute(
-                        "UPDATE incidents SET reported_at = ?1 WHERE id = ?2",
-                        params![parse_time(t)?, id],
-                    )?;
-                    changed.push("reported to the bureau");
+                    let old = before.reported_at.clone().unwrap_or_else(|| "-".into());
+                    set("reported_at", "reported to the bureau", old, parse_time(t)?)?;
                 }
-                if let Some(s) = &f.summary {
-                    tx.execute(
-                        "UPDATE incidents SET summary = ?1 WHERE id = ?2",
-                        params![text(s, "summary", 4000)?, id],
+                if let Some(v) = &f.summary {
+                    set(
+                        "summary",
+                        "summary",
+                        before.summary.clone(),
+                        text(v, "summary", 4000)?,
                     )?;
-                    changed.push("summary");
                 }
                 if let Some(items) = &f.items {
-                    tx.execute(
-                        "UPDATE incidents SET items = ?1 WHERE id = ?2",
-                        params![items_text(items)?, id],
-                    )?;
-                    changed.push("items");
+                    set("items", "items", before.items.join(","), items_text(items)?)?;
                 }
                 if let Some(a) = &f.actions {
                     let a = text(a, "actions", 8000)?;
@@ -266,24 +275,22 @@ impl Session {
                     } else {
                         format!("{}\n{a}", before.actions)
                     };
-                    tx.execute(
-                        "UPDATE incidents SET actions = ?1 WHERE id = ?2",
-                        params![joined, id],
-                    )?;
-                    changed.push("actions");
+                    set("actions", "actions", before.actions.clone(), joined)?;
                 }
-                if let Some(p) = &f.improvement {
-                    tx.execute(
-                        "UPDATE incidents SET improvement = ?1 WHERE id = ?2",
-                        params![text(p, "improvement plan", 8000)?, id],
+                if let Some(v) = &f.improvement {
+                    let new = text(v, "improvement plan", 8000)?;
+                    set(
+                        "improvement",
+                        "improvement plan",
+                        before.improvement.clone(),
+                        new,
                     )?;
-                    changed.push("improvement plan");
                 }
-                if changed.is_empty() {
+                if fields.is_empty() {
                     return Err(Error::invalid("nothing to update: give at least one field"));
                 }
-                let what = changed.join(", ");
-                record_update(tx, id, &ctx.actor.id, &what)?;
+                record_update(tx, id, &ctx.actor.id, &history.join("\n"))?;
+                let what = fields.join(", ");
                 Ok(Done::ok(load(tx, id)?, what))
             },
         )

@@ -77,7 +77,7 @@ impl Session {
                 }),
             }
             let ids: Vec<i64> = tx
-                .prepare("SELECT id FROM documents ORDER BY id")?
+                .prepare("SELECT id FROM documents WHERE erased_at IS NULL ORDER BY id")?
                 .query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let mut known = HashSet::new();

@@ -137,9 +137,15 @@ impl Signer<'_> {
         let value = serde_json::to_value(content).expect("content serialises");
         let bytes = serde_json::to_vec(&value).expect("JSON serialises");
         let sig = Signature::make(kind, self.vault_id, self.secret, self.public, &bytes)?;
-        let file = serde_json::json!({ "content": value, "signature": sig });
-        Ok(serde_json::to_string_pretty(&file).expect("JSON serialises") + "\n")
+        Ok(twin_text(&value, &sig))
     }
+}
+
+/// The one way a twin is written: checking re-writes it and compares
+/// bytes, so any change at all (a value, a duplicate key, a space) fails.
+fn twin_text(content: &serde_json::Value, sig: &Signature) -> String {
+    let file = serde_json::json!({ "content": content, "signature": sig });
+    serde_json::to_string_pretty(&file).expect("JSON serialises") + "\n"
 }
 
 /// What a checked file says.
@@ -152,15 +158,31 @@ pub struct Checked {
     pub content: Option<serde_json::Value>,
 }
 
-/// Check a signed HTML page or JSON twin.
-pub fn check(bytes: &[u8]) -> Result<Checked> {
+/// Check a signed HTML page or JSON twin. The signature proves the file
+/// is as the holder of the key it carries wrote it; give `key` (the
+/// vault's audit key fingerprint, from `kinko status` or from the signed
+/// plan the bureau approved) to prove whose key that is.
+pub fn check(bytes: &[u8], key: Option<&str>) -> Result<Checked> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| Error::tampered("the file is not UTF-8 text as Kinko writes it"))?;
-    if text.trim_start().starts_with('{') {
-        check_json(text)
+    let checked = if text.trim_start().starts_with('{') {
+        check_json(text)?
     } else {
-        check_html(text)
+        check_html(text)?
+    };
+    if let Some(expected) = key {
+        if !expected
+            .trim()
+            .eq_ignore_ascii_case(&checked.key_fingerprint)
+        {
+            return Err(Error::tampered(format!(
+                "the file was signed with key {}, not with {}",
+                checked.key_fingerprint,
+                expected.trim()
+            )));
+        }
     }
+    Ok(checked)
 }
 
 fn check_html(text: &str) -> Result<Checked> {
@@ -196,6 +218,11 @@ fn check_json(text: &str) -> Result<Checked> {
             "the file is not a signed Kinko document (it was changed or is another file)",
         )
     })?;
+    if twin_text(&twin.content, &twin.signature) != text {
+        return Err(Error::tampered(
+            "the file was changed after it was signed (it is not as Kinko wrote it)",
+        ));
+    }
     let bytes = serde_json::to_vec(&twin.content).expect("JSON serialises");
     twin.signature.check(&bytes)?;
     Ok(Checked {
@@ -225,12 +252,12 @@ mod tests {
         let page = signer
             .html("completion report", "<p>令和8年1月5日</p>\n")
             .unwrap();
-        check(page.as_bytes()).unwrap();
+        check(page.as_bytes(), None).unwrap();
         let bytes = page.as_bytes();
         for i in 0..bytes.len() {
             let mut changed = bytes.to_vec();
             changed[i] ^= 0x01;
-            assert!(check(&changed).is_err(), "byte {i} changed unnoticed");
+            assert!(check(&changed, None).is_err(), "byte {i} changed unnoticed");
         }
     }
 
@@ -248,8 +275,24 @@ mod tests {
                 &serde_json::json!({"completed": "2026-12-01"}),
             )
             .unwrap();
-        assert!(check(twin.as_bytes()).unwrap().content.is_some());
+        assert!(check(twin.as_bytes(), None).unwrap().content.is_some());
         let changed = twin.replace("2026-12-01", "2026-12-02");
-        assert!(matches!(check(changed.as_bytes()), Err(Error::Tampered(_))));
+        assert!(matches!(
+            check(changed.as_bytes(), None),
+            Err(Error::Tampered(_))
+        ));
+        // A duplicate key that a reader might take instead of the real one.
+        let duplicated = twin.replacen(
+            "\"completed\"",
+            "\"completed\": \"2020-01-01\",\n    \"completed\"",
+            1,
+        );
+        assert!(matches!(
+            check(duplicated.as_bytes(), None),
+            Err(Error::Tampered(_))
+        ));
+        let key = check(twin.as_bytes(), None).unwrap().key_fingerprint;
+        check(twin.as_bytes(), Some(&key)).unwrap();
+        assert!(check(twin.as_bytes(), Some(&"0".repeat(64))).is_err());
     }
 }

@@ -610,7 +610,11 @@ fn every_cell_of_the_permission_matrix() {
                     .map(drop),
                 Action::DisposalRead => s.disposal_status().map(drop),
                 Action::DisposalApprove => s
-                    .disposal_approve("ref", chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())
+                    .disposal_approve(
+                        "ref",
+                        chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                        None,
+                    )
                     .map(drop),
                 Action::DisposalExecute => s.disposal_execute().map(drop),
                 Action::DisposalConfirm => s.disposal_confirm().map(drop),

@@ -30,6 +30,28 @@ fn day_of(at: &str) -> NaiveDate {
         .unwrap_or_default()
 }
 
+/// A stored time as a 令和 date and Japan time.
+fn era_time(at: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(at) {
+        Ok(t) => {
+            let local = t.with_timezone(&japan());
+            format!(
+                "{} {}",
+                wareki::format(local.date_naive()),
+                local.format("%H:%M")
+            )
+        }
+        Err(_) => at.to_string(),
+    }
+}
+
+/// A stored day (YYYY-MM-DD) as a 令和 date.
+fn era_day(day: &str) -> String {
+    NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .map(wareki::format)
+        .unwrap_or_else(|_| day.to_string())
+}
+
 fn table(plan: &Plan) -> String {
     let mut s = String::from(
         "<table>\n<thead><tr><th>情報の種類（注1）</th><th>情報の保存場所（注2）</th><th>作業の方法（注3）</th>\
@@ -123,15 +145,15 @@ pub fn report_html(c: &Completion) -> String {
         c.plan.plan,
         esc(&c.plan_sha256),
         esc(&c.approved_ref),
-        esc(&c.approved_date),
+        esc(&era_day(&c.approved_date)),
         esc(&c.executed_by),
-        esc(&c.executed_at),
+        esc(&era_time(&c.executed_at)),
         esc(&c.confirmed_by),
-        esc(&c.confirmed_at),
+        esc(&era_time(&c.confirmed_at)),
         checks.join("；"),
         c.audit.size,
         esc(&c.audit.root),
-        esc(&c.audit.at),
+        esc(&era_time(&c.audit.at)),
     );
     page(
         "別添2",

@@ -236,7 +236,7 @@ fn inventory(tx: &Transaction, only: Option<&[i64]>) -> Result<(Vec<PlanItem>, b
             check: CHECK_VAULT.into(),
         });
         let exports: Vec<(i64, String, String)> = tx
-            .prepare("SELECT id, target, at FROM exports WHERE doc_id = ?1 AND target <> 'standard output' ORDER BY id")?
+            .prepare("SELECT id, target, at FROM exports WHERE doc_id = ?1 ORDER BY id")?
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (export, target, at) in exports {
@@ -378,7 +378,15 @@ impl Session {
     }
 
     /// Record the bureau's approval of the current plan (officer).
-    pub fn disposal_approve(&mut self, reference: &str, date: NaiveDate) -> Result<i64> {
+    /// `plan_sha256`, when given, must be the SHA-256 of the plan the
+    /// bureau approved (printed on the plan), so an approval cannot land
+    /// on another plan.
+    pub fn disposal_approve(
+        &mut self,
+        reference: &str,
+        date: NaiveDate,
+        plan_sha256: Option<&str>,
+    ) -> Result<i64> {
         self.perform(Action::DisposalApprove, "disposal", |tx, ctx| {
             let reference = reference.trim();
             if reference.is_empty() || reference.chars().count() > 200 || reference.chars().any(char::is_control) {
@@ -386,6 +394,15 @@ impl Session {
             }
             let (plan, sha, state) = load_current(tx)?;
             require_state(&state, &["draft"], "record an approval")?;
+            if let Some(expected) = plan_sha256 {
+                if !expected.trim().eq_ignore_ascii_case(&sha) {
+                    return Err(Error::denied(format!(
+                        "the current plan ({}, SHA-256 {sha}) is not the plan that was approved ({})",
+                        plan.plan,
+                        expected.trim()
+                    )));
+                }
+            }
             tx.execute(
                 "UPDATE disposal_plans SET state = 'approved', approved_ref = ?1, approved_date = ?2, approved_by = ?3, approved_at = ?4 WHERE id = ?5",
                 params![reference, date.to_string(), ctx.actor.id, audit::now(), plan.plan],
@@ -428,33 +445,7 @@ impl Session {
     }
 
     fn execute_steps(&mut self) -> Result<()> {
-        let (plan, _, state) = load_current(&self.conn)?;
-        require_state(&state, &["approved", "executing"], "execute")?;
-        if plan.returned {
-            let returned: i64 = self.conn.query_row(
-                "SELECT count(*) FROM returns WHERE plan_id = ?1",
-                [plan.plan],
-                |r| r.get(0),
-            )?;
-            if returned == 0 {
-                return Err(Error::denied(
-                    "the plan returns its documents: write the return package first (kinko return)",
-                ));
-            }
-        }
-        if plan.executor.id != self.ctx.actor.id {
-            return Err(Error::denied(format!(
-                "the plan names {} as its executor",
-                plan.executor.id
-            )));
-        }
-        self.step(&plan, "plan", "started", |tx, _| {
-            tx.execute(
-                "UPDATE disposal_plans SET state = 'executing' WHERE id = ?1",
-                [plan.plan],
-            )?;
-            Ok(())
-        })?;
+        let plan = self.begin_execution()?;
         for item in &plan.items {
             if let Some(id) = item.item.strip_prefix("document:") {
                 let id: i64 = id
@@ -477,12 +468,86 @@ impl Session {
         }
         // Clear freed pages out of the WAL and the file (secure_delete is
         // on): nothing of an erased row or key stays on disk.
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.truncate_wal()?;
         self.conn.execute_batch("VACUUM")?;
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.truncate_wal()
+    }
+
+    /// A checkpoint that could not finish (another process reading) would
+    /// leave erased pages in the WAL: then the execution is not done.
+    fn truncate_wal(&self) -> Result<()> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            return Err(Error::Database(
+                "the vault is in use by another process, so its journal could not be cleared: run `disposal execute` again when it is free".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Check, under the write lock, that this plan may be executed now by
+    /// this person, and mark it executing (after which no new plan can
+    /// replace it).
+    fn begin_execution(&mut self) -> Result<Plan> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (plan, _, state) = load_current(&tx)?;
+        require_state(&state, &["approved", "executing"], "execute")?;
+        if plan.executor.id != self.ctx.actor.id {
+            return Err(Error::denied(format!(
+                "the plan names {} as its executor",
+                plan.executor.id
+            )));
+        }
+        if plan.returned {
+            let returned: i64 = tx.query_row(
+                "SELECT count(*) FROM returns WHERE plan_id = ?1",
+                [plan.plan],
+                |r| r.get(0),
+            )?;
+            if returned == 0 {
+                return Err(Error::denied(
+                    "the plan returns its documents: write the return package first (kinko return)",
+                ));
+            }
+        }
+        if state == "approved" {
+            // The plan must still list everything: a document imported or
+            // exported since it was made needs a new plan and approval.
+            let only: Option<Vec<i64>> = (!plan.whole_vault).then(|| {
+                plan.items
+                    .iter()
+                    .filter_map(|i| i.item.strip_prefix("document:")?.parse().ok())
+                    .collect()
+            });
+            let (now, _) = inventory(&tx, only.as_deref())?;
+            let names = |items: &[PlanItem]| -> Vec<String> {
+                items.iter().map(|i| i.item.clone()).collect()
+            };
+            if names(&now) != names(&plan.items) {
+                return Err(Error::denied(
+                    "the vault changed since the plan was made (documents or exports were added): make a new plan and have it approved",
+                ));
+            }
+            tx.execute(
+                "UPDATE disposal_plans SET state = 'executing' WHERE id = ?1",
+                [plan.plan],
+            )?;
+            audit::append(
+                &tx,
+                &self.ctx.event(
+                    "disposal.step",
+                    "plan",
+                    audit::OK,
+                    &format!("plan {}: started", plan.plan),
+                ),
+            )?;
+        }
+        tx.commit()?;
+        Ok(plan)
     }
 
     fn erase_document(&mut self, plan: &Plan, item: &str, id: i64) -> Result<()> {
@@ -576,6 +641,18 @@ impl Session {
                 )));
             }
             let checks = verify_items(tx, ctx, &plan)?;
+            if plan.whole_vault {
+                let left: Option<i64> = tx.query_row(
+                    "SELECT min(id) FROM documents WHERE erased_at IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if let Some(id) = left {
+                    return Err(Error::denied(format!(
+                        "document {id} is still in the vault (it came in during the disposal): plan and erase it too"
+                    )));
+                }
+            }
             if let Some(bad) = checks.iter().find(|c| !c.erased) {
                 return Err(Error::tampered(format!(
                     "{} is not erased (keys left: {}, object file present: {}, readable: {})",

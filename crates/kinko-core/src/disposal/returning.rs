@@ -55,8 +55,11 @@ impl Session {
                 }
             }
             let protection = match protect {
-                Protect::Recipient(_) => "recipient key",
-                Protect::Passphrase(_) => "passphrase",
+                Protect::Recipient(public) => format!(
+                    "recipient key {}",
+                    crypto::hex(&crypto::sha256(public))
+                ),
+                Protect::Passphrase(_) => "passphrase".to_string(),
             };
             let council = String::from_utf8_lossy(&meta(tx, "council")?).into_owned();
             let files = sources.len();
@@ -67,7 +70,7 @@ impl Session {
             )?;
             let detail = format!("plan {}: {files} files, {protection}, sha256={digest}", plan.plan);
             Ok(Done::ok(
-                ReturnReceipt { plan: plan.plan, files, package_sha256: digest, protection: protection.into() },
+                ReturnReceipt { plan: plan.plan, files, package_sha256: digest, protection },
                 detail,
             ))
         });
