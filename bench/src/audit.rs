@@ -3,15 +3,10 @@
 
 use chrono::{Duration, NaiveDate, Utc};
 use kinko_core::audit::{self, report, verify, Event};
-use kinko_core::crypto::kdf::KdfProfile;
 use kinko_core::keyslots::KeySlots;
-use kinko_core::vault::InitOptions;
-use kinko_core::{Password, Vault};
 use rusqlite::{params, Connection};
 
-use super::time;
-
-const PASSWORD: &str = "Zq8!Vault-Speed-42";
+use super::{time, PASSWORD};
 
 /// The `i`th synthetic event: twenty people, mostly listing and opening
 /// documents, now and then failing to sign in; one every `step`.
@@ -52,19 +47,7 @@ pub fn run(n: usize) {
     println!("Kinko audit benchmark, {n} events over a year\n");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vault");
-    Vault::init(
-        &dir,
-        InitOptions {
-            officer_id: "bench".into(),
-            officer_name: "Bench".into(),
-            council: "Bench council".into(),
-            password: Password::new(PASSWORD),
-            kdf: KdfProfile::Argon2id,
-            terminal: "bench".into(),
-            policy: vec![("totp.required".into(), "false".into())],
-        },
-    )
-    .unwrap();
+    super::new_vault(&dir);
     let slots = KeySlots::load(&dir.join("keyslots")).unwrap();
     let secrets = slots.unlock("bench", PASSWORD.as_bytes()).unwrap();
     let conn = kinko_core::db::open(&dir.join("kinko.db"), &secrets.db_key).unwrap();

@@ -33,6 +33,25 @@ use kinko_core::crypto::{self, kdf::KdfParams, kdf::KdfProfile, stream};
 use kinko_core::vault::InitOptions;
 use kinko_core::{ExportTarget, ImportRequest, Password, Vault};
 
+const PASSWORD: &str = "Zq8!Vault-Speed-42";
+
+/// A fresh vault whose officer `bench` signs in with [`PASSWORD`].
+fn new_vault(dir: &std::path::Path) {
+    Vault::init(
+        dir,
+        InitOptions {
+            officer_id: "bench".into(),
+            officer_name: "Bench".into(),
+            council: "Bench council".into(),
+            password: Password::new(PASSWORD),
+            kdf: KdfProfile::Argon2id,
+            terminal: "bench".into(),
+            policy: vec![("totp.required".into(), "false".into())],
+        },
+    )
+    .unwrap();
+}
+
 fn rate(label: &str, bytes: usize, secs: f64) {
     println!(
         "{label:<44} {:>8.0} MiB/s  ({secs:.3} s)",
@@ -95,23 +114,11 @@ fn main() {
         .write_all(&data)
         .unwrap();
     let dir = tmp.path().join("vault");
-    Vault::init(
-        &dir,
-        InitOptions {
-            officer_id: "bench".into(),
-            officer_name: "Bench".into(),
-            council: String::new(),
-            password: Password::new("Zq8!Vault-Speed-42"),
-            kdf: KdfProfile::Argon2id,
-            terminal: "bench".into(),
-            policy: vec![("totp.required".into(), "false".into())],
-        },
-    )
-    .unwrap();
+    new_vault(&dir);
     let (mut s, secs) = time(|| {
         Vault::open(&dir)
             .unwrap()
-            .sign_in("bench", &Password::new("Zq8!Vault-Speed-42"), None, "bench")
+            .sign_in("bench", &Password::new(PASSWORD), None, "bench")
             .unwrap()
     });
     println!(

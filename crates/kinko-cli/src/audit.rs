@@ -2,14 +2,13 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use kinko_core::audit::checkpoint::Checkpoint;
 use kinko_core::audit::report::Language;
 use kinko_core::audit::{Query, Record};
 use serde_json::json;
 
 use crate::args::{AuditCmd, Global};
-use crate::commands::{date, refuse_taken, session, write_new_files, Out, Ui};
+use crate::commands::{date, read_input, refuse_taken, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
     match cmd {
@@ -79,8 +78,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
             })
         }
         AuditCmd::VerifyArchive { file, key } => {
-            let bytes =
-                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_input(&file)?;
             let s = kinko_core::audit::retention::verify_archive(&bytes, key.as_deref())?;
             ui.show(&s, || {
                 format!(
@@ -132,8 +130,7 @@ fn verify(ui: &Ui, g: &Global, checkpoint: Option<&Path>) -> Out {
     let kept = match checkpoint {
         None => None,
         Some(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = read_input(path)?;
             Some(Checkpoint::from_json(&bytes)?)
         }
     };

@@ -739,6 +739,11 @@ fn approve_export(
     )
 }
 
+/// Read a file the person named (a checkpoint, key, archive or report).
+pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    Ok(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+}
+
 /// Refuse before acting when an output name is taken, so an action (a
 /// new plan replacing an approved one) never happens without its files.
 pub(crate) fn refuse_taken(paths: &[&std::path::Path]) -> Out {

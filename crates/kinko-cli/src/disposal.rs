@@ -2,13 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use chrono::NaiveDate;
 use kinko_core::disposal::{PlanRequest, PlanState};
 use serde_json::json;
 
 use crate::args::{DisposalCmd, Global};
-use crate::commands::{date, refuse_taken, session, write_new_files, Out, Ui};
+use crate::commands::{date, read_input, refuse_taken, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
     match cmd {
@@ -139,7 +138,7 @@ fn show_state(ui: &Ui, s: &PlanState) -> Out {
 
 /// Check a signed plan or report with no vault.
 pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>) -> Out {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = read_input(file)?;
     let c = kinko_core::signed::check(&bytes, key)?;
     ui.show(&c, || {
         format!(
@@ -181,8 +180,7 @@ pub fn return_package(ui: &Ui, g: &Global, out: &Path, recipient: Option<&Path>)
     let code = crate::auth::recovery_code_from_env();
     let receipt = match recipient {
         Some(file) => {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_input(file)?;
             let public = kinko_core::package::read_public(&bytes)?;
             s.return_package(Protect::Recipient(&public), code.as_deref(), out)?
         }
@@ -208,8 +206,7 @@ pub fn unpack(ui: &Ui, package: &Path, to: &Path, key: Option<&Path>) -> Out {
     use kinko_core::package::Open;
     let unpacked = match key {
         Some(file) => {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_input(file)?;
             let secret = kinko_core::package::read_secret(&bytes)?;
             kinko_core::package::unpack(package, to, Open::Key(&secret))?
         }

@@ -3,11 +3,11 @@
 //! register. Signed like the disposal forms, so the bureau can check it
 //! with `kinko verify-report`.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, NaiveDate};
+use rusqlite::Transaction;
 use serde::Serialize;
 
+use crate::audit::report::{self, PersonCount};
 use crate::audit::{self, alerts, checkpoint::Checkpoint, Record};
 use crate::error::{Error, Result};
 use crate::forms::esc;
@@ -16,55 +16,19 @@ use crate::session::{meta, Done, Session};
 use crate::signed::AuditKey;
 use crate::wareki;
 
-/// One line of a section: when, who, what.
-#[derive(Debug, Clone, Serialize)]
-pub struct Line {
-    pub at: String,
-    pub actor: String,
-    pub event: String,
-    pub object: String,
-    pub outcome: String,
-    pub detail: String,
-}
-
-impl From<&Record> for Line {
-    fn from(r: &Record) -> Self {
-        let e = &r.event;
-        Line {
-            at: e.at.clone(),
-            actor: e.actor.clone(),
-            event: e.event.clone(),
-            object: e.object.clone(),
-            outcome: e.outcome.clone(),
-            detail: e.detail.clone(),
-        }
-    }
-}
-
-/// Access counts of one person in the month.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Access {
-    pub actor: String,
-    pub signins: u64,
-    pub failed_signins: u64,
-    pub opened: u64,
-    pub imported: u64,
-    pub refused: u64,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub council: String,
     pub month: String,
-    pub roster_changes: Vec<Line>,
-    pub account_changes: Vec<Line>,
-    pub access: Vec<Access>,
-    pub alerts_raised: u64,
-    pub alerts_acknowledged: u64,
+    pub roster_changes: Vec<Record>,
+    pub account_changes: Vec<Record>,
+    /// Per person: events, documents opened, refusals, failed sign-ins
+    /// (the audit report's counts for the month).
+    pub access: Vec<PersonCount>,
     pub alerts: Vec<alerts::Alert>,
     pub incidents: Vec<crate::incident::Incident>,
-    pub verifications: Vec<Line>,
-    pub backups: Vec<Line>,
+    pub verifications: Vec<Record>,
+    pub backups: Vec<Record>,
     pub audit: Checkpoint,
 }
 
@@ -89,68 +53,33 @@ pub fn month_days(month: &str) -> Result<(NaiveDate, NaiveDate)> {
     Ok((first, next.pred_opt().ok_or_else(bad)?))
 }
 
-fn build(
-    tx: &rusqlite::Transaction,
-    vault_id: &str,
-    made_by: &str,
-    month: &str,
-) -> Result<StatusReport> {
+/// Events of the period that match `filter` (a fixed SQL condition).
+fn events_where(tx: &Transaction, start: &str, end: &str, filter: &str) -> Result<Vec<Record>> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {} FROM audit_events WHERE at >= ?1 AND at < ?2 AND ({filter}) ORDER BY seq",
+        audit::RECORD_COLUMNS
+    ))?;
+    let rows = stmt.query_map([start, end], audit::record_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn build(tx: &Transaction, vault_id: &str, made_by: &str, month: &str) -> Result<StatusReport> {
     let (first, last) = month_days(month)?;
-    let (start, end) = audit::report::utc_bounds(first, last);
-    let events = audit::query(
+    let council = String::from_utf8_lossy(&meta(tx, "council")?).into_owned();
+    // The month's counts, alerts and signed checkpoint are the audit
+    // report's; this report adds the changes, checks and incidents.
+    let counts = report::build(
         tx,
-        &audit::Query {
-            since: Some(start.clone()),
-            ..Default::default()
+        &report::Period {
+            from: first,
+            to: last,
+            council: &council,
+            vault_id,
+            made_by,
         },
     )?;
-    let events: Vec<&Record> = events.iter().filter(|r| r.event.at < end).collect();
-    let pick = |f: &dyn Fn(&Record) -> bool| -> Vec<Line> {
-        events
-            .iter()
-            .filter(|r| f(r))
-            .map(|r| Line::from(*r))
-            .collect()
-    };
-    let ok = |r: &Record| r.event.outcome == audit::OK;
-    let roster_changes = pick(&|r| {
-        ok(r)
-            && r.event.event.starts_with("roster.")
-            && !matches!(r.event.event.as_str(), "roster.read" | "roster.export")
-    });
-    let account_changes = pick(&|r| {
-        ok(r)
-            && matches!(
-                r.event.event.as_str(),
-                "account.add" | "account.manage" | "account.recover"
-            )
-    });
-    let verifications =
-        pick(&|r| matches!(r.event.event.as_str(), "vault.verify" | "audit.verify"));
-    let backups = pick(&|r| r.event.event == "vault.backup");
-    let mut people: BTreeMap<&str, Access> = BTreeMap::new();
-    for r in &events {
-        let e = &r.event;
-        if e.actor == audit::SYSTEM {
-            continue;
-        }
-        let a = people.entry(&e.actor).or_insert_with(|| Access {
-            actor: e.actor.clone(),
-            ..Default::default()
-        });
-        let good = e.outcome == audit::OK;
-        match e.event.as_str() {
-            "session.signin" if good => a.signins += 1,
-            "session.signin" => a.failed_signins += 1,
-            "document.export" if good => a.opened += 1,
-            "document.import" if good => a.imported += 1,
-            _ => {}
-        }
-        if !good {
-            a.refused += 1;
-        }
-    }
-    let month_alerts = alerts::between(tx, &start, &end)?;
+    let (start, end) = report::utc_bounds(first, last);
+    let lines = |filter: &str| events_where(tx, &start, &end, filter);
     let incidents = crate::incident::list(tx, true)?
         .into_iter()
         .filter(|i| {
@@ -161,27 +90,32 @@ fn build(
         })
         .collect();
     Ok(StatusReport {
-        council: String::from_utf8_lossy(&meta(tx, "council")?).into_owned(),
         month: first.format("%Y-%m").to_string(),
-        roster_changes,
-        account_changes,
-        access: people.into_values().collect(),
-        alerts_raised: month_alerts.len() as u64,
-        alerts_acknowledged: month_alerts.iter().filter(|a| a.acked_by.is_some()).count() as u64,
-        alerts: month_alerts,
+        roster_changes: lines("outcome = 'ok' AND event IN ('roster.request', 'roster.approve')")?,
+        account_changes: lines(
+            "outcome = 'ok' AND event IN ('account.add', 'account.manage', 'account.recover')",
+        )?,
+        verifications: lines("event IN ('vault.verify', 'audit.verify')")?,
+        backups: lines("event = 'vault.backup'")?,
+        access: counts
+            .by_person
+            .into_iter()
+            .filter(|p| p.actor != audit::SYSTEM)
+            .collect(),
+        alerts: counts.alerts,
         incidents,
-        verifications,
-        backups,
-        audit: Checkpoint::make(tx, vault_id, made_by)?,
+        audit: counts.checkpoint,
+        council,
     })
 }
 
-fn lines_table(lines: &[Line]) -> String {
+fn lines_table(lines: &[Record]) -> String {
     if lines.is_empty() {
         return "<p>該当なし</p>\n".into();
     }
     let mut s = String::from("<table>\n<tr><th>日時(UTC)</th><th>実施者</th><th>操作</th><th>対象</th><th>結果</th><th>内容</th></tr>\n");
-    for l in lines {
+    for r in lines {
+        let l = &r.event;
         s.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&l.at),
@@ -221,23 +155,23 @@ fn html(r: &StatusReport) -> String {
     if r.access.is_empty() {
         s.push_str("<p>該当なし</p>\n");
     } else {
-        s.push_str("<table>\n<tr><th>利用者</th><th>サインイン</th><th>サインイン失敗</th><th>文書の閲覧・持ち出し</th><th>文書の受領</th><th>拒否・失敗</th></tr>\n");
+        s.push_str("<table>\n<tr><th>利用者</th><th>イベント</th><th>文書の閲覧・持ち出し</th><th>拒否・失敗</th><th>サインイン失敗</th></tr>\n");
         for a in &r.access {
             s.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 esc(&a.actor),
-                a.signins,
-                a.failed_signins,
+                a.events,
                 a.opened,
-                a.imported,
-                a.refused
+                a.refused,
+                a.failed_signins
             ));
         }
         s.push_str("</table>\n");
     }
     s.push_str(&format!(
         "<h2>4　アラートと確認</h2>\n<p>発生 {} 件、うち確認済み {} 件</p>\n",
-        r.alerts_raised, r.alerts_acknowledged
+        r.alerts.len(),
+        r.alerts.iter().filter(|a| a.acked_by.is_some()).count()
     ));
     if !r.alerts.is_empty() {
         s.push_str("<table>\n<tr><th>#</th><th>規則</th><th>日時(UTC)</th><th>内容</th><th>確認</th></tr>\n");

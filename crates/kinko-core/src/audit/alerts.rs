@@ -309,11 +309,20 @@ fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> R
 
 /// Alerts, newest first; only the unacknowledged unless `all`.
 pub fn list(conn: &Connection, all: bool) -> Result<Vec<Alert>> {
-    let mut stmt = conn.prepare(
+    select(conn, "?1 OR acked_by IS NULL", params![all])
+}
+
+/// Alerts raised between two times (for the reports), newest first.
+pub fn between(conn: &Connection, from: &str, to: &str) -> Result<Vec<Alert>> {
+    select(conn, "at >= ?1 AND at < ?2", params![from, to])
+}
+
+fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Alert>> {
+    let mut stmt = conn.prepare(&format!(
         "SELECT id, rule, actor, object, seq, at, summary, acked_by, acked_at, ack_note FROM alerts
-         WHERE ?1 OR acked_by IS NULL ORDER BY id DESC",
-    )?;
-    let rows = stmt.query_map([all], |r| {
+         WHERE {filter} ORDER BY id DESC"
+    ))?;
+    let rows = stmt.query_map(args, |r| {
         Ok(Alert {
             id: r.get(0)?,
             rule: r.get(1)?,
@@ -328,14 +337,6 @@ pub fn list(conn: &Connection, all: bool) -> Result<Vec<Alert>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Alerts raised between two times (for the report).
-pub fn between(conn: &Connection, from: &str, to: &str) -> Result<Vec<Alert>> {
-    Ok(list(conn, true)?
-        .into_iter()
-        .filter(|a| a.at.as_str() >= from && a.at.as_str() < to)
-        .collect())
 }
 
 impl crate::session::Session {

@@ -119,7 +119,11 @@ pub fn size(conn: &Connection) -> Result<u64> {
         [],
         |r| r.get(0),
     )?;
-    let size = live.or(archived).unwrap_or(0);
+    checked_size(live.or(archived).unwrap_or(0))
+}
+
+/// A size read from the database, refused if no append could have made it.
+fn checked_size(size: i64) -> Result<u64> {
     if !(0..1 << 48).contains(&size) {
         return Err(Error::tampered(format!(
             "the audit trail's numbering ({size}) was changed outside Kinko"
@@ -158,14 +162,21 @@ pub fn append(conn: &Connection, e: &Event) -> Result<i64> {
 }
 
 fn insert(conn: &Connection, e: &Event) -> Result<i64> {
-    let previous_at: Option<String> = conn
+    // The last event gives both the size and the time to compare the
+    // clock with; only a trail whose live events were all archived needs
+    // the tree's leaves.
+    let last: Option<(i64, String)> = conn
         .query_row(
-            "SELECT at FROM audit_events ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, at FROM audit_events ORDER BY seq DESC LIMIT 1",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let size = size(conn)?;
+    let size = match &last {
+        Some((seq, _)) => checked_size(*seq)?,
+        None => size(conn)?,
+    };
+    let previous_at = last.map(|(_, at)| at);
     if let Some(recorded) = recorded_size(conn)?.filter(|r| *r != size) {
         // Events were cut off the end (or added) outside Kinko. Appending
         // would paper over it, so the damage is noted for good first, and
