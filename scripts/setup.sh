@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building Kinko needs on Debian/Ubuntu and is missing:
 # a C toolchain, perl and make (SQLCipher's vendored OpenSSL builds from
-# source), pkg-config. Rust itself must already be there (rustup).
+# source), pkg-config; for the desktop app WebKitGTK 4.1 and, to test it
+# in a real window, WebKitWebDriver, Xvfb and a Japanese font; Node.js and
+# npm for the front end. Rust itself must already be there (rustup).
 set -euo pipefail
 
 need=()
-for pkg in build-essential perl make pkg-config; do
+for pkg in build-essential perl make pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev \
+  webkit2gtk-driver xvfb xauth libgl1-mesa-dri fonts-ipafont-gothic; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,3 +26,11 @@ fi
 for comp in clippy rustfmt; do
   rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
 done
+
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nodejs npm
+fi
+(cd "$(dirname "$0")/../ui" && npm ci --no-audit --no-fund)

@@ -1,0 +1,5 @@
+//! `kinko-app`: the desktop app. Everything is in the library.
+
+fn main() {
+    kinko_app::run();
+}
