@@ -269,7 +269,8 @@ impl Session {
             let mut done = Done::ok((), "");
             done.keyslots = Some(slots);
             Ok(done)
-        })
+        })?;
+        self.refresh_restriction()
     }
 }
 

@@ -255,7 +255,8 @@ impl Session {
                 params![ctx.actor.id, step as i64],
             )?;
             Ok(Done::ok((), "TOTP on"))
-        })
+        })?;
+        self.refresh_restriction()
     }
 }
 

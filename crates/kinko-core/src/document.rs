@@ -541,7 +541,7 @@ impl Session {
         }
     }
 
-    fn stream_out(
+    pub(crate) fn stream_out(
         &self,
         doc: &DocRow,
         dek: &[u8; 32],

@@ -31,6 +31,7 @@ pub mod session;
 pub mod signed;
 pub mod status_report;
 pub mod vault;
+pub mod viewer;
 pub mod wareki;
 
 pub use account::{AccountInfo, NewAccount, Password};
@@ -38,5 +39,5 @@ pub use document::{DocumentInfo, ExportReceipt, ExportTarget, ImportRequest};
 pub use error::{Error, Kind, Result};
 pub use integrity::VerifyReport;
 pub use permission::{Action, Role, Roles};
-pub use session::Session;
+pub use session::{Pending, Session};
 pub use vault::{InitOptions, Vault};

@@ -137,6 +137,8 @@ pub enum Action {
     DocumentImport,
     DocumentList,
     DocumentShow,
+    /// Read a document in the app's viewer, from memory (D4).
+    DocumentView,
     DocumentOpen,
     ExportApprove,
     Grant,
@@ -184,7 +186,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 43] = [
+    pub const ALL: [Action; 44] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -205,6 +207,7 @@ impl Action {
         Action::DocumentImport,
         Action::DocumentList,
         Action::DocumentShow,
+        Action::DocumentView,
         Action::DocumentOpen,
         Action::ExportApprove,
         Action::Grant,
@@ -253,6 +256,7 @@ impl Action {
             Action::DocumentImport => "document.import",
             Action::DocumentList => "document.list",
             Action::DocumentShow => "document.show",
+            Action::DocumentView => "document.view",
             Action::DocumentOpen => "document.export",
             Action::ExportApprove => "document.approve_export",
             Action::Grant => "document.grant",
@@ -295,7 +299,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         AccountAdd | AccountList => matches!(role, Sysadmin | Officer),
         VaultVerify => matches!(role, Officer | Sysadmin | Auditor),
         DocumentImport | Grant | Revoke => matches!(role, Officer | Manager),
-        DocumentList | DocumentShow | DocumentOpen => role.reads_documents(),
+        DocumentList | DocumentShow | DocumentView | DocumentOpen => role.reads_documents(),
         ExportApprove => role == Officer,
         AuditRead | AuditCheckpoint | AuditVerify | AuditReport => {
             matches!(role, Officer | Auditor)
@@ -334,6 +338,7 @@ mod tests {
                 Action::DocumentImport,
                 Action::DocumentList,
                 Action::DocumentShow,
+                Action::DocumentView,
                 Action::DocumentOpen,
                 Action::Grant,
             ] {

@@ -33,6 +33,17 @@ pub struct Actor {
     /// Why this person may, for now, only set their credentials (a new
     /// or reset account, an expired password, TOTP not yet enrolled).
     pub restriction: Option<String>,
+    /// What the restriction asks for, for a shell that leads the person
+    /// through it (the app's forced password change and TOTP enrolment).
+    pub pending: Option<Pending>,
+}
+
+/// The step a restricted person must take before anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pending {
+    ChangePassword,
+    EnrolTotp,
 }
 
 /// What an action's work produced: its value and what its audit event
@@ -190,6 +201,19 @@ impl Session {
         }
     }
 
+    /// Look again at what the person must do first, after they changed
+    /// their password or enrolled a second factor in this session (the
+    /// app keeps one session open; the CLI opens one per command).
+    pub(crate) fn refresh_restriction(&mut self) -> Result<()> {
+        let policy = Policy::load(&self.conn)?;
+        let mut notices = Vec::new();
+        let found = restriction(&self.conn, &self.ctx.actor, &policy, &mut notices)?;
+        self.ctx.actor.pending = found.as_ref().map(|(p, _)| *p);
+        self.ctx.actor.restriction = found.map(|(_, why)| why);
+        self.notices = notices;
+        Ok(())
+    }
+
     /// Things the person should be told (a password about to expire).
     pub fn notices(&self) -> &[String] {
         &self.notices
@@ -325,7 +349,10 @@ pub(crate) fn open_signed_in(
     check_anchor(&conn, vault, &actor, &secrets)?;
     let policy = Policy::load(&conn)?;
     let mut notices = Vec::new();
-    actor.restriction = restriction(&conn, &actor, &policy, &mut notices)?;
+    if let Some((pending, why)) = restriction(&conn, &actor, &policy, &mut notices)? {
+        actor.pending = Some(pending);
+        actor.restriction = Some(why);
+    }
     let ctx = Ctx {
         actor,
         terminal: terminal.to_string(),
@@ -410,16 +437,17 @@ fn restriction(
     actor: &Actor,
     policy: &Policy,
     notices: &mut Vec<String>,
-) -> Result<Option<String>> {
+) -> Result<Option<(Pending, String)>> {
     let (must_change, changed_at, totp_on): (bool, String, bool) = conn.query_row(
         "SELECT must_change_password, password_changed_at, totp_enabled FROM accounts WHERE id = ?1",
         [&actor.id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     if must_change {
-        return Ok(Some(
+        return Ok(Some((
+            Pending::ChangePassword,
             "you must change your initial password first (kinko passwd)".into(),
-        ));
+        )));
     }
     let changed_at = chrono::DateTime::parse_from_rfc3339(&changed_at)
         .map_err(|_| Error::tampered("an account record has an unreadable time"))?
@@ -431,9 +459,10 @@ fn restriction(
         policy.number("password.warn_days"),
     ) {
         PasswordAge::Expired => {
-            return Ok(Some(
+            return Ok(Some((
+                Pending::ChangePassword,
                 "your password has expired; change it (kinko passwd)".into(),
-            ))
+            )))
         }
         PasswordAge::ExpiresSoon { days } => notices.push(format!(
             "your password expires in {days} days; change it soon (kinko passwd)"
@@ -441,9 +470,10 @@ fn restriction(
         PasswordAge::Fine => {}
     }
     if policy.flag("totp.required") && !totp_on {
-        return Ok(Some(
+        return Ok(Some((
+            Pending::EnrolTotp,
             "the vault requires a one-time code: enrol first (kinko totp enroll, then kinko totp confirm CODE)".into(),
-        ));
+        )));
     }
     Ok(None)
 }
@@ -582,6 +612,7 @@ fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
         name,
         roles: Roles::parse(&roles)?,
         restriction: None,
+        pending: None,
     })
 }
 

@@ -440,6 +440,7 @@ fn every_cell_of_the_permission_matrix() {
         (Action::DocumentImport, "OM"),
         (Action::DocumentList, "OMH"),
         (Action::DocumentShow, "OMH"),
+        (Action::DocumentView, "OMH"),
         (Action::DocumentOpen, "OMH"),
         (Action::ExportApprove, "O"),
         (Action::Grant, "OM"),
@@ -578,6 +579,7 @@ fn every_cell_of_the_permission_matrix() {
                 Action::DocumentImport => s.import(&f.request(&src), &mut no_progress()).map(drop),
                 Action::DocumentList => s.list_documents().map(drop),
                 Action::DocumentShow => s.show_document(doc).map(drop),
+                Action::DocumentView => s.view_document(doc).map(drop),
                 Action::DocumentOpen => s
                     .export(doc, kinko_core::ExportTarget::Writer(&mut std::io::sink()))
                     .map(drop),
@@ -861,4 +863,82 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
         verify_archive(&std::fs::read(&second_file).unwrap(), Some(&"0".repeat(64))),
         Err(Error::Tampered(_))
     ));
+}
+
+/// D4: the viewer decrypts into memory only. A personal-data document is
+/// viewable without an export approval (nothing leaves the vault), the
+/// view is logged, no file appears anywhere in the vault or the working
+/// directory, kinds the viewer cannot render are refused (export them),
+/// and a file whose content is not what its name says is refused too.
+#[test]
+fn viewing_is_in_memory_logged_and_limited_to_viewable_kinds() {
+    let f = fixture(KdfProfile::Pbkdf2);
+    let mut boss = f.officer();
+    let mut req = f.request(&f.file("名簿.csv", "氏名,住所\nVIEW-MARKER,東京\n".as_bytes()));
+    req.personal_data = true;
+    let csv = boss.import(&req, &mut no_progress()).unwrap();
+    let doc = boss
+        .import(&f.request(&f.file("form.docx", b"PK\x03\x04word")), &mut no_progress())
+        .unwrap();
+    let fake = boss
+        .import(&f.request(&f.file("fake.pdf", b"<html>not a pdf")), &mut no_progress())
+        .unwrap();
+    for name in ["名簿.csv", "form.docx", "fake.pdf"] {
+        std::fs::remove_file(f.work.join(name)).unwrap();
+    }
+    let before = files_under(&[&f.dir, &f.work]);
+
+    let view = boss.view_document(csv).unwrap();
+    assert_eq!(view.kind, kinko_core::viewer::ViewKind::Csv);
+    assert_eq!(&view.bytes[..], "氏名,住所\nVIEW-MARKER,東京\n".as_bytes());
+    assert!(view.viewer.contains("boss"));
+    assert!(matches!(boss.view_document(doc), Err(Error::Unsupported(_))));
+    assert!(matches!(boss.view_document(fake), Err(Error::Unsupported(_))));
+    drop(view);
+
+    // No new file holds the plaintext (the database and WAL change).
+    for (path, _) in files_under(&[&f.dir, &f.work]) {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !bytes.windows(11).any(|w| w == b"VIEW-MARKER"),
+            "plaintext in {}",
+            path.display()
+        );
+    }
+    assert!(files_under(&[&f.work]).len() <= before.len());
+    let raw = f.raw_db("boss", OFFICER_PW);
+    let outcomes: Vec<(String, String)> = raw
+        .prepare("SELECT object, outcome FROM audit_events WHERE event = 'document.view' ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            (format!("document:{csv}"), "ok".to_string()),
+            (format!("document:{doc}"), "failed".to_string()),
+            // Decrypted (an access), then refused for what it held.
+            (format!("document:{fake}"), "ok".to_string()),
+            (format!("document:{fake}"), "failed".to_string()),
+        ]
+    );
+}
+
+fn files_under(dirs: &[&Path]) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push((p, len));
+            }
+        }
+    }
+    out
 }
