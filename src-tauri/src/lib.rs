@@ -1,17 +1,82 @@
 //! The Tauri 2 shell: one command per user action, each a line or two
 //! over kinko-core. No rule lives here: the core checks the session and
-//! its permission on every call.
+//! its permission on every call. What the shell owns is the window's
+//! life: the one open session, the idle lock (P7), and the document being
+//! viewed, which lives in memory only (D4).
 
 mod commands;
+mod files;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// What the window's commands share: the vault's place and, once signed
-/// in, the session (its keys leave memory when it is dropped).
+pub use commands::COMMANDS;
+
+/// What the window's commands share.
 pub struct AppState {
     pub vault: PathBuf,
+    /// The signed-in person's session; dropping it wipes their keys.
     pub session: Mutex<Option<kinko_core::Session>>,
+    pub activity: Mutex<Activity>,
+    /// A document decrypted for the viewer, until the page takes it.
+    pub viewing: Mutex<Option<kinko_core::viewer::View>>,
+}
+
+/// When the person last did something, and how long the policy lets a
+/// session sit idle.
+pub struct Activity {
+    pub last: Instant,
+    pub limit: Duration,
+}
+
+impl AppState {
+    pub fn new(vault: PathBuf) -> Self {
+        AppState {
+            vault,
+            session: Mutex::new(None),
+            activity: Mutex::new(Activity {
+                last: Instant::now(),
+                limit: Duration::from_secs(15 * 60),
+            }),
+            viewing: Mutex::new(None),
+        }
+    }
+
+    /// End the session if it sat idle past the policy's limit: the keys
+    /// leave memory and the window shows the lock screen at its next call.
+    /// Returns whether it locked.
+    pub fn lock_if_idle(&self) -> bool {
+        let idle = match self.activity.lock() {
+            Ok(a) => a.last.elapsed() > a.limit,
+            Err(_) => true,
+        };
+        if idle {
+            self.lock()
+        } else {
+            false
+        }
+    }
+
+    /// Lock now: end the session as idle and forget the viewed document.
+    pub fn lock(&self) -> bool {
+        if let Ok(mut v) = self.viewing.lock() {
+            v.take();
+        }
+        let taken = match self.session.lock() {
+            Ok(mut s) => s.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        match taken {
+            Some(s) => {
+                // The keys are wiped when `s` drops, whether or not the
+                // event could be written.
+                let _ = s.end_idle();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The vault directory: `--vault DIR`, else `$KINKO_VAULT`, else the
@@ -37,23 +102,35 @@ fn vault_dir() -> PathBuf {
 /// The app with its commands and state, on any runtime (the tests use the
 /// mock runtime).
 pub fn builder<R: tauri::Runtime>(b: tauri::Builder<R>, vault: PathBuf) -> tauri::Builder<R> {
-    b.manage(AppState {
-        vault,
-        session: Mutex::new(None),
-    })
-    .invoke_handler(tauri::generate_handler![
-        commands::app_status,
-        commands::sign_in,
-        commands::sign_out,
-        commands::list_documents
-    ])
+    commands::register(
+        b.manage(AppState::new(vault))
+            .plugin(tauri_plugin_dialog::init()),
+    )
+}
+
+/// Check the idle lock every few seconds, so the keys leave memory on
+/// time even when the window makes no calls.
+fn watch_idle(app: &tauri::AppHandle) {
+    use tauri::Manager;
+    let app = app.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(5));
+        app.state::<AppState>().lock_if_idle();
+    });
 }
 
 pub fn run() {
-    // Only test builds may be driven by WebDriver.
+    // Only debug builds may be driven by WebDriver.
     #[cfg(not(debug_assertions))]
     std::env::remove_var("TAURI_WEBVIEW_AUTOMATION");
-    builder(tauri::Builder::default(), vault_dir())
-        .run(tauri::generate_context!())
-        .expect("the Kinko window could not start");
+    let result = builder(tauri::Builder::default(), vault_dir())
+        .setup(|app| {
+            watch_idle(app.handle());
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("kinko-app: the window could not start: {e}");
+        std::process::exit(1);
+    }
 }

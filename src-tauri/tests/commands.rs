@@ -1,11 +1,17 @@
 //! The shell without a window: the real config and capabilities on the
-//! mock runtime. Every listed command answers, and refuses without a
-//! session; a command the ACL manifest does not list is refused.
+//! mock runtime, a real vault in a temporary directory. Every command
+//! refuses without a session; the first-run, sign-in and TOTP steps work;
+//! the core's refusals come back as codes; the lock drops the session; a
+//! command the ACL does not list is refused.
 
+use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::webview::InvokeRequest;
+use tauri::WebviewWindow;
 
-fn request(cmd: &str, body: serde_json::Value) -> InvokeRequest {
+const PW: &str = "Kinko-Vault-7q2x!";
+
+fn request(cmd: &str, body: Value) -> InvokeRequest {
     InvokeRequest {
         cmd: cmd.into(),
         callback: CallbackFn(0),
@@ -17,32 +23,147 @@ fn request(cmd: &str, body: serde_json::Value) -> InvokeRequest {
     }
 }
 
-#[test]
-fn commands_need_a_session_and_unlisted_ones_are_refused() {
-    let tmp = std::env::temp_dir().join(format!("kinko-app-test-{}", std::process::id()));
-    let app = kinko_app::builder(tauri::test::mock_builder(), tmp.join("vault"))
+fn call(
+    w: &WebviewWindow<tauri::test::MockRuntime>,
+    cmd: &str,
+    body: Value,
+) -> Result<Value, Value> {
+    tauri::test::get_ipc_response(w, request(cmd, body)).map(|r| r.deserialize::<Value>().unwrap())
+}
+
+fn app(
+    dir: &std::path::Path,
+) -> (
+    tauri::App<tauri::test::MockRuntime>,
+    WebviewWindow<tauri::test::MockRuntime>,
+) {
+    let app = kinko_app::builder(tauri::test::mock_builder(), dir.join("vault"))
         .build(tauri::generate_context!())
         .expect("the app builds on the mock runtime");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
+    (app, w)
+}
 
-    let status =
-        tauri::test::get_ipc_response(&webview, request("app_status", serde_json::json!({})))
-            .expect("app_status answers")
-            .deserialize::<serde_json::Value>()
-            .unwrap();
+fn totp_now(secret_base32: &str) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .unwrap()
+        .generate(unix)
+        .to_string()
+}
+
+#[test]
+fn first_run_sign_in_totp_refusals_and_the_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_app, w) = app(tmp.path());
+
+    let status = call(&w, "app_status", json!({})).unwrap();
     assert_eq!(status["exists"], false);
-    assert_eq!(status["signed_in"], serde_json::Value::Null);
-
-    let refused =
-        tauri::test::get_ipc_response(&webview, request("list_documents", serde_json::json!({})))
-            .expect_err("no session, no documents");
+    assert_eq!(status["me"], Value::Null);
+    let refused = call(&w, "list_documents", json!({})).unwrap_err();
     assert_eq!(refused["code"], "not_signed_in", "{refused}");
 
-    let unlisted = tauri::test::get_ipc_response(
-        &webview,
-        request("plugin:fs|read_file", serde_json::json!({})),
+    // First run: a weak password is refused in a sentence; a good one
+    // makes the vault and hands back the recovery code once.
+    let weak = call(
+        &w,
+        "create_vault",
+        json!({"req": {"officer_id": "kanri", "officer_name": "管理 責任者",
+        "council": "○○協議会", "password": "password"}}),
+    )
+    .unwrap_err();
+    assert_eq!(weak["code"], "invalid", "{weak}");
+    let made = call(
+        &w,
+        "create_vault",
+        json!({"req": {"officer_id": "kanri", "officer_name": "管理 責任者",
+        "council": "○○協議会", "password": PW}}),
+    )
+    .unwrap();
+    assert!(made["recovery_code"].as_str().unwrap().len() >= 20);
+
+    let wrong = call(
+        &w,
+        "sign_in",
+        json!({"id": "kanri", "password": "nope", "totp": null}),
+    )
+    .unwrap_err();
+    assert_eq!(wrong["code"], "bad_credentials");
+    // TOTP is required by default: the person is led to enrol first, and
+    // nothing else is allowed until they do.
+    let me = call(
+        &w,
+        "sign_in",
+        json!({"id": "kanri", "password": PW, "totp": null}),
+    )
+    .unwrap();
+    assert_eq!(me["pending"], "enrol_totp", "{me}");
+    assert_eq!(
+        call(&w, "list_documents", json!({})).unwrap_err()["code"],
+        "not_signed_in"
     );
+    let e = call(&w, "totp_enroll", json!({})).unwrap();
+    let rows = e["qr"].as_array().unwrap();
+    assert!(rows.len() >= 21 && rows.iter().all(|r| r.as_str().unwrap().len() == rows.len()));
+    let code = totp_now(e["secret"].as_str().unwrap());
+    let me = call(&w, "totp_confirm", json!({"code": code})).unwrap();
+    assert_eq!(me["pending"], Value::Null, "{me}");
+    assert_eq!(me["roles"], json!(["officer"]));
+    assert_eq!(call(&w, "list_documents", json!({})).unwrap(), json!([]));
+
+    // A sysadmin reads no documents: the core refuses, the code says so.
+    let admin = call(
+        &w,
+        "add_account",
+        json!({"id": "sys", "name": "<img src=x onerror=alert(1)>", "roles": "sysadmin"}),
+    )
+    .unwrap();
+    let accounts = call(&w, "list_accounts", json!({})).unwrap();
+    assert!(accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "<img src=x onerror=alert(1)>"));
+    let not_viewable = call(&w, "view_document", json!({"id": 1})).unwrap_err();
+    assert_eq!(not_viewable["code"], "not_found", "{not_viewable}");
+
+    // The lock ends the session: the next call is refused.
+    assert_eq!(call(&w, "lock", json!({})).unwrap(), true);
+    assert_eq!(
+        call(&w, "list_documents", json!({})).unwrap_err()["code"],
+        "not_signed_in"
+    );
+    assert_eq!(
+        call(&w, "app_status", json!({})).unwrap()["me"],
+        Value::Null
+    );
+
+    let me = call(
+        &w,
+        "sign_in",
+        json!({"id": "sys", "password": admin["initial_password"], "totp": null}),
+    )
+    .unwrap();
+    assert_eq!(me["pending"], "change_password");
+    call(
+        &w,
+        "change_password",
+        json!({"password": "Zq8!own-Secret-41x"}),
+    )
+    .unwrap();
+    call(&w, "sign_out", json!({})).unwrap();
+
+    // Paths and names the page never gets to choose.
+    let unlisted = call(&w, "plugin:dialog|open", json!({}));
+    assert!(unlisted.is_err(), "a plugin command not granted ran");
+    let unlisted = call(&w, "plugin:fs|read_file", json!({}));
     assert!(unlisted.is_err(), "an unlisted command ran");
 }

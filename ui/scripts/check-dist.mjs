@@ -20,6 +20,18 @@ function walk(dir) {
   }
 }
 walk('dist');
+// The page's own code never parses text as markup.
+function walkSrc(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walkSrc(p);
+    else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) {
+      const src = readFileSync(p, 'utf8');
+      if (/innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser/.test(src)) bad.push(`${p}: markup from text`);
+    }
+  }
+}
+walkSrc('src');
 if (bad.length) {
   console.error(bad.join('\n'));
   process.exit(1);

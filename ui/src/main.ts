@@ -1,90 +1,240 @@
-// The page: screens built from the core's answers. No rule lives here;
-// every command is checked again by the core.
+// The window's frame: who is signed in, the screens their roles allow,
+// the language switch, and the lock. Screens live in ./screens; no rule
+// lives in the page, the core checks every call again.
 
-import { invoke } from '@tauri-apps/api/core';
-import { el } from './dom';
-import { t, type Lang } from './i18n';
+import { api, type Me } from './api';
+import { button, el } from './dom';
+import { explain, t, type Key, type Lang } from './i18n';
+import { IdleTimer, screensFor, type Screen } from './logic';
+import { firstRun, lockScreen, pendingStep, signIn } from './screens/start';
+import { documentDetail, documentList, importScreen } from './screens/documents';
+import { accountsScreen, policyScreen, rostersScreen } from './screens/people';
+import { alertsScreen, auditScreen, incidentsScreen, statusReportScreen } from './screens/oversight';
+import { contractEndScreen } from './screens/contract';
 
-interface AppStatus { vault: string; exists: boolean; signed_in: string | null }
-interface DocumentInfo { id: number; title: string; received_at: string; personal_data: boolean }
-interface CommandError { code: string; message: string }
+export type Route = { screen: Screen | 'document' | 'viewer'; arg?: number };
 
-let lang: Lang = 'ja';
-const app = document.getElementById('app')!;
-
-function show(...nodes: HTMLElement[]): void {
-  app.replaceChildren(...nodes);
+export interface Ctx {
+  lang: Lang;
+  me: Me;
+  go(route: Route): void;
+  /// Show what went wrong as a sentence, with the core's line below.
+  fail(e: unknown): void;
+  ok(text: string): void;
+  /// Run `work` with the button disabled; failures are shown.
+  busy(b: HTMLButtonElement, work: () => Promise<void>): Promise<void>;
 }
 
-function message(e: unknown): string {
-  const err = e as CommandError;
-  return err && typeof err.message === 'string' ? err.message : String(e);
+const app = document.getElementById('app')!;
+let lang: Lang = 'ja';
+let me: Me | null = null;
+let route: Route = { screen: 'documents' };
+const idle = new IdleTimer(15 * 60 * 1000, Date.now());
+let lastTouch = 0;
+
+// pdf.js is large: loaded only when a document is first viewed, so the
+// window starts fast.
+let viewerModule: typeof import('./viewer') | null = null;
+async function viewerScreen(c: Ctx, area: HTMLElement, arg?: number): Promise<void> {
+  viewerModule ??= await import('./viewer');
+  await viewerModule.viewerScreen(c, area, arg);
+}
+function closeViewer(): void {
+  viewerModule?.closeViewer();
+}
+
+const SCREENS: Record<Route['screen'], (ctx: Ctx, area: HTMLElement, arg?: number) => Promise<void>> = {
+  documents: documentList,
+  import: importScreen,
+  document: documentDetail,
+  viewer: viewerScreen,
+  accounts: accountsScreen,
+  rosters: rostersScreen,
+  policy: policyScreen,
+  audit: auditScreen,
+  alerts: alertsScreen,
+  contractEnd: contractEndScreen,
+  incidents: incidentsScreen,
+  statusReport: statusReportScreen,
+};
+
+function message(kind: 'ok' | 'error', ...lines: string[]): void {
+  const box = document.getElementById('message');
+  if (!box) return;
+  box.className = kind;
+  box.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  box.replaceChildren(...lines.map((l, i) => el(i === 0 ? 'p' : 'small', {}, l)));
+}
+
+function fail(e: unknown): void {
+  const code = (e as { code?: string })?.code;
+  if (code === 'not_signed_in' || code === 'locked') {
+    if (me) void showLock();
+    return;
+  }
+  const { sentence, detail } = explain(lang, e);
+  message('error', sentence, detail);
+}
+
+function ctx(): Ctx {
+  return {
+    lang,
+    me: me!,
+    go: (r) => void render(r),
+    fail,
+    ok: (text) => message('ok', text),
+    busy: async (b, work) => {
+      b.disabled = true;
+      try {
+        await work();
+      } catch (e) {
+        fail(e);
+      } finally {
+        b.disabled = false;
+      }
+    },
+  };
 }
 
 function langButton(then: () => void): HTMLElement {
-  const b = el('button', { type: 'button', id: 'lang' }, t(lang, 'language'));
-  b.addEventListener('click', () => {
+  return button(t(lang, 'language'), 'lang', () => {
     lang = lang === 'ja' ? 'en' : 'ja';
     document.documentElement.lang = lang;
     then();
+  }, 'quiet');
+}
+
+/// The frame around a screen: header, navigation, message line.
+function frame(active: Route['screen']): HTMLElement {
+  const nav = el('nav', {}, ...screensFor(me!.roles).map((s) => {
+    const b = button(t(lang, s as Key), `nav-${s}`, () => void render({ screen: s }), s === active ? 'active' : '');
+    return b;
+  }));
+  const area = el('section', { id: 'screen' });
+  const header = el('header', {},
+    el('strong', {}, t(lang, 'title')),
+    el('span', { id: 'who' }, `${me!.name} (${me!.id}) — ${me!.roles.join(', ')}`),
+    langButton(() => void render(route)),
+    button(t(lang, 'lockedNow'), 'lock', () => void lockNow(), 'quiet'),
+    button(t(lang, 'signOut'), 'signout', async () => {
+      closeViewer();
+      await api.signOut().catch(() => undefined);
+      me = null;
+      signIn(startCtx());
+    }, 'quiet'));
+  const notices = me!.notices.map((n) => el('p', { class: 'notice' }, n));
+  app.replaceChildren(header, nav, el('div', { id: 'message' }), ...notices, area);
+  return area;
+}
+
+async function render(r: Route): Promise<void> {
+  if (!me) return;
+  closeViewer();
+  if (me.pending) {
+    pendingStep(startCtx(), me.pending);
+    return;
+  }
+  const allowed = screensFor(me.roles);
+  if (r.screen !== 'document' && r.screen !== 'viewer' && !allowed.includes(r.screen)) {
+    r = { screen: allowed[0] ?? 'documents' };
+  }
+  route = r;
+  const area = frame(r.screen === 'document' || r.screen === 'viewer' ? 'documents' : r.screen);
+  if (allowed.length === 0) return;
+  try {
+    await SCREENS[r.screen](ctx(), area, r.arg);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+async function lockNow(): Promise<void> {
+  await api.lock().catch(() => undefined);
+  await showLock();
+}
+
+/// The lock screen: everything on screen is dropped (the viewer's pages
+/// with it); signing in again returns to the same place.
+async function showLock(): Promise<void> {
+  closeViewer();
+  const who = me;
+  if (!who) return;
+  lockScreen(startCtx(), who.id, (again) => {
+    me = again;
+    idle.setLimit(again.idle_minutes * 60 * 1000);
+    idle.activity(Date.now());
+    void render(route);
   });
-  return b;
+}
+
+/// What the start screens need: the language and a way on once signed in.
+export interface StartCtx {
+  lang: Lang;
+  langButton(then: () => void): HTMLElement;
+  show(...nodes: HTMLElement[]): void;
+  signedIn(who: Me): void;
+  fail(e: unknown): void;
+  restart(): void;
+}
+
+function startCtx(): StartCtx {
+  return {
+    lang,
+    langButton: (then) => langButton(then),
+    show: (...nodes) => app.replaceChildren(el('div', { id: 'message' }), ...nodes),
+    signedIn: (who) => {
+      me = who;
+      idle.setLimit(who.idle_minutes * 60 * 1000);
+      idle.activity(Date.now());
+      void render(route);
+    },
+    fail: (e) => {
+      const { sentence, detail } = explain(lang, e);
+      message('error', sentence, detail);
+    },
+    restart: () => void start(),
+  };
 }
 
 async function start(): Promise<void> {
-  const status = await invoke<AppStatus>('app_status');
-  if (!status.exists) {
-    show(el('h1', {}, t(lang, 'title')), el('p', { class: 'error' }, `${t(lang, 'noVault')}: ${status.vault}`));
-    return;
-  }
-  if (status.signed_in) await documents();
-  else signIn();
-}
-
-function signIn(error = ''): void {
-  const id = el('input', { id: 'user', autocomplete: 'username' }) as HTMLInputElement;
-  const pw = el('input', { id: 'password', type: 'password', autocomplete: 'current-password' }) as HTMLInputElement;
-  const code = el('input', { id: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code' }) as HTMLInputElement;
-  const form = el('form', { id: 'signin' },
-    el('label', { for: 'user' }, t(lang, 'id')), id,
-    el('label', { for: 'password' }, t(lang, 'password')), pw,
-    el('label', { for: 'totp' }, t(lang, 'totp')), code,
-    el('div', {}, el('button', { type: 'submit', id: 'signin-button' }, t(lang, 'signIn'))),
-    el('p', { class: 'error', id: 'error' }, error));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    try {
-      await invoke<string>('sign_in', { id: id.value, password: pw.value, totp: code.value || null });
-      pw.value = '';
-      await documents();
-    } catch (e) {
-      pw.value = '';
-      signIn(message(e));
-    }
-  });
-  show(el('h1', {}, t(lang, 'signIn')), form, langButton(() => signIn(error)));
-}
-
-async function documents(): Promise<void> {
-  let docs: DocumentInfo[] = [];
   try {
-    docs = await invoke<DocumentInfo[]>('list_documents');
+    const status = await api.status();
+    if (status.problem) {
+      app.replaceChildren(el('h1', {}, t(lang, 'problem')), el('p', { class: 'error' }, status.problem));
+      return;
+    }
+    if (!status.exists) {
+      firstRun(startCtx(), status.vault);
+      return;
+    }
+    if (status.me) startCtx().signedIn(status.me);
+    else signIn(startCtx());
   } catch (e) {
-    signIn(message(e));
-    return;
+    app.replaceChildren(el('p', { class: 'error' }, explain(lang, e).detail));
   }
-  const rows = docs.map((d) =>
-    el('tr', {}, el('td', {}, String(d.id)), el('td', {}, d.title), el('td', {}, d.received_at),
-      el('td', {}, d.personal_data ? '✓' : '')));
-  const table = el('table', { id: 'documents' },
-    el('tr', {}, el('th', {}, '#'), el('th', {}, t(lang, 'docTitle')), el('th', {}, t(lang, 'received')),
-      el('th', {}, t(lang, 'personal'))), ...rows);
-  const out = el('button', { type: 'button', id: 'signout' }, t(lang, 'signOut'));
-  out.addEventListener('click', async () => {
-    await invoke('sign_out');
-    signIn();
-  });
-  show(el('h1', {}, t(lang, 'documents')), table, out, langButton(() => void documents()));
 }
+
+// Input keeps the session alive (at most one call a minute); no input for
+// the policy's idle time locks. The shell locks on its own too, so a
+// status check every 15 s notices a lock made there.
+for (const ev of ['keydown', 'mousedown', 'mousemove', 'wheel', 'touchstart']) {
+  window.addEventListener(ev, () => {
+    const now = Date.now();
+    idle.activity(now);
+    if (me && now - lastTouch > 60_000) {
+      lastTouch = now;
+      void api.touch().catch(() => undefined);
+    }
+  }, { passive: true });
+}
+setInterval(() => {
+  if (me && idle.expired(Date.now())) void lockNow();
+}, 5_000);
+setInterval(() => {
+  if (!me || document.getElementById('lock-screen')) return;
+  void api.status().then((s) => {
+    if (!s.me) void showLock();
+  }).catch(() => undefined);
+}, 15_000);
 
 void start();

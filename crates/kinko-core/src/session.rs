@@ -260,17 +260,33 @@ impl Session {
 
     /// End this session (`kinko logout`): its stored key material is
     /// overwritten and deleted. Without a stored session this only logs.
-    pub fn end(mut self) -> Result<()> {
+    pub fn end(self) -> Result<()> {
+        self.finish("signed out")
+    }
+
+    /// End the session because it sat idle: the app locks, the keys leave
+    /// memory, and signing in again starts a new session (P7).
+    pub fn end_idle(self) -> Result<()> {
+        self.finish("idle")
+    }
+
+    /// The policy's idle limit in minutes, for a shell that locks itself.
+    pub fn idle_minutes(&self) -> Result<u64> {
+        Ok(Policy::load(&self.conn)?.number("session.idle_minutes"))
+    }
+
+    fn finish(mut self, reason: &'static str) -> Result<()> {
         let object = format!("account:{}", self.ctx.actor.id);
         let token_id = self.token_id.clone();
         let removed = self.perform(Action::SessionEnd, &object, |tx, _| {
             if let Some(id) = &token_id {
                 tx.execute(
-                    "UPDATE sessions SET ended_at = ?2, ended_reason = 'signed out' WHERE id = ?1 AND ended_at IS NULL",
-                    params![id, audit::now()],
+                    "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
+                    params![id, audit::now(), reason],
                 )?;
             }
-            Ok(Done::ok(token_id.clone(), ""))
+            let detail = if reason == "idle" { "idle timeout" } else { "" };
+            Ok(Done::ok(token_id.clone(), detail))
         })?;
         if let Some(id) = removed {
             fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?)?;

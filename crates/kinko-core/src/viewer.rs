@@ -55,7 +55,9 @@ impl ViewKind {
             ViewKind::Png => content.starts_with(b"\x89PNG\r\n\x1a\n"),
             ViewKind::Jpeg => content.starts_with(b"\xff\xd8\xff"),
             ViewKind::Gif => content.starts_with(b"GIF87a") || content.starts_with(b"GIF89a"),
-            ViewKind::Webp => content.len() >= 12 && &content[..4] == b"RIFF" && &content[8..12] == b"WEBP",
+            ViewKind::Webp => {
+                content.len() >= 12 && &content[..4] == b"RIFF" && &content[8..12] == b"WEBP"
+            }
             // Text may be in any encoding the window can decode; it must
             // not carry NUL bytes, which no text or CSV file has.
             ViewKind::Text | ViewKind::Csv => !content.contains(&0),

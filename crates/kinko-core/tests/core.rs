@@ -878,10 +878,16 @@ fn viewing_is_in_memory_logged_and_limited_to_viewable_kinds() {
     req.personal_data = true;
     let csv = boss.import(&req, &mut no_progress()).unwrap();
     let doc = boss
-        .import(&f.request(&f.file("form.docx", b"PK\x03\x04word")), &mut no_progress())
+        .import(
+            &f.request(&f.file("form.docx", b"PK\x03\x04word")),
+            &mut no_progress(),
+        )
         .unwrap();
     let fake = boss
-        .import(&f.request(&f.file("fake.pdf", b"<html>not a pdf")), &mut no_progress())
+        .import(
+            &f.request(&f.file("fake.pdf", b"<html>not a pdf")),
+            &mut no_progress(),
+        )
         .unwrap();
     for name in ["名簿.csv", "form.docx", "fake.pdf"] {
         std::fs::remove_file(f.work.join(name)).unwrap();
@@ -892,8 +898,14 @@ fn viewing_is_in_memory_logged_and_limited_to_viewable_kinds() {
     assert_eq!(view.kind, kinko_core::viewer::ViewKind::Csv);
     assert_eq!(&view.bytes[..], "氏名,住所\nVIEW-MARKER,東京\n".as_bytes());
     assert!(view.viewer.contains("boss"));
-    assert!(matches!(boss.view_document(doc), Err(Error::Unsupported(_))));
-    assert!(matches!(boss.view_document(fake), Err(Error::Unsupported(_))));
+    assert!(matches!(
+        boss.view_document(doc),
+        Err(Error::Unsupported(_))
+    ));
+    assert!(matches!(
+        boss.view_document(fake),
+        Err(Error::Unsupported(_))
+    ));
     drop(view);
 
     // No new file holds the plaintext (the database and WAL change).
@@ -908,7 +920,9 @@ fn viewing_is_in_memory_logged_and_limited_to_viewable_kinds() {
     assert!(files_under(&[&f.work]).len() <= before.len());
     let raw = f.raw_db("boss", OFFICER_PW);
     let outcomes: Vec<(String, String)> = raw
-        .prepare("SELECT object, outcome FROM audit_events WHERE event = 'document.view' ORDER BY seq")
+        .prepare(
+            "SELECT object, outcome FROM audit_events WHERE event = 'document.view' ORDER BY seq",
+        )
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()

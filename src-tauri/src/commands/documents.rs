@@ -1,0 +1,175 @@
+//! Documents: the list, receipt (import) with progress, the in-memory
+//! viewer, export under the export rules, and grants.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tauri::ipc::{Channel, Response};
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+
+use super::{with_session, CommandError, Reply};
+use crate::AppState;
+
+#[tauri::command]
+pub fn list_documents(state: State<'_, AppState>) -> Reply<Vec<kinko_core::DocumentInfo>> {
+    with_session(&state, |s| s.list_documents())
+}
+
+#[tauri::command]
+pub fn show_document(state: State<'_, AppState>, id: i64) -> Reply<kinko_core::DocumentInfo> {
+    with_session(&state, |s| s.show_document(id))
+}
+
+/// The system's file chooser: a file to receive. None if cancelled.
+#[tauri::command]
+pub async fn pick_file<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Reply<Option<String>> {
+    let picked = app.dialog().file().blocking_pick_file();
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+/// The system's folder chooser: where to save forms and reports.
+#[tauri::command]
+pub async fn pick_folder<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Reply<Option<String>> {
+    let picked = app.dialog().file().blocking_pick_folder();
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Receipt {
+    pub path: String,
+    pub origin: String,
+    pub via: String,
+    pub purpose: String,
+    pub title: Option<String>,
+    pub personal_data: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Receive a file into the vault, reporting progress as it is encrypted.
+#[tauri::command]
+pub async fn import_document(
+    state: State<'_, AppState>,
+    req: Receipt,
+    progress: Channel<Progress>,
+) -> Reply<i64> {
+    if req.path.trim().is_empty() {
+        return Err(CommandError::invalid("choose a file to receive"));
+    }
+    let request = kinko_core::ImportRequest {
+        source: PathBuf::from(req.path.trim()),
+        origin: req.origin,
+        via: req.via,
+        purpose: req.purpose,
+        title: req.title.filter(|t| !t.trim().is_empty()),
+        personal_data: req.personal_data,
+    };
+    let mut last = 0u64;
+    let mut report = |done: u64, total: u64| {
+        // A message per percent at most: the page needs no more.
+        if done == total || done.saturating_sub(last) * 100 >= total.max(1) {
+            last = done;
+            let _ = progress.send(Progress { done, total });
+        }
+    };
+    with_session(&state, |s| s.import(&request, &mut report))
+}
+
+#[derive(Debug, Serialize)]
+pub struct ViewInfo {
+    pub id: i64,
+    pub title: String,
+    pub kind: kinko_core::viewer::ViewKind,
+    pub size: usize,
+    /// Who views and when: the watermark over every page.
+    pub viewer: String,
+    pub at: String,
+}
+
+/// Decrypt a document into memory for the viewer (logged as a view). The
+/// page then takes the bytes with `view_bytes`.
+#[tauri::command]
+pub async fn view_document(state: State<'_, AppState>, id: i64) -> Reply<ViewInfo> {
+    let view = with_session(&state, |s| s.view_document(id))?;
+    let info = ViewInfo {
+        id: view.id,
+        title: view.title.clone(),
+        kind: view.kind,
+        size: view.bytes.len(),
+        viewer: view.viewer.clone(),
+        at: view.at.clone(),
+    };
+    *state
+        .viewing
+        .lock()
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))? = Some(view);
+    Ok(info)
+}
+
+/// Hand the decrypted bytes to the page, once. They travel in memory over
+/// the app's IPC channel; the shell's copy is wiped as it is handed over.
+#[tauri::command]
+pub fn view_bytes(state: State<'_, AppState>, id: i64) -> Reply<Response> {
+    with_session(&state, |_| Ok(()))?;
+    let view = state
+        .viewing
+        .lock()
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
+        .take()
+        .filter(|v| v.id == id)
+        .ok_or_else(|| CommandError::invalid("open the document again"))?;
+    Ok(Response::new(view.bytes.to_vec()))
+}
+
+/// Export a document's plaintext to a new file: a logged act under the
+/// export rules (personal data needs the officer's approval).
+#[tauri::command]
+pub async fn export_document(
+    state: State<'_, AppState>,
+    id: i64,
+    folder: String,
+) -> Reply<kinko_core::ExportReceipt> {
+    let dir = super::folder(&folder)?;
+    let name = with_session(&state, |s| s.show_document(id))?.file_name;
+    // Only the last part of the recorded name, so it cannot lead elsewhere.
+    let file = std::path::Path::new(&name)
+        .file_name()
+        .map(|n| n.to_owned())
+        .ok_or_else(|| CommandError::invalid("the document has no usable file name"))?;
+    let target = dir.join(file);
+    with_session(&state, |s| {
+        s.export(id, kinko_core::ExportTarget::File(&target))
+    })
+}
+
+#[tauri::command]
+pub fn approve_export(
+    state: State<'_, AppState>,
+    id: i64,
+    reference: String,
+    person: Option<String>,
+) -> Reply<i64> {
+    let person = person.filter(|p| !p.trim().is_empty());
+    with_session(&state, |s| {
+        s.approve_export(id, reference.trim(), person.as_deref())
+    })
+}
+
+#[tauri::command]
+pub fn grant(state: State<'_, AppState>, id: i64, person: String) -> Reply<()> {
+    with_session(&state, |s| s.grant(id, person.trim()))
+}
+
+#[tauri::command]
+pub fn revoke(state: State<'_, AppState>, id: i64, person: String) -> Reply<()> {
+    with_session(&state, |s| s.revoke(id, person.trim()))
+}

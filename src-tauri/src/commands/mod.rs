@@ -1,0 +1,174 @@
+//! App commands: parse, call the core, return. Every command that needs a
+//! person goes through [`with_session`], which enforces the idle lock and
+//! notes activity; the core then checks the permission. Errors reach the
+//! page as `{code, message}`: the code picks the sentence the page shows,
+//! the message is the core's one line.
+
+mod contract;
+mod documents;
+mod oversight;
+mod people;
+mod start;
+
+use std::time::Instant;
+
+use serde::Serialize;
+use tauri::State;
+
+use crate::AppState;
+
+/// Every command, as declared in the ACL manifest (build.rs) and granted
+/// in capabilities/default.json.
+pub const COMMANDS: &[&str] = include!("../command_names.rs");
+
+pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
+    b.invoke_handler(tauri::generate_handler![
+        start::app_status,
+        start::create_vault,
+        start::sign_in,
+        start::sign_out,
+        start::lock,
+        start::touch,
+        start::change_password,
+        start::totp_enroll,
+        start::totp_confirm,
+        documents::list_documents,
+        documents::show_document,
+        documents::pick_file,
+        documents::pick_folder,
+        documents::import_document,
+        documents::view_document,
+        documents::view_bytes,
+        documents::export_document,
+        documents::approve_export,
+        documents::grant,
+        documents::revoke,
+        people::list_accounts,
+        people::add_account,
+        people::account_lifecycle,
+        people::reset_account,
+        people::set_account_hours,
+        people::roster_list,
+        people::roster_request_add,
+        people::roster_request_remove,
+        people::roster_approve,
+        people::policy_show,
+        people::policy_set,
+        oversight::audit_log,
+        oversight::audit_verify,
+        oversight::audit_checkpoint,
+        oversight::alerts,
+        oversight::alert_ack,
+        oversight::incidents,
+        oversight::incident_add,
+        oversight::incident_update,
+        oversight::incident_close,
+        oversight::status_report,
+        contract::disposal_status,
+        contract::disposal_plan,
+        contract::disposal_approve,
+        contract::disposal_execute,
+        contract::disposal_confirm,
+        contract::disposal_report,
+    ])
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommandError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CommandError {
+            code: "invalid",
+            message: message.into(),
+        }
+    }
+
+    fn not_signed_in() -> Self {
+        CommandError {
+            code: "not_signed_in",
+            message: "sign in first".into(),
+        }
+    }
+}
+
+impl From<kinko_core::Error> for CommandError {
+    fn from(e: kinko_core::Error) -> Self {
+        CommandError {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+pub type Reply<T> = Result<T, CommandError>;
+
+/// Run `work` with the signed-in session: refuse if there is none or it
+/// sat idle past the policy's limit (then it is ended first), and note
+/// the activity.
+pub fn with_session<T>(
+    state: &State<'_, AppState>,
+    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
+) -> Reply<T> {
+    if state.lock_if_idle() {
+        return Err(CommandError {
+            code: "locked",
+            message: "the app locked after the idle time the policy sets".into(),
+        });
+    }
+    let mut guard = state
+        .session
+        .lock()
+        .map_err(|_| CommandError::not_signed_in())?;
+    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
+    if let Ok(mut a) = state.activity.lock() {
+        a.last = Instant::now();
+    }
+    Ok(work(session)?)
+}
+
+/// A date typed as YYYY-MM-DD.
+pub fn date(what: &str, text: &str) -> Reply<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| CommandError::invalid(format!("{what} must be a date like 2026-11-25")))
+}
+
+/// A folder the person chose for files the app writes.
+pub fn folder(text: &str) -> Reply<std::path::PathBuf> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(CommandError::invalid("choose a folder to save to"));
+    }
+    Ok(std::path::PathBuf::from(t))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_is_granted_by_the_capability() {
+        let cap: serde_json::Value =
+            serde_json::from_str(include_str!("../../capabilities/default.json")).unwrap();
+        let granted: Vec<String> = cap["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect();
+        let mut wanted: Vec<String> = super::COMMANDS
+            .iter()
+            .map(|c| format!("allow-{}", c.replace('_', "-")))
+            .collect();
+        // Drag and drop arrives as a window event the page listens for.
+        wanted.extend([
+            "core:event:allow-listen".into(),
+            "core:event:allow-unlisten".into(),
+        ]);
+        assert_eq!(
+            granted, wanted,
+            "capabilities/default.json must grant exactly these"
+        );
+    }
+}

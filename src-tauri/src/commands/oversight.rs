@@ -1,0 +1,152 @@
+//! Oversight: the audit trail (timeline, filters, verification, signed
+//! checkpoints), alerts with acknowledgement, the incident register and
+//! the monthly status report.
+
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use kinko_core::incident::{Incident, IncidentFields};
+
+use super::{folder, with_session, Reply};
+use crate::files::write_new;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LogFilter {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor: Option<String>,
+    pub event: Option<String>,
+    pub object: Option<String>,
+}
+
+fn given(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+#[tauri::command]
+pub fn audit_log(
+    state: State<'_, AppState>,
+    filter: LogFilter,
+) -> Reply<Vec<kinko_core::audit::Record>> {
+    let q = kinko_core::audit::Query {
+        since: given(filter.since),
+        until: given(filter.until),
+        actor: given(filter.actor),
+        event: given(filter.event),
+        object: given(filter.object),
+    };
+    with_session(&state, |s| s.audit_log(&q))
+}
+
+#[tauri::command]
+pub async fn audit_verify(
+    state: State<'_, AppState>,
+) -> Reply<kinko_core::audit::verify::TrailReport> {
+    with_session(&state, |s| s.audit_verify(None))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Saved {
+    pub paths: Vec<String>,
+}
+
+/// Sign a checkpoint of the trail and save it, to keep apart from the
+/// vault (a later verify against it detects a rewritten trail).
+#[tauri::command]
+pub fn audit_checkpoint(state: State<'_, AppState>, folder_path: String) -> Reply<Saved> {
+    let dir = folder(&folder_path)?;
+    let c = with_session(&state, |s| s.audit_checkpoint())?;
+    let name = format!("kinko-checkpoint-{}.json", c.size);
+    let path = write_new(&dir, &name, &c.to_json())?;
+    Ok(Saved {
+        paths: vec![path.display().to_string()],
+    })
+}
+
+#[tauri::command]
+pub fn alerts(
+    state: State<'_, AppState>,
+    all: bool,
+) -> Reply<Vec<kinko_core::audit::alerts::Alert>> {
+    with_session(&state, |s| s.alerts(all))
+}
+
+#[tauri::command]
+pub fn alert_ack(state: State<'_, AppState>, id: i64, note: String) -> Reply<()> {
+    with_session(&state, |s| s.alert_ack(id, note.trim()))
+}
+
+#[tauri::command]
+pub fn incidents(state: State<'_, AppState>, all: bool) -> Reply<Vec<Incident>> {
+    with_session(&state, |s| s.incidents(all))
+}
+
+/// What the incident form sends; empty fields are left as they were.
+#[derive(Debug, Deserialize, Default)]
+pub struct IncidentForm {
+    pub detected_at: Option<String>,
+    pub reported_at: Option<String>,
+    pub summary: Option<String>,
+    pub items: Option<String>,
+    pub actions: Option<String>,
+    pub improvement: Option<String>,
+}
+
+impl IncidentForm {
+    fn fields(self) -> IncidentFields {
+        IncidentFields {
+            detected_at: given(self.detected_at),
+            reported_at: given(self.reported_at),
+            summary: given(self.summary),
+            items: given(self.items).map(|i| {
+                i.split([',', '、', ' '])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }),
+            actions: given(self.actions),
+            improvement: given(self.improvement),
+        }
+    }
+}
+
+#[tauri::command]
+pub fn incident_add(state: State<'_, AppState>, form: IncidentForm) -> Reply<i64> {
+    let f = form.fields();
+    with_session(&state, |s| s.incident_add(&f))
+}
+
+#[tauri::command]
+pub fn incident_update(state: State<'_, AppState>, id: i64, form: IncidentForm) -> Reply<Incident> {
+    let f = form.fields();
+    with_session(&state, |s| s.incident_update(id, &f))
+}
+
+#[tauri::command]
+pub fn incident_close(state: State<'_, AppState>, id: i64, note: String) -> Reply<()> {
+    with_session(&state, |s| s.incident_close(id, note.trim()))
+}
+
+/// 履行状況報告 for a month, saved as a signed printable page.
+#[tauri::command]
+pub async fn status_report(
+    state: State<'_, AppState>,
+    month: String,
+    folder_path: String,
+) -> Reply<Saved> {
+    let dir = folder(&folder_path)?;
+    let name = format!("kinko-status-{}.html", month.trim());
+    if dir.join(&name).exists() {
+        return Err(super::CommandError::invalid(format!(
+            "{} already exists; move it away or choose another folder",
+            dir.join(&name).display()
+        )));
+    }
+    let files = with_session(&state, |s| s.status_report(month.trim()))?;
+    let path = write_new(&dir, &name, files.html.as_bytes())?;
+    Ok(Saved {
+        paths: vec![path.display().to_string()],
+    })
+}

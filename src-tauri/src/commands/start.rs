@@ -1,0 +1,209 @@
+//! First run, signing in and out, the lock, and the credential steps a
+//! new person is led through (password change, TOTP enrolment).
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use zeroize::Zeroizing;
+
+use super::{with_session, CommandError, Reply};
+use crate::AppState;
+
+/// The signed-in person, as the page needs them to pick screens.
+#[derive(Debug, Serialize)]
+pub struct Me {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// The step they must take before anything else, if any.
+    pub pending: Option<kinko_core::Pending>,
+    pub notices: Vec<String>,
+    pub idle_minutes: u64,
+}
+
+fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
+    let a = s.actor();
+    Ok(Me {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        roles: a.roles.0.iter().map(|r| r.as_str().to_string()).collect(),
+        pending: a.pending,
+        notices: s.notices().to_vec(),
+        idle_minutes: s.idle_minutes()?,
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppStatus {
+    pub vault: String,
+    pub exists: bool,
+    /// Why an existing vault cannot be opened (damage, a newer format).
+    pub problem: Option<String>,
+    pub me: Option<Me>,
+}
+
+/// Where the app stands; never counts as activity.
+#[tauri::command]
+pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
+    state.lock_if_idle();
+    let (exists, problem) = match kinko_core::Vault::open(&state.vault) {
+        Ok(_) => (true, None),
+        Err(kinko_core::Error::NoVault(_)) => (false, None),
+        Err(e) => (true, Some(e.to_string())),
+    };
+    let session = state
+        .session
+        .lock()
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+    Ok(AppStatus {
+        vault: state.vault.display().to_string(),
+        exists,
+        problem,
+        me: session.as_ref().map(me).transpose()?,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewVault {
+    pub officer_id: String,
+    pub officer_name: String,
+    pub council: String,
+    pub password: Zeroizing<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedVault {
+    pub vault_id: String,
+    /// Shown once; never stored.
+    pub recovery_code: String,
+}
+
+/// First run: create the vault with its Information Management Officer.
+#[tauri::command]
+pub async fn create_vault(state: State<'_, AppState>, req: NewVault) -> Reply<CreatedVault> {
+    let created = kinko_core::Vault::init(
+        &state.vault,
+        kinko_core::InitOptions {
+            officer_id: req.officer_id.trim().to_string(),
+            officer_name: req.officer_name.trim().to_string(),
+            council: req.council.trim().to_string(),
+            password: kinko_core::Password::new(req.password.to_string()),
+            kdf: kinko_core::crypto::kdf::KdfProfile::Argon2id,
+            terminal: terminal(),
+            policy: Vec::new(),
+        },
+    )?;
+    Ok(CreatedVault {
+        vault_id: created.vault_id,
+        recovery_code: created.recovery_code.to_string(),
+    })
+}
+
+fn terminal() -> String {
+    format!("{} (app)", kinko_core::vault::local_terminal())
+}
+
+/// Sign in; the session stays open in the app until sign-out or the lock.
+#[tauri::command]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    id: String,
+    password: Zeroizing<String>,
+    totp: Option<String>,
+) -> Reply<Me> {
+    let password = kinko_core::Password::new(password.to_string());
+    let vault = kinko_core::Vault::open(&state.vault)?;
+    let session = vault.sign_in(id.trim(), &password, totp.as_deref(), &terminal())?;
+    let who = me(&session)?;
+    if let Ok(mut a) = state.activity.lock() {
+        a.last = Instant::now();
+        a.limit = Duration::from_secs(who.idle_minutes.max(1) * 60);
+    }
+    let earlier = state
+        .session
+        .lock()
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
+        .replace(session);
+    if let Some(s) = earlier {
+        let _ = s.end();
+    }
+    Ok(who)
+}
+
+#[tauri::command]
+pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
+    if let Ok(mut v) = state.viewing.lock() {
+        v.take();
+    }
+    let taken = state
+        .session
+        .lock()
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
+        .take();
+    if let Some(s) = taken {
+        s.end()?;
+    }
+    Ok(())
+}
+
+/// The page's idle timer ran out: end the session now.
+#[tauri::command]
+pub fn lock(state: State<'_, AppState>) -> Reply<bool> {
+    Ok(state.lock())
+}
+
+/// The person is active in the window (reading, scrolling) without
+/// calling anything: keep the session from locking.
+#[tauri::command]
+pub fn touch(state: State<'_, AppState>) -> Reply<()> {
+    with_session(&state, |_| Ok(()))
+}
+
+#[tauri::command]
+pub async fn change_password(state: State<'_, AppState>, password: Zeroizing<String>) -> Reply<Me> {
+    let password = kinko_core::Password::new(password.to_string());
+    with_session(&state, |s| {
+        s.change_password(&password)?;
+        me(s)
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Enrolment {
+    pub uri: String,
+    pub secret: String,
+    /// The QR code of `uri`, one string of '1' (dark) and '0' per row.
+    pub qr: Vec<String>,
+}
+
+#[tauri::command]
+pub fn totp_enroll(state: State<'_, AppState>) -> Reply<Enrolment> {
+    let e = with_session(&state, |s| s.totp_enroll())?;
+    let code = qrcode::QrCode::new(e.uri.as_bytes()).map_err(|_| {
+        CommandError::invalid("the enrolment code could not be drawn; type the secret instead")
+    })?;
+    let width = code.width();
+    let qr = code
+        .to_colors()
+        .chunks(width)
+        .map(|row| {
+            row.iter()
+                .map(|c| if *c == qrcode::Color::Dark { '1' } else { '0' })
+                .collect()
+        })
+        .collect();
+    Ok(Enrolment {
+        uri: e.uri,
+        secret: e.secret_base32,
+        qr,
+    })
+}
+
+#[tauri::command]
+pub fn totp_confirm(state: State<'_, AppState>, code: String) -> Reply<Me> {
+    with_session(&state, |s| {
+        s.totp_confirm(&code)?;
+        me(s)
+    })
+}

@@ -1,0 +1,92 @@
+// The core's answers as the page sees them, and one typed call per app
+// command. Nothing here decides anything: the core checks every call.
+
+import { Channel, invoke } from '@tauri-apps/api/core';
+
+export type Pending = 'change_password' | 'enrol_totp';
+export interface Me { id: string; name: string; roles: string[]; pending: Pending | null; notices: string[]; idle_minutes: number }
+export interface AppStatus { vault: string; exists: boolean; problem: string | null; me: Me | null }
+export interface DocumentInfo {
+  id: number; title: string; file_name: string; origin: string; via: string; purpose: string;
+  personal_data: boolean; size: number; sha256: string; received_by: string; received_at: string; holders?: string[];
+}
+export type ViewKind = 'pdf' | 'png' | 'jpeg' | 'gif' | 'webp' | 'text' | 'csv';
+export interface ViewInfo { id: number; title: string; kind: ViewKind; size: number; viewer: string; at: string }
+export interface Account { id: string; name: string; roles: string; status: string; must_change_password: boolean; created_at: string }
+export interface RosterFields { name: string; department: string; position: string; address?: string; birth_date?: string }
+export interface RosterEntry extends RosterFields { roster: string; person: string; approved_ref: string; approved_date: string }
+export interface RosterRequest { id: number; roster: string; change: string; person: string; requested_by: string; requested_at: string; fields?: RosterFields }
+export interface PolicyEntry { key: string; value: string; default: string; meaning: string }
+export interface AuditRecord { seq: number; at: string; actor: string; event: string; object: string; outcome: string; terminal: string; detail: string; leaf: string }
+export interface TrailReport { events: number; archived: number; root: string; checkpoints: number }
+export interface Alert { id: number; rule: string; actor: string; object: string; seq: number; at: string; summary: string; acked_by: string | null; acked_at: string | null; ack_note?: string | null }
+export interface Incident {
+  id: number; detected_at: string; reported_at: string | null; summary: string; items: string[]; actions: string;
+  improvement: string; opened_by: string; opened_at: string; closed_by: string | null; closed_at: string | null;
+}
+export interface PlanState {
+  plan: { plan: number; items: unknown[] }; sha256: string; state: string;
+  approved_ref: string | null; approved_date: string | null; executed_by: string | null; executed_at: string | null;
+  confirmed_by: string | null; confirmed_at: string | null; completed_date: string | null;
+}
+export interface Saved { paths: string[] }
+export interface Progress { done: number; total: number }
+export interface LogFilter { since?: string; until?: string; actor?: string; event?: string; object?: string }
+
+export const api = {
+  status: () => invoke<AppStatus>('app_status'),
+  createVault: (req: { officer_id: string; officer_name: string; council: string; password: string }) =>
+    invoke<{ vault_id: string; recovery_code: string }>('create_vault', { req }),
+  signIn: (id: string, password: string, totp: string | null) => invoke<Me>('sign_in', { id, password, totp }),
+  signOut: () => invoke<void>('sign_out'),
+  lock: () => invoke<boolean>('lock'),
+  touch: () => invoke<void>('touch'),
+  changePassword: (password: string) => invoke<Me>('change_password', { password }),
+  totpEnroll: () => invoke<{ uri: string; secret: string; qr: string[] }>('totp_enroll'),
+  totpConfirm: (code: string) => invoke<Me>('totp_confirm', { code }),
+  documents: () => invoke<DocumentInfo[]>('list_documents'),
+  document: (id: number) => invoke<DocumentInfo>('show_document', { id }),
+  pickFile: () => invoke<string | null>('pick_file'),
+  pickFolder: () => invoke<string | null>('pick_folder'),
+  importDocument: (req: { path: string; origin: string; via: string; purpose: string; title: string | null; personal_data: boolean },
+    onProgress: (p: Progress) => void) => {
+    const progress = new Channel<Progress>();
+    progress.onmessage = onProgress;
+    return invoke<number>('import_document', { req, progress });
+  },
+  view: (id: number) => invoke<ViewInfo>('view_document', { id }),
+  viewBytes: (id: number) => invoke<ArrayBuffer>('view_bytes', { id }),
+  exportDocument: (id: number, folder: string) => invoke<{ id: number; bytes: number; sha256: string }>('export_document', { id, folder }),
+  approveExport: (id: number, reference: string, person: string | null) => invoke<number>('approve_export', { id, reference, person }),
+  grant: (id: number, person: string) => invoke<void>('grant', { id, person }),
+  revoke: (id: number, person: string) => invoke<void>('revoke', { id, person }),
+  accounts: () => invoke<Account[]>('list_accounts'),
+  addAccount: (id: string, name: string, roles: string) => invoke<{ id: string; initial_password: string }>('add_account', { id, name, roles }),
+  lifecycle: (id: string, what: 'suspend' | 'resume' | 'disable' | 'unlock') => invoke<void>('account_lifecycle', { id, what }),
+  resetAccount: (id: string) => invoke<{ id: string; initial_password: string }>('reset_account', { id }),
+  setHours: (id: string, hours: string | null) => invoke<void>('set_account_hours', { id, hours }),
+  rosters: () => invoke<{ entries: RosterEntry[]; requests: RosterRequest[] }>('roster_list'),
+  rosterAdd: (roster: string, person: string, fields: RosterFields) => invoke<number>('roster_request_add', { roster, person, fields }),
+  rosterRemove: (roster: string, person: string) => invoke<number>('roster_request_remove', { roster, person }),
+  rosterApprove: (request: number, reference: string, date: string) => invoke<void>('roster_approve', { request, reference, date }),
+  policy: () => invoke<PolicyEntry[]>('policy_show'),
+  policySet: (key: string, value: string) => invoke<void>('policy_set', { key, value }),
+  auditLog: (filter: LogFilter) => invoke<AuditRecord[]>('audit_log', { filter }),
+  auditVerify: () => invoke<TrailReport>('audit_verify'),
+  auditCheckpoint: (folderPath: string) => invoke<Saved>('audit_checkpoint', { folderPath }),
+  alerts: (all: boolean) => invoke<Alert[]>('alerts', { all }),
+  alertAck: (id: number, note: string) => invoke<void>('alert_ack', { id, note }),
+  incidents: (all: boolean) => invoke<Incident[]>('incidents', { all }),
+  incidentAdd: (form: Record<string, string>) => invoke<number>('incident_add', { form }),
+  incidentUpdate: (id: number, form: Record<string, string>) => invoke<Incident>('incident_update', { id, form }),
+  incidentClose: (id: number, note: string) => invoke<void>('incident_close', { id, note }),
+  statusReport: (month: string, folderPath: string) => invoke<Saved>('status_report', { month, folderPath }),
+  disposalStatus: () => invoke<PlanState | null>('disposal_status'),
+  disposalPlan: (form: { executor: string; confirmer: string; items: number[]; planned_date: string; returned: boolean; folder: string }) =>
+    invoke<Saved>('disposal_plan', { form }),
+  disposalApprove: (reference: string, approvedOn: string, sha256: string) =>
+    invoke<number>('disposal_approve', { reference, approvedOn, sha256 }),
+  disposalExecute: () => invoke<PlanState>('disposal_execute'),
+  disposalConfirm: () => invoke<PlanState>('disposal_confirm'),
+  disposalReport: (folderPath: string) => invoke<Saved>('disposal_report', { folderPath }),
+};

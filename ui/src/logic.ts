@@ -1,0 +1,134 @@
+// The page's own logic, kept free of the DOM so Vitest can hold it:
+// which screens a role sees, document filters, the audit timeline's
+// counts, the idle timer, and small formatting.
+
+import type { AuditRecord, DocumentInfo } from './api';
+
+export type Screen =
+  | 'documents' | 'import' | 'accounts' | 'rosters' | 'policy' | 'audit' | 'alerts'
+  | 'contractEnd' | 'incidents' | 'statusReport';
+
+// Mirrors the core's permission matrix (docs/roles.md) so nobody is shown
+// a screen whose every action the core would refuse. The core still
+// checks each call.
+const SCREENS: Record<Screen, string[]> = {
+  documents: ['officer', 'manager', 'handler'],
+  import: ['officer', 'manager'],
+  accounts: ['officer', 'sysadmin'],
+  rosters: ['officer', 'manager'],
+  policy: ['officer'],
+  audit: ['officer', 'auditor'],
+  alerts: ['officer', 'manager', 'auditor'],
+  contractEnd: ['officer', 'manager', 'auditor'],
+  incidents: ['officer', 'manager', 'auditor'],
+  statusReport: ['officer'],
+};
+
+export function screensFor(roles: string[]): Screen[] {
+  return (Object.keys(SCREENS) as Screen[]).filter((s) => SCREENS[s].some((r) => roles.includes(r)));
+}
+
+export interface DocFilter { text: string; purpose: string; personalOnly: boolean; from: string; to: string }
+
+export function filterDocuments(docs: DocumentInfo[], f: DocFilter): DocumentInfo[] {
+  const needle = f.text.trim().toLowerCase();
+  return docs.filter((d) => {
+    if (needle && !d.title.toLowerCase().includes(needle) && !d.file_name.toLowerCase().includes(needle)) return false;
+    if (f.purpose && d.purpose !== f.purpose) return false;
+    if (f.personalOnly && !d.personal_data) return false;
+    const day = japanDay(d.received_at);
+    if (f.from && day < f.from) return false;
+    if (f.to && day > f.to) return false;
+    return true;
+  });
+}
+
+/// The distinct cases (purposes) among the documents, for the filter.
+export function purposes(docs: DocumentInfo[]): string[] {
+  return [...new Set(docs.map((d) => d.purpose))].sort();
+}
+
+const JST_MS = 9 * 60 * 60 * 1000;
+
+/// A stored UTC time as Japan's calendar day, YYYY-MM-DD.
+export function japanDay(rfc3339: string): string {
+  const ms = Date.parse(rfc3339);
+  if (Number.isNaN(ms)) return '';
+  return new Date(ms + JST_MS).toISOString().slice(0, 10);
+}
+
+/// A stored UTC time as Japan time, YYYY-MM-DD HH:MM.
+export function japanTime(rfc3339: string): string {
+  const ms = Date.parse(rfc3339);
+  if (Number.isNaN(ms)) return rfc3339;
+  return new Date(ms + JST_MS).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+/// Events per Japan day, every day of the span present (zero included),
+/// and how many of each day's were refused.
+export function eventsByDay(records: AuditRecord[]): { day: string; total: number; refused: number }[] {
+  if (records.length === 0) return [];
+  const counts = new Map<string, { total: number; refused: number }>();
+  for (const r of records) {
+    const day = japanDay(r.at);
+    const c = counts.get(day) ?? { total: 0, refused: 0 };
+    c.total += 1;
+    if (r.outcome !== 'ok') c.refused += 1;
+    counts.set(day, c);
+  }
+  const days = [...counts.keys()].sort();
+  const out = [];
+  for (let d = days[0]; d <= days[days.length - 1]; d = nextDay(d)) {
+    out.push({ day: d, ...(counts.get(d) ?? { total: 0, refused: 0 }) });
+  }
+  return out;
+}
+
+function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
+}
+
+/// Document numbers typed as "1, 2 3"; throws naming the bad part.
+export function parseItems(text: string): number[] {
+  const parts = text.split(/[\s,、]+/).filter((p) => p !== '');
+  return parts.map((p) => {
+    if (!/^\d+$/.test(p)) throw new Error(`not a document number: ${p}`);
+    return Number(p);
+  });
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/// Decode a text document: UTF-8 (with or without BOM), else Shift_JIS,
+/// which many Japanese office files still use.
+export function decodeText(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder('shift_jis').decode(bytes);
+  }
+}
+
+/// The SVG path of a QR code's dark modules (rows of '1' and '0'),
+/// drawn with a quiet zone of `margin` modules.
+export function qrPath(rows: string[], margin = 4): string {
+  const parts: string[] = [];
+  rows.forEach((row, y) => {
+    for (let x = 0; x < row.length; x++) if (row[x] === '1') parts.push(`M${x + margin} ${y + margin}h1v1h-1z`);
+  });
+  return parts.join('');
+}
+
+/// Counts idle time from the last input; `expired` once the policy's
+/// limit has passed. The clock is passed in so tests need no waiting.
+export class IdleTimer {
+  private last: number;
+  constructor(private limitMs: number, now: number) { this.last = now; }
+  activity(now: number): void { this.last = now; }
+  setLimit(ms: number): void { this.limitMs = ms; }
+  expired(now: number): boolean { return now - this.last >= this.limitMs; }
+}

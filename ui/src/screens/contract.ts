@@ -1,0 +1,87 @@
+// The end of the contract, step by step: plan (別添1) → the bureau's
+// approval → execution → confirmation by another person → completion
+// report (別添2). Each step shows who did it and when; the core decides
+// who may do each.
+
+import { api, type PlanState } from '../api';
+import { button, checkbox, el, field, input, table } from '../dom';
+import { t } from '../i18n';
+import { japanTime, parseItems } from '../logic';
+import type { Ctx } from '../main';
+
+function steps(c: Ctx, p: PlanState | null): HTMLElement {
+  const when = (s: string | null) => (s ? japanTime(s) : '—');
+  return table('disposal-steps', [t(c.lang, 'step'), t(c.lang, 'who'), t(c.lang, 'when')], [
+    [t(c.lang, 'planStep'), p ? `#${p.plan.plan}` : '—', p ? p.sha256.slice(0, 16) + '…' : '—'],
+    [t(c.lang, 'approveStep'), p?.approved_ref ?? '—', p?.approved_date ?? '—'],
+    [t(c.lang, 'executeStep'), p?.executed_by ?? '—', when(p?.executed_at ?? null)],
+    [t(c.lang, 'confirmStep'), p?.confirmed_by ?? '—', when(p?.confirmed_at ?? null)],
+    [t(c.lang, 'reportStep'), p?.completed_date ? '✔' : '—', p?.completed_date ?? '—'],
+  ]);
+}
+
+export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void> {
+  const plan = await api.disposalStatus();
+  const officer = c.me.roles.includes('officer');
+  const acts = c.me.roles.some((r) => r === 'officer' || r === 'manager');
+  const folder = input('disposal-folder');
+  const pick = button(t(c.lang, 'chooseFolder'), 'disposal-folder-pick', (b) => c.busy(b, async () => {
+    const p = await api.pickFolder();
+    if (p) folder.value = p;
+  }), 'quiet');
+  const again = () => c.go({ screen: 'contractEnd' });
+  const parts: HTMLElement[] = [el('h1', {}, t(c.lang, 'contractEnd')),
+    plan ? el('p', { id: 'disposal-state' }, `${t(c.lang, 'state')}: ${plan.state}`) : el('p', { id: 'disposal-state' }, t(c.lang, 'noPlan')),
+    steps(c, plan), el('div', { class: 'row' }, field(t(c.lang, 'saveFolder'), folder), pick)];
+  if (officer) {
+    const executor = input('plan-executor');
+    const confirmer = input('plan-confirmer');
+    const items = input('plan-items');
+    const date = input('plan-date', { type: 'date' });
+    const ret = checkbox('plan-return');
+    parts.push(el('h2', {}, t(c.lang, 'planStep')),
+      el('div', { class: 'grid' }, field(t(c.lang, 'executor'), executor), field(t(c.lang, 'confirmer'), confirmer),
+        field(t(c.lang, 'items'), items), field(t(c.lang, 'plannedDate'), date),
+        el('label', { class: 'check' }, ret, t(c.lang, 'returnFirst'))),
+      button(t(c.lang, 'makePlan'), 'plan-make', (b) => c.busy(b, async () => {
+        const s = await api.disposalPlan({
+          executor: executor.value, confirmer: confirmer.value, items: parseItems(items.value),
+          planned_date: date.value, returned: ret.checked, folder: folder.value,
+        });
+        c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);
+        again();
+      })));
+    if (plan && !plan.approved_ref) {
+      const ref = input('approve-ref');
+      const on = input('approve-date', { type: 'date' });
+      const sha = input('approve-sha');
+      sha.value = plan.sha256;
+      parts.push(el('h2', {}, t(c.lang, 'approveStep')),
+        el('div', { class: 'grid' }, field(t(c.lang, 'approvalRef'), ref), field(t(c.lang, 'approvedOn'), on), field(t(c.lang, 'planSha'), sha)),
+        button(t(c.lang, 'approve'), 'approve-plan', (b) => c.busy(b, async () => {
+          await api.disposalApprove(ref.value, on.value, sha.value);
+          again();
+        })));
+    }
+  }
+  if (acts && plan?.approved_ref && !plan.executed_at) {
+    parts.push(button(t(c.lang, 'execute'), 'disposal-execute', (b) => c.busy(b, async () => {
+      if (!window.confirm(t(c.lang, 'executeWarning'))) return;
+      await api.disposalExecute();
+      again();
+    }), 'danger'));
+  }
+  if (acts && plan?.executed_at && !plan.confirmed_at) {
+    parts.push(button(t(c.lang, 'confirmDisposal'), 'disposal-confirm', (b) => c.busy(b, async () => {
+      await api.disposalConfirm();
+      again();
+    })));
+  }
+  if (officer && plan?.confirmed_at) {
+    parts.push(button(t(c.lang, 'writeReport'), 'disposal-report', (b) => c.busy(b, async () => {
+      const s = await api.disposalReport(folder.value);
+      c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);
+    })));
+  }
+  area.replaceChildren(...parts);
+}

@@ -1,0 +1,127 @@
+// Documents: the list with search and filters, receipt (file chooser or
+// drag and drop, the receipt fields, progress), and a document's page
+// with its key holders, grants, export approval and export.
+
+import { getCurrentWebview } from '@tauri-apps/api/webview';
+import { api, type DocumentInfo } from '../api';
+import { button, checkbox, el, field, input, select, table } from '../dom';
+import { t } from '../i18n';
+import { filterDocuments, formatSize, japanTime, purposes } from '../logic';
+import type { Ctx } from '../main';
+
+export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
+  const docs = await api.documents();
+  const text = input('doc-search', { type: 'search' });
+  const purpose = select('doc-purpose', [['', t(c.lang, 'all')], ...purposes(docs).map((p): [string, string] => [p, p])]);
+  const personal = checkbox('doc-personal');
+  const from = input('doc-from', { type: 'date' });
+  const to = input('doc-to', { type: 'date' });
+  const holder = el('div', { id: 'doc-table' });
+  const draw = () => {
+    const shown = filterDocuments(docs, { text: text.value, purpose: purpose.value, personalOnly: personal.checked, from: from.value, to: to.value });
+    holder.replaceChildren(shown.length === 0 ? el('p', {}, t(c.lang, 'noDocuments')) :
+      table('documents', ['#', t(c.lang, 'docTitle'), t(c.lang, 'purpose'), t(c.lang, 'received'), t(c.lang, 'personal'), ''],
+        shown.map((d) => [String(d.id), d.title, d.purpose, japanTime(d.received_at), d.personal_data ? '●' : '',
+          el('span', {},
+            button(t(c.lang, 'open'), `view-${d.id}`, () => c.go({ screen: 'viewer', arg: d.id })),
+            button(t(c.lang, 'details'), `doc-${d.id}`, () => c.go({ screen: 'document', arg: d.id }), 'quiet'))])));
+  };
+  for (const f of [text, purpose, personal, from, to]) f.addEventListener('input', draw);
+  area.replaceChildren(el('h1', {}, t(c.lang, 'documents')),
+    el('div', { class: 'filters' }, field(t(c.lang, 'search'), text), field(t(c.lang, 'purposeFilter'), purpose),
+      field(t(c.lang, 'receivedFrom'), from), field(t(c.lang, 'receivedTo'), to),
+      el('label', { class: 'check' }, personal, t(c.lang, 'personalOnly'))),
+    holder);
+  draw();
+}
+
+export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
+  const path = input('import-path');
+  const title = input('import-title');
+  const origin = input('import-origin');
+  const via = input('import-via');
+  const purpose = input('import-purpose');
+  const personal = checkbox('import-personal', true);
+  const bar = el('progress', { id: 'import-progress', max: '100', value: '0' }) as HTMLProgressElement;
+  const drop = el('div', { id: 'drop-zone', class: 'drop' }, t(c.lang, 'dropHere'));
+  // Dropped files arrive as paths from the shell's window (the page never
+  // reads their bytes); the shell then encrypts straight from the file.
+  const unlisten = await getCurrentWebview().onDragDropEvent((ev) => {
+    if (ev.payload.type === 'over') drop.classList.add('over');
+    else drop.classList.remove('over');
+    if (ev.payload.type === 'drop' && ev.payload.paths.length > 0) path.value = ev.payload.paths[0];
+  });
+  const observer = new MutationObserver(() => {
+    if (!area.contains(drop)) { unlisten(); observer.disconnect(); }
+  });
+  observer.observe(area, { childList: true });
+  area.replaceChildren(el('h1', {}, t(c.lang, 'import')),
+    drop,
+    el('div', { class: 'row' }, field(t(c.lang, 'filePath'), path),
+      button(t(c.lang, 'chooseFile'), 'pick-file', async (b) => c.busy(b, async () => {
+        const p = await api.pickFile();
+        if (p) path.value = p;
+      }), 'quiet')),
+    field(t(c.lang, 'docTitle'), title), field(t(c.lang, 'origin'), origin), field(t(c.lang, 'via'), via),
+    field(t(c.lang, 'purpose'), purpose), el('label', { class: 'check' }, personal, t(c.lang, 'personal')),
+    button(t(c.lang, 'receive'), 'import-submit', (b) => c.busy(b, async () => {
+      bar.value = 0;
+      const id = await api.importDocument({
+        path: path.value, origin: origin.value, via: via.value, purpose: purpose.value,
+        title: title.value || null, personal_data: personal.checked,
+      }, (p) => { bar.value = p.total > 0 ? Math.floor((p.done * 100) / p.total) : 100; });
+      bar.value = 100;
+      c.ok(`${t(c.lang, 'received_ok')} ${id}`);
+      path.value = title.value = '';
+    })),
+    bar);
+}
+
+export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Promise<void> {
+  const d: DocumentInfo = await api.document(id ?? 0);
+  const manages = c.me.roles.some((r) => r === 'officer' || r === 'manager');
+  const person = input('grant-person');
+  const folder = input('export-folder');
+  const parts: HTMLElement[] = [
+    el('h1', {}, `#${d.id} ${d.title}`),
+    table('document-facts', [t(c.lang, 'key'), t(c.lang, 'value')], [
+      [t(c.lang, 'fileName'), d.file_name], [t(c.lang, 'origin'), d.origin], [t(c.lang, 'via'), d.via],
+      [t(c.lang, 'purpose'), d.purpose], [t(c.lang, 'personal'), d.personal_data ? '●' : '—'],
+      [t(c.lang, 'size'), formatSize(d.size)], [t(c.lang, 'received'), `${japanTime(d.received_at)} ${d.received_by}`],
+      ['SHA-256', d.sha256]]),
+    el('h2', {}, t(c.lang, 'holders')),
+    table('holders', [t(c.lang, 'person'), ''], (d.holders ?? []).map((h) => [h,
+      manages ? button(t(c.lang, 'revoke'), `revoke-${h}`, (b) => c.busy(b, async () => {
+        await api.revoke(d.id, h);
+        c.go({ screen: 'document', arg: d.id });
+      }), 'danger') : ''])),
+  ];
+  if (manages) {
+    parts.push(el('div', { class: 'row' }, field(t(c.lang, 'grantTo'), person),
+      button(t(c.lang, 'grant'), 'grant-submit', (b) => c.busy(b, async () => {
+        await api.grant(d.id, person.value);
+        c.go({ screen: 'document', arg: d.id });
+      }))));
+  }
+  if (c.me.roles.includes('officer')) {
+    const ref = input('approval-ref');
+    const who = input('approval-person');
+    parts.push(el('h2', {}, t(c.lang, 'approveExport')), el('div', { class: 'row' },
+      field(t(c.lang, 'approvalRef'), ref), field(t(c.lang, 'forPerson'), who),
+      button(t(c.lang, 'approveExport'), 'approve-export', (b) => c.busy(b, async () => {
+        await api.approveExport(d.id, ref.value, who.value || null);
+        c.ok(t(c.lang, 'done'));
+      }))));
+  }
+  parts.push(el('h2', {}, t(c.lang, 'export')), el('div', { class: 'row' },
+    field(t(c.lang, 'exportTo'), folder),
+    button(t(c.lang, 'chooseFolder'), 'pick-export-folder', (b) => c.busy(b, async () => {
+      const p = await api.pickFolder();
+      if (p) folder.value = p;
+    }), 'quiet'),
+    button(t(c.lang, 'export'), 'export-submit', (b) => c.busy(b, async () => {
+      const r = await api.exportDocument(d.id, folder.value);
+      c.ok(`${t(c.lang, 'exported')}: ${formatSize(r.bytes)} SHA-256 ${r.sha256}`);
+    }))));
+  area.replaceChildren(...parts);
+}

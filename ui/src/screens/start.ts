@@ -1,0 +1,150 @@
+// First run, sign-in, the lock screen, and the steps a new person is led
+// through: a new password, then a one-time-code enrolment with a QR code.
+
+import { api, type Me, type Pending } from '../api';
+import { button, el, field, input } from '../dom';
+import { t } from '../i18n';
+import { qrPath } from '../logic';
+import type { StartCtx } from '../main';
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+function form(id: string, onSubmit: (b: HTMLButtonElement) => Promise<void>, submitText: string,
+  ...fields: HTMLElement[]): HTMLElement {
+  const submit = el('button', { type: 'submit', id: `${id}-submit` }, submitText) as HTMLButtonElement;
+  const f = el('form', { id }, ...fields, el('div', {}, submit));
+  f.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    void onSubmit(submit).finally(() => { submit.disabled = false; });
+  });
+  return f;
+}
+
+export function firstRun(c: StartCtx, vault: string): void {
+  const council = input('council');
+  const id = input('officer-id', { autocomplete: 'username' });
+  const name = input('officer-name');
+  const pw = input('new-password', { type: 'password', autocomplete: 'new-password' });
+  const pw2 = input('new-password-2', { type: 'password', autocomplete: 'new-password' });
+  c.show(
+    el('h1', {}, t(c.lang, 'firstRun')),
+    el('p', {}, t(c.lang, 'firstRunIntro')),
+    el('p', { class: 'path' }, vault),
+    form('first-run', async () => {
+      if (pw.value !== pw2.value) {
+        c.fail({ code: 'invalid', message: t(c.lang, 'passwordsDiffer') });
+        return;
+      }
+      try {
+        const made = await api.createVault({ officer_id: id.value, officer_name: name.value, council: council.value, password: pw.value });
+        pw.value = pw2.value = '';
+        recoveryCode(c, made.recovery_code);
+      } catch (e) {
+        c.fail(e);
+      }
+    }, t(c.lang, 'create'),
+    field(t(c.lang, 'council'), council), field(t(c.lang, 'officerId'), id), field(t(c.lang, 'officerName'), name),
+    field(t(c.lang, 'newPassword'), pw), field(t(c.lang, 'repeatPassword'), pw2)),
+    c.langButton(() => firstRun({ ...c, lang: c.lang === 'ja' ? 'en' : 'ja' }, vault)));
+}
+
+function recoveryCode(c: StartCtx, code: string): void {
+  c.show(
+    el('h1', {}, t(c.lang, 'recoveryTitle')),
+    el('p', {}, t(c.lang, 'recoveryIntro')),
+    el('p', { id: 'recovery-code', class: 'secret' }, code),
+    button(t(c.lang, 'recoveryDone'), 'recovery-done', () => c.restart()));
+}
+
+function signInForm(c: StartCtx, id: string, fixedId: boolean, done: (who: Me) => void): HTMLElement {
+  const user = input('user', { autocomplete: 'username' });
+  user.value = id;
+  if (fixedId) user.readOnly = true;
+  const pw = input('password', { type: 'password', autocomplete: 'current-password' });
+  const code = input('totp', { inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6' });
+  return form('signin', async () => {
+    try {
+      const who = await api.signIn(user.value, pw.value, code.value.trim() || null);
+      pw.value = '';
+      done(who);
+    } catch (e) {
+      pw.value = '';
+      code.value = '';
+      c.fail(e);
+    }
+  }, t(c.lang, 'signIn'),
+  field(t(c.lang, 'id'), user), field(t(c.lang, 'password'), pw), field(t(c.lang, 'totp'), code),
+  el('p', { class: 'hint' }, t(c.lang, 'totpHint')));
+}
+
+export function signIn(c: StartCtx): void {
+  c.show(el('h1', {}, t(c.lang, 'signIn')), signInForm(c, '', false, (who) => c.signedIn(who)),
+    c.langButton(() => signIn({ ...c, lang: c.lang === 'ja' ? 'en' : 'ja' })));
+}
+
+export function lockScreen(c: StartCtx, id: string, unlocked: (who: Me) => void): void {
+  c.show(el('div', { id: 'lock-screen' },
+    el('h1', {}, `🔒 ${t(c.lang, 'locked')}`),
+    el('p', {}, t(c.lang, 'lockedIntro')),
+    signInForm(c, id, true, unlocked)));
+}
+
+/// A restricted person's one next step, before any screen.
+export function pendingStep(c: StartCtx, pending: Pending): void {
+  if (pending === 'change_password') changePassword(c);
+  else void enrolTotp(c);
+}
+
+function changePassword(c: StartCtx): void {
+  const pw = input('new-password', { type: 'password', autocomplete: 'new-password' });
+  const pw2 = input('new-password-2', { type: 'password', autocomplete: 'new-password' });
+  c.show(el('h1', {}, t(c.lang, 'newPassword')), el('p', {}, t(c.lang, 'mustChange')),
+    form('change-password', async () => {
+      if (pw.value !== pw2.value) {
+        c.fail({ code: 'invalid', message: t(c.lang, 'passwordsDiffer') });
+        return;
+      }
+      try {
+        const who = await api.changePassword(pw.value);
+        pw.value = pw2.value = '';
+        c.signedIn(who);
+      } catch (e) {
+        c.fail(e);
+      }
+    }, t(c.lang, 'change'), field(t(c.lang, 'newPassword'), pw), field(t(c.lang, 'repeatPassword'), pw2)));
+}
+
+async function enrolTotp(c: StartCtx): Promise<void> {
+  let enrolment;
+  try {
+    enrolment = await api.totpEnroll();
+  } catch (e) {
+    c.fail(e);
+    return;
+  }
+  const size = enrolment.qr.length + 8;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${size} ${size}`);
+  svg.setAttribute('id', 'totp-qr');
+  svg.setAttribute('class', 'qr');
+  const bg = document.createElementNS(SVG, 'rect');
+  bg.setAttribute('width', String(size));
+  bg.setAttribute('height', String(size));
+  bg.setAttribute('fill', '#fff');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('d', qrPath(enrolment.qr));
+  path.setAttribute('fill', '#000');
+  svg.append(bg, path);
+  const code = input('totp-code', { inputmode: 'numeric', maxlength: '6' });
+  c.show(el('h1', {}, t(c.lang, 'enrolTitle')), el('p', {}, t(c.lang, 'enrolIntro')),
+    svg as unknown as HTMLElement,
+    el('p', {}, `${t(c.lang, 'secret')}: `, el('code', { id: 'totp-secret' }, enrolment.secret)),
+    form('totp-enrol', async () => {
+      try {
+        c.signedIn(await api.totpConfirm(code.value.trim()));
+      } catch (e) {
+        c.fail(e);
+      }
+    }, t(c.lang, 'confirm'), field(t(c.lang, 'totp'), code)));
+}

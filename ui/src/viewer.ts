@@ -1,0 +1,113 @@
+// The viewer (D4): a document's bytes come from the shell over IPC into
+// memory and are drawn here — PDF pages onto canvases (pdf.js, its worker
+// bundled, nothing fetched from outside), images through blob: URLs that
+// live in memory, text and CSV as text. Nothing is written to disk, and a
+// watermark with the viewer's name and the time lies over every page.
+// Leaving the screen (or the lock) drops the pages and the bytes.
+
+import * as pdfjs from 'pdfjs-dist';
+import workerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
+import Papa from 'papaparse';
+import { api, type ViewInfo } from './api';
+import { button, el, table } from './dom';
+import { t } from './i18n';
+import { decodeText, japanTime } from './logic';
+import type { Ctx } from './main';
+
+pdfjs.GlobalWorkerOptions.workerSrc = workerUrl;
+
+const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
+
+let open: { urls: string[]; pdf?: pdfjs.PDFDocumentLoadingTask; pages?: HTMLElement } | null = null;
+
+/// Drop whatever the viewer holds: blob URLs, the PDF and its pages.
+export function closeViewer(): void {
+  if (!open) return;
+  for (const u of open.urls) URL.revokeObjectURL(u);
+  void open.pdf?.destroy();
+  open.pages?.replaceChildren();
+  open = null;
+}
+
+function mark(info: ViewInfo): string {
+  return `${info.viewer} ${japanTime(info.at)}`;
+}
+
+/// The watermark laid over one page: the line repeated across it.
+function overlay(text: string): HTMLElement {
+  const o = el('div', { class: 'watermark', 'aria-hidden': 'true' });
+  for (let i = 0; i < 12; i++) o.append(el('span', {}, text));
+  return o;
+}
+
+function page(content: HTMLElement, text: string): HTMLElement {
+  return el('div', { class: 'page' }, content, overlay(text));
+}
+
+export async function viewerScreen(c: Ctx, area: HTMLElement, id?: number): Promise<void> {
+  closeViewer();
+  let info: ViewInfo;
+  try {
+    info = await api.view(id ?? 0);
+  } catch (e) {
+    area.replaceChildren(el('h1', {}, `#${id}`), el('p', { id: 'not-viewable' }, t(c.lang, 'notViewable')),
+      button(t(c.lang, 'details'), 'to-details', () => c.go({ screen: 'document', arg: id })));
+    c.fail(e);
+    return;
+  }
+  const bytes = new Uint8Array(await api.viewBytes(info.id));
+  const pages = el('div', { id: 'viewer-pages' });
+  open = { urls: [], pages };
+  const text = mark(info);
+  area.replaceChildren(
+    el('div', { class: 'row' }, el('h1', {}, `#${info.id} ${info.title}`),
+      button(t(c.lang, 'close'), 'viewer-close', () => c.go({ screen: 'documents' }), 'quiet')),
+    el('p', { id: 'viewer-mark', class: 'hint' }, `${t(c.lang, 'watermark')}: ${text}`),
+    pages);
+  if (info.kind === 'pdf') await drawPdf(bytes, pages, text, c);
+  else if (info.kind in IMAGE_TYPES) {
+    const url = URL.createObjectURL(new Blob([bytes], { type: IMAGE_TYPES[info.kind] }));
+    open.urls.push(url);
+    pages.append(page(el('img', { src: url, alt: info.title, id: 'viewer-image' }), text));
+  } else if (info.kind === 'csv') {
+    const rows = Papa.parse<string[]>(decodeText(bytes), { skipEmptyLines: true }).data;
+    const [head, ...body] = rows.length > 0 ? rows : [[]];
+    pages.append(page(table('viewer-table', head, body), text));
+  } else {
+    pages.append(page(el('pre', { id: 'viewer-text' }, decodeText(bytes)), text));
+  }
+  bytes.fill(0);
+}
+
+async function drawPdf(bytes: Uint8Array, pages: HTMLElement, text: string, c: Ctx): Promise<void> {
+  const task = pdfjs.getDocument({
+    data: bytes,
+    cMapUrl: '/pdfjs/cmaps/',
+    standardFontDataUrl: '/pdfjs/standard_fonts/',
+    useWasm: false,
+    enableXfa: false,
+  });
+  if (open) open.pdf = task;
+  const pdf = await task.promise;
+  for (let n = 1; n <= pdf.numPages; n++) {
+    if (!open || open.pdf !== task) return; // left the viewer meanwhile
+    const p = await pdf.getPage(n);
+    const viewport = p.getViewport({ scale: 1.5 });
+    const canvas = el('canvas', { id: `pdf-page-${n}`, 'aria-label': `${t(c.lang, 'page')} ${n}` }) as HTMLCanvasElement;
+    canvas.width = Math.floor(viewport.width);
+    canvas.height = Math.floor(viewport.height);
+    const ctx2d = canvas.getContext('2d')!;
+    await p.render({ canvasContext: ctx2d, canvas, viewport }).promise;
+    // Drawn into the page itself too, so a copy of the canvas carries it.
+    ctx2d.save();
+    ctx2d.globalAlpha = 0.18;
+    ctx2d.fillStyle = '#b00020';
+    ctx2d.font = `${Math.round(canvas.width / 28)}px sans-serif`;
+    ctx2d.translate(canvas.width / 2, canvas.height / 2);
+    ctx2d.rotate(-Math.PI / 6);
+    ctx2d.textAlign = 'center';
+    for (let y = -canvas.height; y < canvas.height; y += canvas.height / 5) ctx2d.fillText(text, 0, y);
+    ctx2d.restore();
+    pages.append(page(canvas, text));
+  }
+}
