@@ -361,7 +361,7 @@ class CouncilLife(unittest.TestCase):
         w.set_value("#approve-date", "2026-11-26")
         w.click("#approve-plan")
         w.click("#disposal-execute")
-        w.accept_alert()
+        w.click("#disposal-execute-sure")
         w.wait("#disposal-confirm", timeout=60)
         self.sign_out()
         self.sign_in("sato")

@@ -113,16 +113,6 @@ class Session:
     def js(self, script, *args):
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
 
-    def accept_alert(self, timeout=10.0):
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                return self.cmd("POST", "/alert/accept", {})
-            except WebDriverError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-
     def screenshot(self, path):
         png = base64.b64decode(self.cmd("GET", "/screenshot"))
         with open(path, "wb") as f:

@@ -65,11 +65,15 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
     }
   }
   if (acts && plan?.approved_ref && !plan.executed_at) {
-    parts.push(button(t(c.lang, 'execute'), 'disposal-execute', (b) => c.busy(b, async () => {
-      if (!window.confirm(t(c.lang, 'executeWarning'))) return;
-      await api.disposalExecute();
-      again();
-    }), 'danger'));
+    // Asked twice, in the page: the erase cannot be undone.
+    const sure = el('div', { id: 'execute-sure', class: 'notice', hidden: '' },
+      el('p', {}, t(c.lang, 'executeWarning')),
+      button(t(c.lang, 'yes'), 'disposal-execute-sure', (b) => c.busy(b, async () => {
+        await api.disposalExecute();
+        again();
+      }), 'danger'),
+      button(t(c.lang, 'cancel'), 'disposal-execute-cancel', () => { sure.hidden = true; }, 'quiet'));
+    parts.push(button(t(c.lang, 'execute'), 'disposal-execute', () => { sure.hidden = false; }, 'danger'), sure);
   }
   if (acts && plan?.executed_at && !plan.confirmed_at) {
     parts.push(button(t(c.lang, 'confirmDisposal'), 'disposal-confirm', (b) => c.busy(b, async () => {
