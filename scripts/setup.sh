@@ -8,7 +8,7 @@ set -euo pipefail
 
 need=()
 for pkg in build-essential perl make pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev \
-  webkit2gtk-driver xvfb xauth libgl1-mesa-dri fonts-ipafont-gothic; do
+  webkit2gtk-driver xvfb xauth libgl1-mesa-dri fonts-ipafont-gothic python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -34,3 +34,9 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq nodejs npm
 fi
 (cd "$(dirname "$0")/../ui" && npm ci --no-audit --no-fund)
+
+# tauri-driver: the WebDriver front the end-to-end tests talk to (it starts
+# WebKitWebDriver and the app). Pinned; built once into ~/.cargo/bin.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  cargo install --locked tauri-driver --version 2.1.0 -j2
+fi

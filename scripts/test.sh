@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what is missing, then runs every check CI runs: formatting,
-# clippy with -D warnings, and every test (unit, property, core, and the
-# end-to-end tests that run the real `kinko` binary).
+# clippy with -D warnings, and every test: unit, property, core, the
+# end-to-end tests that run the real `kinko` binary, the front end's unit
+# tests, the app's command tests, and the app itself installed from its
+# .deb and driven in a real window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +16,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the built binary, so build it first.
 cargo build --workspace --locked
 cargo test --workspace --locked
+# The .deb the Tauri CLI builds (debug: it reuses the build above and lets
+# WebDriver in), installed as a council would install it, then driven.
+ui/node_modules/.bin/tauri build --debug --bundles deb -- --locked
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --reinstall ./target/debug/bundle/deb/Kinko_*_amd64.deb
+KINKO_APP=/usr/bin/kinko-app bash tests/e2e/run.sh

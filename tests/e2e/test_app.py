@@ -230,6 +230,7 @@ class CouncilLife(unittest.TestCase):
                        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
                        "let dark = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 100) dark++; return dark;")
         self.assertGreater(painted, 50, "the PDF page is blank")
+        self.assertEqual(w.find_all("#message.error"), [], w.text("body")[:300])
         self.shot("09-viewer-pdf")
         w.click("#viewer-close")
         w.click("#view-2")

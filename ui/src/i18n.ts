@@ -131,6 +131,7 @@ const TEXT = {
   event: ['操作', 'Event'],
   object: ['対象', 'Object'],
   outcome: ['結果', 'Outcome'],
+  detail: ['詳細', 'Detail'],
   at: ['日時', 'Time'],
   filter: ['絞り込み', 'Filter'],
   verify: ['改ざん検証', 'Verify'],

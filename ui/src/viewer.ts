@@ -76,7 +76,9 @@ export async function viewerScreen(c: Ctx, area: HTMLElement, id?: number): Prom
   } else {
     pages.append(page(el('pre', { id: 'viewer-text' }, decodeText(bytes)), text));
   }
-  bytes.fill(0);
+  // pdf.js took the buffer over (it is detached here, length 0); any
+  // other kind is wiped now that it is drawn.
+  if (bytes.byteLength > 0) bytes.fill(0);
 }
 
 async function drawPdf(bytes: Uint8Array, pages: HTMLElement, text: string, c: Ctx): Promise<void> {

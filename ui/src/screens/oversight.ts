@@ -20,7 +20,7 @@ function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
 function timeline(days: { day: string; total: number; refused: number }[]): Element {
   const w = 900, h = 160, pad = 24;
   const max = Math.max(1, ...days.map((d) => d.total));
-  const bw = days.length > 0 ? (w - pad) / days.length : 0;
+  const bw = days.length > 0 ? Math.min(48, (w - pad) / days.length) : 0;
   const chart = svg('svg', { id: 'audit-chart', viewBox: `0 0 ${w} ${h + 20}`, class: 'chart', role: 'img' });
   days.forEach((d, i) => {
     const x = pad + i * bw;
@@ -81,7 +81,7 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
         until: until.value ? `${until.value}T23:59:59.999999Z` : undefined,
         actor: actor.value || undefined, event: event.value || undefined,
       }).catch(c.fail))),
-    table('audit-log', ['#', t(c.lang, 'at'), t(c.lang, 'actor'), t(c.lang, 'event'), t(c.lang, 'object'), t(c.lang, 'outcome'), 'detail'],
+    table('audit-log', ['#', t(c.lang, 'at'), t(c.lang, 'actor'), t(c.lang, 'event'), t(c.lang, 'object'), t(c.lang, 'outcome'), t(c.lang, 'detail')],
       newest.map((r) => [String(r.seq), japanTime(r.at), r.actor, r.event, r.object, r.outcome, r.detail])));
 }
 

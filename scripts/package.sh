@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the release .deb a council installs (apt install ./Kinko_*.deb):
+# the app in release mode, its icons and desktop entry, depending on
+# Debian 12's WebKitGTK. AppImage is not built: its bundler downloads tools
+# at build time, which these machines cannot do.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+(cd ui && npm run build)
+ui/node_modules/.bin/tauri build --bundles deb -- --locked -j2
+ls -l target/release/bundle/deb/*.deb
