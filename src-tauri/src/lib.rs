@@ -21,6 +21,9 @@ pub struct AppState {
     pub activity: Mutex<Activity>,
     /// A document decrypted for the viewer, until the page takes it.
     pub viewing: Mutex<Option<kinko_core::viewer::View>>,
+    /// Set by the receipt screen's cancel button; read by the running
+    /// import (which holds the session, so this lives beside it).
+    pub cancel_import: std::sync::atomic::AtomicBool,
 }
 
 /// When the person last did something, and how long the policy lets a
@@ -40,6 +43,7 @@ impl AppState {
                 limit: Duration::from_secs(15 * 60),
             }),
             viewing: Mutex::new(None),
+            cancel_import: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -252,6 +252,10 @@ class CouncilLife(unittest.TestCase):
         w.click("#grant-submit")
         w.wait_text("#holders", "tanaka")
         self.shot("11-grants")
+        self.go("grants")
+        w.wait_text("#grants-tanaka", "相談記録")
+        self.assertEqual(w.find_all("#grants-tanaka img"), [])
+        self.shot("11b-grants-by-person")
 
     def test_09_audit_screen_verifies_and_saves_a_checkpoint(self):
         w = self.w

@@ -29,6 +29,7 @@ export interface PlanState {
   approved_ref: string | null; approved_date: string | null; executed_by: string | null; executed_at: string | null;
   confirmed_by: string | null; confirmed_at: string | null; completed_date: string | null;
 }
+export interface Holding { person: string; name: string; doc_id: number; title: string; personal_data: boolean }
 export interface Saved { paths: string[] }
 export interface Progress { done: number; total: number }
 export interface LogFilter { since?: string; until?: string; actor?: string; event?: string; object?: string }
@@ -54,12 +55,14 @@ export const api = {
     progress.onmessage = onProgress;
     return invoke<number>('import_document', { req, progress });
   },
+  cancelImport: () => invoke<void>('cancel_import'),
   view: (id: number) => invoke<ViewInfo>('view_document', { id }),
   viewBytes: (id: number) => invoke<ArrayBuffer>('view_bytes', { id }),
   exportDocument: (id: number, folder: string) => invoke<{ id: number; bytes: number; sha256: string }>('export_document', { id, folder }),
   approveExport: (id: number, reference: string, person: string | null) => invoke<number>('approve_export', { id, reference, person }),
   grant: (id: number, person: string) => invoke<void>('grant', { id, person }),
   revoke: (id: number, person: string) => invoke<void>('revoke', { id, person }),
+  grantsByPerson: () => invoke<Holding[]>('grants_by_person'),
   accounts: () => invoke<Account[]>('list_accounts'),
   addAccount: (id: string, name: string, roles: string) => invoke<{ id: string; initial_password: string }>('add_account', { id, name, roles }),
   lifecycle: (id: string, what: 'suspend' | 'resume' | 'disable' | 'unlock') => invoke<void>('account_lifecycle', { id, what }),

@@ -38,6 +38,8 @@ const TEXT = {
   // navigation
   documents: ['文書', 'Documents'],
   import: ['受領（取込み）', 'Receive'],
+  grants: ['付与状況', 'Grants by person'],
+  noGrants: ['付与されている文書はありません。', 'No documents are granted.'],
   accounts: ['アカウント', 'Accounts'],
   rosters: ['名簿', 'Rosters'],
   policy: ['ポリシー', 'Policy'],
@@ -215,6 +217,7 @@ const ERRORS: Record<string, [string, string]> = {
   source_changed: ['取込み中に元のファイルが変わりました。ファイルを閉じてからもう一度受領してください。', 'The file changed while it was being received. Close it and receive it again.'],
   database: ['金庫のデータベースでエラーが起きました。もう一度お試しください。続く場合は情報管理責任者に報告してください。', 'The vault\'s database failed. Try again; if it persists, report it to the officer.'],
   audit_write: ['監査ログに記録できなかったため、操作を取り消しました。情報管理責任者に報告してください。', 'The audit trail could not be written, so nothing was done. Report it to the officer.'],
+  cancelled: ['中止しました。何も保存されていません。', 'Cancelled; nothing was kept.'],
   crypto: ['暗号処理でエラーが起きました。情報管理責任者に報告してください。', 'A cryptographic operation failed. Report it to the officer.'],
 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeText, eventsByDay, filterDocuments, IdleTimer, japanDay, parseItems, qrPath, screensFor } from './logic';
+import { byPerson, decodeText, eventsByDay, filterDocuments, IdleTimer, japanDay, parseItems, qrPath, screensFor } from './logic';
 import type { AuditRecord, DocumentInfo } from './api';
 
 const doc = (over: Partial<DocumentInfo>): DocumentInfo => ({
@@ -17,6 +17,8 @@ describe('screens', () => {
     expect(screensFor(['handler'])).toEqual(['documents']);
     expect(screensFor(['officer'])).toContain('statusReport');
     expect(screensFor(['manager'])).not.toContain('accounts');
+    expect(screensFor(['manager'])).toContain('grants');
+    expect(screensFor(['handler'])).not.toContain('grants');
     expect(screensFor([])).toEqual([]);
   });
 });
@@ -50,6 +52,13 @@ describe('audit timeline', () => {
     ]);
     expect(eventsByDay([])).toEqual([]);
     expect(japanDay('not a time')).toBe('');
+  });
+});
+
+describe('grants by person', () => {
+  it('group rows by person, keeping their order', () => {
+    const rows = [{ person: 'a', doc: 1 }, { person: 'a', doc: 2 }, { person: 'b', doc: 1 }];
+    expect(byPerson(rows)).toEqual([['a', [rows[0], rows[1]]], ['b', [rows[2]]]]);
   });
 });
 

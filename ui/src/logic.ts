@@ -5,7 +5,7 @@
 import type { AuditRecord, DocumentInfo } from './api';
 
 export type Screen =
-  | 'documents' | 'import' | 'accounts' | 'rosters' | 'policy' | 'audit' | 'alerts'
+  | 'documents' | 'import' | 'grants' | 'accounts' | 'rosters' | 'policy' | 'audit' | 'alerts'
   | 'contractEnd' | 'incidents' | 'statusReport';
 
 // Mirrors the core's permission matrix (docs/roles.md) so nobody is shown
@@ -14,6 +14,7 @@ export type Screen =
 const SCREENS: Record<Screen, string[]> = {
   documents: ['officer', 'manager', 'handler'],
   import: ['officer', 'manager'],
+  grants: ['officer', 'manager'],
   accounts: ['officer', 'sysadmin'],
   rosters: ['officer', 'manager'],
   policy: ['officer'],
@@ -44,6 +45,18 @@ export function filterDocuments(docs: DocumentInfo[], f: DocFilter): DocumentInf
 }
 
 /// The distinct cases (purposes) among the documents, for the filter.
+/// Grants grouped by person, in the order they came (by person, then
+/// document).
+export function byPerson<T extends { person: string }>(rows: T[]): [string, T[]][] {
+  const groups = new Map<string, T[]>();
+  for (const r of rows) {
+    const g = groups.get(r.person) ?? [];
+    g.push(r);
+    groups.set(r.person, g);
+  }
+  return [...groups.entries()];
+}
+
 export function purposes(docs: DocumentInfo[]): string[] {
   return [...new Set(docs.map((d) => d.purpose))].sort();
 }

@@ -7,7 +7,7 @@ import { button, el } from './dom';
 import { explain, t, type Key, type Lang } from './i18n';
 import { IdleTimer, screensFor, type Screen } from './logic';
 import { firstRun, lockScreen, pendingStep, signIn } from './screens/start';
-import { documentDetail, documentList, importScreen } from './screens/documents';
+import { documentDetail, documentList, grantsScreen, importScreen } from './screens/documents';
 import { accountsScreen, policyScreen, rostersScreen } from './screens/people';
 import { alertsScreen, auditScreen, incidentsScreen, statusReportScreen } from './screens/oversight';
 import { contractEndScreen } from './screens/contract';
@@ -46,6 +46,7 @@ function closeViewer(): void {
 const SCREENS: Record<Route['screen'], (ctx: Ctx, area: HTMLElement, arg?: number) => Promise<void>> = {
   documents: documentList,
   import: importScreen,
+  grants: grantsScreen,
   document: documentDetail,
   viewer: viewerScreen,
   accounts: accountsScreen,

@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -197,10 +198,15 @@ struct CountingReader<'a, R> {
     read: u64,
     total: u64,
     progress: &'a mut dyn FnMut(u64, u64),
+    cancel: &'a AtomicBool,
 }
 
 impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            // Not `Interrupted`: readers retry that kind.
+            return Err(std::io::Error::other("cancelled"));
+        }
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         (self.progress)(self.read, self.total);
@@ -260,6 +266,7 @@ fn write_object(
     uid: [u8; 16],
     dek: &[u8; 32],
     progress: &mut dyn FnMut(u64, u64),
+    cancel: &AtomicBool,
 ) -> Result<(String, stream::Digest256, String)> {
     let file = File::open(source).map_err(|e| Error::io(source, e))?;
     let meta = file.metadata().map_err(|e| Error::io(source, e))?;
@@ -281,13 +288,20 @@ fn write_object(
         read: 0,
         total: expected,
         progress,
+        cancel,
     };
     let mut writer = HashingWriter {
         inner: std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()),
         hasher: Sha256::new(),
     };
-    let digest = stream::encrypt(dek, uid, 1, &mut reader, &mut writer)
-        .map_err(|e| map_stream_err(e, source, tmp.path()))?;
+    // On any failure `tmp` is dropped, which removes the partial object.
+    let digest = stream::encrypt(dek, uid, 1, &mut reader, &mut writer).map_err(|e| {
+        if cancel.load(Ordering::Relaxed) {
+            Error::Cancelled("the file was not received; nothing was kept".into())
+        } else {
+            map_stream_err(e, source, tmp.path())
+        }
+    })?;
     writer.flush().map_err(|e| Error::io(tmp.path(), e))?;
     let object_sha = crypto::hex(&writer.hasher.finalize_reset());
     drop(writer);
@@ -331,6 +345,19 @@ impl Session {
         req: &ImportRequest,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<i64> {
+        self.import_cancellable(req, progress, &AtomicBool::new(false))
+    }
+
+    /// [`Session::import`] that stops when `cancel` is set (the app's
+    /// cancel button): the half-written object is removed, nothing is
+    /// recorded but the failed attempt's event, and the error is
+    /// [`Error::Cancelled`].
+    pub fn import_cancellable(
+        &mut self,
+        req: &ImportRequest,
+        progress: &mut dyn FnMut(u64, u64),
+        cancel: &AtomicBool,
+    ) -> Result<i64> {
         self.require(Action::DocumentImport, "document:new")?;
         if crate::session::meta(&self.conn, "state")? == b"disposed" {
             let e = Error::denied(
@@ -342,8 +369,14 @@ impl Session {
         let prepared = validate_request(req).and_then(|title| {
             let uid = crypto::random::<16>();
             let dek = crypto::random_key();
-            let (name, digest, object_sha) =
-                write_object(&self.ctx.objects_dir(), &req.source, uid, &dek, progress)?;
+            let (name, digest, object_sha) = write_object(
+                &self.ctx.objects_dir(),
+                &req.source,
+                uid,
+                &dek,
+                progress,
+                cancel,
+            )?;
             Ok((title, uid, dek, name, digest, object_sha))
         });
         let (title, uid, dek, name, digest, object_sha) = match prepared {

@@ -57,6 +57,8 @@ pub enum Error {
     AuditWrite(String),
     #[error("cryptographic operation failed: {0}")]
     Crypto(String),
+    #[error("cancelled: {0}")]
+    Cancelled(String),
 }
 
 impl Error {
@@ -92,6 +94,7 @@ impl Error {
             Error::Database(_) => "database",
             Error::AuditWrite(_) => "audit_write",
             Error::Crypto(_) => "crypto",
+            Error::Cancelled(_) => "cancelled",
         }
     }
 

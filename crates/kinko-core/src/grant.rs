@@ -68,3 +68,39 @@ impl Session {
         })
     }
 }
+
+/// Who holds a key to which document: one row per person and document.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Holding {
+    pub person: String,
+    pub name: String,
+    pub doc_id: i64,
+    pub title: String,
+    pub personal_data: bool,
+}
+
+impl Session {
+    /// Every grant in force, by person (the manager's per-person view).
+    pub fn grants_by_person(&mut self) -> Result<Vec<Holding>> {
+        self.perform(Action::GrantList, "grants", |tx, _| {
+            let rows = tx
+                .prepare(
+                    "SELECT w.holder, a.name, d.id, d.title, d.personal_data
+                     FROM wraps w JOIN documents d ON d.id = w.doc_id JOIN accounts a ON a.id = w.holder
+                     WHERE w.holder != ?1 ORDER BY w.holder, d.id",
+                )?
+                .query_map([CUSTODIAN], |r| {
+                    Ok(Holding {
+                        person: r.get(0)?,
+                        name: r.get(1)?,
+                        doc_id: r.get(2)?,
+                        title: r.get(3)?,
+                        personal_data: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let n = rows.len();
+            Ok(Done::ok(rows, format!("rows={n}")))
+        })
+    }
+}

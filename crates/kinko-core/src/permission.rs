@@ -143,6 +143,8 @@ pub enum Action {
     ExportApprove,
     Grant,
     Revoke,
+    /// See every grant in force, by person.
+    GrantList,
     AuditRead,
     // The actions of the audit, contract-end and hardening issues: their
     // rules stand here now so the matrix is whole; their functions call
@@ -186,7 +188,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 44] = [
+    pub const ALL: [Action; 45] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -212,6 +214,7 @@ impl Action {
         Action::ExportApprove,
         Action::Grant,
         Action::Revoke,
+        Action::GrantList,
         Action::AuditRead,
         Action::AuditCheckpoint,
         Action::AuditVerify,
@@ -261,6 +264,7 @@ impl Action {
             Action::ExportApprove => "document.approve_export",
             Action::Grant => "document.grant",
             Action::Revoke => "document.revoke",
+            Action::GrantList => "document.grants",
             Action::AuditRead => "audit.read",
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditVerify => "audit.verify",
@@ -298,7 +302,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         // too, so that a new vault can be set up before a sysadmin exists.
         AccountAdd | AccountList => matches!(role, Sysadmin | Officer),
         VaultVerify => matches!(role, Officer | Sysadmin | Auditor),
-        DocumentImport | Grant | Revoke => matches!(role, Officer | Manager),
+        DocumentImport | Grant | Revoke | GrantList => matches!(role, Officer | Manager),
         DocumentList | DocumentShow | DocumentView | DocumentOpen => role.reads_documents(),
         ExportApprove => role == Officer,
         AuditRead | AuditCheckpoint | AuditVerify | AuditReport => {

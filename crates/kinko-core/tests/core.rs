@@ -441,6 +441,7 @@ fn every_cell_of_the_permission_matrix() {
         (Action::DocumentList, "OMH"),
         (Action::DocumentShow, "OMH"),
         (Action::DocumentView, "OMH"),
+        (Action::GrantList, "OM"),
         (Action::DocumentOpen, "OMH"),
         (Action::ExportApprove, "O"),
         (Action::Grant, "OM"),
@@ -586,6 +587,7 @@ fn every_cell_of_the_permission_matrix() {
                 Action::ExportApprove => s.approve_export(doc, "ref", None).map(drop),
                 Action::Grant => s.grant(doc, "hana"),
                 Action::Revoke => s.revoke(doc, "nobody"),
+                Action::GrantList => s.grants_by_person().map(drop),
                 Action::AuditRead => s.audit_log(&Default::default()).map(drop),
                 Action::AuditCheckpoint => s.audit_checkpoint().map(drop),
                 Action::AuditVerify => s.audit_verify(None).map(drop),
@@ -955,4 +957,39 @@ fn files_under(dirs: &[&Path]) -> Vec<(PathBuf, u64)> {
         }
     }
     out
+}
+
+/// Long work can be cancelled where that is safe: a cancelled receipt
+/// keeps nothing (no document, no object file) and logs the attempt.
+#[test]
+fn a_cancelled_import_keeps_nothing() {
+    let f = fixture(KdfProfile::Pbkdf2);
+    let mut boss = f.officer();
+    let src = f.file("big.bin", &vec![7u8; 3 * 1024 * 1024]);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut seen = 0;
+    let mut progress = |done: u64, _total: u64| {
+        seen += 1;
+        if done > 1024 * 1024 {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let r = boss.import_cancellable(&f.request(&src), &mut progress, &cancel);
+    assert!(matches!(r, Err(Error::Cancelled(_))), "{r:?}");
+    assert!(seen > 0);
+    assert!(boss.list_documents().unwrap().is_empty());
+    let objects: Vec<_> = std::fs::read_dir(f.dir.join("objects"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(objects.is_empty(), "{objects:?}");
+    let raw = f.raw_db("boss", OFFICER_PW);
+    let outcome: String = raw
+        .query_row(
+            "SELECT outcome FROM audit_events WHERE event = 'document.import' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(outcome, "failed");
 }

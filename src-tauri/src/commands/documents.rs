@@ -2,6 +2,7 @@
 //! viewer, export under the export rules, and grants.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, Response};
@@ -81,7 +82,17 @@ pub async fn import_document(
             let _ = progress.send(Progress { done, total });
         }
     };
-    with_session(&state, |s| s.import(&request, &mut report))
+    state.cancel_import.store(false, Ordering::Relaxed);
+    with_session(&state, |s| {
+        s.import_cancellable(&request, &mut report, &state.cancel_import)
+    })
+}
+
+/// Stop the running receipt: the core keeps nothing of it.
+#[tauri::command]
+pub fn cancel_import(state: State<'_, AppState>) -> Reply<()> {
+    state.cancel_import.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
 #[derive(Debug, Serialize)]
@@ -167,6 +178,12 @@ pub fn approve_export(
 #[tauri::command]
 pub fn grant(state: State<'_, AppState>, id: i64, person: String) -> Reply<()> {
     with_session(&state, |s| s.grant(id, person.trim()))
+}
+
+/// Every grant in force, by person.
+#[tauri::command]
+pub fn grants_by_person(state: State<'_, AppState>) -> Reply<Vec<kinko_core::grant::Holding>> {
+    with_session(&state, |s| s.grants_by_person())
 }
 
 #[tauri::command]

@@ -6,7 +6,7 @@ import { getCurrentWebview } from '@tauri-apps/api/webview';
 import { api, type DocumentInfo } from '../api';
 import { button, checkbox, el, field, input, select, table } from '../dom';
 import { t } from '../i18n';
-import { filterDocuments, formatSize, japanTime, purposes } from '../logic';
+import { byPerson, filterDocuments, formatSize, japanTime, purposes } from '../logic';
 import type { Ctx } from '../main';
 
 export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
@@ -44,6 +44,9 @@ export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const personal = checkbox('import-personal', true);
   const bar = el('progress', { id: 'import-progress', max: '100', value: '0' }) as HTMLProgressElement;
   const drop = el('div', { id: 'drop-zone', class: 'drop' }, t(c.lang, 'dropHere'));
+  // Cancelling is safe: the core removes the half-written object.
+  const stop = button(t(c.lang, 'cancel'), 'import-cancel', () => void api.cancelImport(), 'quiet');
+  stop.hidden = true;
   // Dropped files arrive as paths from the shell's window (the page never
   // reads their bytes); the shell then encrypts straight from the file.
   const unlisten = await getCurrentWebview().onDragDropEvent((ev) => {
@@ -66,15 +69,20 @@ export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
     field(t(c.lang, 'purpose'), purpose), el('label', { class: 'check' }, personal, t(c.lang, 'personal')),
     button(t(c.lang, 'receive'), 'import-submit', (b) => c.busy(b, async () => {
       bar.value = 0;
-      const id = await api.importDocument({
-        path: path.value, origin: origin.value, via: via.value, purpose: purpose.value,
-        title: title.value || null, personal_data: personal.checked,
-      }, (p) => { bar.value = p.total > 0 ? Math.floor((p.done * 100) / p.total) : 100; });
-      bar.value = 100;
-      c.ok(`${t(c.lang, 'received_ok')} ${id}`);
-      path.value = title.value = '';
+      stop.hidden = false;
+      try {
+        const id = await api.importDocument({
+          path: path.value, origin: origin.value, via: via.value, purpose: purpose.value,
+          title: title.value || null, personal_data: personal.checked,
+        }, (p) => { bar.value = p.total > 0 ? Math.floor((p.done * 100) / p.total) : 100; });
+        bar.value = 100;
+        c.ok(`${t(c.lang, 'received_ok')} ${id}`);
+        path.value = title.value = '';
+      } finally {
+        stop.hidden = true;
+      }
     })),
-    bar);
+    bar, stop);
 }
 
 export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Promise<void> {
@@ -124,4 +132,20 @@ export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Pr
       c.ok(`${t(c.lang, 'exported')}: ${formatSize(r.bytes)} SHA-256 ${r.sha256}`);
     }))));
   area.replaceChildren(...parts);
+}
+
+/// Every grant in force, person by person, each revocable here.
+export async function grantsScreen(c: Ctx, area: HTMLElement): Promise<void> {
+  const rows = await api.grantsByPerson();
+  const groups = byPerson(rows);
+  area.replaceChildren(el('h1', {}, t(c.lang, 'grants')),
+    ...(groups.length === 0 ? [el('p', {}, t(c.lang, 'noGrants'))] : groups.flatMap(([person, held]) => [
+      el('h2', {}, `${held[0].name} (${person})`),
+      table(`grants-${person}`, ['#', t(c.lang, 'docTitle'), t(c.lang, 'personal'), ''],
+        held.map((h) => [String(h.doc_id), h.title, h.personal_data ? '●' : '',
+          button(t(c.lang, 'revoke'), `revoke-${person}-${h.doc_id}`, (b) => c.busy(b, async () => {
+            await api.revoke(h.doc_id, person);
+            c.go({ screen: 'grants' });
+          }), 'danger')])),
+    ])));
 }
