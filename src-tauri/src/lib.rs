@@ -19,8 +19,9 @@ pub struct AppState {
     /// The signed-in person's session; dropping it wipes their keys.
     pub session: Mutex<Option<kinko_core::Session>>,
     pub activity: Mutex<Activity>,
-    /// A document decrypted for the viewer, until the page takes it.
-    pub viewing: Mutex<Option<kinko_core::viewer::View>>,
+    /// A document decrypted for the viewer and who decrypted it, until
+    /// the page takes it. Always locked after `session`, never before.
+    pub viewing: Mutex<Option<(String, kinko_core::viewer::View)>>,
     /// Set by the receipt screen's cancel button; read by the running
     /// import (which holds the session, so this lives beside it).
     pub cancel_import: std::sync::atomic::AtomicBool,
@@ -64,14 +65,14 @@ impl AppState {
 
     /// Lock now: end the session as idle and forget the viewed document.
     pub fn lock(&self) -> bool {
-        if let Ok(mut v) = self.viewing.lock() {
-            v.take();
-        }
-        let taken = match self.session.lock() {
-            Ok(mut s) => s.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
+        // The session first, then the view: a viewer call that holds the
+        // session finishes storing its view before this clears it.
+        let mut session = match self.session.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
         };
-        match taken {
+        self.forget_view();
+        match session.take() {
             Some(s) => {
                 // The keys are wiped when `s` drops, whether or not the
                 // event could be written.
@@ -79,6 +80,22 @@ impl AppState {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Drop a decrypted document the page has not taken (its buffer is
+    /// wiped as it drops).
+    pub fn forget_view(&self) {
+        match self.viewing.lock() {
+            Ok(mut v) => drop(v.take()),
+            Err(poisoned) => drop(poisoned.into_inner().take()),
+        }
+    }
+
+    /// Note that the person is active (a long receipt counts).
+    pub fn touch(&self) {
+        if let Ok(mut a) = self.activity.lock() {
+            a.last = Instant::now();
         }
     }
 }

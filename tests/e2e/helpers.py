@@ -56,3 +56,20 @@ def pdf_with_text(text):
         out += f"{off:010d} 00000 n \n".encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+def png_with_stripes(width=160, height=90):
+    """A small RGB PNG: dark and light stripes (zlib and the PNG chunk
+    layout from the standard library's view of the format)."""
+    import zlib
+
+    rows = b"".join(
+        b"\x00" + b"".join(b"\x20\x20\x20" if (x // 10) % 2 == 0 else b"\xf0\xf0\xf0" for x in range(width))
+        for _ in range(height)
+    )
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

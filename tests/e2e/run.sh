@@ -20,7 +20,9 @@ fi
 work=$(mktemp -d)
 trap 'cp "$work/driver.log" /tmp/kinko-e2e-driver.log 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/home"
-export KINKO_E2E_DIR="$work" HOME="$work/home"
+# Everything the app or WebKit keeps (caches, storage) lands under $HOME.
+export KINKO_E2E_DIR="$work" HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache" \
+  XDG_DATA_HOME="$work/home/.local/share" XDG_CONFIG_HOME="$work/home/.config"
 # Debug builds honour this; release builds refuse automation. (Setting
 # WEBKIT_DISABLE_COMPOSITING_MODE=1 here makes screenshots hang.)
 export TAURI_WEBVIEW_AUTOMATION=true

@@ -8,10 +8,11 @@ Run with tests/e2e/run.sh (it starts Xvfb and tauri-driver)."""
 
 import os
 import pathlib
+import re
 import time
 import unittest
 
-from helpers import Authenticator, pdf_with_text
+from helpers import Authenticator, pdf_with_text, png_with_stripes
 from webdriver import Session
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -185,10 +186,12 @@ class CouncilLife(unittest.TestCase):
         (files / "soudan.pdf").write_bytes(pdf_with_text(MARKER))
         (files / "meibo.csv").write_bytes(f"氏名,住所\n{MARKER},東京\n".encode())
         (files / "form.docx").write_bytes(b"PK\x03\x04 not viewable")
+        (files / "scan.png").write_bytes(png_with_stripes())
         for name, title, purpose, personal in (
             ("soudan.pdf", MARKUP + "相談記録", "就労支援", True),
             ("meibo.csv", "受講者名簿", "研修", True),
             ("form.docx", "様式", "研修", False),
+            ("scan.png", "スキャン画像", "就労支援", False),
         ):
             self.go("import")
             w.type("#import-path", str(files / name))
@@ -208,7 +211,7 @@ class CouncilLife(unittest.TestCase):
         w = self.w
         self.go("documents")
         w.wait("#documents")
-        self.assertEqual(len(w.find_all("#documents tbody tr")), 3)
+        self.assertEqual(len(w.find_all("#documents tbody tr")), 4)
         self.assertIn(MARKUP, w.text("#documents"))
         self.assertEqual(w.find_all("#documents img"), [], "a title became markup")
         self.shot("08-documents")
@@ -217,7 +220,7 @@ class CouncilLife(unittest.TestCase):
         w.type("#doc-search", "")
         w.js("const s = document.querySelector('#doc-purpose'); s.value = '研修';"
              "s.dispatchEvent(new Event('input'))")
-        self.assertEqual(len(w.find_all("#documents tbody tr")), 2)
+        self.assertEqual(len(w.find_all("#documents tbody tr")), 2)  # the CSV and the .docx
 
     def test_07_viewer_renders_from_memory_with_a_watermark(self):
         w = self.w
@@ -236,6 +239,12 @@ class CouncilLife(unittest.TestCase):
         w.click("#view-2")
         w.wait_text("#viewer-table", MARKER)
         self.shot("10-viewer-csv")
+        w.click("#viewer-close")
+        w.click("#view-4")
+        w.wait("#viewer-image")
+        loaded = w.js("const i = document.querySelector('#viewer-image');"
+                      "return i.complete && i.naturalWidth === 160 && i.src.startsWith('blob:');")
+        self.assertTrue(loaded, "the image did not load from memory")
         w.click("#viewer-close")
         w.click("#view-3")
         w.wait("#not-viewable")
@@ -362,8 +371,17 @@ class CouncilLife(unittest.TestCase):
         w.set_value("#plan-date", "2026-12-25")
         w.click("#plan-make")
         w.wait("#approve-plan")
+        # The SHA-256 is typed from the printed plan the bureau approved.
+        plan = next((WORK / "out").glob("kinko-disposal-plan-*.html")).read_text()
+        sha = re.search(r"SHA-256：([0-9a-f]{64})", plan).group(1)
         w.type("#approve-ref", "労発1126第9号")
         w.set_value("#approve-date", "2026-11-26")
+        w.click("#approve-plan")
+        w.wait_text("#message", "SHA-256")  # left empty: refused
+        w.type("#approve-sha", "0" * 64)
+        w.click("#approve-plan")
+        w.wait_text("#message", "0000")  # another plan's: refused
+        w.type("#approve-sha", sha)
         w.click("#approve-plan")
         w.click("#disposal-execute")
         w.click("#disposal-execute-sure")
@@ -386,10 +404,15 @@ class CouncilLife(unittest.TestCase):
     def test_16_no_plaintext_was_left_on_disk(self):
         """D4: nothing the window showed reached a file: not the vault, not
         the webview's caches or storage under the app's home."""
-        for root in (WORK / "vault", WORK / "home"):
+        webkit = [p for p in (WORK / "home").rglob("*") if p.is_file()]
+        self.assertTrue(webkit, "the app's home is empty: the scan would prove nothing")
+        scanned = 0
+        for root in (WORK / "vault", WORK / "home", WORK / "out", WORK / "export"):
             for p in root.rglob("*"):
                 if p.is_file():
+                    scanned += 1
                     self.assertNotIn(MARKER.encode(), p.read_bytes(), f"plaintext in {p}")
+        print(f"\nscanned {scanned} files, {len(webkit)} of them under the app's home")
 
 
 if __name__ == "__main__":

@@ -77,8 +77,11 @@ class Session:
     def wait_text(self, css, needle, timeout=20.0):
         end = time.monotonic() + timeout
         while True:
-            if self.find_all(css) and needle in self.text(css, timeout=1):
-                return
+            try:
+                if self.find_all(css) and needle in self.text(css, timeout=1):
+                    return
+            except (WebDriverError, AssertionError):
+                pass  # replaced while being read: look again
             if time.monotonic() > end:
                 raise AssertionError(f"{needle!r} not in {css}; the page says: {self.text('body')[:800]}")
             time.sleep(0.15)

@@ -165,7 +165,9 @@ const TEXT = {
   plannedDate: ['完了予定日（YYYY-MM-DD）', 'Planned completion (YYYY-MM-DD)'],
   returnFirst: ['先に局へ返却する', 'Return to the bureau first'],
   makePlan: ['計画書を作成', 'Write the plan'],
-  planSha: ['計画書のSHA-256', 'Plan SHA-256'],
+  planSha: ['承認された計画書のSHA-256', 'SHA-256 of the approved plan'],
+  planShaHint: ['承認された計画書に印字された64桁', 'the 64 characters printed on the approved plan'],
+  otherUser: ['別の人でサインイン', 'Sign in as someone else'],
   execute: ['廃棄を実施', 'Execute the disposal'],
   confirmDisposal: ['廃棄を確認', 'Confirm the disposal'],
   writeReport: ['完了報告書を作成', 'Write the completion report'],
@@ -194,6 +196,22 @@ const TEXT = {
 } as const;
 
 export type Key = keyof typeof TEXT;
+
+// A disposal plan's state as the core names it, in words.
+const PLAN_STATES: Record<string, [string, string]> = {
+  draft: ['計画作成済み（局の承認待ち）', 'Planned (awaiting the bureau\'s approval)'],
+  approved: ['承認済み（実施待ち）', 'Approved (to be executed)'],
+  executing: ['実施中（中断した場合は再実行で再開）', 'Executing (run it again to resume)'],
+  executed: ['実施済み（確認待ち）', 'Executed (to be confirmed)'],
+  confirmed: ['確認済み（完了報告書を作成できます）', 'Confirmed (the report can be written)'],
+  reported: ['完了報告済み', 'Reported'],
+  superseded: ['新しい計画に置き換え済み', 'Superseded by a newer plan'],
+};
+
+export function planState(lang: Lang, state: string): string {
+  const known = PLAN_STATES[state];
+  return known ? known[lang === 'ja' ? 0 : 1] : state;
+}
 
 export function t(lang: Lang, key: Key): string {
   return TEXT[key][lang === 'ja' ? 0 : 1];

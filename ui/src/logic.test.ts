@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byPerson, decodeText, eventsByDay, filterDocuments, IdleTimer, japanDay, parseItems, qrPath, screensFor } from './logic';
+import { byPerson, decodeText, japanDayEnd, japanDayStart, eventsByDay, filterDocuments, IdleTimer, japanDay, parseItems, qrPath, screensFor } from './logic';
 import type { AuditRecord, DocumentInfo } from './api';
 
 const doc = (over: Partial<DocumentInfo>): DocumentInfo => ({
@@ -52,6 +52,11 @@ describe('audit timeline', () => {
     ]);
     expect(eventsByDay([])).toEqual([]);
     expect(japanDay('not a time')).toBe('');
+    expect(japanDayStart('2026-11-26')).toBe('2026-11-25T15:00:00.000000Z');
+    expect(japanDayEnd('2026-11-26')).toBe('2026-11-26T14:59:59.999999Z');
+    // Stored times compare as text inside the day's bounds.
+    expect('2026-11-25T15:00:00.000001Z' >= japanDayStart('2026-11-26')).toBe(true);
+    expect('2026-11-26T14:59:59.999999Z' <= japanDayEnd('2026-11-26')).toBe(true);
   });
 });
 

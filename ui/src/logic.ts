@@ -70,6 +70,15 @@ export function japanDay(rfc3339: string): string {
   return new Date(ms + JST_MS).toISOString().slice(0, 10);
 }
 
+/// The first and last instants of a Japan day, in UTC with microseconds
+/// as the trail stores times (the filter compares them as text).
+export function japanDayStart(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00+09:00`)).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+export function japanDayEnd(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00+09:00`) + 24 * 3600 * 1000 - 1).toISOString().replace(/\.(\d{3})Z$/, '.$1999Z');
+}
+
 /// A stored UTC time as Japan time, YYYY-MM-DD HH:MM.
 export function japanTime(rfc3339: string): string {
   const ms = Date.parse(rfc3339);

@@ -7,7 +7,7 @@ import { button, el } from './dom';
 import { explain, t, type Key, type Lang } from './i18n';
 import { IdleTimer, screensFor, type Screen } from './logic';
 import { firstRun, lockScreen, pendingStep, signIn } from './screens/start';
-import { documentDetail, documentList, grantsScreen, importScreen } from './screens/documents';
+import { documentDetail, documentList, grantsScreen, importScreen, leaveImport } from './screens/documents';
 import { accountsScreen, policyScreen, rostersScreen } from './screens/people';
 import { alertsScreen, auditScreen, incidentsScreen, statusReportScreen } from './screens/oversight';
 import { contractEndScreen } from './screens/contract';
@@ -23,6 +23,8 @@ export interface Ctx {
   ok(text: string): void;
   /// Run `work` with the button disabled; failures are shown.
   busy(b: HTMLButtonElement, work: () => Promise<void>): Promise<void>;
+  /// The policy's idle time changed: the page's timer follows at once.
+  setIdleMinutes(minutes: number): void;
 }
 
 const app = document.getElementById('app')!;
@@ -41,6 +43,7 @@ async function viewerScreen(c: Ctx, area: HTMLElement, arg?: number): Promise<vo
 }
 function closeViewer(): void {
   viewerModule?.closeViewer();
+  leaveImport();
 }
 
 const SCREENS: Record<Route['screen'], (ctx: Ctx, area: HTMLElement, arg?: number) => Promise<void>> = {
@@ -84,6 +87,10 @@ function ctx(): Ctx {
     go: (r) => void render(r),
     fail,
     ok: (text) => message('ok', text),
+    setIdleMinutes: (minutes) => {
+      idle.setLimit(minutes * 60 * 1000);
+      if (me) me.idle_minutes = minutes;
+    },
     busy: async (b, work) => {
       b.disabled = true;
       try {
@@ -121,6 +128,7 @@ function frame(active: Route['screen']): HTMLElement {
       closeViewer();
       await api.signOut().catch(() => undefined);
       me = null;
+      route = { screen: 'documents' };
       signIn(startCtx());
     }, 'quiet'));
   const notices = me!.notices.map((n) => el('p', { class: 'notice' }, n));
@@ -161,6 +169,7 @@ async function showLock(): Promise<void> {
   const who = me;
   if (!who) return;
   lockScreen(startCtx(), who.id, (again) => {
+    if (again.id !== who.id) route = { screen: 'documents' };
     me = again;
     idle.setLimit(again.idle_minutes * 60 * 1000);
     idle.activity(Date.now());
@@ -176,6 +185,7 @@ export interface StartCtx {
   signedIn(who: Me): void;
   fail(e: unknown): void;
   restart(): void;
+  switchUser(): void;
 }
 
 function startCtx(): StartCtx {
@@ -184,6 +194,9 @@ function startCtx(): StartCtx {
     langButton: (then) => langButton(then),
     show: (...nodes) => app.replaceChildren(el('div', { id: 'message' }), ...nodes),
     signedIn: (who) => {
+      // A sign-in starts at the person's first screen; only unlocking
+      // returns to where the window was.
+      if (!me || me.id !== who.id) route = { screen: 'documents' };
       me = who;
       idle.setLimit(who.idle_minutes * 60 * 1000);
       idle.activity(Date.now());
@@ -194,6 +207,11 @@ function startCtx(): StartCtx {
       message('error', sentence, detail);
     },
     restart: () => void start(),
+    switchUser: () => {
+      me = null;
+      route = { screen: 'documents' };
+      signIn(startCtx());
+    },
   };
 }
 
@@ -222,14 +240,14 @@ for (const ev of ['keydown', 'mousedown', 'mousemove', 'wheel', 'touchstart']) {
   window.addEventListener(ev, () => {
     const now = Date.now();
     idle.activity(now);
-    if (me && now - lastTouch > 60_000) {
+    if (me && now - lastTouch > Math.min(60_000, (me.idle_minutes * 60_000) / 4)) {
       lastTouch = now;
       void api.touch().catch(() => undefined);
     }
   }, { passive: true });
 }
 setInterval(() => {
-  if (me && idle.expired(Date.now())) void lockNow();
+  if (me && !document.getElementById('lock-screen') && idle.expired(Date.now())) void lockNow();
 }, 5_000);
 setInterval(() => {
   if (!me || document.getElementById('lock-screen')) return;

@@ -18,10 +18,14 @@ pdfjs.GlobalWorkerOptions.workerSrc = workerUrl;
 
 const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
 
+// Bumped whenever the viewer is left: a view still loading when the
+// person moved on (or the window locked) is dropped, not drawn.
+let generation = 0;
 let open: { urls: string[]; pdf?: pdfjs.PDFDocumentLoadingTask; pages?: HTMLElement } | null = null;
 
 /// Drop whatever the viewer holds: blob URLs, the PDF and its pages.
 export function closeViewer(): void {
+  generation += 1;
   if (!open) return;
   for (const u of open.urls) URL.revokeObjectURL(u);
   void open.pdf?.destroy();
@@ -46,16 +50,22 @@ function page(content: HTMLElement, text: string): HTMLElement {
 
 export async function viewerScreen(c: Ctx, area: HTMLElement, id?: number): Promise<void> {
   closeViewer();
+  const mine = generation;
   let info: ViewInfo;
   try {
     info = await api.view(id ?? 0);
   } catch (e) {
+    if (mine !== generation) return;
     area.replaceChildren(el('h1', {}, `#${id}`), el('p', { id: 'not-viewable' }, t(c.lang, 'notViewable')),
       button(t(c.lang, 'details'), 'to-details', () => c.go({ screen: 'document', arg: id })));
     c.fail(e);
     return;
   }
   const bytes = new Uint8Array(await api.viewBytes(info.id));
+  if (mine !== generation) {
+    bytes.fill(0);
+    return;
+  }
   const pages = el('div', { id: 'viewer-pages' });
   open = { urls: [], pages };
   const text = mark(info);

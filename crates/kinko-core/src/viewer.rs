@@ -94,7 +94,7 @@ impl Session {
     /// Refused for kinds the viewer cannot render (export those) and for
     /// documents over [`VIEW_LIMIT`].
     pub fn view_document(&mut self, id: i64) -> Result<View> {
-        let (doc, dek, title, kind) = self.perform(Action::DocumentView, &object(id), |tx, ctx| {
+        let (doc, dek, title, kind, size) = self.perform(Action::DocumentView, &object(id), |tx, ctx| {
             let doc = load_doc(tx, id)?;
             let (title, file_name, size): (String, String, i64) = tx
                 .query_row(
@@ -116,9 +116,13 @@ impl Session {
                 )));
             }
             let dek = unwrap_own_dek(tx, ctx, &doc)?;
-            Ok(Done::ok((doc, dek, title, kind), format!("in the app's viewer ({})", kind.as_str())))
+            Ok(Done::ok(
+                (doc, dek, title, kind, size as usize),
+                format!("in the app's viewer ({})", kind.as_str()),
+            ))
         })?;
-        let mut bytes = Zeroizing::new(Vec::new());
+        // Sized once: a growing Vec would leave unwiped copies behind.
+        let mut bytes = Zeroizing::new(Vec::with_capacity(size));
         if let Err(e) = self.stream_out(&doc, &dek, ExportTarget::Writer(&mut *bytes)) {
             self.log_failure(Action::DocumentView.event(), &object(id), &e);
             return Err(e);

@@ -12,7 +12,7 @@ use super::{date, folder, with_session, CommandError, Reply};
 use crate::files::write_new;
 use crate::AppState;
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn disposal_status(state: State<'_, AppState>) -> Reply<Option<PlanState>> {
     match with_session(&state, |s| s.disposal_status()) {
         Ok(p) => Ok(Some(p)),
@@ -70,7 +70,7 @@ pub async fn disposal_plan(state: State<'_, AppState>, form: PlanForm) -> Reply<
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn disposal_approve(
     state: State<'_, AppState>,
     reference: String,
@@ -78,8 +78,17 @@ pub fn disposal_approve(
     sha256: String,
 ) -> Reply<i64> {
     let day = date("the approval date", &approved_on)?;
-    let sha = Some(sha256.trim()).filter(|s| !s.is_empty());
-    with_session(&state, |s| s.disposal_approve(reference.trim(), day, sha))
+    // The bureau approved a printed plan: its SHA-256 must be typed from
+    // that paper, so an approval can never land on a later plan.
+    let sha = sha256.trim();
+    if sha.is_empty() {
+        return Err(CommandError::invalid(
+            "type the SHA-256 printed on the plan the bureau approved",
+        ));
+    }
+    with_session(&state, |s| {
+        s.disposal_approve(reference.trim(), day, Some(sha))
+    })
 }
 
 #[tauri::command]

@@ -9,22 +9,26 @@ use tauri::ipc::{Channel, Response};
 use tauri::State;
 use tauri_plugin_dialog::DialogExt;
 
-use super::{with_session, CommandError, Reply};
+use super::{with_session, with_session_then, CommandError, Reply};
 use crate::AppState;
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn list_documents(state: State<'_, AppState>) -> Reply<Vec<kinko_core::DocumentInfo>> {
     with_session(&state, |s| s.list_documents())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn show_document(state: State<'_, AppState>, id: i64) -> Reply<kinko_core::DocumentInfo> {
     with_session(&state, |s| s.show_document(id))
 }
 
 /// The system's file chooser: a file to receive. None if cancelled.
 #[tauri::command]
-pub async fn pick_file<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Reply<Option<String>> {
+pub async fn pick_file<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Reply<Option<String>> {
+    with_session(&state, |_| Ok(()))?;
     let picked = app.dialog().file().blocking_pick_file();
     Ok(picked
         .and_then(|p| p.into_path().ok())
@@ -33,7 +37,11 @@ pub async fn pick_file<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Reply<Opt
 
 /// The system's folder chooser: where to save forms and reports.
 #[tauri::command]
-pub async fn pick_folder<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> Reply<Option<String>> {
+pub async fn pick_folder<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Reply<Option<String>> {
+    with_session(&state, |_| Ok(()))?;
     let picked = app.dialog().file().blocking_pick_folder();
     Ok(picked
         .and_then(|p| p.into_path().ok())
@@ -75,7 +83,10 @@ pub async fn import_document(
         personal_data: req.personal_data,
     };
     let mut last = 0u64;
+    let activity = &state;
     let mut report = |done: u64, total: u64| {
+        // Watching a long receipt is activity: it must not lock meanwhile.
+        activity.touch();
         // A message per percent at most: the page needs no more.
         if done == total || done.saturating_sub(last) * 100 >= total.max(1) {
             last = done;
@@ -89,7 +100,7 @@ pub async fn import_document(
 }
 
 /// Stop the running receipt: the core keeps nothing of it.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn cancel_import(state: State<'_, AppState>) -> Reply<()> {
     state.cancel_import.store(true, Ordering::Relaxed);
     Ok(())
@@ -110,35 +121,50 @@ pub struct ViewInfo {
 /// page then takes the bytes with `view_bytes`.
 #[tauri::command]
 pub async fn view_document(state: State<'_, AppState>, id: i64) -> Reply<ViewInfo> {
-    let view = with_session(&state, |s| s.view_document(id))?;
-    let info = ViewInfo {
-        id: view.id,
-        title: view.title.clone(),
-        kind: view.kind,
-        size: view.bytes.len(),
-        viewer: view.viewer.clone(),
-        at: view.at.clone(),
-    };
-    *state
-        .viewing
-        .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))? = Some(view);
-    Ok(info)
+    with_session_then(
+        &state,
+        |s| s.view_document(id),
+        |s, view| {
+            let info = ViewInfo {
+                id: view.id,
+                title: view.title.clone(),
+                kind: view.kind,
+                size: view.bytes.len(),
+                viewer: view.viewer.clone(),
+                at: view.at.clone(),
+            };
+            let mut viewing = state
+                .viewing
+                .lock()
+                .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+            *viewing = Some((s.actor().id.clone(), view));
+            Ok(info)
+        },
+    )
 }
 
-/// Hand the decrypted bytes to the page, once. They travel in memory over
-/// the app's IPC channel; the shell's copy is wiped as it is handed over.
-#[tauri::command]
+/// Hand the decrypted bytes to the page, once, and only to the person
+/// who opened them. They travel in memory over the app's IPC channel.
+#[tauri::command(async)]
 pub fn view_bytes(state: State<'_, AppState>, id: i64) -> Reply<Response> {
-    with_session(&state, |_| Ok(()))?;
-    let view = state
-        .viewing
-        .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
-        .take()
-        .filter(|v| v.id == id)
-        .ok_or_else(|| CommandError::invalid("open the document again"))?;
-    Ok(Response::new(view.bytes.to_vec()))
+    with_session_then(
+        &state,
+        |_| Ok(()),
+        |s, ()| {
+            let taken = state
+                .viewing
+                .lock()
+                .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
+                .take();
+            let mut view = taken
+                .filter(|(who, v)| *who == s.actor().id && v.id == id)
+                .map(|(_, v)| v)
+                .ok_or_else(|| CommandError::invalid("open the document again"))?;
+            // Moved, not copied: the only plaintext left in the shell is
+            // the response on its way to the page.
+            Ok(Response::new(std::mem::take(&mut *view.bytes)))
+        },
+    )
 }
 
 /// Export a document's plaintext to a new file: a logged act under the
@@ -162,7 +188,7 @@ pub async fn export_document(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn approve_export(
     state: State<'_, AppState>,
     id: i64,
@@ -175,18 +201,18 @@ pub fn approve_export(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn grant(state: State<'_, AppState>, id: i64, person: String) -> Reply<()> {
     with_session(&state, |s| s.grant(id, person.trim()))
 }
 
 /// Every grant in force, by person.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn grants_by_person(state: State<'_, AppState>) -> Reply<Vec<kinko_core::grant::Holding>> {
     with_session(&state, |s| s.grants_by_person())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn revoke(state: State<'_, AppState>, id: i64, person: String) -> Reply<()> {
     with_session(&state, |s| s.revoke(id, person.trim()))
 }

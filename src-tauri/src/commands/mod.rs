@@ -10,8 +10,6 @@ mod oversight;
 mod people;
 mod start;
 
-use std::time::Instant;
-
 use serde::Serialize;
 use tauri::State;
 
@@ -126,10 +124,32 @@ pub fn with_session<T>(
         .lock()
         .map_err(|_| CommandError::not_signed_in())?;
     let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
-    if let Ok(mut a) = state.activity.lock() {
-        a.last = Instant::now();
-    }
+    state.touch();
     Ok(work(session)?)
+}
+
+/// Like [`with_session`], for a shell step that must happen while the
+/// session is still held (storing a decrypted view before a lock can
+/// clear it).
+pub fn with_session_then<T, U>(
+    state: &State<'_, AppState>,
+    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
+    then: impl FnOnce(&kinko_core::Session, T) -> Reply<U>,
+) -> Reply<U> {
+    if state.lock_if_idle() {
+        return Err(CommandError {
+            code: "locked",
+            message: "the app locked after the idle time the policy sets".into(),
+        });
+    }
+    let mut guard = state
+        .session
+        .lock()
+        .map_err(|_| CommandError::not_signed_in())?;
+    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
+    state.touch();
+    let value = work(session)?;
+    then(session, value)
 }
 
 /// A date typed as YYYY-MM-DD.

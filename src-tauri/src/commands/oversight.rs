@@ -24,7 +24,7 @@ fn given(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn audit_log(
     state: State<'_, AppState>,
     filter: LogFilter,
@@ -53,7 +53,7 @@ pub struct Saved {
 
 /// Sign a checkpoint of the trail and save it, to keep apart from the
 /// vault (a later verify against it detects a rewritten trail).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn audit_checkpoint(state: State<'_, AppState>, folder_path: String) -> Reply<Saved> {
     let dir = folder(&folder_path)?;
     let c = with_session(&state, |s| s.audit_checkpoint())?;
@@ -64,7 +64,7 @@ pub fn audit_checkpoint(state: State<'_, AppState>, folder_path: String) -> Repl
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn alerts(
     state: State<'_, AppState>,
     all: bool,
@@ -72,12 +72,12 @@ pub fn alerts(
     with_session(&state, |s| s.alerts(all))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn alert_ack(state: State<'_, AppState>, id: i64, note: String) -> Reply<()> {
     with_session(&state, |s| s.alert_ack(id, note.trim()))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn incidents(state: State<'_, AppState>, all: bool) -> Reply<Vec<Incident>> {
     with_session(&state, |s| s.incidents(all))
 }
@@ -112,19 +112,19 @@ impl IncidentForm {
     }
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn incident_add(state: State<'_, AppState>, form: IncidentForm) -> Reply<i64> {
     let f = form.fields();
     with_session(&state, |s| s.incident_add(&f))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn incident_update(state: State<'_, AppState>, id: i64, form: IncidentForm) -> Reply<Incident> {
     let f = form.fields();
     with_session(&state, |s| s.incident_update(id, &f))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn incident_close(state: State<'_, AppState>, id: i64, note: String) -> Reply<()> {
     with_session(&state, |s| s.incident_close(id, note.trim()))
 }

@@ -10,7 +10,7 @@ use kinko_core::roster::{Roster, RosterFields};
 use super::{with_session, CommandError, Reply};
 use crate::AppState;
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn list_accounts(state: State<'_, AppState>) -> Reply<Vec<kinko_core::AccountInfo>> {
     with_session(&state, |s| s.list_accounts())
 }
@@ -22,7 +22,7 @@ pub struct Issued {
     pub initial_password: String,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn add_account(
     state: State<'_, AppState>,
     id: String,
@@ -38,7 +38,7 @@ pub fn add_account(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn account_lifecycle(state: State<'_, AppState>, id: String, what: String) -> Reply<()> {
     let what = match what.as_str() {
         "suspend" => Lifecycle::Suspend,
@@ -54,7 +54,7 @@ pub fn account_lifecycle(state: State<'_, AppState>, id: String, what: String) -
     with_session(&state, |s| s.account_lifecycle(id.trim(), what))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn reset_account(state: State<'_, AppState>, id: String) -> Reply<Issued> {
     let new = with_session(&state, |s| s.reset_account(id.trim()))?;
     Ok(Issued {
@@ -63,7 +63,7 @@ pub fn reset_account(state: State<'_, AppState>, id: String) -> Reply<Issued> {
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn set_account_hours(
     state: State<'_, AppState>,
     id: String,
@@ -79,13 +79,13 @@ pub struct Rosters {
     pub requests: Vec<kinko_core::roster::Request>,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn roster_list(state: State<'_, AppState>) -> Reply<Rosters> {
     let (entries, requests) = with_session(&state, |s| s.roster_list())?;
     Ok(Rosters { entries, requests })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn roster_request_add(
     state: State<'_, AppState>,
     roster: Roster,
@@ -97,7 +97,7 @@ pub fn roster_request_add(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn roster_request_remove(
     state: State<'_, AppState>,
     roster: Roster,
@@ -106,7 +106,7 @@ pub fn roster_request_remove(
     with_session(&state, |s| s.roster_request_remove(roster, person.trim()))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn roster_approve(
     state: State<'_, AppState>,
     request: i64,
@@ -119,12 +119,12 @@ pub fn roster_approve(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn policy_show(state: State<'_, AppState>) -> Reply<Vec<kinko_core::policy::PolicyEntry>> {
     with_session(&state, |s| s.policy_show())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn policy_set(state: State<'_, AppState>, key: String, value: String) -> Reply<()> {
     with_session(&state, |s| s.policy_set(key.trim(), value.trim()))?;
     // A new idle limit applies at once.

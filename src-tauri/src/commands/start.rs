@@ -44,7 +44,7 @@ pub struct AppStatus {
 }
 
 /// Where the app stands; never counts as activity.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
     state.lock_if_idle();
     let (exists, problem) = match kinko_core::Vault::open(&state.vault) {
@@ -116,6 +116,7 @@ pub async fn sign_in(
     let vault = kinko_core::Vault::open(&state.vault)?;
     let session = vault.sign_in(id.trim(), &password, totp.as_deref(), &terminal())?;
     let who = me(&session)?;
+    state.forget_view();
     if let Ok(mut a) = state.activity.lock() {
         a.last = Instant::now();
         a.limit = Duration::from_secs(who.idle_minutes.max(1) * 60);
@@ -131,31 +132,28 @@ pub async fn sign_in(
     Ok(who)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
-    if let Ok(mut v) = state.viewing.lock() {
-        v.take();
-    }
-    let taken = state
+    let mut session = state
         .session
         .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
-        .take();
-    if let Some(s) = taken {
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+    state.forget_view();
+    if let Some(s) = session.take() {
         s.end()?;
     }
     Ok(())
 }
 
 /// The page's idle timer ran out: end the session now.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn lock(state: State<'_, AppState>) -> Reply<bool> {
     Ok(state.lock())
 }
 
 /// The person is active in the window (reading, scrolling) without
 /// calling anything: keep the session from locking.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn touch(state: State<'_, AppState>) -> Reply<()> {
     with_session(&state, |_| Ok(()))
 }
@@ -177,7 +175,7 @@ pub struct Enrolment {
     pub qr: Vec<String>,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn totp_enroll(state: State<'_, AppState>) -> Reply<Enrolment> {
     let e = with_session(&state, |s| s.totp_enroll())?;
     let code = qrcode::QrCode::new(e.uri.as_bytes()).map_err(|_| {
@@ -200,7 +198,7 @@ pub fn totp_enroll(state: State<'_, AppState>) -> Reply<Enrolment> {
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn totp_confirm(state: State<'_, AppState>, code: String) -> Reply<Me> {
     with_session(&state, |s| {
         s.totp_confirm(&code)?;

@@ -5,7 +5,7 @@
 
 import { api, type PlanState } from '../api';
 import { button, checkbox, el, field, input, table } from '../dom';
-import { t } from '../i18n';
+import { planState, t } from '../i18n';
 import { japanTime, parseItems } from '../logic';
 import type { Ctx } from '../main';
 
@@ -31,7 +31,7 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
   }), 'quiet');
   const again = () => c.go({ screen: 'contractEnd' });
   const parts: HTMLElement[] = [el('h1', {}, t(c.lang, 'contractEnd')),
-    plan ? el('p', { id: 'disposal-state' }, `${t(c.lang, 'state')}: ${plan.state}`) : el('p', { id: 'disposal-state' }, t(c.lang, 'noPlan')),
+    plan ? el('p', { id: 'disposal-state' }, `${t(c.lang, 'state')}: ${planState(c.lang, plan.state)}`) : el('p', { id: 'disposal-state' }, t(c.lang, 'noPlan')),
     steps(c, plan), el('div', { class: 'row' }, field(t(c.lang, 'saveFolder'), folder), pick)];
   if (officer) {
     const executor = input('plan-executor');
@@ -54,8 +54,9 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
     if (plan && !plan.approved_ref) {
       const ref = input('approve-ref');
       const on = input('approve-date', { type: 'date' });
-      const sha = input('approve-sha');
-      sha.value = plan.sha256;
+      // Typed from the plan the bureau approved, never filled in: the core
+      // then refuses an approval meant for another plan.
+      const sha = input('approve-sha', { placeholder: t(c.lang, 'planShaHint'), spellcheck: 'false' });
       parts.push(el('h2', {}, t(c.lang, 'approveStep')),
         el('div', { class: 'grid' }, field(t(c.lang, 'approvalRef'), ref), field(t(c.lang, 'approvedOn'), on), field(t(c.lang, 'planSha'), sha)),
         button(t(c.lang, 'approve'), 'approve-plan', (b) => c.busy(b, async () => {

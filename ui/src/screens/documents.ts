@@ -35,6 +35,14 @@ export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
   draw();
 }
 
+let dropListener: (() => void) | null = null;
+
+/// Stop listening for dropped files (the frame calls this on leaving).
+export function leaveImport(): void {
+  dropListener?.();
+  dropListener = null;
+}
+
 export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const path = input('import-path');
   const title = input('import-title');
@@ -49,15 +57,12 @@ export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
   stop.hidden = true;
   // Dropped files arrive as paths from the shell's window (the page never
   // reads their bytes); the shell then encrypts straight from the file.
-  const unlisten = await getCurrentWebview().onDragDropEvent((ev) => {
+  leaveImport();
+  dropListener = await getCurrentWebview().onDragDropEvent((ev) => {
     if (ev.payload.type === 'over') drop.classList.add('over');
     else drop.classList.remove('over');
     if (ev.payload.type === 'drop' && ev.payload.paths.length > 0) path.value = ev.payload.paths[0];
   });
-  const observer = new MutationObserver(() => {
-    if (!area.contains(drop)) { unlisten(); observer.disconnect(); }
-  });
-  observer.observe(area, { childList: true });
   area.replaceChildren(el('h1', {}, t(c.lang, 'import')),
     drop,
     el('div', { class: 'row' }, field(t(c.lang, 'filePath'), path),

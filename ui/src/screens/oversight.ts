@@ -5,7 +5,7 @@
 import { api, type LogFilter } from '../api';
 import { button, checkbox, el, field, input, table } from '../dom';
 import { t } from '../i18n';
-import { eventsByDay, japanTime } from '../logic';
+import { eventsByDay, japanDay, japanDayEnd, japanDayStart, japanTime } from '../logic';
 import type { Ctx } from '../main';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -53,8 +53,8 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
   const until = input('audit-until', { type: 'date' });
   const actor = input('audit-actor');
   const event = input('audit-event');
-  since.value = filter.since?.slice(0, 10) ?? '';
-  until.value = filter.until?.slice(0, 10) ?? '';
+  since.value = filter.since ? japanDay(filter.since) : '';
+  until.value = filter.until ? japanDay(filter.until) : '';
   actor.value = filter.actor ?? '';
   event.value = filter.event ?? '';
   const [folder, picker] = folderPicker(c, 'checkpoint-folder');
@@ -77,8 +77,8 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
     el('div', { class: 'filters' }, field(t(c.lang, 'since'), since), field(t(c.lang, 'until'), until),
       field(t(c.lang, 'actor'), actor), field(t(c.lang, 'event'), event),
       button(t(c.lang, 'filter'), 'audit-filter', () => void auditScreen(c, area, undefined, {
-        since: since.value ? `${since.value}T00:00:00` : undefined,
-        until: until.value ? `${until.value}T23:59:59.999999Z` : undefined,
+        since: since.value ? japanDayStart(since.value) : undefined,
+        until: until.value ? japanDayEnd(until.value) : undefined,
         actor: actor.value || undefined, event: event.value || undefined,
       }).catch(c.fail))),
     table('audit-log', ['#', t(c.lang, 'at'), t(c.lang, 'actor'), t(c.lang, 'event'), t(c.lang, 'object'), t(c.lang, 'outcome'), t(c.lang, 'detail')],

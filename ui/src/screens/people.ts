@@ -91,6 +91,7 @@ export async function policyScreen(c: Ctx, area: HTMLElement): Promise<void> {
         v.value = p.value;
         return [p.key, v, p.default, p.meaning, button(t(c.lang, 'set'), `set-${p.key}`, (b) => c.busy(b, async () => {
           await api.policySet(p.key, v.value);
+          if (p.key === 'session.idle_minutes') c.setIdleMinutes(Number(v.value));
           c.ok(`${p.key} = ${v.value}`);
         }), 'quiet')];
       })));

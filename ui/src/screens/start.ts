@@ -87,7 +87,8 @@ export function lockScreen(c: StartCtx, id: string, unlocked: (who: Me) => void)
   c.show(el('div', { id: 'lock-screen' },
     el('h1', {}, `🔒 ${t(c.lang, 'locked')}`),
     el('p', {}, t(c.lang, 'lockedIntro')),
-    signInForm(c, id, true, unlocked)));
+    signInForm(c, id, true, unlocked),
+    button(t(c.lang, 'otherUser'), 'switch-user', () => c.switchUser(), 'quiet')));
 }
 
 /// A restricted person's one next step, before any screen.
