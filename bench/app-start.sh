@@ -6,7 +6,8 @@
 # form on screen. Needs the debug app and CLI built (scripts/test.sh does).
 #   bash bench/app-start.sh [N] [APP]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
 n="${1:-5}"
 app="${2:-$PWD/target/debug/kinko-app}"
 if [ "${INSIDE_XVFB:-}" = 1 ]; then
@@ -37,4 +38,4 @@ trap 'rm -rf "$work"' EXIT
 export work HOME="$work" TAURI_WEBVIEW_AUTOMATION=true INSIDE_XVFB=1
 KINKO_PASSWORD="Bench-Vault-5t8q!w" target/debug/kinko --vault "$work/vault" init --officer kanri \
   --name "管理 責任者" --council "計測協議会" >/dev/null
-xvfb-run -a -s "-screen 0 1280x900x24" bash "$0" "$n" "$app"
+xvfb-run -a -s "-screen 0 1280x900x24" bash "$self" "$n" "$app"

@@ -4,7 +4,8 @@
 # vault live in a fresh temporary directory.
 #   KINKO_APP=/usr/bin/kinko-app bash tests/e2e/run.sh   # the installed .deb
 set -euo pipefail
-cd "$(dirname "$0")"
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")"
 if [ "${1:-}" = "--inside-xvfb" ]; then
   tauri-driver --port 4444 --native-port 4445 >"$KINKO_E2E_DIR/driver.log" 2>&1 &
   driver=$!
@@ -26,4 +27,4 @@ export KINKO_E2E_DIR="$work" HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache
 # Debug builds honour this; release builds refuse automation. (Setting
 # WEBKIT_DISABLE_COMPOSITING_MODE=1 here makes screenshots hang.)
 export TAURI_WEBVIEW_AUTOMATION=true
-xvfb-run -a -s "-screen 0 1280x900x24" bash "$0" --inside-xvfb
+xvfb-run -a -s "-screen 0 1280x900x24" bash "$self" --inside-xvfb

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explain, planState, t } from './i18n';
+import { explain, planState, roleName, t } from './i18n';
 
 describe('i18n', () => {
   it('speaks Japanese first and English on request', () => {
@@ -20,5 +20,7 @@ describe('failures and states in words', () => {
     expect(planState('ja', 'executed')).toContain('確認待ち');
     expect(planState('en', 'approved')).toContain('Approved');
     expect(planState('ja', 'odd')).toBe('odd');
+    expect(roleName('ja', 'handler')).toBe('情報取扱者');
+    expect(roleName('en', 'sysadmin')).toBe('System administrator');
   });
 });

@@ -208,6 +208,19 @@ const PLAN_STATES: Record<string, [string, string]> = {
   superseded: ['新しい計画に置き換え済み', 'Superseded by a newer plan'],
 };
 
+const ROLES: Record<string, [string, string]> = {
+  officer: ['情報管理責任者', 'Information Management Officer'],
+  manager: ['情報取扱管理担当者', 'Handling manager'],
+  handler: ['情報取扱者', 'Handler'],
+  sysadmin: ['システム管理者', 'System administrator'],
+  auditor: ['監査担当者', 'Auditor'],
+};
+
+export function roleName(lang: Lang, role: string): string {
+  const known = ROLES[role];
+  return known ? known[lang === 'ja' ? 0 : 1] : role;
+}
+
 export function planState(lang: Lang, state: string): string {
   const known = PLAN_STATES[state];
   return known ? known[lang === 'ja' ? 0 : 1] : state;

@@ -4,7 +4,7 @@
 
 import { api, type Me } from './api';
 import { button, el } from './dom';
-import { explain, t, type Key, type Lang } from './i18n';
+import { explain, roleName, t, type Key, type Lang } from './i18n';
 import { IdleTimer, screensFor, type Screen } from './logic';
 import { firstRun, lockScreen, pendingStep, signIn } from './screens/start';
 import { documentDetail, documentList, grantsScreen, importScreen, leaveImport } from './screens/documents';
@@ -121,7 +121,7 @@ function frame(active: Route['screen']): HTMLElement {
   const area = el('section', { id: 'screen' });
   const header = el('header', {},
     el('strong', {}, t(lang, 'title')),
-    el('span', { id: 'who' }, `${me!.name} (${me!.id}) — ${me!.roles.join(', ')}`),
+    el('span', { id: 'who' }, `${me!.name} (${me!.id}) — ${me!.roles.map((r) => roleName(lang, r)).join('・')}`),
     langButton(() => void render(route)),
     button(t(lang, 'lockedNow'), 'lock', () => void lockNow(), 'quiet'),
     button(t(lang, 'signOut'), 'signout', async () => {

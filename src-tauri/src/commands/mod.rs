@@ -113,19 +113,7 @@ pub fn with_session<T>(
     state: &State<'_, AppState>,
     work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
 ) -> Reply<T> {
-    if state.lock_if_idle() {
-        return Err(CommandError {
-            code: "locked",
-            message: "the app locked after the idle time the policy sets".into(),
-        });
-    }
-    let mut guard = state
-        .session
-        .lock()
-        .map_err(|_| CommandError::not_signed_in())?;
-    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
-    state.touch();
-    Ok(work(session)?)
+    with_session_then(state, work, |_, value| Ok(value))
 }
 
 /// Like [`with_session`], for a shell step that must happen while the

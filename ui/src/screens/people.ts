@@ -3,7 +3,7 @@
 
 import { api } from '../api';
 import { button, el, field, input, select, table } from '../dom';
-import { t } from '../i18n';
+import { roleName, t } from '../i18n';
 import { japanTime } from '../logic';
 import type { Ctx } from '../main';
 
@@ -11,7 +11,7 @@ export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const accounts = await api.accounts();
   const id = input('account-id');
   const name = input('account-name');
-  const roles = select('account-roles', ['handler', 'manager', 'auditor', 'sysadmin', 'officer'].map((r): [string, string] => [r, r]));
+  const roles = select('account-roles', ['handler', 'manager', 'auditor', 'sysadmin', 'officer'].map((r): [string, string] => [r, roleName(c.lang, r)]));
   const issued = el('div', { id: 'issued' });
   const show = (r: { id: string; initial_password: string }) =>
     issued.replaceChildren(el('p', {}, t(c.lang, 'initialPassword')), el('p', { class: 'secret', id: 'initial-password' }, `${r.id}: ${r.initial_password}`));
@@ -20,7 +20,7 @@ export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
     button(label, `${what}-${a}`, (b) => c.busy(b, async () => { await api.lifecycle(a, what); refresh(); }), what === 'disable' ? 'danger' : 'quiet');
   area.replaceChildren(el('h1', {}, t(c.lang, 'accounts')),
     table('accounts', [t(c.lang, 'id'), t(c.lang, 'name'), t(c.lang, 'roles'), t(c.lang, 'status'), ''],
-      accounts.map((a) => [a.id, a.name, a.roles, a.status, el('span', {},
+      accounts.map((a) => [a.id, a.name, a.roles.split(',').map((r) => roleName(c.lang, r.trim())).join('・'), a.status, el('span', {},
         act(a.id, 'suspend', t(c.lang, 'suspend')), act(a.id, 'resume', t(c.lang, 'resume')),
         act(a.id, 'unlock', t(c.lang, 'unlockAccount')),
         button(t(c.lang, 'reset'), `reset-${a.id}`, (b) => c.busy(b, async () => show(await api.resetAccount(a.id))), 'quiet'),
