@@ -22,6 +22,15 @@ pub struct Issued {
     pub initial_password: String,
 }
 
+impl From<kinko_core::NewAccount> for Issued {
+    fn from(new: kinko_core::NewAccount) -> Self {
+        Issued {
+            id: new.id,
+            initial_password: new.initial_password.as_str().to_string(),
+        }
+    }
+}
+
 #[tauri::command(async)]
 pub fn add_account(
     state: State<'_, AppState>,
@@ -29,13 +38,10 @@ pub fn add_account(
     name: String,
     roles: String,
 ) -> Reply<Issued> {
-    let new = with_session(&state, |s| {
+    with_session(&state, |s| {
         s.add_account(id.trim(), name.trim(), roles.trim())
-    })?;
-    Ok(Issued {
-        id: new.id,
-        initial_password: new.initial_password.as_str().to_string(),
     })
+    .map(Issued::from)
 }
 
 #[tauri::command(async)]
@@ -56,11 +62,7 @@ pub fn account_lifecycle(state: State<'_, AppState>, id: String, what: String) -
 
 #[tauri::command(async)]
 pub fn reset_account(state: State<'_, AppState>, id: String) -> Reply<Issued> {
-    let new = with_session(&state, |s| s.reset_account(id.trim()))?;
-    Ok(Issued {
-        id: new.id,
-        initial_password: new.initial_password.as_str().to_string(),
-    })
+    with_session(&state, |s| s.reset_account(id.trim())).map(Issued::from)
 }
 
 #[tauri::command(async)]
