@@ -25,6 +25,8 @@ fn contract() -> (TestVault, String, String, String, String) {
         .ok();
     v.boss(&["open", &doc2, "--out", path(&v.work("copy.txt"))])
         .ok();
+    v.boss(&["backup", "--out", path(&v.work("vault.kinkobak"))])
+        .ok();
     (v, mika, hana, doc1, doc2)
 }
 
@@ -72,6 +74,8 @@ fn the_whole_life_of_a_contract_end() {
         "令和8年12月25日",
         "電磁的記録媒体",
         "書き出し",
+        "バックアップ 1",
+        "vault.kinkobak",
     ] {
         assert!(page.contains(needle), "{needle} missing from the plan");
     }
@@ -148,8 +152,14 @@ fn the_whole_life_of_a_contract_end() {
     );
     check(&forged).code(5);
 
-    // Afterwards: no object files, no wrapped keys, no plaintext anywhere.
+    // Afterwards: no object files, no backup, no wrapped keys, no plaintext anywhere.
     assert!(v.object_files().is_empty());
+    assert!(
+        !v.work("vault.kinkobak").exists(),
+        "the backup was not destroyed"
+    );
+    let backups = v.boss(&["--json", "backups"]).ok().json();
+    assert!(backups[0]["destroyed_at"].is_string(), "{backups}");
     let keys: i64 = v
         .raw_db("boss", OFFICER_PW)
         .query_row("SELECT count(*) FROM wraps", [], |r| r.get(0))

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod disposal;
 mod documents;
 mod errors;

@@ -160,6 +160,19 @@ pub enum Command {
     /// Reports for the bureau.
     #[command(subcommand)]
     Report(ReportCmd),
+    /// Write an encrypted backup of the whole vault to a new file (officer, system administrator).
+    Backup {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The backups on record: where, when, under which key epoch, and whether disposal destroyed them.
+    Backups,
+    /// Restore a backup into a new directory; --user signs in to it with the password it holds.
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Alerts raised by the audit rules; --ack one with a --note (officer, manager).
     Alerts {
         /// Also list acknowledged alerts.

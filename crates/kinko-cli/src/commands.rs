@@ -224,6 +224,9 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         Command::Report(crate::args::ReportCmd::Status { month, out }) => {
             crate::incident::status_report(&ui, g, &month, &out)
         }
+        Command::Backup { out } => crate::backup::backup(&ui, g, &out),
+        Command::Backups => crate::backup::list(&ui, g),
+        Command::Restore { file, to } => crate::backup::restore(&ui, g, &file, &to),
         Command::Alerts { all, ack, note } => {
             crate::audit::alerts(&ui, g, all, ack, note.as_deref())
         }

@@ -6,6 +6,7 @@
 mod args;
 mod audit;
 mod auth;
+mod backup;
 mod commands;
 mod disposal;
 mod incident;

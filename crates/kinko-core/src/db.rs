@@ -297,4 +297,27 @@ CREATE TABLE disposal_steps (
     at      TEXT NOT NULL,
     PRIMARY KEY (plan_id, item, step)
 );
+-- Key epochs (D6): one generation of the database key and of every
+-- document's data key. `rekey` starts a new one; a backup records the
+-- epoch whose keys it holds.
+CREATE TABLE key_epochs (
+    epoch       INTEGER PRIMARY KEY,
+    suite       INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    started_by  TEXT NOT NULL,
+    finished_at TEXT
+);
+-- Backups written by `kinko backup` (S3): where, under which epoch, and
+-- whether disposal destroyed them (E3).
+CREATE TABLE backups (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    uid          TEXT NOT NULL UNIQUE,
+    epoch        INTEGER NOT NULL REFERENCES key_epochs(epoch),
+    path         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    made_by      TEXT NOT NULL,
+    made_at      TEXT NOT NULL,
+    destroyed_at TEXT
+);
 "#;

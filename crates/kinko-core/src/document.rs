@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::account::validate_text;
@@ -214,24 +213,6 @@ impl<R: Read> Read for CountingReader<'_, R> {
     }
 }
 
-/// Writes the object file, hashing the ciphertext on the way so `verify`
-/// can check objects without any key.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 fn map_stream_err(e: stream::StreamError, source: &Path, dest: &Path) -> Error {
     match e {
         stream::StreamError::Read(io) => Error::io(source, io),
@@ -290,10 +271,10 @@ fn write_object(
         progress,
         cancel,
     };
-    let mut writer = HashingWriter {
-        inner: std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()),
-        hasher: Sha256::new(),
-    };
+    // The ciphertext is hashed on the way so `verify` can check objects
+    // without any key.
+    let mut writer =
+        fsutil::HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
     // On any failure `tmp` is dropped, which removes the partial object.
     let digest = stream::encrypt(dek, uid, 1, &mut reader, &mut writer).map_err(|e| {
         if cancel.load(Ordering::Relaxed) {
@@ -303,8 +284,8 @@ fn write_object(
         }
     })?;
     writer.flush().map_err(|e| Error::io(tmp.path(), e))?;
-    let object_sha = crypto::hex(&writer.hasher.finalize_reset());
-    drop(writer);
+    let (object_sha, _) = writer.finish();
+    let object_sha = crypto::hex(&object_sha);
     check_source_unchanged(source, expected, digest.len)?;
     tmp.as_file()
         .sync_all()

@@ -136,7 +136,12 @@ impl KeySlots {
     /// Read and check the shape of the keyslots file.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let ks: KeySlots = serde_json::from_slice(&bytes).map_err(|_| {
+        Self::from_bytes(&bytes)
+    }
+
+    /// Parse keyslots JSON from outside bytes (a file, a backup).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let ks: KeySlots = serde_json::from_slice(bytes).map_err(|_| {
             Error::tampered("the keyslots file is damaged (not valid keyslots JSON)")
         })?;
         if ks.format != FORMAT {

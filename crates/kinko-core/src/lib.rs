@@ -10,6 +10,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod backup;
 pub mod credentials;
 pub mod crypto;
 pub mod db;

@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{self, kdf::KdfParams, kdf::KdfProfile, stream, HpkeKeyPair, Wrapped};
 use crate::error::{Error, Result};
+use crate::fsutil;
 
 pub const FORMAT: &str = "kinko-package";
 pub const VERSION: u32 = 1;
@@ -279,16 +280,7 @@ pub(crate) fn write(
         &crypto::sha256(&line),
         &serde_json::to_vec(&manifest).expect("serialises"),
     );
-    if out.exists() {
-        return Err(Error::invalid(format!(
-            "{} already exists; choose a new file name",
-            out.display()
-        )));
-    }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = fsutil::new_file_dir(out)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".kinko-package-")
         .tempfile_in(dir)
@@ -372,10 +364,7 @@ fn sha256_file(path: &Path) -> Result<String> {
 
 /// A stream failure as the core's error: damage stays tampering.
 pub(crate) fn stream_error(e: stream::StreamError, what: &str) -> Error {
-    match e {
-        stream::StreamError::Format(e) => e,
-        stream::StreamError::Read(io) | stream::StreamError::Write(io) => Error::io(what, io),
-    }
+    e.into_error(what)
 }
 
 fn parse_uid(hex: &str) -> Result<[u8; 16]> {

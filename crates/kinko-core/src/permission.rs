@@ -185,10 +185,12 @@ pub enum Action {
     Backup,
     /// re-encrypt under new keys.
     Rekey,
+    /// restore a backup into a new vault (recorded in the restored vault).
+    Restore,
 }
 
 impl Action {
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 46] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -234,6 +236,7 @@ impl Action {
         Action::StatusReport,
         Action::Backup,
         Action::Rekey,
+        Action::Restore,
     ];
 
     /// The audit event name of this action.
@@ -284,6 +287,7 @@ impl Action {
             Action::StatusReport => "report.status",
             Action::Backup => "vault.backup",
             Action::Rekey => "vault.rekey",
+            Action::Restore => "vault.restore",
         }
     }
 }
@@ -314,7 +318,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         }
         AuditArchive | DisposalPlan | DisposalApprove | DisposalReport | ReturnPackage
         | StatusReport | Rekey => role == Officer,
-        Backup => matches!(role, Officer | Sysadmin),
+        Backup | Restore => matches!(role, Officer | Sysadmin),
     }
 }
 

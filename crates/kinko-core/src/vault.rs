@@ -223,7 +223,7 @@ impl Vault {
 }
 
 /// Ensure `dir` exists and is empty; returns whether it already existed.
-fn prepare_empty_dir(dir: &Path) -> Result<bool> {
+pub(crate) fn prepare_empty_dir(dir: &Path) -> Result<bool> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -242,7 +242,7 @@ fn prepare_empty_dir(dir: &Path) -> Result<bool> {
     }
 }
 
-fn cleanup_failed_init(dir: &Path, existed: bool) {
+pub(crate) fn cleanup_failed_init(dir: &Path, existed: bool) {
     if existed {
         for name in [
             DB_FILE,
@@ -330,6 +330,10 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
          VALUES (?1, ?2, 'officer', ?3, ?4, 0, ?5, ?5, ?1)",
         params![opts.officer_id, opts.officer_name, officer_hpke.public, officer_sign.public, now],
+    )?;
+    tx.execute(
+        "INSERT INTO key_epochs (epoch, suite, started_at, started_by, finished_at) VALUES (1, ?1, ?2, ?3, ?2)",
+        params![crypto::stream::SUITE_AES256GCM, now, opts.officer_id],
     )?;
     let officer = format!("account:{}", opts.officer_id);
     audit::append(

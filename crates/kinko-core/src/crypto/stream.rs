@@ -157,6 +157,16 @@ pub enum StreamError {
     Format(Error),
 }
 
+impl StreamError {
+    /// As the core's error: damage stays tampering; an I/O failure names `what`.
+    pub fn into_error(self, what: impl Into<std::path::PathBuf>) -> Error {
+        match self {
+            StreamError::Format(e) => e,
+            StreamError::Read(io) | StreamError::Write(io) => Error::io(what, io),
+        }
+    }
+}
+
 impl From<Error> for StreamError {
     fn from(e: Error) -> Self {
         StreamError::Format(e)

@@ -42,6 +42,10 @@ pub const METHOD_ERASE_BY_HAND: &str = "消去（データ抹消ソフトウェ�
 pub const CHECK_VAULT: &str = "全項目の読み出し不能を Kinko で確認";
 pub const CHECK_WITNESS: &str = "作業確認者の立ち会い";
 pub const METHOD_RETURN: &str = "返却（暗号化した返却パッケージ）の後、消去（暗号化消去）";
+pub const LOCATION_BACKUP: &str = "バックアップファイル";
+pub const METHOD_ERASE_BACKUP: &str = "消去（上書き削除）。他の場所への複製は媒体ごと消去";
+pub const CHECK_BACKUP: &str =
+    "記録された場所にファイルが無いことを Kinko で確認し、複製の消去に立ち会う";
 pub const CHECK_RETURN: &str = "返却パッケージの受領確認と、全項目の読み出し不能を Kinko で確認";
 
 /// One row of the plan.
@@ -253,6 +257,25 @@ fn inventory(tx: &Transaction, only: Option<&[i64]>) -> Result<(Vec<PlanItem>, b
             });
         }
     }
+    // A backup holds every document it was made with, so every backup
+    // still on record is erased with any of them (E3).
+    let backups: Vec<(i64, String, String, i64, i64)> = tx
+        .prepare("SELECT id, path, made_at, size, epoch FROM backups WHERE destroyed_at IS NULL ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, path, made, size, epoch) in backups {
+        items.push(PlanItem {
+            item: format!("backup:{id}"),
+            label: format!(
+                "バックアップ {id}（作成 {}、{size} バイト、鍵世代 {epoch}）",
+                made.get(..10).unwrap_or(&made)
+            ),
+            kind: KIND_ELECTRONIC.into(),
+            location: format!("{LOCATION_BACKUP} {path}"),
+            method: METHOD_ERASE_BACKUP.into(),
+            check: CHECK_BACKUP.into(),
+        });
+    }
     if whole {
         items.push(PlanItem {
             item: "keys".into(),
@@ -452,6 +475,11 @@ impl Session {
                     .parse()
                     .map_err(|_| Error::tampered("a plan item is malformed"))?;
                 self.erase_document(&plan, &item.item, id)?;
+            } else if let Some(id) = item.item.strip_prefix("backup:") {
+                let id: i64 = id
+                    .parse()
+                    .map_err(|_| Error::tampered("a plan item is malformed"))?;
+                self.erase_backup(&plan, &item.item, id)?;
             }
         }
         if plan.whole_vault {
@@ -572,6 +600,24 @@ impl Session {
         let path = self.ctx.objects_dir().join(&name);
         self.step(plan, item, "object_removed", |_, _| {
             fsutil::remove_overwritten(&path)
+        })
+    }
+
+    /// A backup at its recorded path is overwritten and unlinked; the
+    /// record keeps when. A copy kept elsewhere is outside Kinko's reach:
+    /// the plan's row tells the executor to erase it and the confirmer to
+    /// witness that.
+    fn erase_backup(&mut self, plan: &Plan, item: &str, id: i64) -> Result<()> {
+        let path: String =
+            self.conn
+                .query_row("SELECT path FROM backups WHERE id = ?1", [id], |r| r.get(0))?;
+        self.step(plan, item, "backup_removed", |tx, _| {
+            fsutil::remove_overwritten(std::path::Path::new(&path))?;
+            tx.execute(
+                "UPDATE backups SET destroyed_at = ?1 WHERE id = ?2",
+                params![audit::now(), id],
+            )?;
+            Ok(())
         })
     }
 
@@ -758,6 +804,10 @@ fn remove_all_sessions(ctx: &Ctx) -> Result<()> {
 fn verify_items(tx: &Transaction, ctx: &Ctx, plan: &Plan) -> Result<Vec<ItemCheck>> {
     let mut out = Vec::new();
     for item in &plan.items {
+        if let Some(id) = item.item.strip_prefix("backup:") {
+            out.push(check_backup(tx, &item.item, id)?);
+            continue;
+        }
         let Some(id) = item.item.strip_prefix("document:") else {
             continue;
         };
@@ -785,6 +835,23 @@ fn verify_items(tx: &Transaction, ctx: &Ctx, plan: &Plan) -> Result<Vec<ItemChec
         });
     }
     Ok(out)
+}
+
+/// A backup is erased once its file is gone from the recorded path.
+fn check_backup(tx: &Transaction, item: &str, id: &str) -> Result<ItemCheck> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::tampered("a plan item is malformed"))?;
+    let path: String =
+        tx.query_row("SELECT path FROM backups WHERE id = ?1", [id], |r| r.get(0))?;
+    let present = std::path::Path::new(&path).exists();
+    Ok(ItemCheck {
+        item: item.into(),
+        keys_left: 0,
+        object_present: present,
+        readable: present,
+        erased: !present,
+    })
 }
 
 fn plan_state(tx: &Transaction, plan: Plan, sha: String, state: String) -> Result<PlanState> {

@@ -1,0 +1,638 @@
+//! Backups (S3, D2, D6): one encrypted, integrity-protected file that
+//! restores the whole vault, and the restore that checks it.
+//!
+//! ```text
+//! header  magic "KINKOBAK" | format u16 = 1 | vault id [16] | key epoch u32
+//!         | backup uid [16] | made at (Unix seconds) i64
+//!         | keyslots length u32 | the vault's keyslots file (password-sealed)
+//! body    an object stream (`crypto::stream`) under
+//!         K = HKDF-SHA-256(database key, salt = SHA-256(header), "kinko backup v1"),
+//!         uid = backup uid, version = key epoch; its plaintext is an archive
+//!         ('F' | name length u16 | name | data length u64 | data)* 'E'
+//! ```
+//!
+//! The archive holds the database (a SQLCipher copy under the same database
+//! key, so it is ciphertext itself), every document's object file and the
+//! unread inbox. Opening a backup needs the password of an account in it:
+//! the password opens that account's slot in the header, the slot holds the
+//! database key, and the database key opens the body. Any changed byte of
+//! the header changes K, so the body's header MAC fails; any change to the
+//! body fails a chunk's tag. Names in the archive are checked against the
+//! vault layout, so a crafted backup cannot write outside the target.
+//!
+//! A backup records which key epoch it holds (`backups.epoch`); `rekey`
+//! starts a new epoch, after which old backups still open with the
+//! passwords and keys of their own epoch. Disposal lists every backup and
+//! destroys the files at their recorded paths (E3).
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::params;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::account::Password;
+use crate::crypto::{self, stream};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::keyslots::KeySlots;
+use crate::permission::Action;
+use crate::session::{Done, Session};
+use crate::vault::{self, Vault, DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR};
+
+pub const MAGIC: &[u8; 8] = b"KINKOBAK";
+pub const FORMAT_VERSION: u16 = 1;
+/// A keyslots file is a few KiB per account; more is not a backup.
+const MAX_KEYSLOTS: u32 = 4 * 1024 * 1024;
+const MAX_NAME: u16 = 200;
+const FIXED_LEN: usize = 8 + 2 + 16 + 4 + 16 + 8 + 4;
+
+/// The readable part of a backup file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupHeader {
+    pub vault_id: [u8; 16],
+    pub epoch: u32,
+    pub uid: [u8; 16],
+    pub made_at: i64,
+    pub keyslots: Vec<u8>,
+}
+
+impl BackupHeader {
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(FIXED_LEN + self.keyslots.len());
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        b.extend_from_slice(&self.vault_id);
+        b.extend_from_slice(&self.epoch.to_be_bytes());
+        b.extend_from_slice(&self.uid);
+        b.extend_from_slice(&self.made_at.to_be_bytes());
+        b.extend_from_slice(&(self.keyslots.len() as u32).to_be_bytes());
+        b.extend_from_slice(&self.keyslots);
+        b
+    }
+}
+
+/// Read a backup's header from outside bytes; lengths are checked before
+/// anything is allocated. Returns the header and its exact bytes.
+pub fn read_header(r: &mut impl Read) -> Result<(BackupHeader, Vec<u8>)> {
+    let short = |_| Error::tampered("the backup is truncated inside its header");
+    let mut fixed = [0u8; FIXED_LEN];
+    r.read_exact(&mut fixed).map_err(short)?;
+    if &fixed[0..8] != MAGIC {
+        return Err(Error::invalid("not a Kinko backup file"));
+    }
+    let format = u16::from_be_bytes([fixed[8], fixed[9]]);
+    if format != FORMAT_VERSION {
+        return Err(Error::Unsupported(format!(
+            "backup format version {format}"
+        )));
+    }
+    let take16 = |at: usize| -> [u8; 16] { fixed[at..at + 16].try_into().expect("16 bytes") };
+    let be4 = |at: usize| u32::from_be_bytes(fixed[at..at + 4].try_into().expect("4 bytes"));
+    let vault_id = take16(10);
+    let epoch = be4(26);
+    let uid = take16(30);
+    let made_at = i64::from_be_bytes(fixed[46..54].try_into().expect("8 bytes"));
+    let slots_len = be4(54);
+    if slots_len == 0 || slots_len > MAX_KEYSLOTS {
+        return Err(Error::tampered(format!(
+            "the backup's keyslots length {slots_len} is out of range"
+        )));
+    }
+    let mut keyslots = vec![0u8; slots_len as usize];
+    r.read_exact(&mut keyslots).map_err(short)?;
+    let header = BackupHeader {
+        vault_id,
+        epoch,
+        uid,
+        made_at,
+        keyslots,
+    };
+    let raw = header.encode();
+    Ok((header, raw))
+}
+
+/// The body's key: bound to the database key of the backup's epoch and to
+/// every byte of its header.
+fn body_key(db_key: &[u8; 32], raw_header: &[u8]) -> crypto::Key32 {
+    crypto::hkdf(db_key, &crypto::sha256(raw_header), &[b"kinko backup v1"])
+}
+
+/// A file the archive may hold, by its place in the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Database,
+    /// An object file: 32 lower-case hex digits.
+    Object(String),
+    /// An unread inbox event.
+    Inbox(String),
+}
+
+impl Entry {
+    /// Check a name from the archive: only the vault's own layout passes,
+    /// so no name can reach outside the directory being restored.
+    pub fn parse(name: &[u8]) -> Result<Entry> {
+        let bad = || {
+            Error::tampered(format!(
+                "the backup names a file outside the vault layout: {:?}",
+                String::from_utf8_lossy(name)
+            ))
+        };
+        let name = std::str::from_utf8(name).map_err(|_| bad())?;
+        if name == DB_FILE {
+            return Ok(Entry::Database);
+        }
+        if let Some(obj) = name.strip_prefix("objects/") {
+            let hex = obj.len() == 32
+                && obj
+                    .bytes()
+                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+            return if hex {
+                Ok(Entry::Object(obj.into()))
+            } else {
+                Err(bad())
+            };
+        }
+        if let Some(evt) = name.strip_prefix("inbox/") {
+            let safe = evt.len() <= 100
+                && evt.ends_with(".evt")
+                && !evt.starts_with('.')
+                && evt
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c));
+            return if safe {
+                Ok(Entry::Inbox(evt.into()))
+            } else {
+                Err(bad())
+            };
+        }
+        Err(bad())
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Entry::Database => DB_FILE.into(),
+            Entry::Object(n) => format!("{OBJECTS_DIR}/{n}"),
+            Entry::Inbox(n) => format!("{INBOX_DIR}/{n}"),
+        }
+    }
+}
+
+/// Write the archive: each file as it is on disk, then the end mark.
+fn write_archive(out: &mut impl Write, files: &[(Entry, PathBuf)]) -> Result<()> {
+    let broken = |e: std::io::Error| Error::io("the backup being written", e);
+    for (entry, path) in files {
+        let name = entry.name();
+        let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        out.write_all(b"F").map_err(broken)?;
+        out.write_all(&(name.len() as u16).to_be_bytes())
+            .map_err(broken)?;
+        out.write_all(name.as_bytes()).map_err(broken)?;
+        out.write_all(&len.to_be_bytes()).map_err(broken)?;
+        let copied = std::io::copy(&mut (&mut f).take(len), out).map_err(broken)?;
+        if copied != len {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("the file shrank while it was being backed up"),
+            ));
+        }
+    }
+    out.write_all(b"E").map_err(broken)?;
+    out.flush().map_err(broken)
+}
+
+/// Read an archive, handing each file's bytes to `each` (which must read
+/// them all or fail). A name outside the layout, a repeated name, bytes
+/// after the end mark or a missing end mark are tampering.
+pub fn read_archive(
+    r: &mut impl Read,
+    mut each: impl FnMut(&Entry, &mut dyn Read) -> Result<()>,
+) -> Result<Vec<Entry>> {
+    let short = |_| Error::tampered("the backup's contents end too early");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut entries = Vec::new();
+    loop {
+        let mut mark = [0u8; 1];
+        r.read_exact(&mut mark).map_err(short)?;
+        match mark[0] {
+            b'E' => break,
+            b'F' => {}
+            other => {
+                return Err(Error::tampered(format!(
+                    "the backup's contents are malformed (mark {other:#04x})"
+                )))
+            }
+        }
+        let mut n = [0u8; 2];
+        r.read_exact(&mut n).map_err(short)?;
+        let n = u16::from_be_bytes(n);
+        if n == 0 || n > MAX_NAME {
+            return Err(Error::tampered(format!(
+                "the backup's name length {n} is out of range"
+            )));
+        }
+        let mut name = vec![0u8; n as usize];
+        r.read_exact(&mut name).map_err(short)?;
+        let entry = Entry::parse(&name)?;
+        if !seen.insert(entry.name()) {
+            return Err(Error::tampered(format!(
+                "the backup holds {} twice",
+                entry.name()
+            )));
+        }
+        let mut len = [0u8; 8];
+        r.read_exact(&mut len).map_err(short)?;
+        let len = u64::from_be_bytes(len);
+        let mut data = r.take(len);
+        each(&entry, &mut data)?;
+        if data.limit() != 0 {
+            return Err(Error::tampered(format!(
+                "{} ends too early in the backup",
+                entry.name()
+            )));
+        }
+        entries.push(entry);
+    }
+    let mut rest = [0u8; 1];
+    match r.read(&mut rest) {
+        Ok(0) => Ok(entries),
+        _ => Err(Error::tampered("the backup has bytes after its end mark")),
+    }
+}
+
+/// What `backup` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupInfo {
+    pub id: i64,
+    pub uid: String,
+    pub epoch: u32,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub documents: usize,
+}
+
+/// What `restore` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub vault_id: String,
+    pub backup_uid: String,
+    pub epoch: u32,
+    pub made_at: String,
+    pub documents: usize,
+    pub files: usize,
+    pub path: String,
+}
+
+/// A recorded backup (`backup list`, the disposal inventory).
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupRecord {
+    pub id: i64,
+    pub uid: String,
+    pub epoch: u32,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub made_by: String,
+    pub made_at: String,
+    pub destroyed_at: Option<String>,
+}
+
+/// Removes a temporary copy of the database however the backup ends.
+struct TempCopy(PathBuf);
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = fsutil::remove_overwritten(&self.0);
+        let mut journal = self.0.clone().into_os_string();
+        journal.push("-journal");
+        let _ = fsutil::remove_overwritten(Path::new(&journal));
+    }
+}
+
+impl Session {
+    /// Write a backup of the whole vault to `out`, a new file (officer,
+    /// system administrator): the file holds only ciphertext, so making it
+    /// reads no document.
+    pub fn backup(&mut self, out: &Path) -> Result<BackupInfo> {
+        self.require(Action::Backup, "vault")?;
+        let attempt = self.write_backup(out);
+        let (header, size, sha, documents) = match attempt {
+            Ok(v) => v,
+            Err(e) => {
+                self.log_failure(Action::Backup.event(), "vault", &e);
+                return Err(e);
+            }
+        };
+        let path = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
+        let uid = crypto::hex(&header.uid);
+        let recorded = self.perform(Action::Backup, "vault", |tx, ctx| {
+            let path = path.display().to_string();
+            tx.execute(
+                "INSERT INTO backups (uid, epoch, path, size, sha256, made_by, made_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![uid, header.epoch, path, size as i64, sha, ctx.actor.id, crate::audit::now()],
+            )?;
+            let id = tx.last_insert_rowid();
+            let detail = format!(
+                "backup {id} ({uid}): key epoch {}, {documents} documents, {size} bytes, SHA-256 {sha}",
+                header.epoch
+            );
+            Ok(Done {
+                object: Some(format!("backup:{id}")),
+                ..Done::ok(
+                    BackupInfo {
+                        id,
+                        uid: uid.clone(),
+                        epoch: header.epoch,
+                        path,
+                        size,
+                        sha256: sha.clone(),
+                        documents,
+                    },
+                    detail,
+                )
+            })
+        });
+        if recorded.is_err() {
+            // Unrecorded, it would escape the disposal inventory.
+            let _ = fsutil::remove_overwritten(out);
+        }
+        recorded
+    }
+
+    fn write_backup(&mut self, out: &Path) -> Result<(BackupHeader, u64, String, usize)> {
+        let dir = fsutil::new_file_dir(out)?;
+        let copy = TempCopy(self.ctx.dir.join(format!(
+            ".tmp-backup-{}.db",
+            crypto::hex(&crypto::random::<8>())
+        )));
+        let (epoch, objects) = self.snapshot(&copy.0)?;
+        let mut files = vec![(Entry::Database, copy.0.clone())];
+        for name in &objects {
+            let entry = Entry::parse(format!("{OBJECTS_DIR}/{name}").as_bytes())?;
+            files.push((entry, self.ctx.objects_dir().join(name)));
+        }
+        files.extend(inbox_files(&self.ctx.dir)?);
+        let keyslots = std::fs::read(self.ctx.keyslots_path())
+            .map_err(|e| Error::io(self.ctx.keyslots_path(), e))?;
+        let vault_id: [u8; 16] = data_encoding::HEXLOWER
+            .decode(self.ctx.vault_id.as_bytes())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| Error::tampered("the vault id is malformed"))?;
+        let header = BackupHeader {
+            vault_id,
+            epoch,
+            uid: crypto::random::<16>(),
+            made_at: chrono::Utc::now().timestamp(),
+            keyslots,
+        };
+        let raw = header.encode();
+        let key = body_key(&self.ctx.secrets.db_key, &raw);
+
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-kinko-backup-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let mut w = fsutil::HashingWriter::new(BufWriter::with_capacity(256 * 1024, tmp.as_file()));
+        w.write_all(&raw).map_err(|e| Error::io(out, e))?;
+        encrypt_archive(&key, &header, &files, &mut w, out)?;
+        w.flush().map_err(|e| Error::io(out, e))?;
+        let (sha, size) = w.finish();
+        tmp.as_file().sync_all().map_err(|e| Error::io(out, e))?;
+        tmp.persist_noclobber(out)
+            .map_err(|e| Error::io(out, e.error))?;
+        fsutil::sync_dir(dir)?;
+        Ok((header, size, crypto::hex(&sha), objects.len()))
+    }
+
+    /// A consistent copy of the database (under the same key) and the
+    /// object files its live documents name, both as of one moment.
+    fn snapshot(&mut self, to: &Path) -> Result<(u32, Vec<String>)> {
+        let key = Zeroizing::new(format!("x'{}'", crypto::hex(&self.ctx.secrets.db_key)));
+        let target = to
+            .to_str()
+            .ok_or_else(|| Error::invalid("the vault path is not valid UTF-8"))?;
+        self.conn.execute(
+            "ATTACH DATABASE ?1 AS snap KEY ?2",
+            params![target, key.as_str()],
+        )?;
+        let copied = (|| {
+            let tx = self.conn.transaction()?;
+            let epoch: u32 = tx.query_row("SELECT max(epoch) FROM key_epochs", [], |r| r.get(0))?;
+            let objects: Vec<String> = tx
+                .prepare("SELECT object_name FROM documents WHERE erased_at IS NULL ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            tx.query_row("SELECT sqlcipher_export('snap')", [], |_| Ok(()))?;
+            // sqlcipher_export copies tables, not the schema version.
+            let version: i64 = tx.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
+            tx.execute_batch(&format!("PRAGMA snap.user_version = {version}"))?;
+            tx.commit()?;
+            Ok((epoch, objects))
+        })();
+        let _ = self.conn.execute("DETACH DATABASE snap", []);
+        copied
+    }
+
+    /// Every backup recorded, newest first (officer, system administrator).
+    pub fn backups(&mut self) -> Result<Vec<BackupRecord>> {
+        self.perform(Action::Backup, "backups", |tx, _| {
+            let list = tx
+                .prepare("SELECT id, uid, epoch, path, size, sha256, made_by, made_at, destroyed_at FROM backups ORDER BY id DESC")?
+                .query_map([], |r| {
+                    Ok(BackupRecord {
+                        id: r.get(0)?,
+                        uid: r.get(1)?,
+                        epoch: r.get(2)?,
+                        path: r.get(3)?,
+                        size: r.get::<_, i64>(4)? as u64,
+                        sha256: r.get(5)?,
+                        made_by: r.get(6)?,
+                        made_at: r.get(7)?,
+                        destroyed_at: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let detail = format!("{} backups listed", list.len());
+            Ok(Done::ok(list, detail))
+        })
+    }
+}
+
+fn inbox_files(dir: &Path) -> Result<Vec<(Entry, PathBuf)>> {
+    let inbox = dir.join(INBOX_DIR);
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(&inbox).map_err(|e| Error::io(&inbox, e))?;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        // Half-written inbox files start with a dot; they are not events yet.
+        if let Ok(entry) =
+            Entry::parse(format!("{INBOX_DIR}/{}", name.to_string_lossy()).as_bytes())
+        {
+            out.push((entry, e.path()));
+        }
+    }
+    out.sort_by_key(|a| a.0.name());
+    Ok(out)
+}
+
+/// Stream the archive of `files` through the object stream into `out`. The
+/// archive is written on a second thread into a pipe the encryption reads.
+fn encrypt_archive(
+    key: &[u8; 32],
+    header: &BackupHeader,
+    files: &[(Entry, PathBuf)],
+    out: &mut impl Write,
+    out_path: &Path,
+) -> Result<()> {
+    let (mut reader, writer) = std::io::pipe().map_err(|e| Error::io(out_path, e))?;
+    std::thread::scope(|s| {
+        let producer = s.spawn(move || {
+            let mut writer = BufWriter::with_capacity(256 * 1024, writer);
+            write_archive(&mut writer, files)
+        });
+        let sealed = stream::encrypt(key, header.uid, header.epoch, &mut reader, out);
+        drop(reader);
+        let produced = producer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Crypto("the backup writer stopped".into())));
+        // A file that could not be read would end the archive early: its
+        // error comes first, else the encryption's.
+        produced?;
+        sealed.map(drop).map_err(|e| e.into_error(out_path))
+    })
+}
+
+/// Who restores, and how they sign in to the restored vault.
+pub struct RestoreRequest<'a> {
+    pub backup: &'a Path,
+    pub to: &'a Path,
+    pub id: &'a str,
+    pub password: &'a Password,
+    pub totp: Option<&'a str>,
+    pub terminal: &'a str,
+}
+
+impl Vault {
+    /// Restore a backup into `to` (new or empty) as a working vault, then
+    /// sign in to it as the restorer (officer or system administrator),
+    /// check every file against the database and record the restore in
+    /// the restored vault's trail. On any failure nothing is left in `to`.
+    pub fn restore(req: &RestoreRequest) -> Result<Restored> {
+        let file = File::open(req.backup).map_err(|e| Error::io(req.backup, e))?;
+        let mut r = BufReader::with_capacity(256 * 1024, file);
+        let (header, raw) = read_header(&mut r)?;
+        let slots = KeySlots::from_bytes(&header.keyslots)?;
+        if slots.vault_id != crypto::hex(&header.vault_id) {
+            return Err(Error::tampered(
+                "the backup's keyslots belong to another vault",
+            ));
+        }
+        let secrets = slots.unlock(req.id, req.password.as_bytes())?;
+        let key = body_key(&secrets.db_key, &raw);
+        drop(secrets);
+        let existed = vault::prepare_empty_dir(req.to)?;
+        let result = unpack_into(&key, &header, &mut r, req)
+            .and_then(|files| finish_restore(&header, files, req));
+        if result.is_err() {
+            vault::cleanup_failed_init(req.to, existed);
+        }
+        result
+    }
+}
+
+fn unpack_into(
+    key: &[u8; 32],
+    header: &BackupHeader,
+    r: &mut (impl Read + Send),
+    req: &RestoreRequest,
+) -> Result<usize> {
+    for sub in [OBJECTS_DIR, vault::SESSIONS_DIR, INBOX_DIR] {
+        fsutil::create_private_dir(&req.to.join(sub))?;
+    }
+    let (mut reader, mut writer) = std::io::pipe().map_err(|e| Error::io(req.backup, e))?;
+    let entries = std::thread::scope(|s| {
+        let opener = s.spawn(move || {
+            let opened = stream::decrypt(key, header.uid, header.epoch, r, &mut writer);
+            drop(writer);
+            opened
+        });
+        let parsed = read_archive(&mut BufReader::new(&mut reader), |entry, data| {
+            let path = req.to.join(entry.name());
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            std::io::copy(data, &mut f).map_err(|e| Error::io(&path, e))?;
+            f.sync_all().map_err(|e| Error::io(&path, e))
+        });
+        drop(reader);
+        let opened = opener
+            .join()
+            .unwrap_or_else(|_| Err(Error::Crypto("the backup reader stopped".into()).into()));
+        // The stream's verdict (tampering, truncation) is the true cause
+        // when both fail.
+        opened.map_err(|e| e.into_error(req.backup))?;
+        parsed
+    })?;
+    if !entries.contains(&Entry::Database) {
+        return Err(Error::tampered("the backup holds no database"));
+    }
+    std::fs::write(req.to.join(KEYSLOTS_FILE), &header.keyslots)
+        .map_err(|e| Error::io(req.to.join(KEYSLOTS_FILE), e))?;
+    fsutil::sync_dir(req.to)?;
+    Ok(entries.len())
+}
+
+fn finish_restore(header: &BackupHeader, files: usize, req: &RestoreRequest) -> Result<Restored> {
+    let restored = Vault::open(req.to)?;
+    let mut session = restored.sign_in(req.id, req.password, req.totp, req.terminal)?;
+    session.require(Action::Restore, "vault")?;
+    let made_at = chrono::DateTime::from_timestamp(header.made_at, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
+    let uid = crypto::hex(&header.uid);
+    let report = session.verify(false)?;
+    if !report.is_intact() {
+        return Err(Error::tampered(format!(
+            "the restored vault does not verify: {}",
+            report
+                .damaged
+                .iter()
+                .map(|d| format!("{} ({})", d.item, d.problem))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let path = req.to.display().to_string();
+    let done = session.perform(Action::Restore, "vault", |tx, ctx| {
+        let documents: i64 = tx.query_row(
+            "SELECT count(*) FROM documents WHERE erased_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let detail = format!(
+            "restored backup {uid} (key epoch {}, made {made_at}) to {path}",
+            header.epoch
+        );
+        Ok(Done::ok(
+            Restored {
+                vault_id: ctx.vault_id.clone(),
+                backup_uid: uid.clone(),
+                epoch: header.epoch,
+                made_at: made_at.clone(),
+                documents: documents as usize,
+                files,
+                path: path.clone(),
+            },
+            detail,
+        ))
+    })?;
+    session.end()?;
+    Ok(done)
+}
