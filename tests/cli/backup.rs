@@ -104,3 +104,95 @@ fn backup_restore_drill_through_the_command() {
     assert!(r.stderr.contains("tamper"), "{}", r.stderr);
     assert!(!to2.exists());
 }
+
+/// D6 through the binary: `rekey --suite 2` killed (SIGKILL) after a few
+/// documents leaves a vault that verifies; the next `rekey` resumes it,
+/// and every document reads back the same. Only the officer with the
+/// vault's recovery code may run it.
+#[test]
+fn rekey_killed_midway_resumes() {
+    use std::io::{BufRead, BufReader};
+    let (v, printed) = TestVault::init_with(&["--policy", "totp.required=false"]);
+    let code = printed["recovery_code"].as_str().unwrap().to_string();
+    let hana = v.add("hana", "handler");
+    let mut docs = Vec::new();
+    for i in 0..8u8 {
+        let bytes: Vec<u8> = (0..1_500_000u32).map(|b| (b as u8) ^ i).collect();
+        let id = v.import(&v.file(&format!("d{i}.bin"), &bytes), &[]);
+        docs.push((id, bytes));
+    }
+    v.boss(&["grant", &docs[0].0, "--to", "hana"]).ok();
+
+    v.run_env(
+        &["rekey"],
+        &[
+            ("KINKO_USER", "hana"),
+            ("KINKO_PASSWORD", &hana),
+            ("KINKO_RECOVERY_CODE", &code),
+        ],
+    )
+    .code(4);
+    let other = TestVault::init_with(&[]).1["recovery_code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    v.run_env(
+        &["rekey"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", OFFICER_PW),
+            ("KINKO_RECOVERY_CODE", &other),
+        ],
+    )
+    .code(4);
+
+    let mut child = std::process::Command::new(crate::kinko_bin())
+        .args(["rekey", "--suite", "2"])
+        .env("KINKO_VAULT", &v.dir)
+        .env("KINKO_LANG", "en")
+        .env("KINKO_USER", "boss")
+        .env("KINKO_PASSWORD", OFFICER_PW)
+        .env("KINKO_RECOVERY_CODE", &code)
+        .env_remove("KINKO_SESSION")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        assert!(line.contains("/8 documents"), "{line}");
+        if line.contains(" 3/8 ") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    v.boss(&["verify"]).ok();
+    v.boss(&["backup", "--out", path(&v.work("mid.bak"))])
+        .code(4);
+    v.boss(&["rekey", "--suite", "1"]).code(1);
+    let done = v
+        .run_env(
+            &["--json", "rekey"],
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", &code),
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(done["resumed"], true);
+    assert_eq!(done["suite"], 2);
+    let deep = v.boss(&["--json", "verify", "--deep"]).ok().json();
+    assert_eq!(deep["documents_decrypted"], 8);
+    for (id, bytes) in &docs {
+        assert_eq!(&v.boss(&["open", id, "--out", "-"]).ok().stdout, bytes);
+    }
+    let hers = v
+        .as_user("hana", &hana, &["open", &docs[0].0, "--out", "-"])
+        .ok();
+    assert_eq!(hers.stdout, docs[0].1);
+}

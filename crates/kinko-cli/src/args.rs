@@ -173,6 +173,12 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Re-encrypt every document under new keys, and the database under a new key (officer, with the recovery code).
+    Rekey {
+        /// Content suite for the new object files: 1 AES-256-GCM, 2 Camellia-256-GCM (default: the current one).
+        #[arg(long, value_name = "ID")]
+        suite: Option<u16>,
+    },
     /// Alerts raised by the audit rules; --ack one with a --note (officer, manager).
     Alerts {
         /// Also list acknowledged alerts.

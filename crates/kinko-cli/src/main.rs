@@ -10,6 +10,7 @@ mod backup;
 mod commands;
 mod disposal;
 mod incident;
+mod keys;
 mod text;
 
 use std::process::ExitCode;

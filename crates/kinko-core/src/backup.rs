@@ -365,6 +365,11 @@ impl Session {
 
     fn write_backup(&mut self, out: &Path) -> Result<(BackupHeader, u64, String, usize)> {
         let dir = fsutil::new_file_dir(out)?;
+        if let Some((epoch, _)) = crate::rekey::unfinished(&self.conn)? {
+            return Err(Error::denied(format!(
+                "key epoch {epoch} is unfinished: run `kinko rekey` to finish it, then make the backup"
+            )));
+        }
         let copy = TempCopy(self.ctx.dir.join(format!(
             ".tmp-backup-{}.db",
             crypto::hex(&crypto::random::<8>())
@@ -399,7 +404,8 @@ impl Session {
             .map_err(|e| Error::io(dir, e))?;
         let mut w = fsutil::HashingWriter::new(BufWriter::with_capacity(256 * 1024, tmp.as_file()));
         w.write_all(&raw).map_err(|e| Error::io(out, e))?;
-        encrypt_archive(&key, &header, &files, &mut w, out)?;
+        let (_, suite) = crate::rekey::current_epoch(&self.conn)?;
+        encrypt_archive(suite, &key, &header, &files, &mut w, out)?;
         w.flush().map_err(|e| Error::io(out, e))?;
         let (sha, size) = w.finish();
         tmp.as_file().sync_all().map_err(|e| Error::io(out, e))?;
@@ -483,6 +489,7 @@ fn inbox_files(dir: &Path) -> Result<Vec<(Entry, PathBuf)>> {
 /// Stream the archive of `files` through the object stream into `out`. The
 /// archive is written on a second thread into a pipe the encryption reads.
 fn encrypt_archive(
+    suite: u16,
     key: &[u8; 32],
     header: &BackupHeader,
     files: &[(Entry, PathBuf)],
@@ -495,7 +502,7 @@ fn encrypt_archive(
             let mut writer = BufWriter::with_capacity(256 * 1024, writer);
             write_archive(&mut writer, files)
         });
-        let sealed = stream::encrypt(key, header.uid, header.epoch, &mut reader, out);
+        let sealed = stream::encrypt_with(suite, key, header.uid, header.epoch, &mut reader, out);
         drop(reader);
         let produced = producer
             .join()
@@ -533,7 +540,12 @@ impl Vault {
             ));
         }
         let secrets = slots.unlock(req.id, req.password.as_bytes())?;
-        let key = body_key(&secrets.db_key, &raw);
+        // After a `rekey` the newest database key waits beside the slot.
+        let db_key = match slots.pending_db_key(req.id, &secrets)? {
+            Some(k) => k,
+            None => Zeroizing::new(secrets.db_key),
+        };
+        let key = body_key(&db_key, &raw);
         drop(secrets);
         let existed = vault::prepare_empty_dir(req.to)?;
         let result = unpack_into(&key, &header, &mut r, req)

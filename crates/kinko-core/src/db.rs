@@ -98,7 +98,9 @@ CREATE TABLE documents (
     received_by   TEXT NOT NULL REFERENCES accounts(id),
     received_at   TEXT NOT NULL,
     -- Set when the document is disposed of (its keys and file destroyed).
-    erased_at     TEXT
+    erased_at     TEXT,
+    -- The key epoch of its data key and object file (see key_epochs).
+    epoch         INTEGER NOT NULL DEFAULT 1
 );
 -- Plaintext copies that left the vault to a file (D4, E1): disposal
 -- lists them for erasure by hand.

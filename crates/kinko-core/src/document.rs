@@ -241,11 +241,17 @@ fn validate_request(req: &ImportRequest) -> Result<String> {
 /// digest and the ciphertext's SHA-256. The file is complete and durable
 /// under its final name before the caller records the document, so a
 /// crash leaves at most an orphan file that no key opens.
+/// How a new object file is sealed: its uid, data key and content suite.
+pub(crate) struct Sealing<'a> {
+    pub uid: [u8; 16],
+    pub dek: &'a [u8; 32],
+    pub suite: u16,
+}
+
 fn write_object(
     ctx_objects: &Path,
     source: &Path,
-    uid: [u8; 16],
-    dek: &[u8; 32],
+    sealing: Sealing<'_>,
     progress: &mut dyn FnMut(u64, u64),
     cancel: &AtomicBool,
 ) -> Result<(String, stream::Digest256, String)> {
@@ -258,6 +264,7 @@ fn write_object(
         )));
     }
     let expected = meta.len();
+    let Sealing { uid, dek, suite } = sealing;
     let name = crypto::hex(&uid);
     let final_path = ctx_objects.join(&name);
     let tmp = tempfile::Builder::new()
@@ -276,13 +283,14 @@ fn write_object(
     let mut writer =
         fsutil::HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
     // On any failure `tmp` is dropped, which removes the partial object.
-    let digest = stream::encrypt(dek, uid, 1, &mut reader, &mut writer).map_err(|e| {
-        if cancel.load(Ordering::Relaxed) {
-            Error::Cancelled("the file was not received; nothing was kept".into())
-        } else {
-            map_stream_err(e, source, tmp.path())
-        }
-    })?;
+    let digest =
+        stream::encrypt_with(suite, dek, uid, 1, &mut reader, &mut writer).map_err(|e| {
+            if cancel.load(Ordering::Relaxed) {
+                Error::Cancelled("the file was not received; nothing was kept".into())
+            } else {
+                map_stream_err(e, source, tmp.path())
+            }
+        })?;
     writer.flush().map_err(|e| Error::io(tmp.path(), e))?;
     let (object_sha, _) = writer.finish();
     let object_sha = crypto::hex(&object_sha);
@@ -350,17 +358,21 @@ impl Session {
         let prepared = validate_request(req).and_then(|title| {
             let uid = crypto::random::<16>();
             let dek = crypto::random_key();
+            let (epoch, suite) = crate::rekey::current_epoch(&self.conn)?;
             let (name, digest, object_sha) = write_object(
                 &self.ctx.objects_dir(),
                 &req.source,
-                uid,
-                &dek,
+                Sealing {
+                    uid,
+                    dek: &dek,
+                    suite,
+                },
                 progress,
                 cancel,
             )?;
-            Ok((title, uid, dek, name, digest, object_sha))
+            Ok((title, uid, dek, name, digest, object_sha, epoch))
         });
-        let (title, uid, dek, name, digest, object_sha) = match prepared {
+        let (title, uid, dek, name, digest, object_sha, epoch) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 self.log_failure(Action::DocumentImport.event(), "document:new", &e);
@@ -376,11 +388,11 @@ impl Session {
         let recorded = self.perform(Action::DocumentImport, "document:new", |tx, ctx| {
             let custodian: Vec<u8> = crate::session::meta(tx, "custodian_public")?;
             tx.execute(
-                "INSERT INTO documents (uid, version, title, file_name, origin, via, purpose, personal_data, size, sha256, object_name, object_sha256, received_by, received_at)
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "INSERT INTO documents (uid, version, title, file_name, origin, via, purpose, personal_data, size, sha256, object_name, object_sha256, received_by, received_at, epoch)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     uid.to_vec(), title, file_name, req.origin, req.via, req.purpose, req.personal_data,
-                    digest.len as i64, crypto::hex(&digest.sha256), name, object_sha, ctx.actor.id, audit::now()
+                    digest.len as i64, crypto::hex(&digest.sha256), name, object_sha, ctx.actor.id, audit::now(), epoch
                 ],
             )?;
             let id = tx.last_insert_rowid();

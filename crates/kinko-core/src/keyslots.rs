@@ -113,6 +113,26 @@ pub struct KeySlots {
     /// Slots by [`KeySlots::slot_name`] of the account ID, so the file
     /// does not list who has access.
     pub slots: BTreeMap<String, Slot>,
+    /// After `rekey`: the new database key wrapped with HPKE to each
+    /// account's key, by slot name, until the account's slot is sealed
+    /// again (its next password change). `rekey` cannot reseal the slots
+    /// itself: it does not know the passwords.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub db_keys: BTreeMap<String, PendingKey>,
+}
+
+/// A database key waiting for its account's slot (see `KeySlots::db_keys`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PendingKey {
+    pub epoch: u32,
+    pub wrap: WrapJson,
+}
+
+/// HPKE context of a pending database key: bound to the vault, the
+/// account and the key epoch.
+pub(crate) fn pending_context(vault_id: &str, account: &str, epoch: u32) -> Vec<u8> {
+    format!("kinko db-key v1\0{vault_id}\0{account}\0{epoch}").into_bytes()
 }
 
 impl KeySlots {
@@ -130,6 +150,7 @@ impl KeySlots {
             custodian_public: crypto::b64(custodian_public),
             custodian_slot: WrapJson::from_wrapped(custodian_slot),
             slots: BTreeMap::new(),
+            db_keys: BTreeMap::new(),
         }
     }
 
@@ -191,6 +212,8 @@ impl KeySlots {
     ) -> Result<()> {
         let kek = kdf.derive(password)?;
         let sealed = crypto::seal(&kek, &self.aad(account, &kdf), &secrets.to_bytes());
+        // The slot now holds the current database key itself.
+        self.db_keys.remove(&self.slot_name(account));
         self.slots.insert(
             self.slot_name(account),
             Slot {
@@ -225,6 +248,25 @@ impl KeySlots {
         let plain = crypto::open(&kek, &self.aad(account, &slot.kdf), &sealed)
             .ok_or(Error::BadCredentials)?;
         SlotSecrets::from_bytes(&plain)
+    }
+
+    /// The database key waiting for `account` after a `rekey`, opened with
+    /// the account's own HPKE key; `None` if there is none.
+    pub fn pending_db_key(
+        &self,
+        account: &str,
+        secrets: &SlotSecrets,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        let Some(p) = self.db_keys.get(&self.slot_name(account)) else {
+            return Ok(None);
+        };
+        let ctx = pending_context(&self.vault_id, account, p.epoch);
+        let key = crypto::hpke_unwrap(&secrets.hpke_secret, &ctx, &p.wrap.to_wrapped()?)
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| Error::tampered("the keyslots file's new database key does not open"))?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&key);
+        Ok(Some(out))
     }
 
     pub fn inbox_public(&self) -> Result<Vec<u8>> {

@@ -27,6 +27,7 @@ pub mod lockout;
 pub mod package;
 pub mod permission;
 pub mod policy;
+pub mod rekey;
 pub mod roster;
 pub mod session;
 pub mod signed;

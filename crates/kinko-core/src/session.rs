@@ -358,7 +358,7 @@ pub(crate) fn open_signed_in(
     proof: Proof<'_>,
 ) -> Result<Session> {
     let dir = vault.dir().to_path_buf();
-    let mut conn = db::open(&dir.join(DB_FILE), &secrets.db_key)?;
+    let (mut conn, secrets) = open_database(vault, id, secrets)?;
     db::check_schema(&conn)?;
     check_keyslots_match(&conn, vault)?;
     let mut actor = load_actor(&conn, id)?;
@@ -422,6 +422,26 @@ pub(crate) fn open_signed_in(
         token_id,
         notices,
     })
+}
+
+/// Open the database with the newest key this account holds: the one a
+/// `rekey` left for it, else its slot's. A `rekey` stopped between writing
+/// the new keys and re-keying the database leaves the slot's key in force,
+/// so both are tried, newest first.
+fn open_database(
+    vault: &Vault,
+    id: &str,
+    mut secrets: SlotSecrets,
+) -> Result<(Connection, SlotSecrets)> {
+    let path = vault.dir().join(DB_FILE);
+    if let Some(newer) = vault.slots().pending_db_key(id, &secrets)? {
+        if let Ok(conn) = db::open(&path, &newer) {
+            secrets.db_key = *newer;
+            return Ok((conn, secrets));
+        }
+    }
+    let conn = db::open(&path, &secrets.db_key)?;
+    Ok((conn, secrets))
 }
 
 /// May this person be in now? Account status, the one-time code (for a

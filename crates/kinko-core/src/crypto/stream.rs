@@ -29,6 +29,71 @@ pub const MAGIC: &[u8; 8] = b"KINKOOBJ";
 pub const FORMAT_VERSION: u16 = 1;
 /// Suite 1: AES-256-GCM, HKDF-SHA-256 key derivation, HMAC-SHA-256 header MAC.
 pub const SUITE_AES256GCM: u16 = 1;
+/// Suite 2: Camellia-256-GCM (also on the CRYPTREC list), the same KDF and
+/// MAC. It exists so that a broken AES can be swapped out by `rekey --suite 2`.
+pub const SUITE_CAMELLIA256GCM: u16 = 2;
+/// Every suite this build reads and writes.
+pub const SUITES: [u16; 2] = [SUITE_AES256GCM, SUITE_CAMELLIA256GCM];
+
+/// A suite's name for people (`kinko about`, `rekey`).
+pub fn suite_name(suite: u16) -> &'static str {
+    match suite {
+        SUITE_AES256GCM => "AES-256-GCM + HKDF-SHA-256 + HMAC-SHA-256",
+        SUITE_CAMELLIA256GCM => "Camellia-256-GCM + HKDF-SHA-256 + HMAC-SHA-256",
+        _ => "unknown",
+    }
+}
+
+/// Refuse a suite id this build does not know.
+pub fn check_suite(suite: u16) -> Result<()> {
+    if SUITES.contains(&suite) {
+        Ok(())
+    } else {
+        Err(Error::Unsupported(format!(
+            "content suite {suite} (this Kinko knows 1: AES-256-GCM and 2: Camellia-256-GCM)"
+        )))
+    }
+}
+
+type Camellia256Gcm = aes_gcm::AesGcm<camellia::Camellia256, aes_gcm::aead::consts::U12>;
+
+/// The chunk AEAD of a suite: both are GCM over a 128-bit block cipher.
+enum ChunkCipher {
+    Aes(Box<Aes256Gcm>),
+    Camellia(Box<Camellia256Gcm>),
+}
+
+impl ChunkCipher {
+    fn new(suite: u16, key: &[u8; 32]) -> Self {
+        match suite {
+            SUITE_CAMELLIA256GCM => {
+                ChunkCipher::Camellia(Box::new(Camellia256Gcm::new(key.into())))
+            }
+            _ => ChunkCipher::Aes(Box::new(Aes256Gcm::new(key.into()))),
+        }
+    }
+
+    fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; TAG]> {
+        let tag = match self {
+            ChunkCipher::Aes(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
+            ChunkCipher::Camellia(c) => c.encrypt_inout_detached(nonce.into(), aad, buf.into()),
+        }
+        .map_err(|_| Error::Crypto("chunk encryption failed".into()))?;
+        Ok(tag.into())
+    }
+
+    fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut [u8], tag: &[u8; TAG]) -> bool {
+        match self {
+            ChunkCipher::Aes(c) => {
+                c.decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into())
+            }
+            ChunkCipher::Camellia(c) => {
+                c.decrypt_inout_detached(nonce.into(), aad, buf.into(), tag.into())
+            }
+        }
+        .is_ok()
+    }
+}
 pub const CHUNK: usize = 64 * 1024;
 pub const TAG: usize = 16;
 pub const HEADER_LEN: usize = 8 + 2 + 2 + 4 + 16 + 4 + 32 + 32;
@@ -51,7 +116,7 @@ pub struct Header {
 }
 
 struct Keys {
-    payload: Aes256Gcm,
+    payload: ChunkCipher,
     aad: [u8; 32],
 }
 
@@ -62,7 +127,7 @@ fn derive_keys(dek: &[u8; 32], header_bytes: &[u8; HEADER_LEN], h: &Header) -> K
         &[b"kinko object payload v1", &h.uid, &h.version.to_be_bytes()],
     );
     Keys {
-        payload: Aes256Gcm::new((&*payload_key).into()),
+        payload: ChunkCipher::new(h.suite, &payload_key),
         aad: sha256(header_bytes),
     }
 }
@@ -110,7 +175,7 @@ pub fn parse_header(b: &[u8; HEADER_LEN]) -> Result<Header> {
         )));
     }
     let suite = u16::from_be_bytes([b[10], b[11]]);
-    if suite != SUITE_AES256GCM {
+    if !SUITES.contains(&suite) {
         return Err(Error::tampered(format!("unknown object suite id {suite}")));
     }
     let chunk = u32::from_be_bytes([b[12], b[13], b[14], b[15]]);
@@ -183,8 +248,21 @@ pub fn encrypt(
     plaintext: &mut impl Read,
     out: &mut impl Write,
 ) -> Result<Digest256, StreamError> {
+    encrypt_with(SUITE_AES256GCM, dek, uid, version, plaintext, out)
+}
+
+/// [`encrypt`] under a chosen content suite.
+pub fn encrypt_with(
+    suite: u16,
+    dek: &[u8; 32],
+    uid: [u8; 16],
+    version: u32,
+    plaintext: &mut impl Read,
+    out: &mut impl Write,
+) -> Result<Digest256, StreamError> {
+    check_suite(suite)?;
     let h = Header {
-        suite: SUITE_AES256GCM,
+        suite,
         uid,
         version,
         salt: random::<32>(),
@@ -211,12 +289,7 @@ pub fn encrypt(
         len += cur_len as u64;
         let tag = keys
             .payload
-            .encrypt_inout_detached(
-                (&nonce(counter, last)).into(),
-                &keys.aad,
-                (&mut cur[..cur_len]).into(),
-            )
-            .map_err(|_| Error::Crypto("AES-GCM encryption failed".into()))?;
+            .seal(&nonce(counter, last), &keys.aad, &mut cur[..cur_len])?;
         cur[cur_len..cur_len + TAG].copy_from_slice(&tag);
         out.write_all(&cur[..cur_len + TAG])
             .map_err(StreamError::Write)?;
@@ -281,18 +354,15 @@ pub fn decrypt(
         let pt_len = cur_len - TAG;
         let (body, tag) = cur[..cur_len].split_at_mut(pt_len);
         let tag: &[u8; TAG] = (&*tag).try_into().expect("16-byte tag");
-        keys.payload
-            .decrypt_inout_detached(
-                (&nonce(counter, last)).into(),
-                &keys.aad,
-                body.into(),
-                tag.into(),
-            )
-            .map_err(|_| {
-                Error::tampered(format!(
-                    "object chunk {counter} fails authentication (changed, reordered, dropped or appended data)"
-                ))
-            })?;
+        if !keys
+            .payload
+            .open(&nonce(counter, last), &keys.aad, body, tag)
+        {
+            return Err(Error::tampered(format!(
+                "object chunk {counter} fails authentication (changed, reordered, dropped or appended data)"
+            ))
+            .into());
+        }
         hasher.update(&cur[..pt_len]);
         len += pt_len as u64;
         out.write_all(&cur[..pt_len]).map_err(StreamError::Write)?;
@@ -437,5 +507,36 @@ mod tests {
             prop_assert!(matches!(dec(&dek, &ct[..cut]), Err(Error::Tampered(_))));
             prop_assert!(matches!(dec(&dek, &junk), Err(Error::Tampered(_))));
         }
+    }
+
+    /// Suite 2 (Camellia-256-GCM) round-trips, is not suite 1 under
+    /// another name, and its id cannot be swapped in the header.
+    #[test]
+    fn camellia_suite_round_trips_and_its_id_is_bound() {
+        let dek = [9u8; 32];
+        let data: Vec<u8> = (0..(CHUNK * 2 + 5)).map(|i| i as u8).collect();
+        let mut ct = Vec::new();
+        encrypt_with(
+            SUITE_CAMELLIA256GCM,
+            &dek,
+            [7; 16],
+            1,
+            &mut &data[..],
+            &mut ct,
+        )
+        .unwrap();
+        assert_eq!(u16::from_be_bytes([ct[10], ct[11]]), SUITE_CAMELLIA256GCM);
+        assert_eq!(dec(&dek, &ct).unwrap(), data);
+        // The suite id is under the header MAC: it cannot be swapped.
+        let mut as_aes = ct.clone();
+        as_aes[10..12].copy_from_slice(&SUITE_AES256GCM.to_be_bytes());
+        assert!(matches!(dec(&dek, &as_aes), Err(Error::Tampered(_))));
+        let mut bad = ct.clone();
+        bad[HEADER_LEN + 3] ^= 1;
+        assert!(matches!(dec(&dek, &bad), Err(Error::Tampered(_))));
+        assert!(encrypt_with(3, &dek, [7; 16], 1, &mut &data[..], &mut Vec::new()).is_err());
+        let mut unknown = ct;
+        unknown[10..12].copy_from_slice(&7u16.to_be_bytes());
+        assert!(matches!(dec(&dek, &unknown), Err(Error::Tampered(_))));
     }
 }

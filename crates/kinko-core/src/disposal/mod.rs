@@ -786,7 +786,7 @@ impl Session {
     }
 }
 
-fn remove_all_sessions(ctx: &Ctx) -> Result<()> {
+pub(crate) fn remove_all_sessions(ctx: &Ctx) -> Result<()> {
     let dir = ctx.dir.join(crate::vault::SESSIONS_DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
