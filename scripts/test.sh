@@ -8,11 +8,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# Supply-chain checks (I4): the SBOM generator and the license checker,
+# pinned, built once into ~/.cargo/bin.
+command -v cargo-cyclonedx >/dev/null 2>&1 || cargo install --locked cargo-cyclonedx --version 0.5.9 -j2
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --version 0.20.2 -j2
 # The app embeds the built front end, so it is built (and its unit tests
 # run) before anything compiles the shell.
 (cd ui && npm run build && npm test)
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every dependency's license is on the allow list (deny.toml), every crate
+# comes from crates.io, and sbom/ still lists exactly what Cargo.lock holds.
+cargo deny --offline check licenses bans sources
+bash scripts/sbom.sh --check
 # The end-to-end tests run the built binary, so build it first.
 cargo build --workspace --locked
 cargo test --workspace --locked

@@ -416,3 +416,59 @@ fn password_from_standard_input() {
     assert_eq!(run("wrong-password\n"), Some(3));
     assert_eq!(run(""), Some(1));
 }
+
+/// I4: `kinko about` needs no vault and shows the version, the algorithms
+/// with their ids and the dependency inventory, which is the embedded
+/// CycloneDX SBOM (`--sbom` prints it whole).
+#[test]
+fn about_shows_version_algorithms_and_the_sbom() {
+    let v = TestVault::new();
+    let nowhere = v.work("no-vault");
+    let env = [("KINKO_VAULT", nowhere.to_str().unwrap())];
+    let about = v.run_env(&["--json", "about"], &env).ok().json();
+    assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
+    let algorithms = about["algorithms"].as_array().unwrap();
+    for needle in [
+        "AES-256-GCM",
+        "Camellia-256-GCM",
+        "ECDSA P-256",
+        "Argon2id",
+        "PBKDF2",
+    ] {
+        assert!(
+            algorithms
+                .iter()
+                .any(|a| a["algorithm"].as_str().unwrap().contains(needle)),
+            "{needle}"
+        );
+    }
+    let components = about["components"].as_array().unwrap();
+    for name in [
+        "kinko-core",
+        "aes-gcm",
+        "camellia",
+        "rusqlite",
+        "hpke",
+        "zeroize",
+    ] {
+        assert!(
+            components.iter().any(|c| c["name"] == name),
+            "{name} missing"
+        );
+    }
+    assert!(components
+        .iter()
+        .all(|c| c["license"].as_str().is_some_and(|l| !l.is_empty())));
+    let sbom = v.run_env(&["about", "--sbom"], &env).ok().json();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(
+        sbom["components"].as_array().unwrap().len(),
+        components.len()
+    );
+    let text = v.run_env(&["--lang", "ja", "about"], &env).ok().text();
+    assert!(
+        text.contains("依存ソフトウェア一覧") && text.contains("CycloneDX"),
+        "{text}"
+    );
+    assert!(!nowhere.exists(), "about touched the vault path");
+}

@@ -55,6 +55,12 @@ pub enum Command {
         #[arg(long = "policy", value_name = "KEY=VALUE")]
         policy: Vec<String>,
     },
+    /// Version, algorithms in use and the dependency inventory (SBOM); needs no vault.
+    About {
+        /// Print the whole CycloneDX SBOM (JSON) instead.
+        #[arg(long)]
+        sbom: bool,
+    },
     /// Path, state, counts and last checkpoint of the vault.
     Status,
     /// Check every object and the database; exit 5 naming each damaged item.

@@ -226,6 +226,7 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         }
         Command::Backup { out } => crate::backup::backup(&ui, g, &out),
         Command::Backups => crate::backup::list(&ui, g),
+        Command::About { sbom } => crate::about::about(&ui, sbom),
         Command::Rekey { suite } => crate::keys::rekey(&ui, g, suite),
         Command::Restore { file, to } => crate::backup::restore(&ui, g, &file, &to),
         Command::Alerts { all, ack, note } => {

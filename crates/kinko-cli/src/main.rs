@@ -3,6 +3,7 @@
 //! Exit codes (CLI.md): 0 done, 1 failed, 2 usage, 3 not signed in or
 //! wrong credentials, 4 not permitted, 5 integrity failure or tampering.
 
+mod about;
 mod args;
 mod audit;
 mod auth;

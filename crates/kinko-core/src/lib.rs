@@ -8,6 +8,7 @@
 //! [`account`], [`document`], [`grant`], [`audit`], [`integrity`],
 //! [`permission`]; [`crypto`] is the only module touching primitives.
 
+pub mod about;
 pub mod account;
 pub mod audit;
 pub mod backup;
