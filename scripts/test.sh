@@ -10,6 +10,12 @@ bash scripts/setup.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 # Supply-chain checks (I4): the SBOM generator and the license checker,
 # pinned, built once into ~/.cargo/bin.
+# strace shows the no-network test every socket a command makes (I4).
+command -v strace >/dev/null 2>&1 || {
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq strace
+}
 command -v cargo-cyclonedx >/dev/null 2>&1 || cargo install --locked cargo-cyclonedx --version 0.5.9 -j2
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --version 0.20.2 -j2
 # The app embeds the built front end, so it is built (and its unit tests
@@ -24,6 +30,9 @@ bash scripts/sbom.sh --check
 # The end-to-end tests run the built binary, so build it first.
 cargo build --workspace --locked
 cargo test --workspace --locked
+# Coverage-guided fuzzing of every parser of outside bytes, 20 s a target
+# (found crashes become files in fuzz/regressions, replayed by cargo test).
+bash scripts/fuzz.sh 20
 # The .deb the Tauri CLI builds (debug: it reuses the build above and lets
 # WebDriver in), installed as a council would install it, then driven.
 ui/node_modules/.bin/tauri build --debug --bundles deb -- --locked

@@ -172,7 +172,17 @@ fn rekey_killed_midway_resumes() {
     v.boss(&["verify"]).ok();
     v.boss(&["backup", "--out", path(&v.work("mid.bak"))])
         .code(4);
-    v.boss(&["rekey", "--suite", "1"]).code(1);
+    let r = v
+        .run_env(
+            &["rekey", "--suite", "1"],
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", &code),
+            ],
+        )
+        .code(1);
+    assert!(r.stderr.contains("unfinished"), "{}", r.stderr);
     let done = v
         .run_env(
             &["--json", "rekey"],

@@ -30,40 +30,10 @@ fn contract() -> (TestVault, String, String, String, String) {
     (v, mika, hana, doc1, doc2)
 }
 
-fn plan(v: &TestVault, name: &str, extra: &[&str]) {
-    let out = v.work(name);
-    let mut args = vec![
-        "disposal",
-        "plan",
-        "--executor",
-        "mika",
-        "--confirmer",
-        "boss",
-        "--out",
-        path(&out),
-        "--complete-by",
-        "2026-12-25",
-    ];
-    args.extend_from_slice(extra);
-    v.boss(&args).ok();
-}
-
-fn approve(v: &TestVault) {
-    v.boss(&[
-        "disposal",
-        "approve",
-        "--ref",
-        "労発1201第3号",
-        "--date",
-        "2026-12-01",
-    ])
-    .ok();
-}
-
 #[test]
 fn the_whole_life_of_a_contract_end() {
     let (v, mika, hana, _, _) = contract();
-    plan(&v, "plan.html", &[]);
+    v.plan("plan.html", &[]);
     let page = std::fs::read_to_string(v.work("plan.html")).unwrap();
     for needle in [
         "（別添1）",
@@ -85,12 +55,12 @@ fn the_whole_life_of_a_contract_end() {
 
     // Nothing is destroyed before the bureau's approval.
     v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
-    approve(&v);
+    v.approve();
     // A changed plan needs a new approval.
-    plan(&v, "plan2.html", &[]);
+    v.plan("plan2.html", &[]);
     let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
     assert!(r.stderr.contains("approval"), "{}", r.stderr);
-    approve(&v);
+    v.approve();
     // Only the named executor executes.
     v.boss(&["disposal", "execute"]).code(4);
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
@@ -219,8 +189,8 @@ fn the_whole_life_of_a_contract_end() {
 #[test]
 fn a_subset_on_the_bureaus_instruction_leaves_the_rest() {
     let (v, mika, hana, doc1, doc2) = contract();
-    plan(&v, "plan.html", &["--items", &doc2]);
-    approve(&v);
+    v.plan("plan.html", &["--items", &doc2]);
+    v.approve();
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
     v.boss(&["disposal", "confirm"]).ok();
     v.boss(&["open", &doc2, "--out", "-"]).code(1);
@@ -239,8 +209,8 @@ fn a_subset_on_the_bureaus_instruction_leaves_the_rest() {
 #[test]
 fn an_interrupted_execution_resumes_and_never_reports_early() {
     let (v, mika, _, _, _) = contract();
-    plan(&v, "plan.html", &[]);
-    approve(&v);
+    v.plan("plan.html", &[]);
+    v.approve();
     // Make the second object file impossible to remove: the execution
     // stops after the first document.
     let objects = v.object_files();
@@ -307,7 +277,7 @@ fn returned_documents_reach_the_bureau_then_are_erased() {
         .ok();
     let (key, public) = (v.work("bureau.key"), v.work("bureau.pub"));
     assert!(key.exists() && public.exists());
-    plan(&v, "plan.html", &["--return"]);
+    v.plan("plan.html", &["--return"]);
     assert!(std::fs::read_to_string(v.work("plan.html"))
         .unwrap()
         .contains("返却"));
@@ -316,7 +286,7 @@ fn returned_documents_reach_the_bureau_then_are_erased() {
     v.boss(&["return", "--out", path(&pkg), "--recipient", path(&public)])
         .code(4);
     assert!(!pkg.exists());
-    approve(&v);
+    v.approve();
     let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(4);
     assert!(r.stderr.contains("return package"), "{}", r.stderr);
     v.boss(&["return", "--out", path(&pkg), "--recipient", path(&public)])
@@ -419,7 +389,7 @@ fn returned_documents_reach_the_bureau_then_are_erased() {
 #[test]
 fn an_approval_binds_the_plan_and_the_plan_its_inventory() {
     let (v, mika, _, _, _) = contract();
-    plan(&v, "plan.html", &[]);
+    v.plan("plan.html", &[]);
     let twin: serde_json::Value =
         serde_json::from_slice(&std::fs::read(v.work("plan.json")).unwrap()).unwrap();
     let sha = twin["content"]["sha256"].as_str().unwrap().to_string();

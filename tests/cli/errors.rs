@@ -38,6 +38,7 @@ fn missing_vault_is_a_clear_error() {
     let v = TestVault {
         dir: tmp.path().join("nothing-here"),
         tmp,
+        recovery: String::new(),
     };
     let r = v.boss(&["list"]).code(1);
     assert!(r.stderr.contains("no Kinko vault at"), "{}", r.stderr);
@@ -68,6 +69,7 @@ fn unwritable_places_are_clear_errors() {
         let v = TestVault {
             dir: dir.clone(),
             tmp: tempfile::tempdir().unwrap(),
+            recovery: String::new(),
         };
         let r = v
             .run_env(

@@ -3,8 +3,10 @@
 //! a module per subject.
 
 mod accounts;
+mod attacks;
 mod audit;
 mod backup;
+mod crash;
 mod disposal;
 mod documents;
 mod errors;
@@ -84,6 +86,8 @@ impl Run {
 pub struct TestVault {
     pub tmp: tempfile::TempDir,
     pub dir: PathBuf,
+    /// What `init` printed once.
+    pub recovery: String,
 }
 
 impl TestVault {
@@ -104,9 +108,10 @@ impl TestVault {
     /// and `extra`; returns it and what `init` printed (the recovery code).
     pub fn init_with(extra: &[&str]) -> (TestVault, serde_json::Value) {
         let tmp = tempfile::tempdir().unwrap();
-        let v = TestVault {
+        let mut v = TestVault {
             dir: tmp.path().join("vault"),
             tmp,
+            recovery: String::new(),
         };
         let mut args = vec!["--json", "init", "--officer", "boss", "--name", "Officer"];
         args.extend_from_slice(extra);
@@ -114,7 +119,16 @@ impl TestVault {
             .run_env(&args, &[("KINKO_PASSWORD", OFFICER_PW)])
             .ok()
             .json();
+        v.recovery = printed["recovery_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         (v, printed)
+    }
+
+    /// The vault's recovery code, as `init` printed it.
+    pub fn recovery_code(&self) -> String {
+        self.recovery.clone()
     }
 
     pub fn work(&self, name: &str) -> PathBuf {
@@ -127,8 +141,8 @@ impl TestVault {
         p
     }
 
-    /// Run `kinko` with this vault and no ambient credentials.
-    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+    /// `kinko` with this vault, no ambient credentials, and `env`.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(kinko_bin());
         cmd.args(args)
             .env("KINKO_VAULT", &self.dir)
@@ -141,7 +155,12 @@ impl TestVault {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out: Output = cmd.output().expect("run kinko");
+        cmd
+    }
+
+    /// Run `kinko` with this vault and no ambient credentials.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out: Output = self.command(args, env).output().expect("run kinko");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: out.stdout,
@@ -235,6 +254,53 @@ impl TestVault {
         ];
         args.extend_from_slice(extra);
         self.boss(&args).ok().text().trim().to_string()
+    }
+
+    /// Write a disposal plan (executor mika, confirmer boss) to `name`.
+    pub fn plan(&self, name: &str, extra: &[&str]) {
+        let out = self.work(name);
+        let mut args = vec![
+            "disposal",
+            "plan",
+            "--executor",
+            "mika",
+            "--confirmer",
+            "boss",
+            "--out",
+            out.to_str().unwrap(),
+            "--complete-by",
+            "2026-12-25",
+        ];
+        args.extend_from_slice(extra);
+        self.boss(&args).ok();
+    }
+
+    /// Record the bureau's approval of the current plan.
+    pub fn approve(&self) {
+        self.boss(&[
+            "disposal",
+            "approve",
+            "--ref",
+            "労発1201第3号",
+            "--date",
+            "2026-12-01",
+        ])
+        .ok();
+    }
+
+    /// Restore `backup` into `to`, signed in as the officer.
+    pub fn restore_as_boss(&self, backup: &str, to: &Path) -> Run {
+        self.run_env(
+            &[
+                "restore",
+                backup,
+                "--to",
+                to.to_str().unwrap(),
+                "--user",
+                "boss",
+            ],
+            &[("KINKO_PASSWORD", OFFICER_PW)],
+        )
     }
 
     /// Every file under the vault directory.

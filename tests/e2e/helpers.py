@@ -5,6 +5,8 @@ library's HMAC), and small real files to receive."""
 import base64
 import hashlib
 import hmac
+import os
+import pathlib
 import struct
 import time
 
@@ -73,3 +75,107 @@ def png_with_stripes(width=160, height=90):
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _inet_table():
+    """Every IPv4/IPv6 socket in this namespace, by inode:
+    (protocol, local address, local port, remote address, remote port, state)."""
+    sockets = {}
+    for proto in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6"):
+        try:
+            lines = pathlib.Path(f"/proc/net/{proto}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9:
+                (la, lp), (ra, rp) = (x.split(":") for x in (f[1], f[2]))
+                sockets[f[9]] = (proto, la, int(lp, 16), ra, int(rp, 16), f[3])
+    return sockets
+
+
+def _loopback(addr):
+    if len(addr) == 8:  # IPv4, little-endian: 127.x.x.x ends in 7F
+        return addr.endswith("7F")
+    return addr in ("00000000000000000000000001000000",) or (
+        addr.startswith("0000000000000000FFFF0000") and addr.endswith("7F"))
+
+
+def _children(pid):
+    kids = []
+    for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def _socket_inodes(pid):
+    out = []
+    try:
+        for fd in pathlib.Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                out.append(target[8:-1])
+    except OSError:
+        pass
+    return out
+
+
+def automation_port(pid):
+    """The port of WebKit's automation (inspector) server, if WebKitWebDriver
+    asked this process for one (WEBKIT_INSPECTOR_SERVER=127.0.0.1:PORT)."""
+    try:
+        env = pathlib.Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for var in env:
+        name, _, value = var.partition(b"=")
+        if name in (b"WEBKIT_INSPECTOR_SERVER", b"WEBKIT_INSPECTOR_HTTP_SERVER"):
+            return int(value.rpartition(b":")[2])
+    return None
+
+
+def app_pids(app):
+    """Every process running `app` (by its executable)."""
+    app = os.path.realpath(app)
+    found = []
+    for proc in pathlib.Path("/proc").glob("[0-9]*"):
+        try:
+            if os.path.realpath(proc / "exe") == app:
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+def network_sockets_of(roots):
+    """The IPv4/IPv6 sockets held by the processes `roots` and all their
+    descendants: [(pid, name, socket)], and the pids looked at. The one
+    exception is WebKit's automation server and its connections, on
+    loopback, at the port WebKitWebDriver asked for in the environment:
+    it exists only while a driver drives the window."""
+    pids, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo += _children(pid)
+    allowed = {automation_port(pid) for pid in roots} - {None}
+    table = _inet_table()
+    held = []
+    for pid in pids:
+        try:
+            name = pathlib.Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        for inode in _socket_inodes(pid):
+            sock = table.get(inode)
+            if sock is None:
+                continue
+            proto, la, lp, ra, rp, _ = sock
+            automation = (proto.startswith("tcp") and _loopback(la)
+                          and (lp in allowed or rp in allowed))
+            if not automation:
+                held.append((pid, name, sock))
+    return held, pids

@@ -9,10 +9,11 @@ Run with tests/e2e/run.sh (it starts Xvfb and tauri-driver)."""
 import os
 import pathlib
 import re
+import subprocess
 import time
 import unittest
 
-from helpers import Authenticator, pdf_with_text, png_with_stripes
+from helpers import Authenticator, app_pids, network_sockets_of, pdf_with_text, png_with_stripes
 from webdriver import Session
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -413,6 +414,33 @@ class CouncilLife(unittest.TestCase):
                     scanned += 1
                     self.assertNotIn(MARKER.encode(), p.read_bytes(), f"plaintext in {p}")
         print(f"\nscanned {scanned} files, {len(webkit)} of them under the app's home")
+
+    def test_17_the_app_holds_no_network_socket(self):
+        """I4: the app makes no network connection of its own. Launched
+        plainly (no driver), the app and its web processes hold no IPv4 or
+        IPv6 socket at all. The driven app, after a whole council's life,
+        holds none either apart from WebKit's automation server on loopback
+        at the port WebKitWebDriver asked for."""
+        held, pids = network_sockets_of(app_pids(APP))
+        self.assertTrue(pids, "the app's processes were not found: the check would prove nothing")
+        self.assertEqual(held, [], f"network sockets held by the driven app: {held}")
+        home = WORK / "plain-home"
+        home.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBKIT_INSPECTOR", "TAURI_WEBVIEW_AUTOMATION"))}
+        env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
+                   XDG_CONFIG_HOME=str(home / "config"))
+        plain = subprocess.Popen([APP, "--vault", str(WORK / "plain-vault")], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(6)
+            self.assertIsNone(plain.poll(), "the plainly launched app did not stay up")
+            held, plain_pids = network_sockets_of([plain.pid])
+            self.assertGreater(len(plain_pids), 1, "the app's web processes were not found")
+            self.assertEqual(held, [], f"network sockets held by the app: {held}")
+        finally:
+            plain.terminate()
+            plain.wait(10)
+        print(f"\nchecked {len(pids)} driven and {len(plain_pids)} plain processes of the app")
 
 
 if __name__ == "__main__":

@@ -386,6 +386,7 @@ impl Session {
                     let mut slots = KeySlots::load(&ctx.keyslots_path())?;
                     let name = slots.slot_name(id);
                     slots.slots.remove(&name);
+                    slots.db_keys.remove(&name);
                     done.keyslots = Some(slots);
                     done.detail = format!("disable; {grants} grants destroyed");
                 }

@@ -180,10 +180,25 @@ impl Entry {
     }
 }
 
-/// Write the archive: each file as it is on disk, then the end mark.
-fn write_archive(out: &mut impl Write, files: &[(Entry, PathBuf)]) -> Result<()> {
+/// A file going into the archive, and the SHA-256 its record gives (for
+/// object files).
+struct ArchiveFile {
+    entry: Entry,
+    path: PathBuf,
+    sha256: Option<String>,
+}
+
+/// Write the archive: each file as it is on disk, then the end mark. An
+/// object file must still match its record: one overwritten meanwhile (a
+/// disposal in another process) fails the backup instead of entering it.
+fn write_archive(out: &mut impl Write, files: &[ArchiveFile]) -> Result<()> {
     let broken = |e: std::io::Error| Error::io("the backup being written", e);
-    for (entry, path) in files {
+    for ArchiveFile {
+        entry,
+        path,
+        sha256,
+    } in files
+    {
         let name = entry.name();
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
@@ -192,12 +207,19 @@ fn write_archive(out: &mut impl Write, files: &[(Entry, PathBuf)]) -> Result<()>
             .map_err(broken)?;
         out.write_all(name.as_bytes()).map_err(broken)?;
         out.write_all(&len.to_be_bytes()).map_err(broken)?;
-        let copied = std::io::copy(&mut (&mut f).take(len), out).map_err(broken)?;
+        let mut hashing = fsutil::HashingWriter::new(&mut *out);
+        let copied = std::io::copy(&mut (&mut f).take(len), &mut hashing).map_err(broken)?;
+        let (digest, _) = hashing.finish();
         if copied != len {
             return Err(Error::io(
                 path,
                 std::io::Error::other("the file shrank while it was being backed up"),
             ));
+        }
+        if sha256.as_ref().is_some_and(|s| *s != crypto::hex(&digest)) {
+            return Err(Error::SourceChanged(format!(
+                "{name} no longer matches its record (changed by another process while being backed up, or damaged: run kinko verify)"
+            )));
         }
     }
     out.write_all(b"E").map_err(broken)?;
@@ -298,16 +320,101 @@ pub struct BackupRecord {
     pub sha256: String,
     pub made_by: String,
     pub made_at: String,
+    /// Empty while it is being written, or if it never finished.
+    pub finished_at: Option<String>,
     pub destroyed_at: Option<String>,
 }
 
-/// Removes a temporary copy of the database however the backup ends.
-struct TempCopy(PathBuf);
+/// Where a backup is written until it is complete.
+pub fn partial_path(out: &Path) -> PathBuf {
+    let mut p = out.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
+}
+
+const SNAPSHOT_PREFIX: &str = ".tmp-backup-";
+
+/// Copies of the database left by a backup that was killed: they hold the
+/// database's pages (under its key), so they go at the next backup and at
+/// disposal.
+pub(crate) fn remove_stale_snapshots(vault: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(vault).map_err(|e| Error::io(vault, e))?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        // The copy itself; its journal goes with it (and only with it: a
+        // running backup's journal is in use).
+        if !name.starts_with(SNAPSHOT_PREFIX) || !name.ends_with(".db") {
+            continue;
+        }
+        // A copy whose backup is still running is locked: leave it.
+        let Ok(f) = File::open(e.path()) else {
+            continue;
+        };
+        if f.try_lock().is_ok() {
+            fsutil::remove_overwritten(&e.path())?;
+            fsutil::remove_overwritten(&vault.join(format!("{name}-journal")))?;
+        }
+    }
+    Ok(())
+}
+
+/// A new file only its owner can read: backups and restored vault files
+/// carry every keyslot, so other local users must not get to guess at
+/// them offline.
+fn private_file(path: &Path) -> Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).map_err(|e| Error::io(path, e))
+}
+
+/// Whether the file at `path` is the backup with this uid (disposal
+/// overwrites only that, whatever a record says).
+pub(crate) fn is_backup(path: &Path, uid_hex: &str) -> bool {
+    let mut head = [0u8; 46];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head[..8] == MAGIC
+        && crypto::hex(&head[30..46]) == uid_hex
+}
+
+/// What a snapshot caught: the key epoch, its suite, and each live
+/// document's object file name and recorded SHA-256.
+struct Snapshot {
+    epoch: u32,
+    suite: u16,
+    objects: Vec<(String, String)>,
+}
+
+/// A temporary copy of the database, locked (flock) while its backup runs
+/// so that another backup's cleaning leaves it alone, and removed however
+/// the backup ends.
+struct TempCopy {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl TempCopy {
+    fn new(vault: &Path) -> Result<Self> {
+        let path = vault.join(format!(
+            "{SNAPSHOT_PREFIX}{}.db",
+            crypto::hex(&crypto::random::<8>())
+        ));
+        let file = private_file(&path)?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        Ok(TempCopy { path, _lock: file })
+    }
+}
 
 impl Drop for TempCopy {
     fn drop(&mut self) {
-        let _ = fsutil::remove_overwritten(&self.0);
-        let mut journal = self.0.clone().into_os_string();
+        let _ = fsutil::remove_overwritten(&self.path);
+        let mut journal = self.path.clone().into_os_string();
         journal.push("-journal");
         let _ = fsutil::remove_overwritten(Path::new(&journal));
     }
@@ -317,68 +424,137 @@ impl Session {
     /// Write a backup of the whole vault to `out`, a new file (officer,
     /// system administrator): the file holds only ciphertext, so making it
     /// reads no document.
+    ///
+    /// The backup is on record before its first byte is written, under the
+    /// path it will have, and is written as `<out>.partial` until complete:
+    /// a run killed at any point leaves either nothing or files the record
+    /// (and so the disposal inventory) names.
     pub fn backup(&mut self, out: &Path) -> Result<BackupInfo> {
         self.require(Action::Backup, "vault")?;
-        let attempt = self.write_backup(out);
-        let (header, size, sha, documents) = match attempt {
+        let (id, uid, path) = match self.begin_backup(out) {
             Ok(v) => v,
             Err(e) => {
                 self.log_failure(Action::Backup.event(), "vault", &e);
                 return Err(e);
             }
         };
-        let path = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
-        let uid = crypto::hex(&header.uid);
-        let recorded = self.perform(Action::Backup, "vault", |tx, ctx| {
-            let path = path.display().to_string();
+        let object = format!("backup:{id}");
+        let (epoch, size, sha, documents) = match self.write_backup(out, uid) {
+            Ok(v) => v,
+            Err(e) => {
+                self.abandon_backup(id, out);
+                self.log_failure(Action::Backup.event(), &object, &e);
+                return Err(e);
+            }
+        };
+        let uid = crypto::hex(&uid);
+        let recorded = self.perform(Action::Backup, &object, |tx, _| {
             tx.execute(
-                "INSERT INTO backups (uid, epoch, path, size, sha256, made_by, made_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![uid, header.epoch, path, size as i64, sha, ctx.actor.id, crate::audit::now()],
+                "UPDATE backups SET epoch = ?1, size = ?2, sha256 = ?3, finished_at = ?4 WHERE id = ?5",
+                params![epoch, size as i64, sha, crate::audit::now(), id],
             )?;
-            let id = tx.last_insert_rowid();
             let detail = format!(
-                "backup {id} ({uid}): key epoch {}, {documents} documents, {size} bytes, SHA-256 {sha}",
-                header.epoch
+                "backup {id} ({uid}) written: key epoch {epoch}, {documents} documents, {size} bytes, SHA-256 {sha}"
             );
-            Ok(Done {
-                object: Some(format!("backup:{id}")),
-                ..Done::ok(
-                    BackupInfo {
-                        id,
-                        uid: uid.clone(),
-                        epoch: header.epoch,
-                        path,
-                        size,
-                        sha256: sha.clone(),
-                        documents,
-                    },
-                    detail,
-                )
-            })
+            Ok(Done::ok(
+                BackupInfo {
+                    id,
+                    uid: uid.clone(),
+                    epoch,
+                    path: path.clone(),
+                    size,
+                    sha256: sha.clone(),
+                    documents,
+                },
+                detail,
+            ))
         });
         if recorded.is_err() {
-            // Unrecorded, it would escape the disposal inventory.
+            self.abandon_backup(id, out);
             let _ = fsutil::remove_overwritten(out);
         }
         recorded
     }
 
-    fn write_backup(&mut self, out: &Path) -> Result<(BackupHeader, u64, String, usize)> {
+    /// Put the backup on record (and in the trail) before writing it.
+    fn begin_backup(&mut self, out: &Path) -> Result<(i64, [u8; 16], String)> {
         let dir = fsutil::new_file_dir(out)?;
+        let partial = partial_path(out);
+        if partial.exists() {
+            return Err(Error::invalid(format!(
+                "{} exists (an interrupted backup?): remove it or choose another name",
+                partial.display()
+            )));
+        }
         if let Some((epoch, _)) = crate::rekey::unfinished(&self.conn)? {
             return Err(Error::denied(format!(
                 "key epoch {epoch} is unfinished: run `kinko rekey` to finish it, then make the backup"
             )));
         }
-        let copy = TempCopy(self.ctx.dir.join(format!(
-            ".tmp-backup-{}.db",
-            crypto::hex(&crypto::random::<8>())
-        )));
-        let (epoch, objects) = self.snapshot(&copy.0)?;
-        let mut files = vec![(Entry::Database, copy.0.clone())];
-        for name in &objects {
-            let entry = Entry::parse(format!("{OBJECTS_DIR}/{name}").as_bytes())?;
-            files.push((entry, self.ctx.objects_dir().join(name)));
+        remove_stale_snapshots(&self.ctx.dir)?;
+        let name = out
+            .file_name()
+            .ok_or_else(|| Error::invalid("--out must name a file"))?;
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join(name).display().to_string();
+        let uid = crypto::random::<16>();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (epoch, _) = crate::rekey::current_epoch(&tx)?;
+        tx.execute(
+            "INSERT INTO backups (uid, epoch, path, size, sha256, made_by, made_at) VALUES (?1, ?2, ?3, 0, '', ?4, ?5)",
+            params![crypto::hex(&uid), epoch, path, self.ctx.actor.id, crate::audit::now()],
+        )?;
+        let id = tx.last_insert_rowid();
+        crate::audit::append(
+            &tx,
+            &self.ctx.event(
+                Action::Backup.event(),
+                &format!("backup:{id}"),
+                crate::audit::OK,
+                &format!("backup {id} started: {path}"),
+            ),
+        )?;
+        tx.commit()?;
+        Ok((id, uid, path))
+    }
+
+    /// A backup that failed (not one killed): its partial file goes, and
+    /// its record says so.
+    fn abandon_backup(&mut self, id: i64, out: &Path) {
+        let partial = partial_path(out);
+        if out.exists() {
+            // Linked already: the partial name is the same file.
+            let _ = std::fs::remove_file(&partial);
+        } else {
+            let _ = fsutil::remove_overwritten(&partial);
+        }
+        let _ = self.conn.execute(
+            "UPDATE backups SET destroyed_at = ?1 WHERE id = ?2 AND finished_at IS NULL",
+            params![crate::audit::now(), id],
+        );
+    }
+
+    fn write_backup(&mut self, out: &Path, uid: [u8; 16]) -> Result<(u32, u64, String, usize)> {
+        let dir = fsutil::new_file_dir(out)?;
+        let copy = TempCopy::new(&self.ctx.dir)?;
+        let Snapshot {
+            epoch,
+            suite,
+            objects,
+        } = self.snapshot(&copy.path)?;
+        let mut files = vec![ArchiveFile {
+            entry: Entry::Database,
+            path: copy.path.clone(),
+            sha256: None,
+        }];
+        for (name, sha256) in &objects {
+            files.push(ArchiveFile {
+                entry: Entry::parse(format!("{OBJECTS_DIR}/{name}").as_bytes())?,
+                path: self.ctx.objects_dir().join(name),
+                sha256: Some(sha256.clone()),
+            });
         }
         files.extend(inbox_files(&self.ctx.dir)?);
         let keyslots = std::fs::read(self.ctx.keyslots_path())
@@ -391,33 +567,32 @@ impl Session {
         let header = BackupHeader {
             vault_id,
             epoch,
-            uid: crypto::random::<16>(),
+            uid,
             made_at: chrono::Utc::now().timestamp(),
             keyslots,
         };
         let raw = header.encode();
         let key = body_key(&self.ctx.secrets.db_key, &raw);
 
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-kinko-backup-")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        let mut w = fsutil::HashingWriter::new(BufWriter::with_capacity(256 * 1024, tmp.as_file()));
-        w.write_all(&raw).map_err(|e| Error::io(out, e))?;
-        let (_, suite) = crate::rekey::current_epoch(&self.conn)?;
-        encrypt_archive(suite, &key, &header, &files, &mut w, out)?;
-        w.flush().map_err(|e| Error::io(out, e))?;
+        let partial = partial_path(out);
+        let file = private_file(&partial)?;
+        let mut w = fsutil::HashingWriter::new(BufWriter::with_capacity(256 * 1024, &file));
+        w.write_all(&raw).map_err(|e| Error::io(&partial, e))?;
+        encrypt_archive(suite, &key, &header, &files, &mut w, &partial)?;
+        w.flush().map_err(|e| Error::io(&partial, e))?;
         let (sha, size) = w.finish();
-        tmp.as_file().sync_all().map_err(|e| Error::io(out, e))?;
-        tmp.persist_noclobber(out)
-            .map_err(|e| Error::io(out, e.error))?;
+        file.sync_all().map_err(|e| Error::io(&partial, e))?;
+        drop(file);
+        // A hard link never replaces a file: the name appears whole or not at all.
+        std::fs::hard_link(&partial, out).map_err(|e| Error::io(out, e))?;
+        std::fs::remove_file(&partial).map_err(|e| Error::io(&partial, e))?;
         fsutil::sync_dir(dir)?;
-        Ok((header, size, crypto::hex(&sha), objects.len()))
+        Ok((epoch, size, crypto::hex(&sha), objects.len()))
     }
 
     /// A consistent copy of the database (under the same key) and the
     /// object files its live documents name, both as of one moment.
-    fn snapshot(&mut self, to: &Path) -> Result<(u32, Vec<String>)> {
+    fn snapshot(&mut self, to: &Path) -> Result<Snapshot> {
         let key = Zeroizing::new(format!("x'{}'", crypto::hex(&self.ctx.secrets.db_key)));
         let target = to
             .to_str()
@@ -428,17 +603,21 @@ impl Session {
         )?;
         let copied = (|| {
             let tx = self.conn.transaction()?;
-            let epoch: u32 = tx.query_row("SELECT max(epoch) FROM key_epochs", [], |r| r.get(0))?;
-            let objects: Vec<String> = tx
-                .prepare("SELECT object_name FROM documents WHERE erased_at IS NULL ORDER BY id")?
-                .query_map([], |r| r.get(0))?
+            let (epoch, suite) = crate::rekey::current_epoch(&tx)?;
+            let objects: Vec<(String, String)> = tx
+                .prepare("SELECT object_name, object_sha256 FROM documents WHERE erased_at IS NULL ORDER BY id")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             tx.query_row("SELECT sqlcipher_export('snap')", [], |_| Ok(()))?;
             // sqlcipher_export copies tables, not the schema version.
             let version: i64 = tx.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
             tx.execute_batch(&format!("PRAGMA snap.user_version = {version}"))?;
             tx.commit()?;
-            Ok((epoch, objects))
+            Ok(Snapshot {
+                epoch,
+                suite,
+                objects,
+            })
         })();
         let _ = self.conn.execute("DETACH DATABASE snap", []);
         copied
@@ -448,7 +627,7 @@ impl Session {
     pub fn backups(&mut self) -> Result<Vec<BackupRecord>> {
         self.perform(Action::Backup, "backups", |tx, _| {
             let list = tx
-                .prepare("SELECT id, uid, epoch, path, size, sha256, made_by, made_at, destroyed_at FROM backups ORDER BY id DESC")?
+                .prepare("SELECT id, uid, epoch, path, size, sha256, made_by, made_at, finished_at, destroyed_at FROM backups ORDER BY id DESC")?
                 .query_map([], |r| {
                     Ok(BackupRecord {
                         id: r.get(0)?,
@@ -459,7 +638,8 @@ impl Session {
                         sha256: r.get(5)?,
                         made_by: r.get(6)?,
                         made_at: r.get(7)?,
-                        destroyed_at: r.get(8)?,
+                        finished_at: r.get(8)?,
+                        destroyed_at: r.get(9)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -469,7 +649,7 @@ impl Session {
     }
 }
 
-fn inbox_files(dir: &Path) -> Result<Vec<(Entry, PathBuf)>> {
+fn inbox_files(dir: &Path) -> Result<Vec<ArchiveFile>> {
     let inbox = dir.join(INBOX_DIR);
     let mut out = Vec::new();
     let entries = std::fs::read_dir(&inbox).map_err(|e| Error::io(&inbox, e))?;
@@ -479,10 +659,14 @@ fn inbox_files(dir: &Path) -> Result<Vec<(Entry, PathBuf)>> {
         if let Ok(entry) =
             Entry::parse(format!("{INBOX_DIR}/{}", name.to_string_lossy()).as_bytes())
         {
-            out.push((entry, e.path()));
+            out.push(ArchiveFile {
+                entry,
+                path: e.path(),
+                sha256: None,
+            });
         }
     }
-    out.sort_by_key(|a| a.0.name());
+    out.sort_by_key(|a| a.entry.name());
     Ok(out)
 }
 
@@ -492,7 +676,7 @@ fn encrypt_archive(
     suite: u16,
     key: &[u8; 32],
     header: &BackupHeader,
-    files: &[(Entry, PathBuf)],
+    files: &[ArchiveFile],
     out: &mut impl Write,
     out_path: &Path,
 ) -> Result<()> {
@@ -540,15 +724,24 @@ impl Vault {
             ));
         }
         let secrets = slots.unlock(req.id, req.password.as_bytes())?;
-        // After a `rekey` the newest database key waits beside the slot.
-        let db_key = match slots.pending_db_key(req.id, &secrets)? {
-            Some(k) => k,
-            None => Zeroizing::new(secrets.db_key),
-        };
-        let key = body_key(&db_key, &raw);
+        // After a `rekey` the newest database key waits beside the slot;
+        // the stream header's MAC tells which key the backup was made with.
+        let mut first = [0u8; stream::HEADER_LEN];
+        r.read_exact(&mut first)
+            .map_err(|_| Error::tampered("the backup is truncated inside its body"))?;
+        let mut keys = vec![Zeroizing::new(secrets.db_key)];
+        if let Some(newer) = slots.pending_db_key(req.id, &secrets)? {
+            keys.insert(0, newer);
+        }
         drop(secrets);
+        let key = keys
+            .iter()
+            .map(|k| body_key(k, &raw))
+            .find(|k| stream::header_opens(k, &first))
+            .ok_or_else(|| Error::tampered("the backup's body does not open under its keys"))?;
+        let mut body = std::io::Cursor::new(first).chain(r);
         let existed = vault::prepare_empty_dir(req.to)?;
-        let result = unpack_into(&key, &header, &mut r, req)
+        let result = unpack_into(&key, &header, &mut body, req)
             .and_then(|files| finish_restore(&header, files, req));
         if result.is_err() {
             vault::cleanup_failed_init(req.to, existed);
@@ -575,11 +768,7 @@ fn unpack_into(
         });
         let parsed = read_archive(&mut BufReader::new(&mut reader), |entry, data| {
             let path = req.to.join(entry.name());
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(|e| Error::io(&path, e))?;
+            let mut f = private_file(&path)?;
             std::io::copy(data, &mut f).map_err(|e| Error::io(&path, e))?;
             f.sync_all().map_err(|e| Error::io(&path, e))
         });
@@ -595,8 +784,12 @@ fn unpack_into(
     if !entries.contains(&Entry::Database) {
         return Err(Error::tampered("the backup holds no database"));
     }
-    std::fs::write(req.to.join(KEYSLOTS_FILE), &header.keyslots)
-        .map_err(|e| Error::io(req.to.join(KEYSLOTS_FILE), e))?;
+    let slots_path = req.to.join(KEYSLOTS_FILE);
+    let mut slots = private_file(&slots_path)?;
+    slots
+        .write_all(&header.keyslots)
+        .and_then(|_| slots.sync_all())
+        .map_err(|e| Error::io(&slots_path, e))?;
     fsutil::sync_dir(req.to)?;
     Ok(entries.len())
 }

@@ -8,7 +8,9 @@ use rusqlite::Connection;
 use crate::crypto::hex;
 use crate::error::{Error, Result};
 
-pub const SCHEMA_VERSION: i64 = 1;
+/// 2: key epochs, backups and each document's epoch (issue 7). No vault
+/// of schema 1 was ever released, so there is no migration.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Open (or create) the database with its raw key. Any failure to read
 /// the first page under the right key is tampering: the key came out of an
@@ -320,6 +322,9 @@ CREATE TABLE backups (
     sha256       TEXT NOT NULL,
     made_by      TEXT NOT NULL,
     made_at      TEXT NOT NULL,
+    -- Set once the file is complete at `path`; until then it is written
+    -- as `path.partial`.
+    finished_at  TEXT,
     destroyed_at TEXT
 );
 "#;

@@ -98,6 +98,23 @@ pub fn wrap_context(vault_id: &str, uid: &[u8; 16], holder: &str) -> Vec<u8> {
     format!("kinko dek v1\0{vault_id}\0{}\0{holder}", crypto::hex(uid)).into_bytes()
 }
 
+/// The path of an object file named in the database. The name must be
+/// what Kinko writes (32 lower-case hex digits): someone who edits the
+/// database cannot point Kinko at a file outside `objects/`.
+pub(crate) fn object_file(objects: &Path, name: &str) -> Result<PathBuf> {
+    let ours = name.len() == 32
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    if !ours {
+        return Err(Error::tampered(format!(
+            "a document record names an object file outside the vault ({:?})",
+            name.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(objects.join(name))
+}
+
 pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
     tx.query_row(
         "SELECT id, uid, version, object_name, object_sha256, personal_data, sha256 FROM documents WHERE id = ?1 AND erased_at IS NULL",
@@ -117,6 +134,7 @@ pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
     .optional()?
     .ok_or_else(|| Error::NotFound(format!("document {id} (or it was disposed of)")))
     .and_then(|(id, uid, version, object_name, object_sha256, personal_data, sha256)| {
+        object_file(Path::new(""), &object_name)?;
         Ok(DocRow {
             id,
             uid: uid
@@ -386,6 +404,11 @@ impl Session {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let recorded = self.perform(Action::DocumentImport, "document:new", |tx, ctx| {
+            if crate::rekey::current_epoch(tx)?.0 != epoch {
+                return Err(Error::invalid(
+                    "the vault's keys were rotated while the file was being received: receive it again",
+                ));
+            }
             let custodian: Vec<u8> = crate::session::meta(tx, "custodian_public")?;
             tx.execute(
                 "INSERT INTO documents (uid, version, title, file_name, origin, via, purpose, personal_data, size, sha256, object_name, object_sha256, received_by, received_at, epoch)

@@ -13,6 +13,7 @@ use crate::audit;
 use crate::crypto::{self, stream};
 use crate::document::{load_doc, load_wrap, unwrap_own_dek};
 use crate::error::{Error, Result};
+use crate::fsutil;
 use crate::permission::Action;
 use crate::session::{Done, Session};
 
@@ -183,6 +184,25 @@ fn check_object_file(
         );
     }
     Ok(())
+}
+
+/// Remove every file in `objects/` that no live document names: objects
+/// of an import, a re-encryption or a disposal that was killed midway.
+/// Only safe while no other process can be writing one (the vault held
+/// alone by `rekey`, or a whole-vault disposal).
+pub(crate) fn remove_leftovers(
+    conn: &rusqlite::Connection,
+    objects: &std::path::Path,
+) -> Result<usize> {
+    let known: HashSet<String> = conn
+        .prepare("SELECT object_name FROM documents WHERE erased_at IS NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let gone = leftovers(objects, &known)?;
+    for name in &gone {
+        fsutil::remove_overwritten(&objects.join(name))?;
+    }
+    Ok(gone.len())
 }
 
 fn leftovers(dir: &std::path::Path, known: &HashSet<String>) -> Result<Vec<String>> {

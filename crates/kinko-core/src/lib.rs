@@ -26,6 +26,7 @@ pub mod integrity;
 pub mod keyslots;
 pub mod lockout;
 pub mod package;
+pub mod parsers;
 pub mod permission;
 pub mod policy;
 pub mod rekey;

@@ -390,10 +390,14 @@ pub struct Unpacked {
 /// appear only once every file has checked; on any failure none is left.
 pub fn unpack(package: &Path, to: &Path, open: Open) -> Result<Unpacked> {
     let f = File::open(package).map_err(|e| Error::io(package, e))?;
-    let mut r = BufReader::new(f);
+    unpack_from(&mut BufReader::new(f), package, to, open)
+}
+
+/// [`unpack`] from any reader of package bytes (`what` names it in errors).
+pub fn unpack_from(r: &mut impl BufRead, what: &Path, to: &Path, open: Open) -> Result<Unpacked> {
+    let package = what;
     let mut line = Vec::new();
-    (&mut r)
-        .take(MAX_HEADER)
+    r.take(MAX_HEADER)
         .read_until(b'\n', &mut line)
         .map_err(|e| Error::io(package, e))?;
     let header: Header = serde_json::from_slice(&line)
@@ -407,7 +411,7 @@ pub fn unpack(package: &Path, to: &Path, open: Open) -> Result<Unpacked> {
         )));
     }
     let package_key = open_key(&header, open)?;
-    let sealed = read_block(&mut r, MAX_MANIFEST)?;
+    let sealed = read_block(r, MAX_MANIFEST)?;
     let manifest: Manifest = crypto::open(&package_key, &crypto::sha256(&line), &sealed)
         .and_then(|m| serde_json::from_slice(&m).ok())
         .ok_or_else(|| Error::tampered("the package's header or manifest was changed"))?;
@@ -417,12 +421,12 @@ pub fn unpack(package: &Path, to: &Path, open: Open) -> Result<Unpacked> {
         let target = to.join(safe_name(file.document, &file.name));
         let uid = parse_uid(&file.uid)?;
         let key = file_key(&package_key, index, &uid);
-        let len = read_len(&mut r)?;
+        let len = read_len(r)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".kinko-unpack-")
             .tempfile_in(to)
             .map_err(|e| Error::io(to, e))?;
-        let mut chunk = (&mut r).take(len);
+        let mut chunk = r.take(len);
         let digest = stream::decrypt(&key, uid, 1, &mut chunk, tmp.as_file_mut())
             .map_err(|e| stream_error(e, &target.display().to_string()))?;
         if chunk.limit() != 0

@@ -10,9 +10,13 @@
 //!              → encrypt under a new DEK and uid into a new object file
 //!              → one transaction: row points at the new file, every wrap
 //!                replaced, event → old file overwritten and unlinked
-//! database   new key wrapped to every account and the custodian in the
-//!            keyslots file → PRAGMA rekey → sessions ended → epoch finished
+//! database   new key wrapped to every account in the keyslots file
+//!            → PRAGMA rekey → custodian copy → sessions ended → epoch finished
 //! ```
+//!
+//! The whole run holds the vault alone (rollback journal, exclusive lock):
+//! no other process reads a file being replaced or writes under a key
+//! being retired; a vault open elsewhere is refused.
 //!
 //! A kill at any point leaves the vault consistent: a new object file not
 //! yet committed is a leftover no record names (`verify` lists it, nothing
@@ -88,14 +92,54 @@ impl Session {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<RekeyReport> {
         self.require(Action::Rekey, "vault")?;
-        let (epoch, suite, resumed, documents) =
-            match self.rekey_steps(suite, recovery_code, progress) {
-                Ok(v) => v,
-                Err(e) => {
-                    self.log_failure(Action::Rekey.event(), "vault", &e);
-                    return Err(e);
-                }
-            };
+        let result = self.with_vault_to_itself(|s| {
+            let steps = s.rekey_steps(suite, recovery_code, progress)?;
+            s.finish_rekey(steps)
+        });
+        if let Err(e) = &result {
+            self.log_failure(Action::Rekey.event(), "vault", e);
+        }
+        result
+    }
+
+    /// Run `work` with the vault to this connection alone: no other
+    /// process reads or writes while keys and files change under it (a
+    /// reader would find a file overwritten, a writer a key that no longer
+    /// opens). Leaving WAL needs the only connection, so a vault open
+    /// elsewhere (the app, another command) is refused at once.
+    fn with_vault_to_itself<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let in_use = || {
+            Error::Database(
+                "the vault is in use by another process (close the app or wait for the other command), then run `kinko rekey` again".into(),
+            )
+        };
+        self.conn.busy_timeout(std::time::Duration::ZERO)?;
+        let mode: std::result::Result<String, _> =
+            self.conn
+                .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0));
+        let alone = matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"))
+            && self
+                .conn
+                .pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .is_ok()
+            && self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_ok();
+        self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let out = if alone { work(self) } else { Err(in_use()) };
+        // Back to shared use: the lock is dropped at the next statement.
+        let _ = self.conn.pragma_update(None, "locking_mode", "NORMAL");
+        let back = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+        let value = out?;
+        back?;
+        Ok(value)
+    }
+
+    /// Mark the epoch finished, end every session, list older backups.
+    fn finish_rekey(
+        &mut self,
+        (epoch, suite, resumed, documents): (u32, u16, bool, usize),
+    ) -> Result<RekeyReport> {
         self.perform(Action::Rekey, "vault", |tx, ctx| {
             tx.execute(
                 "UPDATE key_epochs SET finished_at = ?1 WHERE epoch = ?2",
@@ -149,6 +193,9 @@ impl Session {
             ));
         }
         let (epoch, suite, resumed) = self.begin_epoch(suite)?;
+        // Files of a killed import or of this epoch's killed run: no record
+        // names them and nobody else can be writing one now.
+        crate::integrity::remove_leftovers(&self.conn, &self.ctx.objects_dir())?;
         let docs: Vec<i64> = self
             .conn
             .prepare("SELECT id FROM documents WHERE erased_at IS NULL AND epoch < ?1 ORDER BY id")?
@@ -304,7 +351,9 @@ impl Session {
     }
 
     /// A new database key: first waiting in the keyslots file for every
-    /// account (and the custodian), then applied to the database.
+    /// account, then applied to the database (SQLCipher re-encrypts every
+    /// page; the vault is held alone, in rollback-journal mode), then
+    /// given to the custodian.
     fn rotate_database_key(&mut self, epoch: u32) -> Result<()> {
         let new = crypto::random_key();
         let path = self.ctx.keyslots_path();
@@ -332,6 +381,11 @@ impl Session {
                 },
             );
         }
+        slots.save(&path)?;
+        let spec = Zeroizing::new(format!("x'{}'", crypto::hex(&*new)));
+        self.conn.pragma_update(None, "rekey", spec.as_str())?;
+        // Only now the custodian's copy: until the database has the new
+        // key, the old copy is the one that opens it.
         let custodian = meta(&self.conn, "custodian_public")?;
         slots.custodian_slot = WrapJson::from_wrapped(&crypto::hpke_wrap(
             &custodian,
@@ -339,22 +393,6 @@ impl Session {
             &*new,
         )?);
         slots.save(&path)?;
-        // SQLCipher re-keys under the rollback journal. Leaving WAL needs
-        // the only connection, which also proves no other process is using
-        // the vault while its key changes.
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("delete") {
-            return Err(Error::Database(
-                "the vault is in use by another process, so its database key could not be changed: run `kinko rekey` again when it is free".into(),
-            ));
-        }
-        let spec = Zeroizing::new(format!("x'{}'", crypto::hex(&*new)));
-        let rekeyed = self.conn.pragma_update(None, "rekey", spec.as_str());
-        self.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-        rekeyed?;
         self.ctx.secrets.db_key = *new;
         Ok(())
     }

@@ -652,20 +652,49 @@ fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
     })
 }
 
-/// Resume a stored session from its token.
-pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Session> {
-    let bad = || {
-        Error::NotSignedIn("the session token is not valid; sign in again with kinko login".into())
-    };
-    let (id, key_text) = token.trim().split_once('.').ok_or_else(bad)?;
-    let path = session_path(vault.dir(), id)?;
+fn bad_token() -> Error {
+    Error::NotSignedIn("the session token is not valid; sign in again with kinko login".into())
+}
+
+/// Split a session token (`<id>.<key>`, outside bytes) into the session id
+/// and its 256-bit key. The id is checked when it names a file.
+pub fn parse_token(token: &str) -> Result<(String, Zeroizing<[u8; 32]>)> {
+    let (id, key_text) = token.trim().split_once('.').ok_or_else(bad_token)?;
     let key_bytes = Zeroizing::new(
         data_encoding::BASE64URL_NOPAD
             .decode(key_text.as_bytes())
-            .map_err(|_| bad())?,
+            .map_err(|_| bad_token())?,
     );
-    let key: [u8; 32] = key_bytes.as_slice().try_into().map_err(|_| bad())?;
-    let key = Zeroizing::new(key);
+    let key: [u8; 32] = key_bytes.as_slice().try_into().map_err(|_| bad_token())?;
+    Ok((id.to_string(), Zeroizing::new(key)))
+}
+
+/// Open a session file (outside bytes) with its token's key: the keys it
+/// holds and the account it belongs to.
+pub fn open_session_file(
+    bytes: &[u8],
+    key: &[u8; 32],
+    vault_id: &str,
+    id: &str,
+) -> Result<(SlotSecrets, String)> {
+    let damaged = || Error::tampered("a session file is damaged");
+    let file: SessionFile = serde_json::from_slice(bytes).map_err(|_| damaged())?;
+    let sealed = crypto::unb64(&file.sealed, "session")?;
+    let plain = crypto::open(key, &session_aad(vault_id, id), &sealed).ok_or_else(bad_token)?;
+    if plain.len() < SlotSecrets::LEN {
+        return Err(damaged());
+    }
+    let (keys, account) = plain.split_at(SlotSecrets::LEN);
+    let secrets = SlotSecrets::from_bytes(keys)?;
+    let account = std::str::from_utf8(account).map_err(|_| damaged())?;
+    Ok((secrets, account.to_string()))
+}
+
+/// Resume a stored session from its token.
+pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Session> {
+    let (id, key) = parse_token(token)?;
+    let id = id.as_str();
+    let path = session_path(vault.dir(), id)?;
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -675,21 +704,10 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
         }
         Err(e) => return Err(Error::io(&path, e)),
     };
-    let file: SessionFile =
-        serde_json::from_slice(&bytes).map_err(|_| Error::tampered("a session file is damaged"))?;
-    let sealed = crypto::unb64(&file.sealed, "session")?;
-    let plain =
-        crypto::open(&key, &session_aad(&vault.slots().vault_id, id), &sealed).ok_or_else(bad)?;
-    if plain.len() < SlotSecrets::LEN {
-        return Err(Error::tampered("a session file is damaged"));
-    }
-    let (keys, account) = plain.split_at(SlotSecrets::LEN);
-    let secrets = SlotSecrets::from_bytes(keys)?;
-    let account =
-        std::str::from_utf8(account).map_err(|_| Error::tampered("a session file is damaged"))?;
+    let (secrets, account) = open_session_file(&bytes, &key, &vault.slots().vault_id, id)?;
     let mut session = open_signed_in(
         vault,
-        account,
+        &account,
         secrets,
         terminal,
         Proof::Token(id.to_string()),

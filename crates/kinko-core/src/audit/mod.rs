@@ -350,15 +350,7 @@ pub fn ingest_inbox(
         }
         let event = std::fs::read(path)
             .ok()
-            .and_then(|b| serde_json::from_slice::<InboxFile>(&b).ok())
-            .and_then(|f| {
-                let w = Wrapped {
-                    enc: crypto::unb64(&f.enc, "inbox").ok()?,
-                    ciphertext: crypto::unb64(&f.ciphertext, "inbox").ok()?,
-                };
-                crypto::hpke_unwrap(inbox_secret, &inbox_context(vault_id), &w)
-            })
-            .and_then(|b| serde_json::from_slice::<Event>(&b).ok());
+            .and_then(|b| open_inbox_file(&b, inbox_secret, vault_id));
         let mut event = from_inbox(event, &name, terminal);
         if event.event == "session.signin" && !account_exists(conn, &event.actor)? {
             event.actor = pseudonym(conn, &event.actor)?;
@@ -367,6 +359,18 @@ pub fn ingest_inbox(
         append(conn, &event)?;
     }
     Ok(files)
+}
+
+/// Open an inbox file (outside bytes: anyone able to write `inbox/` can
+/// put one there). `None` for anything that is not a sealed event.
+pub fn open_inbox_file(bytes: &[u8], inbox_secret: &[u8; 32], vault_id: &str) -> Option<Event> {
+    let f = serde_json::from_slice::<InboxFile>(bytes).ok()?;
+    let w = Wrapped {
+        enc: crypto::unb64(&f.enc, "inbox").ok()?,
+        ciphertext: crypto::unb64(&f.ciphertext, "inbox").ok()?,
+    };
+    let plain = crypto::hpke_unwrap(inbox_secret, &inbox_context(vault_id), &w)?;
+    serde_json::from_slice::<Event>(&plain).ok()
 }
 
 fn account_exists(conn: &Connection, id: &str) -> Result<bool> {

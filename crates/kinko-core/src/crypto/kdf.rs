@@ -80,27 +80,47 @@ impl KdfParams {
         }
     }
 
-    /// Derive the 256-bit key-encryption key from a password.
-    pub fn derive(&self, password: &[u8]) -> Result<Key32> {
-        let mut out = Zeroizing::new([0u8; 32]);
+    /// Refuse stored parameters that are absurd or malformed before any
+    /// work is spent on them (they come from files someone could edit).
+    pub fn check(&self) -> Result<()> {
         match self {
             KdfParams::Argon2id { m_kib, t, p, salt } => {
-                let salt = salt_bytes(salt)?;
+                salt_bytes(salt)?;
                 if *m_kib > MAX_ARGON2_M_KIB || *t > MAX_ARGON2_T || *p > MAX_ARGON2_P {
                     return Err(Error::tampered("keyslot KDF parameters are out of range"));
                 }
-                let params = argon2::Params::new(*m_kib, *t, *p, Some(32))
+                argon2::Params::new(*m_kib, *t, *p, Some(32))
                     .map_err(|_| Error::tampered("keyslot KDF parameters are invalid"))?;
-                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-                    .hash_password_into(password, &salt, out.as_mut())
-                    .map_err(|e| Error::Crypto(format!("Argon2id: {e}")))?;
             }
             KdfParams::Pbkdf2Sha256 { iterations, salt } => {
-                let salt = salt_bytes(salt)?;
+                salt_bytes(salt)?;
                 if *iterations == 0 || *iterations > MAX_PBKDF2_ITERATIONS {
                     return Err(Error::tampered("keyslot KDF parameters are out of range"));
                 }
-                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, &salt, *iterations, out.as_mut());
+            }
+        }
+        Ok(())
+    }
+
+    /// Derive the 256-bit key-encryption key from a password.
+    pub fn derive(&self, password: &[u8]) -> Result<Key32> {
+        self.check()?;
+        let mut out = Zeroizing::new([0u8; 32]);
+        match self {
+            KdfParams::Argon2id { m_kib, t, p, salt } => {
+                let params = argon2::Params::new(*m_kib, *t, *p, Some(32))
+                    .map_err(|_| Error::tampered("keyslot KDF parameters are invalid"))?;
+                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+                    .hash_password_into(password, &salt_bytes(salt)?, out.as_mut())
+                    .map_err(|e| Error::Crypto(format!("Argon2id: {e}")))?;
+            }
+            KdfParams::Pbkdf2Sha256 { iterations, salt } => {
+                pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                    password,
+                    &salt_bytes(salt)?,
+                    *iterations,
+                    out.as_mut(),
+                );
             }
         }
         Ok(out)

@@ -199,6 +199,12 @@ fn authenticate_header(dek: &[u8; 32], b: &[u8; HEADER_LEN], h: &Header) -> Resu
     Ok(())
 }
 
+/// Whether `header` (an object file's first bytes) authenticates under
+/// `dek`: which of several keys a file was made with.
+pub fn header_opens(dek: &[u8; 32], header: &[u8; HEADER_LEN]) -> bool {
+    parse_header(header).is_ok_and(|h| authenticate_header(dek, header, &h).is_ok())
+}
+
 /// Read until `buf` is full or the reader ends; returns how many bytes came.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;

@@ -483,8 +483,12 @@ impl Session {
             }
         }
         if plan.whole_vault {
-            self.step(&plan, "keys", "sessions_removed", |_, ctx| {
-                remove_all_sessions(ctx)
+            self.step(&plan, "keys", "sessions_removed", |tx, ctx| {
+                remove_all_sessions(ctx)?;
+                crate::backup::remove_stale_snapshots(&ctx.dir)?;
+                // Files of killed imports or re-encryptions: ciphertext
+                // whose keys some copy might still hold.
+                crate::integrity::remove_leftovers(tx, &ctx.objects_dir()).map(drop)
             })?;
             self.step(&plan, "vault", "disposed", |tx, _| {
                 tx.execute(
@@ -597,7 +601,7 @@ impl Session {
             [id],
             |r| r.get(0),
         )?;
-        let path = self.ctx.objects_dir().join(&name);
+        let path = crate::document::object_file(&self.ctx.objects_dir(), &name)?;
         self.step(plan, item, "object_removed", |_, _| {
             fsutil::remove_overwritten(&path)
         })
@@ -608,11 +612,20 @@ impl Session {
     /// the plan's row tells the executor to erase it and the confirmer to
     /// witness that.
     fn erase_backup(&mut self, plan: &Plan, item: &str, id: i64) -> Result<()> {
-        let path: String =
+        let (path, uid): (String, String) =
             self.conn
-                .query_row("SELECT path FROM backups WHERE id = ?1", [id], |r| r.get(0))?;
+                .query_row("SELECT path, uid FROM backups WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
         self.step(plan, item, "backup_removed", |tx, _| {
-            fsutil::remove_overwritten(std::path::Path::new(&path))?;
+            let path = std::path::Path::new(&path);
+            // Only the backup itself: a record edited to name another file
+            // cannot make the execution overwrite it.
+            for file in [path.to_path_buf(), crate::backup::partial_path(path)] {
+                if crate::backup::is_backup(&file, &uid) {
+                    fsutil::remove_overwritten(&file)?;
+                }
+            }
             tx.execute(
                 "UPDATE backups SET destroyed_at = ?1 WHERE id = ?2",
                 params![audit::now(), id],
@@ -823,7 +836,7 @@ fn verify_items(tx: &Transaction, ctx: &Ctx, plan: &Plan) -> Result<Vec<ItemChec
             [id],
             |r| r.get(0),
         )?;
-        let object_present = ctx.objects_dir().join(&name).exists();
+        let object_present = crate::document::object_file(&ctx.objects_dir(), &name)?.exists();
         // Reading needs a wrapped key and the ciphertext: both must be gone.
         let readable = keys_left > 0 && object_present;
         out.push(ItemCheck {
@@ -842,9 +855,13 @@ fn check_backup(tx: &Transaction, item: &str, id: &str) -> Result<ItemCheck> {
     let id: i64 = id
         .parse()
         .map_err(|_| Error::tampered("a plan item is malformed"))?;
-    let path: String =
-        tx.query_row("SELECT path FROM backups WHERE id = ?1", [id], |r| r.get(0))?;
-    let present = std::path::Path::new(&path).exists();
+    let (path, uid): (String, String) =
+        tx.query_row("SELECT path, uid FROM backups WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let path = std::path::Path::new(&path);
+    let present = crate::backup::is_backup(path, &uid)
+        || crate::backup::is_backup(&crate::backup::partial_path(path), &uid);
     Ok(ItemCheck {
         item: item.into(),
         keys_left: 0,
