@@ -21,8 +21,16 @@
 //! rows, both with durable (`synchronous=FULL`) commits; a full
 //! verification against merely reading every row; a month's report
 //! against counting the month; one inclusion proof against one row read.
+//!
+//! ```text
+//! cargo run --release -p kinko-bench -- keys [SIZE_MIB]
+//! ```
+//!
+//! Backup, restore and `rekey` (AES and Camellia) against copying, reading
+//! and encrypting the same bytes (see `keys.rs`).
 
 mod audit;
+mod keys;
 
 use std::io::Write;
 use std::time::Instant;
@@ -35,26 +43,27 @@ use kinko_core::{ExportTarget, ImportRequest, Password, Vault};
 
 const PASSWORD: &str = "Zq8!Vault-Speed-42";
 
+/// How the benchmark vaults are made: officer `bench`, [`PASSWORD`].
+fn init_options() -> InitOptions {
+    InitOptions {
+        officer_id: "bench".into(),
+        officer_name: "Bench".into(),
+        council: "Bench council".into(),
+        password: Password::new(PASSWORD),
+        kdf: KdfProfile::Argon2id,
+        terminal: "bench".into(),
+        policy: vec![("totp.required".into(), "false".into())],
+    }
+}
+
 /// A fresh vault whose officer `bench` signs in with [`PASSWORD`].
 fn new_vault(dir: &std::path::Path) {
-    Vault::init(
-        dir,
-        InitOptions {
-            officer_id: "bench".into(),
-            officer_name: "Bench".into(),
-            council: "Bench council".into(),
-            password: Password::new(PASSWORD),
-            kdf: KdfProfile::Argon2id,
-            terminal: "bench".into(),
-            policy: vec![("totp.required".into(), "false".into())],
-        },
-    )
-    .unwrap();
+    Vault::init(dir, init_options()).unwrap();
 }
 
 fn rate(label: &str, bytes: usize, secs: f64) {
     println!(
-        "{label:<44} {:>8.0} MiB/s  ({secs:.3} s)",
+        "{label:<52} {:>8.0} MiB/s  ({secs:.3} s)",
         bytes as f64 / (1 << 20) as f64 / secs
     );
 }
@@ -72,6 +81,14 @@ fn main() {
             .and_then(|a| a.parse().ok())
             .unwrap_or(1_000_000);
         audit::run(events);
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("keys") {
+        let mib = std::env::args()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(256);
+        keys::run(mib);
         return;
     }
     let mib: usize = std::env::args()

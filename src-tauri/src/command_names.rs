@@ -4,6 +4,7 @@
 // is refused at run time.
 &[
     "app_status",
+    "about",
     "create_vault",
     "sign_in",
     "sign_out",

@@ -348,6 +348,18 @@ class CouncilLife(unittest.TestCase):
         w.wait_text("#message", "kinko-status-")
         self.shot("18-status-report")
 
+    def test_13b_about_shows_version_algorithms_and_dependencies(self):
+        """I4: the app shows its version, its algorithms and its dependency
+        inventory (the CycloneDX SBOM built into it)."""
+        w = self.w
+        self.go("about")
+        w.wait_text("#about-version", "0.1.0")
+        w.wait_text("#about-algorithms", "Camellia-256-GCM")
+        components = w.text("#about-components")
+        for name in ("tauri", "rusqlite", "aes-gcm", "kinko-core"):
+            self.assertIn(name, components)
+        self.shot("21-about")
+
     def test_14_english_is_one_click_away(self):
         w = self.w
         w.click("#lang")

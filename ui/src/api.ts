@@ -32,10 +32,14 @@ export interface PlanState {
 export interface Holding { person: string; name: string; doc_id: number; title: string; personal_data: boolean }
 export interface Saved { paths: string[] }
 export interface Progress { done: number; total: number }
+export interface Algorithm { purpose: string; algorithm: string; id: string; cryptrec: boolean }
+export interface Component { name: string; version: string; license: string }
+export interface About { program: string; version: string; network: string; algorithms: Algorithm[]; sbom_format: string; components: Component[] }
 export interface LogFilter { since?: string; until?: string; actor?: string; event?: string; object?: string }
 
 export const api = {
   status: () => invoke<AppStatus>('app_status'),
+  about: () => invoke<About>('about'),
   createVault: (req: { officer_id: string; officer_name: string; council: string; password: string }) =>
     invoke<{ vault_id: string; recovery_code: string }>('create_vault', { req }),
   signIn: (id: string, password: string, totp: string | null) => invoke<Me>('sign_in', { id, password, totp }),

@@ -12,10 +12,13 @@ const ev = (at: string, outcome = 'ok'): AuditRecord => ({
 
 describe('screens', () => {
   it('show each role only its screens', () => {
-    expect(screensFor(['sysadmin'])).toEqual(['accounts']);
-    expect(screensFor(['auditor'])).toEqual(['audit', 'alerts', 'contractEnd', 'incidents']);
-    expect(screensFor(['handler'])).toEqual(['documents']);
+    expect(screensFor(['sysadmin'])).toEqual(['accounts', 'about']);
+    expect(screensFor(['auditor'])).toEqual(['audit', 'alerts', 'contractEnd', 'incidents', 'about']);
+    expect(screensFor(['handler'])).toEqual(['documents', 'about']);
     expect(screensFor(['officer'])).toContain('statusReport');
+    for (const role of ['officer', 'manager', 'handler', 'sysadmin', 'auditor']) {
+      expect(screensFor([role])).toContain('about');
+    }
     expect(screensFor(['manager'])).not.toContain('accounts');
     expect(screensFor(['manager'])).toContain('grants');
     expect(screensFor(['handler'])).not.toContain('grants');

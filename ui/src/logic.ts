@@ -6,7 +6,7 @@ import type { AuditRecord, DocumentInfo } from './api';
 
 export type Screen =
   | 'documents' | 'import' | 'grants' | 'accounts' | 'rosters' | 'policy' | 'audit' | 'alerts'
-  | 'contractEnd' | 'incidents' | 'statusReport';
+  | 'contractEnd' | 'incidents' | 'statusReport' | 'about';
 
 // Mirrors the core's permission matrix (docs/roles.md) so nobody is shown
 // a screen whose every action the core would refuse. The core still
@@ -23,6 +23,7 @@ const SCREENS: Record<Screen, string[]> = {
   contractEnd: ['officer', 'manager', 'auditor'],
   incidents: ['officer', 'manager', 'auditor'],
   statusReport: ['officer'],
+  about: ['officer', 'manager', 'handler', 'sysadmin', 'auditor'],
 };
 
 export function screensFor(roles: string[]): Screen[] {

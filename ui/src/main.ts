@@ -11,6 +11,7 @@ import { documentDetail, documentList, grantsScreen, importScreen, leaveImport }
 import { accountsScreen, policyScreen, rostersScreen } from './screens/people';
 import { alertsScreen, auditScreen, incidentsScreen, statusReportScreen } from './screens/oversight';
 import { contractEndScreen } from './screens/contract';
+import { aboutScreen } from './screens/about';
 
 export type Route = { screen: Screen | 'document' | 'viewer'; arg?: number };
 
@@ -60,6 +61,7 @@ const SCREENS: Record<Route['screen'], (ctx: Ctx, area: HTMLElement, arg?: numbe
   contractEnd: contractEndScreen,
   incidents: incidentsScreen,
   statusReport: statusReportScreen,
+  about: aboutScreen,
 };
 
 function message(kind: 'ok' | 'error', ...lines: string[]): void {

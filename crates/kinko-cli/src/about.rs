@@ -6,56 +6,11 @@
 use std::io::Write;
 
 use anyhow::Context;
-use serde::Serialize;
 
 use crate::commands::{Out, Ui};
 use crate::text::table;
 
 const SBOM: &str = include_str!("../../../sbom/kinko-cli.cdx.json");
-
-#[derive(Serialize)]
-struct Component {
-    name: String,
-    version: String,
-    license: String,
-}
-
-#[derive(Serialize)]
-struct About {
-    program: &'static str,
-    version: &'static str,
-    network: &'static str,
-    algorithms: Vec<kinko_core::about::Algorithm>,
-    sbom_format: String,
-    components: Vec<Component>,
-}
-
-fn components(bom: &serde_json::Value) -> Vec<Component> {
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    bom["components"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|c| Component {
-                    name: text(&c["name"]),
-                    version: text(&c["version"]),
-                    license: c["licenses"]
-                        .as_array()
-                        .and_then(|l| l.first())
-                        .map(|l| {
-                            let expr = text(&l["expression"]);
-                            if expr.is_empty() {
-                                text(&l["license"]["id"])
-                            } else {
-                                expr
-                            }
-                        })
-                        .unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 pub fn about(ui: &Ui, sbom: bool) -> Out {
     if sbom {
@@ -64,19 +19,7 @@ pub fn about(ui: &Ui, sbom: bool) -> Out {
             .context("writing to standard output")?;
         return Ok(());
     }
-    let bom: serde_json::Value =
-        serde_json::from_str(SBOM).context("the embedded SBOM is not JSON")?;
-    let about = About {
-        program: "kinko",
-        version: env!("CARGO_PKG_VERSION"),
-        network: "none: Kinko opens no network connection",
-        algorithms: kinko_core::about::algorithms(),
-        sbom_format: format!(
-            "CycloneDX {}",
-            bom["specVersion"].as_str().unwrap_or_default()
-        ),
-        components: components(&bom),
-    };
+    let about = kinko_core::about::About::new("kinko", env!("CARGO_PKG_VERSION"), SBOM)?;
     ui.show(&about, || {
         let algorithms: Vec<Vec<String>> = about
             .algorithms

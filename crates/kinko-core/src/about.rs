@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::crypto::stream;
+use crate::error::{Error, Result};
 
 /// One algorithm in use.
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +97,62 @@ pub fn algorithms() -> Vec<Algorithm> {
             false,
         ),
     ]
+}
+
+/// One dependency as the inventory shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    pub license: String,
+}
+
+/// What a shell shows about itself: version, network stance, algorithms
+/// and the dependency inventory read from its embedded CycloneDX SBOM.
+#[derive(Debug, Clone, Serialize)]
+pub struct About {
+    pub program: String,
+    pub version: String,
+    pub network: &'static str,
+    pub algorithms: Vec<Algorithm>,
+    pub sbom_format: String,
+    pub components: Vec<Component>,
+}
+
+impl About {
+    /// `sbom` is the program's CycloneDX JSON, embedded when it was built.
+    pub fn new(program: &str, version: &str, sbom: &str) -> Result<About> {
+        let bom: serde_json::Value = serde_json::from_str(sbom)
+            .map_err(|_| Error::tampered("the embedded SBOM is not JSON"))?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let license = |c: &serde_json::Value| {
+            let first = &c["licenses"][0];
+            let expr = text(&first["expression"]);
+            if expr.is_empty() {
+                text(&first["license"]["id"])
+            } else {
+                expr
+            }
+        };
+        let components = bom["components"]
+            .as_array()
+            .ok_or_else(|| Error::tampered("the embedded SBOM lists no components"))?
+            .iter()
+            .map(|c| Component {
+                name: text(&c["name"]),
+                version: text(&c["version"]),
+                license: license(c),
+            })
+            .collect();
+        Ok(About {
+            program: program.into(),
+            version: version.into(),
+            network: "none: Kinko opens no network connection",
+            algorithms: algorithms(),
+            sbom_format: format!("CycloneDX {}", text(&bom["specVersion"])),
+            components,
+        })
+    }
 }
 
 #[cfg(test)]

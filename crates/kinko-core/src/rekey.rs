@@ -92,7 +92,7 @@ impl Session {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<RekeyReport> {
         self.require(Action::Rekey, "vault")?;
-        let result = self.with_vault_to_itself(|s| {
+        let result = self.with_vault_alone("kinko rekey", |s| {
             let steps = s.rekey_steps(suite, recovery_code, progress)?;
             s.finish_rekey(steps)
         });
@@ -100,39 +100,6 @@ impl Session {
             self.log_failure(Action::Rekey.event(), "vault", e);
         }
         result
-    }
-
-    /// Run `work` with the vault to this connection alone: no other
-    /// process reads or writes while keys and files change under it (a
-    /// reader would find a file overwritten, a writer a key that no longer
-    /// opens). Leaving WAL needs the only connection, so a vault open
-    /// elsewhere (the app, another command) is refused at once.
-    fn with_vault_to_itself<T>(&mut self, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        let in_use = || {
-            Error::Database(
-                "the vault is in use by another process (close the app or wait for the other command), then run `kinko rekey` again".into(),
-            )
-        };
-        self.conn.busy_timeout(std::time::Duration::ZERO)?;
-        let mode: std::result::Result<String, _> =
-            self.conn
-                .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0));
-        let alone = matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"))
-            && self
-                .conn
-                .pragma_update(None, "locking_mode", "EXCLUSIVE")
-                .is_ok()
-            && self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_ok();
-        self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let out = if alone { work(self) } else { Err(in_use()) };
-        // Back to shared use: the lock is dropped at the next statement.
-        let _ = self.conn.pragma_update(None, "locking_mode", "NORMAL");
-        let back = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
-        let value = out?;
-        back?;
-        Ok(value)
     }
 
     /// Mark the epoch finished, end every session, list older backups.

@@ -150,6 +150,43 @@ impl Session {
         attempt
     }
 
+    /// Run `work` with the vault to this connection alone (`rekey`,
+    /// `disposal execute`): no other process reads or writes while keys and
+    /// files change under it (a reader would find a file overwritten, a
+    /// writer a key that no longer opens). Leaving WAL needs the only connection, so a vault open
+    /// elsewhere (the app, another command) is refused at once.
+    pub(crate) fn with_vault_alone<T>(
+        &mut self,
+        doing: &str,
+        work: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let in_use = || {
+            Error::Database(format!(
+                "the vault is in use by another process (close the app or wait for the other command), then run `{doing}` again"
+            ))
+        };
+        self.conn.busy_timeout(std::time::Duration::ZERO)?;
+        let mode: std::result::Result<String, _> =
+            self.conn
+                .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0));
+        let alone = matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"))
+            && self
+                .conn
+                .pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .is_ok()
+            && self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_ok();
+        self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let out = if alone { work(self) } else { Err(in_use()) };
+        // Back to shared use: the lock is dropped at the next statement.
+        let _ = self.conn.pragma_update(None, "locking_mode", "NORMAL");
+        let back = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+        let value = out?;
+        back?;
+        Ok(value)
+    }
+
     /// Check a permission before long work done outside a transaction
     /// (streaming an import); a refusal is logged.
     pub(crate) fn require(&mut self, action: Action, object: &str) -> Result<()> {

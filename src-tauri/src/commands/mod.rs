@@ -22,6 +22,7 @@ pub const COMMANDS: &[&str] = include!("../command_names.rs");
 pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
     b.invoke_handler(tauri::generate_handler![
         start::app_status,
+        start::about,
         start::create_vault,
         start::sign_in,
         start::sign_out,

@@ -64,6 +64,21 @@ pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
     })
 }
 
+/// The app's CycloneDX SBOM, made by `scripts/sbom.sh` and checked
+/// against Cargo.lock by the test command.
+const SBOM: &str = include_str!("../../../sbom/kinko-app.cdx.json");
+
+/// Version, algorithms and the dependency inventory (I4); needs no
+/// session and reads no vault.
+#[tauri::command(async)]
+pub fn about() -> Reply<kinko_core::about::About> {
+    Ok(kinko_core::about::About::new(
+        "kinko-app",
+        env!("CARGO_PKG_VERSION"),
+        SBOM,
+    )?)
+}
+
 #[derive(Debug, Deserialize)]
 pub struct NewVault {
     pub officer_id: String,

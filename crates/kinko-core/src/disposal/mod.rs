@@ -449,7 +449,9 @@ impl Session {
     /// stopped midway.
     pub fn disposal_execute(&mut self) -> Result<PlanState> {
         self.require(Action::DisposalExecute, "disposal")?;
-        let attempt = self.execute_steps();
+        // Alone: a reader elsewhere would find object files overwritten
+        // under it and take that for tampering.
+        let attempt = self.with_vault_alone("kinko disposal execute", |s| s.execute_steps());
         if let Err(e) = &attempt {
             self.log_failure(Action::DisposalExecute.event(), "disposal", e);
         }
