@@ -270,8 +270,8 @@ fn sigkill_at_random_moments_leaves_a_vault_that_verifies() {
     v.run_env(&["rekey"], &rekey_env).ok();
     session = login(&v);
     check(&v, &session, &contents);
-    let opened = v.as_user("hana", &hana, &["--json", "list"]).ok();
-    let _ = opened;
+    // She still signs in after the database key changed (the key left for her).
+    v.as_user("hana", &hana, &["--json", "list"]).ok();
 
     // Disposal: the execution killed anywhere resumes; the confirmation
     // then finds every item unreadable.

@@ -375,12 +375,10 @@ fn private_file(path: &Path) -> Result<File> {
 /// Whether the file at `path` is the backup with this uid (disposal
 /// overwrites only that, whatever a record says).
 pub(crate) fn is_backup(path: &Path, uid_hex: &str) -> bool {
-    let mut head = [0u8; 46];
     File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && &head[..8] == MAGIC
-        && crypto::hex(&head[30..46]) == uid_hex
+        .ok()
+        .and_then(|f| read_header(&mut BufReader::new(f)).ok())
+        .is_some_and(|(h, _)| crypto::hex(&h.uid) == uid_hex)
 }
 
 /// What a snapshot caught: the key epoch, its suite, and each live

@@ -1288,12 +1288,11 @@ fn rekey_swaps_keys_and_suite_and_every_holder_still_reads() {
             .get::<_, i64>(0))
         .is_err());
     // The session that ran it keeps working; a new import follows suite 2.
-    let extra = boss
-        .import(
-            &f.request(&f.file("after", b"after rekey")),
-            &mut no_progress(),
-        )
-        .unwrap();
+    boss.import(
+        &f.request(&f.file("after", b"after rekey")),
+        &mut no_progress(),
+    )
+    .unwrap();
     assert_eq!(object_suites(&f), vec![2; 5]);
     let new_backup = f.work.join("epoch2.bak");
     assert_eq!(boss.backup(&new_backup).unwrap().epoch, 2);
@@ -1328,7 +1327,6 @@ fn rekey_swaps_keys_and_suite_and_every_holder_still_reads() {
     assert!(check.is_intact() && check.leftovers.is_empty(), "{check:?}");
     assert_eq!(check.documents_decrypted, 5);
     boss.audit_verify(None).unwrap();
-    let _ = extra;
     drop(boss);
 
     // Each backup opens with the keys of its own epoch.
