@@ -8,8 +8,9 @@
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")/.."
+source scripts/target-dir.sh
 n="${1:-5}"
-app="${2:-$PWD/target/debug/kinko-app}"
+app="${2:-$CARGO_TARGET_DIR/debug/kinko-app}"
 if [ "${INSIDE_XVFB:-}" = 1 ]; then
   tauri-driver --port 4444 --native-port 4445 >"$work/driver.log" 2>&1 &
   driver=$!
@@ -36,6 +37,6 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export work HOME="$work" TAURI_WEBVIEW_AUTOMATION=true INSIDE_XVFB=1
-KINKO_PASSWORD="Bench-Vault-5t8q!w" target/debug/kinko --vault "$work/vault" init --officer kanri \
+KINKO_PASSWORD="Bench-Vault-5t8q!w" "$CARGO_TARGET_DIR/debug/kinko" --vault "$work/vault" init --officer kanri \
   --name "管理 責任者" --council "計測協議会" >/dev/null
 xvfb-run -a -s "-screen 0 1280x900x24" bash "$self" "$n" "$app"

@@ -5,7 +5,8 @@
 # $KINKO_VAULT says otherwise; the first start offers to create it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/target-dir.sh
 bash scripts/setup.sh
 (cd ui && npm run build)
 cargo build --release --locked -j2 -p kinko-app
-exec target/release/kinko-app "$@"
+exec "$CARGO_TARGET_DIR/release/kinko-app" "$@"

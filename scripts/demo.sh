@@ -4,9 +4,10 @@
 # handler, verify the vault, and print the audit log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/target-dir.sh
 bash scripts/setup.sh
 cargo build -j2 --locked -p kinko-cli
-kinko="$PWD/target/debug/kinko"
+kinko="$CARGO_TARGET_DIR/debug/kinko"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -5,7 +5,8 @@
 # at build time, which these machines cannot do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/target-dir.sh
 bash scripts/setup.sh
 (cd ui && npm run build)
 ui/node_modules/.bin/tauri build --bundles deb -- --locked -j2
-ls -l target/release/bundle/deb/*.deb
+ls -l "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb

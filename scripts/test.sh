@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+source scripts/target-dir.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 # Supply-chain checks (I4): the SBOM generator and the license checker,
 # pinned, built once into ~/.cargo/bin.
@@ -27,16 +28,20 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # comes from crates.io, and sbom/ still lists exactly what Cargo.lock holds.
 cargo deny --offline check licenses bans sources
 bash scripts/sbom.sh --check
-# The end-to-end tests run the built binary, so build it first.
+# The end-to-end tests run the built binary, so build it first. The app
+# built here is the one that ships (no `webdriver` feature): the window
+# e2e checks that it opens no inspector, even when asked.
 cargo build --workspace --locked
+cp "$CARGO_TARGET_DIR/debug/kinko-app" "$CARGO_TARGET_DIR/kinko-app-shipped"
 cargo test --workspace --locked
 # Coverage-guided fuzzing of every parser of outside bytes, 20 s a target
 # (found crashes become files in fuzz/regressions, replayed by cargo test).
 bash scripts/fuzz.sh 20
-# The .deb the Tauri CLI builds (debug: it reuses the build above and lets
-# WebDriver in), installed as a council would install it, then driven.
-ui/node_modules/.bin/tauri build --debug --bundles deb -- --locked
+# The .deb the Tauri CLI builds (debug, with the `webdriver` feature: it
+# reuses the build above and lets WebDriver in), installed as a council
+# would install it, then driven.
+ui/node_modules/.bin/tauri build --debug --bundles deb --features webdriver -- --locked
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --reinstall ./target/debug/bundle/deb/Kinko_*_amd64.deb
-KINKO_APP=/usr/bin/kinko-app bash tests/e2e/run.sh
+DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --reinstall "$CARGO_TARGET_DIR"/debug/bundle/deb/Kinko_*_amd64.deb
+KINKO_APP=/usr/bin/kinko-app KINKO_APP_SHIPPED="$CARGO_TARGET_DIR/kinko-app-shipped" bash tests/e2e/run.sh

@@ -4,10 +4,13 @@
 //! life: the one open session, the idle lock (P7), and the document being
 //! viewed, which lives in memory only (D4).
 
+pub mod chooser;
 mod commands;
 mod files;
+mod window;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -22,9 +25,22 @@ pub struct AppState {
     /// A document decrypted for the viewer and who decrypted it, until
     /// the page takes it. Always locked after `session`, never before.
     pub viewing: Mutex<Option<(String, kinko_core::viewer::View)>>,
-    /// Set by the receipt screen's cancel button; read by the running
-    /// import (which holds the session, so this lives beside it).
-    pub cancel_import: std::sync::atomic::AtomicBool,
+    /// Set by the receipt screen's cancel button (and by the lock); read
+    /// by the running import (which holds the session, so this lives
+    /// beside it).
+    pub cancel_import: AtomicBool,
+    /// Set the moment the window locks, before the session is free to be
+    /// taken: an action still running then ends without showing anything
+    /// and drops the session itself.
+    pub locking: AtomicBool,
+    /// Whether a session is open (mirrors `session`, readable while a
+    /// long action holds it).
+    open: AtomicBool,
+    /// Files and folders the person chose, behind one-time handles.
+    pub choices: chooser::Choices,
+    /// Tells the page at once that the window locked (an event, set up
+    /// with the window).
+    on_lock: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
 
 /// When the person last did something, and how long the policy lets a
@@ -44,7 +60,18 @@ impl AppState {
                 limit: Duration::from_secs(15 * 60),
             }),
             viewing: Mutex::new(None),
-            cancel_import: std::sync::atomic::AtomicBool::new(false),
+            cancel_import: AtomicBool::new(false),
+            locking: AtomicBool::new(false),
+            open: AtomicBool::new(false),
+            choices: chooser::Choices::default(),
+            on_lock: Mutex::new(None),
+        }
+    }
+
+    /// What to call when the window locks (the shell emits an event).
+    pub fn set_on_lock(&self, notify: Box<dyn Fn() + Send + Sync>) {
+        if let Ok(mut n) = self.on_lock.lock() {
+            *n = Some(notify);
         }
     }
 
@@ -52,6 +79,17 @@ impl AppState {
     /// leave memory and the window shows the lock screen at its next call.
     /// Returns whether it locked.
     pub fn lock_if_idle(&self) -> bool {
+        if !self.open.load(Ordering::SeqCst) {
+            return false; // nobody to lock
+        }
+        if self.is_locking() {
+            // Locked already (the page was told), but an action that
+            // finished as the lock came may have left the session: end it.
+            if let Ok(mut session) = self.session.try_lock() {
+                self.end_locked(&mut session);
+            }
+            return false;
+        }
         let idle = match self.activity.lock() {
             Ok(a) => a.last.elapsed() > a.limit,
             Err(_) => true,
@@ -63,15 +101,40 @@ impl AppState {
         }
     }
 
-    /// Lock now: end the session as idle and forget the viewed document.
+    /// Lock now. The flag goes up, the running receipt is cancelled, the
+    /// viewed document and the choices are dropped and the page is told,
+    /// all at once; the session ends now if it is free, else the action
+    /// holding it ends it as it finishes (see `commands::with_session`).
     pub fn lock(&self) -> bool {
-        // The session first, then the view: a viewer call that holds the
-        // session finishes storing its view before this clears it.
-        let mut session = match self.session.lock() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        if !self.open.load(Ordering::SeqCst) {
+            self.forget_view();
+            self.choices.forget();
+            return false;
+        }
+        self.locking.store(true, Ordering::SeqCst);
+        self.cancel_import.store(true, Ordering::SeqCst);
         self.forget_view();
+        self.choices.forget();
+        if let Ok(notify) = self.on_lock.lock() {
+            if let Some(n) = notify.as_ref() {
+                n();
+            }
+        }
+        match self.session.try_lock() {
+            Ok(mut session) => self.end_locked(&mut session),
+            Err(std::sync::TryLockError::Poisoned(p)) => self.end_locked(&mut p.into_inner()),
+            // Busy: the action that holds it sees the flag and ends it.
+            Err(std::sync::TryLockError::WouldBlock) => true,
+        }
+    }
+
+    /// End the session under its lock once the window locked. The view is
+    /// forgotten again: an action that finished meanwhile may have stored
+    /// one.
+    pub fn end_locked(&self, session: &mut Option<kinko_core::Session>) -> bool {
+        self.forget_view();
+        self.open.store(false, Ordering::SeqCst);
+        self.locking.store(false, Ordering::SeqCst);
         match session.take() {
             Some(s) => {
                 // The keys are wiped when `s` drops, whether or not the
@@ -81,6 +144,18 @@ impl AppState {
             }
             None => false,
         }
+    }
+
+    /// A session was opened (`true`, under the session's lock) or ended
+    /// (`false`); either way the lock flag comes down.
+    pub fn set_open(&self, open: bool) {
+        self.open.store(open, Ordering::SeqCst);
+        self.locking.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the window locked since the session was opened.
+    pub fn is_locking(&self) -> bool {
+        self.locking.load(Ordering::SeqCst)
     }
 
     /// Drop a decrypted document the page has not taken (its buffer is
@@ -121,11 +196,24 @@ fn vault_dir() -> PathBuf {
 }
 
 /// The app with its commands and state, on any runtime (the tests use the
-/// mock runtime).
+/// mock runtime). Files dropped on the window stay in the shell: the page
+/// is given handles (`kinko://dropped`), never sends paths back.
 pub fn builder<R: tauri::Runtime>(b: tauri::Builder<R>, vault: PathBuf) -> tauri::Builder<R> {
     commands::register(
         b.manage(AppState::new(vault))
-            .plugin(tauri_plugin_dialog::init()),
+            .plugin(tauri_plugin_dialog::init())
+            .on_webview_event(|webview, event| {
+                use tauri::{DragDropEvent, Emitter, Manager, WebviewEvent};
+                if let WebviewEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+                    let state = webview.state::<AppState>();
+                    let dropped: Vec<chooser::Chosen> = paths
+                        .iter()
+                        .filter(|p| p.is_file())
+                        .map(|p| state.choices.offer(chooser::Kind::File, p.clone()))
+                        .collect();
+                    let _ = webview.emit("kinko://dropped", dropped);
+                }
+            }),
     )
 }
 
@@ -141,11 +229,17 @@ fn watch_idle(app: &tauri::AppHandle) {
 }
 
 pub fn run() {
-    // Only debug builds may be driven by WebDriver.
-    #[cfg(not(debug_assertions))]
-    std::env::remove_var("TAURI_WEBVIEW_AUTOMATION");
+    // First, before GTK or any thread: no inspector, no automation.
+    window::clear_inspection_variables();
     let result = builder(tauri::Builder::default(), vault_dir())
         .setup(|app| {
+            use tauri::{Emitter, Manager};
+            let handle = app.handle().clone();
+            app.state::<AppState>().set_on_lock(Box::new(move || {
+                let _ = handle.emit("kinko://locked", ());
+            }));
+            window::sandbox_every_web_context();
+            window::open_main(app)?;
             watch_idle(app.handle());
             Ok(())
         })

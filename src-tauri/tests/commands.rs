@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::webview::InvokeRequest;
-use tauri::WebviewWindow;
+use tauri::{Manager, WebviewWindow};
 
 const PW: &str = "Kinko-Vault-7q2x!";
 
@@ -165,4 +165,132 @@ fn first_run_sign_in_totp_refusals_and_the_lock() {
     let unlisted = call(&w, "plugin:dialog|open", json!({"options": {}})).unwrap_err();
     eprintln!("refused plugin command: {unlisted}");
     assert!(unlisted.to_string().contains("not allowed"), "{unlisted}");
+}
+
+/// An officer signed in with TOTP enrolled, in a new vault.
+fn officer(w: &WebviewWindow<tauri::test::MockRuntime>) {
+    call(
+        w,
+        "create_vault",
+        json!({"req": {"officer_id": "kanri", "officer_name": "管理 責任者",
+        "council": "○○協議会", "password": PW}}),
+    )
+    .unwrap();
+    call(
+        w,
+        "sign_in",
+        json!({"id": "kanri", "password": PW, "totp": null}),
+    )
+    .unwrap();
+    let e = call(w, "totp_enroll", json!({})).unwrap();
+    let code = totp_now(e["secret"].as_str().unwrap());
+    call(w, "totp_confirm", json!({"code": code})).unwrap();
+}
+
+/// The receipt form for `import_document`, naming the file by `file`.
+fn receipt(file: &str) -> Value {
+    json!({"req": {"file": file, "origin": "局", "via": "USB", "purpose": "研修",
+    "title": null, "personal_data": false}, "progress": "__CHANNEL__:1"})
+}
+
+/// Script in the page (an XSS, an inspector) sends raw paths: every
+/// command that reads or writes a file refuses them, because a path
+/// reaches a command only as a handle the shell's chooser handed out.
+#[test]
+fn no_command_takes_a_path_from_the_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_app, w) = app(tmp.path());
+    officer(&w);
+    let secret = tmp.path().join("id_rsa");
+    std::fs::write(&secret, b"PRIVATE KEY MARKER").unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let (file, folder) = (secret.display().to_string(), out.display().to_string());
+    let attempts = [
+        ("import_document", receipt(&file)),
+        ("import_document", receipt("../../id_rsa")),
+        ("export_document", json!({"id": 1, "folder": folder})),
+        ("audit_checkpoint", json!({"folder": folder})),
+        (
+            "status_report",
+            json!({"month": "2026-11", "folder": folder}),
+        ),
+        (
+            "disposal_plan",
+            json!({"form": {"executor": "kanri", "confirmer": "kanri", "items": [],
+            "planned_date": "2026-12-25", "returned": false, "folder": folder}}),
+        ),
+        ("disposal_report", json!({"folder": folder})),
+    ];
+    for (cmd, body) in attempts {
+        let refused = call(&w, cmd, body).unwrap_err();
+        assert_eq!(refused["code"], "invalid", "{cmd}: {refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains("with the chooser"),
+            "{cmd}: {refused}"
+        );
+    }
+    assert_eq!(call(&w, "list_documents", json!({})).unwrap(), json!([]));
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+/// The lock takes effect at once, even while a long receipt holds the
+/// session: the receipt is cancelled and keeps nothing, the session ends,
+/// and the call that was running shows nothing.
+#[test]
+fn the_lock_cancels_a_running_receipt_and_ends_the_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_app, w) = app(tmp.path());
+    officer(&w);
+    let big = tmp.path().join("big.bin");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(1 << 30).unwrap(); // 1 GiB, sparse: long to encrypt
+    let state = w.state::<kinko_app::AppState>();
+    let handle = state
+        .choices
+        .offer(kinko_app::chooser::Kind::File, big.clone())
+        .handle;
+    let w2 = w.clone();
+    let receipt = std::thread::spawn(move || call(&w2, "import_document", receipt(&handle)));
+    // Wait until the receipt holds the session, then lock.
+    while state.session.try_lock().is_ok() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(state.lock(), "the lock must report a session it ends");
+    let ended = receipt.join().unwrap().unwrap_err();
+    assert!(
+        ["locked", "cancelled"].contains(&ended["code"].as_str().unwrap()),
+        "{ended}"
+    );
+    assert!(state.session.lock().unwrap().is_none(), "the session ended");
+    assert_eq!(
+        call(&w, "list_documents", json!({})).unwrap_err()["code"],
+        "not_signed_in"
+    );
+    assert_eq!(
+        files_under(&tmp.path().join("vault/objects")),
+        0,
+        "the cancelled receipt left an object"
+    );
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files_under(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

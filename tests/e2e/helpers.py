@@ -36,17 +36,21 @@ class Authenticator:
         return totp(self.secrets[person], step)
 
 
-def pdf_with_text(text):
-    """A one-page PDF whose content stream shows `text` (ASCII)."""
-    stream = f"BT /F1 24 Tf 72 720 Td ({text}) Tj ET".encode()
+def pdf_with_text(text, pages=1):
+    """A PDF of `pages` pages, each showing `text` and its number (ASCII)."""
+    # Objects: 1 catalog, 2 pages, 3 font, then a page and its content
+    # stream for each page.
+    kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(pages))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    for i in range(pages):
+        stream = f"BT /F1 24 Tf 72 720 Td ({text} {i + 1}) Tj ET".encode()
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {5 + 2 * i} 0 R "
+                       "/Resources << /Font << /F1 3 0 R >> >> >>".encode())
+        objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream")
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for i, body in enumerate(objects, start=1):
@@ -150,7 +154,7 @@ def app_pids(app):
     return found
 
 
-def network_sockets_of(roots):
+def network_sockets_of(roots, allow_automation=True):
     """The IPv4/IPv6 sockets held by the processes `roots` and all their
     descendants: [(pid, name, socket)], and the pids looked at. The one
     exception is WebKit's automation server and its connections, on
@@ -161,7 +165,7 @@ def network_sockets_of(roots):
         pid = todo.pop()
         pids.append(pid)
         todo += _children(pid)
-    allowed = {automation_port(pid) for pid in roots} - {None}
+    allowed = ({automation_port(pid) for pid in roots} - {None}) if allow_automation else set()
     table = _inet_table()
     held = []
     for pid in pids:
@@ -179,3 +183,87 @@ def network_sockets_of(roots):
             if not automation:
                 held.append((pid, name, sock))
     return held, pids
+
+
+def web_processes(roots):
+    """The WebKit web processes among the descendants of `roots`."""
+    found, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        kids = _children(pid)
+        todo += kids
+        for k in kids:
+            try:
+                if pathlib.Path(f"/proc/{k}/comm").read_text().strip().startswith("WebKitWebProces"):
+                    found.append(k)
+            except OSError:
+                pass
+    return found
+
+
+def confinement(app_pid, web_pid, secret_dir):
+    """How a web process is confined next to the app: which namespaces it
+    does not share with the app, and whether it can see `secret_dir`
+    (looked at through its own root, /proc/PID/root)."""
+    apart = []
+    for ns in ("user", "pid", "net", "mnt", "ipc"):
+        try:
+            if os.readlink(f"/proc/{web_pid}/ns/{ns}") != os.readlink(f"/proc/{app_pid}/ns/{ns}"):
+                apart.append(ns)
+        except OSError:
+            pass
+    try:
+        sees = os.path.exists(f"/proc/{web_pid}/root{os.path.realpath(secret_dir)}")
+    except OSError:
+        sees = False
+    return apart, sees
+
+
+def clipboard():
+    """What the X clipboard and primary selection offer: {selection: [targets]}."""
+    import subprocess
+    offered = {}
+    for sel in ("clipboard", "primary"):
+        r = subprocess.run(["xclip", "-o", "-selection", sel, "-t", "TARGETS"],
+                           capture_output=True, timeout=10)
+        offered[sel] = r.stdout.decode(errors="replace").split() if r.returncode == 0 else []
+    return offered
+
+
+def files_with(data, roots, since):
+    """Files under `roots` changed after `since` (a time.time()) that hold
+    `data` or are exactly it."""
+    hits = []
+    for root in roots:
+        for p in pathlib.Path(root).rglob("*"):
+            try:
+                if p.is_file() and not p.is_symlink() and p.stat().st_mtime >= since:
+                    body = p.read_bytes()
+                    if data in body:
+                        hits.append(str(p))
+            except OSError:
+                pass
+    return hits
+
+
+def _xdotool(*args):
+    import subprocess
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True, timeout=10).stdout
+
+
+def visible_windows():
+    """The X windows on screen now (a popup menu would be one more)."""
+    return _xdotool("search", "--onlyvisible", "--name", "").split()
+
+
+def x_click(title, x, y, button):
+    """A real click of the X server (xdotool) at (x, y) inside the visible
+    window whose title contains `title`: it goes through GTK and WebKit as
+    a person's would. (WebDriver's own right-click leaves its keyboard
+    broken for the rest of the session.)"""
+    def area(wid):
+        geometry = _xdotool("getwindowgeometry", wid)
+        w, h = geometry.split("Geometry:")[1].split()[0].split("x")
+        return int(w) * int(h)
+    window = max(_xdotool("search", "--onlyvisible", "--name", title).split(), key=area)
+    _xdotool("mousemove", "--window", window, str(x), str(y), "click", str(button))

@@ -3,6 +3,8 @@
 # tauri-driver (which starts WebKitWebDriver). The app's home, caches and
 # vault live in a fresh temporary directory.
 #   KINKO_APP=/usr/bin/kinko-app bash tests/e2e/run.sh   # the installed .deb
+# KINKO_APP must be built with the `webdriver` feature (debug); and
+# KINKO_APP_SHIPPED a build without it, for the inspector checks.
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")"
@@ -27,4 +29,6 @@ export KINKO_E2E_DIR="$work" HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache
 # Debug builds honour this; release builds refuse automation. (Setting
 # WEBKIT_DISABLE_COMPOSITING_MODE=1 here makes screenshots hang.)
 export TAURI_WEBVIEW_AUTOMATION=true
+# The drivable build answers its file chooser from this file.
+export KINKO_E2E_CHOOSER="$work/chooser"
 xvfb-run -a -s "-screen 0 1280x900x24" bash "$self" --inside-xvfb

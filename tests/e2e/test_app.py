@@ -9,18 +9,26 @@ Run with tests/e2e/run.sh (it starts Xvfb and tauri-driver)."""
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import time
 import unittest
 
-from helpers import Authenticator, app_pids, network_sockets_of, pdf_with_text, png_with_stripes
+from helpers import (Authenticator, app_pids, clipboard, confinement, files_with, network_sockets_of,
+                     pdf_with_text, png_with_stripes, visible_windows, web_processes, x_click)
 from webdriver import Session
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-APP = os.environ.get("KINKO_APP", str(REPO / "target/debug/kinko-app"))
+APP = os.environ.get("KINKO_APP") or str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug/kinko-app")
 WORK = pathlib.Path(os.environ["KINKO_E2E_DIR"])
 SHOTS = REPO / "docs/screenshots"
 DRIVER = os.environ.get("KINKO_DRIVER", "http://127.0.0.1:4444")
+# The drivable build answers its file chooser from this file (written
+# before each click); the shipped build always opens the system dialog.
+CHOOSER = pathlib.Path(os.environ["KINKO_E2E_CHOOSER"])
+# The build as it ships (no `webdriver` feature): for the checks that the
+# inspector and automation cannot be opened on it.
+SHIPPED = os.environ.get("KINKO_APP_SHIPPED")
 
 OFFICER_PW = "Kinko-Vault-7q2x!"
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -97,6 +105,13 @@ class CouncilLife(unittest.TestCase):
     def sign_out(self):
         self.w.click("#signout")
         self.w.wait("#signin")
+
+    def choose(self, control, path):
+        """Pick `path` in the shell's chooser for `control`: the page gets
+        back only a handle and shows the name."""
+        CHOOSER.write_text(str(path))
+        self.w.click(f"#{control}-pick")
+        self.w.wait_text(f"#{control}", str(path))
 
     def go(self, screen):
         self.w.click(f"#nav-{screen}")
@@ -195,7 +210,7 @@ class CouncilLife(unittest.TestCase):
             ("scan.png", "スキャン画像", "就労支援", False),
         ):
             self.go("import")
-            w.type("#import-path", str(files / name))
+            self.choose("import-file", files / name)
             w.type("#import-title", title)
             w.type("#import-origin", "労働局 職業安定課")
             w.type("#import-via", "USBメモリ")
@@ -251,6 +266,122 @@ class CouncilLife(unittest.TestCase):
         w.wait("#not-viewable")
         w.wait_text("#message", "対応していません")
 
+    def test_07b_a_viewed_image_cannot_be_saved_dragged_or_copied(self):
+        """19: right-click (the menu with "Save Image As", "Copy Image"),
+        a drag out, copy, and a download forced from the page all leave
+        nothing on disk or on the clipboard."""
+        w = self.w
+        started = time.time()
+        png = png_with_stripes()
+        self.go("documents")
+        w.click("#view-4")
+        w.wait("#viewer-image")
+        w.js("window.__seen = {menu: [], drag: [], copy: []};"
+             "for (const k of ['contextmenu', 'dragstart', 'copy']) window.addEventListener(k, (e) =>"
+             " __seen[k === 'contextmenu' ? 'menu' : k === 'dragstart' ? 'drag' : 'copy'].push(e.defaultPrevented));")
+        self.assertEqual(w.js("return document.querySelector('#viewer-image').draggable"), False)
+        # A real right-click, through X, GTK and WebKit: no menu opens.
+        windows = visible_windows()
+        x, y = w.js("const r = document.querySelector('#viewer-image').getBoundingClientRect();"
+                    "return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];")
+        x_click("Kinko", x, y, 3)
+        time.sleep(1)
+        self.assertEqual(visible_windows(), windows, "a context menu opened")
+        w.pointer("#viewer-image", [("down", 0), ("move", 200, 120), ("up", 0)])
+        w.js("const r = document.createRange(); r.selectNode(document.querySelector('#viewer-image'));"
+             "getSelection().removeAllRanges(); getSelection().addRange(r); document.execCommand('copy');")
+        # A download started by script: WebKit would save the blob to disk.
+        w.js("const a = document.createElement('a'); a.href = document.querySelector('#viewer-image').src;"
+             "a.download = 'leak.png'; document.body.append(a); a.click(); a.remove();")
+        time.sleep(2)
+        seen = w.js("return window.__seen")
+        self.assertTrue(seen["menu"], "the right-click reached no handler: the test proves nothing")
+        self.assertTrue(all(seen["menu"]), f"a context menu was allowed: {seen}")
+        self.assertTrue(all(seen["drag"]), f"a drag was allowed: {seen}")
+        self.assertTrue(all(seen["copy"]), f"a copy was allowed: {seen}")
+        offered = clipboard()
+        for sel, targets in offered.items():
+            self.assertFalse([t for t in targets if t.startswith("image/")], f"{sel} offers an image: {targets}")
+        hits = files_with(png, [WORK, os.environ["HOME"], "/tmp"], started)
+        self.assertEqual(hits, [], "the decrypted image reached the disk")
+        self.assertIn("viewer", w.js("return document.querySelector('#viewer-pages') ? 'viewer' : 'gone'"))
+        w.click("#viewer-close")
+
+    def test_07c_the_window_navigates_nowhere_else_and_opens_no_window(self):
+        """19: the trusted window stays on the app's own pages."""
+        w = self.w
+        before = w.handles()
+        for target in ("https://example.com/", "data:text/html,<p>x</p>", "file:///etc/passwd"):
+            w.js("setTimeout(() => { location.href = arguments[0]; }, 0)", target)
+            time.sleep(1)
+            self.assertEqual(w.js("return location.origin + location.pathname").split("/")[2], "localhost", target)
+            w.wait("#nav-documents")
+        # The policy travels with every asset, the pdf.js worker too (a
+        # worker takes the policy of its own response, not the page's).
+        url, policy = w.js_async(
+            "const done = arguments[0];"
+            "const u = performance.getEntriesByType('resource').map((e) => e.name).find((n) => n.includes('pdf.worker'));"
+            "fetch(u).then((r) => done([u, r.headers.get('content-security-policy')]), (e) => done([u, String(e)]));")
+        self.assertIn("form-action 'none'", policy or "", f"{url}: {policy}")
+        self.assertNotIn("data:", policy)
+        opened = w.js("return window.open('https://example.com/') === null")
+        time.sleep(1)
+        self.assertTrue(opened, "window.open returned a window")
+        self.assertEqual(w.handles(), before, "a new window was opened")
+
+    def test_07d_script_in_the_page_cannot_name_a_path(self):
+        """19: the page never sends a path; a raw one is refused by every
+        command that reads or writes files."""
+        w = self.w
+        (WORK / "files" / "id_rsa").write_text("PRIVATE KEY " + MARKER)
+        invoke = ("const [cmd, args, done] = arguments;"
+                  "window.__TAURI_INTERNALS__.invoke(cmd, args).then((v) => done(['ok', v]), (e) => done(['refused', e]));")
+        receipt = {"req": {"file": str(WORK / "files" / "id_rsa"), "origin": "x", "via": "x", "purpose": "x",
+                           "title": None, "personal_data": False}, "progress": "__CHANNEL__:1"}
+        for cmd, args in (("import_document", receipt),
+                          ("export_document", {"id": 1, "folder": str(WORK / "export")}),
+                          ("audit_checkpoint", {"folder": str(WORK / "export")}),
+                          ("status_report", {"month": "2026-11", "folder": str(WORK / "export")})):
+            outcome, detail = w.js_async(invoke, cmd, args)
+            self.assertEqual(outcome, "refused", f"{cmd}: {detail}")
+            self.assertIn("chooser", detail.get("message", ""), f"{cmd}: {detail}")
+        self.assertEqual(list((WORK / "export").iterdir()), [])
+        self.go("documents")
+        w.wait("#documents tbody tr")
+        self.assertEqual(len(w.find_all("#documents tbody tr")), 4, "a document was received from a raw path")
+
+    def test_07e_long_documents_draw_lazily_and_page(self):
+        """19: a long PDF draws only the pages in view; a long table is paged."""
+        w = self.w
+        files = WORK / "files"
+        (files / "long.pdf").write_bytes(pdf_with_text(MARKER, pages=40))
+        (files / "long.csv").write_bytes(("番号,氏名\n" + "".join(f"{i},{MARKER}-{i}\n" for i in range(1, 1001))).encode())
+        for name in ("long.pdf", "long.csv"):
+            self.go("import")
+            self.choose("import-file", files / name)
+            for field, value in (("#import-origin", "労働局"), ("#import-via", "USB"), ("#import-purpose", "長文")):
+                w.type(field, value)
+            w.click("#import-submit")
+            w.wait_text("#message", "受領しました")
+        self.go("documents")
+        w.click("#view-5")
+        w.wait("#pdf-page-1", timeout=40)
+        time.sleep(1)
+        drawn = len(w.find_all("canvas[id^='pdf-page-']"))
+        self.assertLess(drawn, 10, "every page was drawn at once")
+        self.assertEqual(len(w.find_all(".pdf-placeholder")) + drawn, 40)
+        w.js("document.querySelector('.pdf-placeholder[data-page=\"40\"]').scrollIntoView()")
+        w.wait("#pdf-page-40", timeout=40)
+        w.click("#viewer-close")
+        w.click("#view-6")
+        w.wait_text("#viewer-table", f"{MARKER}-200")
+        self.assertEqual(len(w.find_all("#viewer-table tbody tr")), 200)
+        self.assertNotIn(f"{MARKER}-201", w.text("#viewer-table"))
+        w.click("#viewer-next")
+        w.wait_text("#viewer-table", f"{MARKER}-201")
+        w.wait_text("#viewer-rows", "201–400 / 1000")
+        w.click("#viewer-close")
+
     def test_08_grant_to_a_handler_on_the_roster(self):
         w = self.w
         self.go("documents")
@@ -274,7 +405,7 @@ class CouncilLife(unittest.TestCase):
         w.wait_text("#audit-log", "document.view")
         w.click("#audit-verify")
         w.wait_text("#verify-result", "✔")
-        w.type("#checkpoint-folder", str(WORK / "out"))
+        self.choose("checkpoint-folder", WORK / "out")
         w.click("#checkpoint-save")
         w.wait_text("#message", "kinko-checkpoint-")
         self.assertTrue(list((WORK / "out").glob("kinko-checkpoint-*.json")))
@@ -290,6 +421,52 @@ class CouncilLife(unittest.TestCase):
         w.type("#totp", self.auth.code("kanri"))
         w.click("#signin-submit")
         w.wait("#audit-chart")
+
+    def test_10b_a_lock_in_the_shell_clears_the_window_at_once(self):
+        """19: the shell tells the page the moment it locks (an event, not
+        the 15-second poll); the document on screen goes with the keys."""
+        w = self.w
+        self.go("documents")
+        w.click("#view-1")
+        w.wait("#pdf-page-1", timeout=40)
+        # The shell locks on its own (as its idle watcher does): the page
+        # did not ask, so only the shell's event can show the lock screen.
+        w.js("window.__TAURI_INTERNALS__.invoke('lock')")
+        w.wait("#lock-screen", timeout=5)
+        self.assertEqual(w.find_all("#viewer-pages"), [], "the document stayed on screen")
+        self.assertEqual(w.find_all("canvas"), [])
+        w.type("#password", OFFICER_PW)
+        w.type("#totp", self.auth.code("kanri"))
+        w.click("#signin-submit")
+        w.wait("#nav-documents")
+
+    def test_10c_a_lock_during_a_long_receipt_cancels_it(self):
+        """19: a receipt still running when the window locks is cancelled
+        and keeps nothing; the lock does not wait for it."""
+        w = self.w
+        big = WORK / "files" / "big.bin"
+        with open(big, "wb") as f:
+            f.truncate(4 << 30)  # 4 GiB, sparse: minutes to encrypt here
+        self.go("documents")
+        w.wait("#documents tbody tr")
+        before = len(w.find_all("#documents tbody tr"))
+        self.go("import")
+        self.choose("import-file", big)
+        for field, value in (("#import-origin", "労働局"), ("#import-via", "USB"), ("#import-purpose", "大容量")):
+            w.type(field, value)
+        w.click("#import-submit")
+        w.wait("#import-cancel:not([hidden])")
+        time.sleep(1)
+        w.js("window.__TAURI_INTERNALS__.invoke('lock')")
+        w.wait("#lock-screen", timeout=5)
+        w.type("#password", OFFICER_PW)
+        w.type("#totp", self.auth.code("kanri"))
+        w.click("#signin-submit")
+        w.wait("#nav-documents")
+        self.go("documents")
+        w.wait("#documents tbody tr")
+        self.assertEqual(len(w.find_all("#documents tbody tr")), before, "the cancelled receipt was kept")
+        big.unlink()
 
     def test_11_idle_time_locks_the_window(self):
         w = self.w
@@ -319,7 +496,7 @@ class CouncilLife(unittest.TestCase):
         self.assertIn("tanaka", w.text("#viewer-mark"))
         w.click("#viewer-close")
         w.click("#doc-1")
-        w.type("#export-folder", str(WORK / "export"))
+        self.choose("export-folder", WORK / "export")
         w.click("#export-submit")
         w.wait_text("#message", "許可されていません")
         self.assertEqual(list((WORK / "export").iterdir()), [])
@@ -343,7 +520,7 @@ class CouncilLife(unittest.TestCase):
         self.assertEqual(w.find_all("#incidents img"), [])
         self.shot("17-incidents")
         self.go("statusReport")
-        w.type("#report-folder", str(WORK / "out"))
+        self.choose("report-folder", WORK / "out")
         w.click("#report-make")
         w.wait_text("#message", "kinko-status-")
         self.shot("18-status-report")
@@ -378,7 +555,7 @@ class CouncilLife(unittest.TestCase):
         self.sign_in("kanri")
         self.go("contractEnd")
         w.wait_text("#disposal-state", "廃棄計画はまだありません")
-        w.type("#disposal-folder", str(WORK / "out"))
+        self.choose("disposal-folder", WORK / "out")
         w.type("#plan-executor", "kanri")
         w.type("#plan-confirmer", "sato")
         w.set_value("#plan-date", "2026-12-25")
@@ -407,7 +584,7 @@ class CouncilLife(unittest.TestCase):
         self.sign_out()
         self.sign_in("kanri")
         self.go("contractEnd")
-        w.type("#disposal-folder", str(WORK / "out"))
+        self.choose("disposal-folder", WORK / "out")
         w.click("#disposal-report")
         w.wait_text("#message", "kinko-disposal-report-")
         self.shot("20-contract-end")
@@ -453,6 +630,54 @@ class CouncilLife(unittest.TestCase):
             plain.terminate()
             plain.wait(10)
         print(f"\nchecked {len(pids)} driven and {len(plain_pids)} plain processes of the app")
+
+    def test_17b_the_web_process_runs_in_the_sandbox(self):
+        """19: the process that decodes documents (pdf.js, images) runs in
+        WebKit's bubblewrap sandbox: namespaces of its own, no network,
+        and the vault and the home are not in its view of the files."""
+        if not os.path.exists("/usr/bin/bwrap"):
+            self.skipTest("bubblewrap is not installed: WebKit cannot sandbox here")
+        roots = app_pids(APP)
+        webs = web_processes(roots)
+        self.assertTrue(webs, "no web process found: the check would prove nothing")
+        for pid in webs:
+            apart, sees = confinement(roots[0], pid, WORK / "vault")
+            for ns in ("net", "mnt", "pid"):
+                self.assertIn(ns, apart, f"web process {pid} shares the app's {ns} namespace")
+            self.assertFalse(sees, f"web process {pid} can see the vault")
+        print(f"\n{len(webs)} web process(es) confined: {apart}")
+
+    def test_18_the_shipped_build_opens_no_inspector_even_when_asked(self):
+        """19: started with every inspector and automation variable set,
+        the build as it ships listens on nothing, and its web process is
+        sandboxed too."""
+        self.assertTrue(SHIPPED, "set KINKO_APP_SHIPPED to a build without the webdriver feature")
+        home = WORK / "shipped-home"
+        home.mkdir(exist_ok=True)
+        env = dict(os.environ, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+                   XDG_CACHE_HOME=str(home / "cache"), XDG_CONFIG_HOME=str(home / "config"),
+                   WEBKIT_INSPECTOR_HTTP_SERVER="127.0.0.1:9333", WEBKIT_INSPECTOR_SERVER="127.0.0.1:9334",
+                   TAURI_WEBVIEW_AUTOMATION="true", GTK_DEBUG="interactive")
+        shipped = subprocess.Popen([SHIPPED, "--vault", str(WORK / "shipped-vault")], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(8)
+            self.assertIsNone(shipped.poll(), "the shipped build did not stay up")
+            held, pids = network_sockets_of([shipped.pid], allow_automation=False)
+            self.assertGreater(len(pids), 1, "the app's web processes were not found")
+            self.assertEqual(held, [], f"sockets held by the shipped build: {held}")
+            for port in (9333, 9334):
+                with self.assertRaises(ConnectionRefusedError, msg=f"something listens on {port}"):
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            webs = web_processes([shipped.pid])
+            self.assertTrue(webs, "no web process found")
+            for pid in webs:
+                apart, sees = confinement(shipped.pid, pid, WORK / "shipped-vault")
+                self.assertIn("net", apart)
+                self.assertFalse(sees, "the web process can see the vault")
+        finally:
+            shipped.terminate()
+            shipped.wait(10)
 
 
 if __name__ == "__main__":

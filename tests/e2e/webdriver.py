@@ -116,6 +116,30 @@ class Session:
     def js(self, script, *args):
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def js_async(self, script, *args):
+        """Run script whose last argument is the callback to call with the result."""
+        return self.cmd("POST", "/execute/async", {"script": script, "args": list(args)})
+
+    def pointer(self, css, steps):
+        """Mouse actions on the element css: steps are ("down", button),
+        ("up", button) or ("move", dx, dy) relative to its centre."""
+        self.wait(css)
+        x, y = self.js("const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+                       "return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];", css)
+        actions = [{"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y}]
+        for step in steps:
+            if step[0] == "move":
+                actions.append({"type": "pointerMove", "duration": 300, "origin": "viewport",
+                                "x": x + step[1], "y": y + step[2]})
+            else:
+                actions.append({"type": f"pointer{step[0].capitalize()}", "button": step[1]})
+        self.cmd("POST", "/actions", {"actions": [
+            {"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": actions}]})
+        self.cmd("DELETE", "/actions")
+
+    def handles(self):
+        return self.cmd("GET", "/window/handles")
+
     def screenshot(self, path):
         png = base64.b64decode(self.cmd("GET", "/screenshot"))
         with open(path, "wb") as f:

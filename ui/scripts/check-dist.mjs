@@ -13,7 +13,7 @@ function walk(dir) {
       if (/<script(?![^>]*\bsrc=)[^>]*>/i.test(html)) bad.push(`${p}: inline <script>`);
       if (/<style[\s>]/i.test(html) || /\sstyle=/i.test(html)) bad.push(`${p}: inline style`);
       if (/\son[a-z]+=/i.test(html)) bad.push(`${p}: event attribute`);
-    } else if (p.endsWith('.js')) {
+    } else if (p.endsWith('.js') || p.endsWith('.mjs')) {
       const js = readFileSync(p, 'utf8');
       if (/\beval\(|new Function\(/.test(js)) bad.push(`${p}: eval`);
     }

@@ -31,6 +31,8 @@ export interface PlanState {
 }
 export interface Holding { person: string; name: string; doc_id: number; title: string; personal_data: boolean }
 export interface Saved { paths: string[] }
+/// A file or folder chosen in the shell: a one-time handle and the name to show.
+export interface Chosen { handle: string; name: string }
 export interface Progress { done: number; total: number }
 export interface Algorithm { purpose: string; algorithm: string; id: string; cryptrec: boolean }
 export interface Component { name: string; version: string; license: string }
@@ -51,9 +53,9 @@ export const api = {
   totpConfirm: (code: string) => invoke<Me>('totp_confirm', { code }),
   documents: () => invoke<DocumentInfo[]>('list_documents'),
   document: (id: number) => invoke<DocumentInfo>('show_document', { id }),
-  pickFile: () => invoke<string | null>('pick_file'),
-  pickFolder: () => invoke<string | null>('pick_folder'),
-  importDocument: (req: { path: string; origin: string; via: string; purpose: string; title: string | null; personal_data: boolean },
+  pickFile: () => invoke<Chosen | null>('pick_file'),
+  pickFolder: () => invoke<Chosen | null>('pick_folder'),
+  importDocument: (req: { file: string; origin: string; via: string; purpose: string; title: string | null; personal_data: boolean },
     onProgress: (p: Progress) => void) => {
     const progress = new Channel<Progress>();
     progress.onmessage = onProgress;
@@ -80,14 +82,14 @@ export const api = {
   policySet: (key: string, value: string) => invoke<void>('policy_set', { key, value }),
   auditLog: (filter: LogFilter) => invoke<AuditRecord[]>('audit_log', { filter }),
   auditVerify: () => invoke<TrailReport>('audit_verify'),
-  auditCheckpoint: (folderPath: string) => invoke<Saved>('audit_checkpoint', { folderPath }),
+  auditCheckpoint: (folder: string) => invoke<Saved>('audit_checkpoint', { folder }),
   alerts: (all: boolean) => invoke<Alert[]>('alerts', { all }),
   alertAck: (id: number, note: string) => invoke<void>('alert_ack', { id, note }),
   incidents: (all: boolean) => invoke<Incident[]>('incidents', { all }),
   incidentAdd: (form: Record<string, string>) => invoke<number>('incident_add', { form }),
   incidentUpdate: (id: number, form: Record<string, string>) => invoke<Incident>('incident_update', { id, form }),
   incidentClose: (id: number, note: string) => invoke<void>('incident_close', { id, note }),
-  statusReport: (month: string, folderPath: string) => invoke<Saved>('status_report', { month, folderPath }),
+  statusReport: (month: string, folder: string) => invoke<Saved>('status_report', { month, folder }),
   disposalStatus: () => invoke<PlanState | null>('disposal_status'),
   disposalPlan: (form: { executor: string; confirmer: string; items: number[]; planned_date: string; returned: boolean; folder: string }) =>
     invoke<Saved>('disposal_plan', { form }),
@@ -95,5 +97,5 @@ export const api = {
     invoke<number>('disposal_approve', { reference, approvedOn, sha256 }),
   disposalExecute: () => invoke<PlanState>('disposal_execute'),
   disposalConfirm: () => invoke<PlanState>('disposal_confirm'),
-  disposalReport: (folderPath: string) => invoke<Saved>('disposal_report', { folderPath }),
+  disposalReport: (folder: string) => invoke<Saved>('disposal_report', { folder }),
 };

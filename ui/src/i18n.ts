@@ -93,6 +93,9 @@ const TEXT = {
   exported: ['書き出しました', 'Exported'],
   notViewable: ['この種類の文書はアプリ内で表示できません。書き出し（記録・承認が必要）で扱ってください。', 'This kind of document cannot be shown in the app; export it (recorded, approval rules apply).'],
   page: ['ページ', 'Page'],
+  previous: ['前へ', 'Previous'],
+  next: ['次へ', 'Next'],
+  rowsShown: ['行を表示', 'rows shown'],
   // grants
   grantTo: ['付与する相手（ユーザーID）', 'Grant to (user ID)'],
   grant: ['付与', 'Grant'],
@@ -153,6 +156,7 @@ const TEXT = {
   checkpointExport: ['署名付きチェックポイントを保存', 'Save a signed checkpoint'],
   saveFolder: ['保存先フォルダ', 'Save to folder'],
   chooseFolder: ['フォルダを選択…', 'Choose a folder…'],
+  nothingChosen: ['（未選択）', '(nothing chosen)'],
   saved: ['保存しました', 'Saved'],
   showAll: ['確認済みも表示', 'Show acknowledged too'],
   rule: ['規則', 'Rule'],

@@ -2,6 +2,7 @@
 // the language switch, and the lock. Screens live in ./screens; no rule
 // lives in the page, the core checks every call again.
 
+import { listen } from '@tauri-apps/api/event';
 import { api, type Me } from './api';
 import { button, el } from './dom';
 import { explain, roleName, t, type Key, type Lang } from './i18n';
@@ -169,7 +170,9 @@ async function lockNow(): Promise<void> {
 async function showLock(): Promise<void> {
   closeViewer();
   const who = me;
-  if (!who) return;
+  // Shown once: a late refusal of an action the lock ended must not
+  // redraw the form under the person typing their password.
+  if (!who || document.getElementById('lock-screen')) return;
   lockScreen(startCtx(), who.id, (again) => {
     if (again.id !== who.id) route = { screen: 'documents' };
     me = again;
@@ -236,8 +239,9 @@ async function start(): Promise<void> {
 }
 
 // Input keeps the session alive (at most one call a minute); no input for
-// the policy's idle time locks. The shell locks on its own too, so a
-// status check every 15 s notices a lock made there.
+// the policy's idle time locks. The shell locks on its own too and says
+// so at once (`kinko://locked`); a status check every 15 s is the
+// fallback.
 for (const ev of ['keydown', 'mousedown', 'mousemove', 'wheel', 'touchstart']) {
   window.addEventListener(ev, () => {
     const now = Date.now();
@@ -257,5 +261,23 @@ setInterval(() => {
     if (!s.me) void showLock();
   }).catch(() => undefined);
 }, 15_000);
+void listen('kinko://locked', () => {
+  // The keys are gone: nothing decrypted stays on screen a moment longer.
+  closeViewer();
+  if (me) void showLock();
+});
+
+// What a browser offers on shown content and Kinko does not: no context
+// menu (the shell refuses it too), no dragging images or pages out, no
+// copying from the viewer. Exports go through the export rules only.
+window.addEventListener('contextmenu', (e) => e.preventDefault(), { capture: true });
+window.addEventListener('dragstart', (e) => {
+  if (!(e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement)) e.preventDefault();
+}, { capture: true });
+for (const ev of ['copy', 'cut'] as const) {
+  window.addEventListener(ev, (e) => {
+    if (document.getElementById('viewer-pages')) e.preventDefault();
+  }, { capture: true });
+}
 
 void start();

@@ -8,7 +8,7 @@ use tauri::State;
 use kinko_core::disposal::{PlanRequest, PlanState};
 
 use super::oversight::Saved;
-use super::{date, folder, with_session, CommandError, Reply};
+use super::{chosen_folder, date, with_session, CommandError, Reply};
 use crate::files::write_new;
 use crate::AppState;
 
@@ -30,6 +30,7 @@ pub struct PlanForm {
     pub items: Vec<i64>,
     pub planned_date: String,
     pub returned: bool,
+    /// The chooser's handle for the folder to save into.
     pub folder: String,
 }
 
@@ -49,7 +50,7 @@ fn free_pair(dir: &std::path::Path, stem: &str) -> Reply<(String, String)> {
 
 #[tauri::command]
 pub async fn disposal_plan(state: State<'_, AppState>, form: PlanForm) -> Reply<Saved> {
-    let dir = folder(&form.folder)?;
+    let dir = chosen_folder(&state, &form.folder)?;
     let planned_date = date("the planned completion date", &form.planned_date)?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let (html, json) = free_pair(&dir, &format!("kinko-disposal-plan-{stamp}"))?;
@@ -102,8 +103,8 @@ pub async fn disposal_confirm(state: State<'_, AppState>) -> Reply<PlanState> {
 }
 
 #[tauri::command]
-pub async fn disposal_report(state: State<'_, AppState>, folder_path: String) -> Reply<Saved> {
-    let dir = folder(&folder_path)?;
+pub async fn disposal_report(state: State<'_, AppState>, folder: String) -> Reply<Saved> {
+    let dir = chosen_folder(&state, &folder)?;
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let (html, json) = free_pair(&dir, &format!("kinko-disposal-report-{stamp}"))?;
     let r = with_session(&state, |s| s.disposal_report())?;

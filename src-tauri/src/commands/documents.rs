@@ -1,7 +1,6 @@
 //! Documents: the list, receipt (import) with progress, the in-memory
 //! viewer, export under the export rules, and grants.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,8 @@ use tauri::ipc::{Channel, Response};
 use tauri::State;
 use tauri_plugin_dialog::DialogExt;
 
-use super::{with_session, with_session_then, CommandError, Reply};
+use super::{chosen_file, chosen_folder, with_session, with_session_then, CommandError, Reply};
+use crate::chooser::{scripted_answer, Chosen, Kind};
 use crate::AppState;
 
 #[tauri::command(async)]
@@ -22,35 +22,47 @@ pub fn show_document(state: State<'_, AppState>, id: i64) -> Reply<kinko_core::D
     with_session(&state, |s| s.show_document(id))
 }
 
-/// The system's file chooser: a file to receive. None if cancelled.
+/// The system's file chooser: a file to receive. The path stays here;
+/// the page gets a one-time handle. None if cancelled.
 #[tauri::command]
 pub async fn pick_file<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
-) -> Reply<Option<String>> {
-    with_session(&state, |_| Ok(()))?;
-    let picked = app.dialog().file().blocking_pick_file();
-    Ok(picked
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string()))
+) -> Reply<Option<Chosen>> {
+    pick(&app, &state, Kind::File)
 }
 
-/// The system's folder chooser: where to save forms and reports.
+/// The system's folder chooser: where to save forms, reports and exports.
 #[tauri::command]
 pub async fn pick_folder<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
-) -> Reply<Option<String>> {
-    with_session(&state, |_| Ok(()))?;
-    let picked = app.dialog().file().blocking_pick_folder();
-    Ok(picked
+) -> Reply<Option<Chosen>> {
+    pick(&app, &state, Kind::Folder)
+}
+
+/// Ask the person (a session is needed) and keep their choice.
+fn pick<R: tauri::Runtime>(
+    app: &tauri::AppHandle<R>,
+    state: &State<'_, AppState>,
+    kind: Kind,
+) -> Reply<Option<Chosen>> {
+    with_session(state, |_| Ok(()))?;
+    let picked = scripted_answer().unwrap_or_else(|| {
+        let dialog = app.dialog().file();
+        match kind {
+            Kind::File => dialog.blocking_pick_file(),
+            Kind::Folder => dialog.blocking_pick_folder(),
+        }
         .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string()))
+    });
+    Ok(picked.map(|p| state.choices.offer(kind, p)))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Receipt {
-    pub path: String,
+    /// The chooser's (or a drop's) handle for the file, never a path.
+    pub file: String,
     pub origin: String,
     pub via: String,
     pub purpose: String,
@@ -71,11 +83,9 @@ pub async fn import_document(
     req: Receipt,
     progress: Channel<Progress>,
 ) -> Reply<i64> {
-    if req.path.trim().is_empty() {
-        return Err(CommandError::invalid("choose a file to receive"));
-    }
+    let source = chosen_file(&state, &req.file)?;
     let request = kinko_core::ImportRequest {
-        source: PathBuf::from(req.path.trim()),
+        source,
         origin: req.origin,
         via: req.via,
         purpose: req.purpose,
@@ -175,7 +185,7 @@ pub async fn export_document(
     id: i64,
     folder: String,
 ) -> Reply<kinko_core::ExportReceipt> {
-    let dir = super::folder(&folder)?;
+    let dir = chosen_folder(&state, &folder)?;
     let name = with_session(&state, |s| s.show_document(id))?.file_name;
     // Only the last part of the recorded name, so it cannot lead elsewhere.
     let file = std::path::Path::new(&name)

@@ -126,34 +126,59 @@ pub fn with_session_then<T, U>(
     then: impl FnOnce(&kinko_core::Session, T) -> Reply<U>,
 ) -> Reply<U> {
     if state.lock_if_idle() {
-        return Err(CommandError {
-            code: "locked",
-            message: "the app locked after the idle time the policy sets".into(),
-        });
+        return Err(locked());
     }
     let mut guard = state
         .session
         .lock()
         .map_err(|_| CommandError::not_signed_in())?;
+    if state.is_locking() {
+        // The window locked while this call waited for the session.
+        state.end_locked(&mut guard);
+        return Err(CommandError::not_signed_in());
+    }
     let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
     state.touch();
-    let value = work(session)?;
-    then(session, value)
+    let value = work(session);
+    if state.is_locking() {
+        // Locked while this ran: show nothing of it, end the session.
+        state.end_locked(&mut guard);
+        return Err(locked());
+    }
+    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
+    let shown = then(session, value?);
+    if state.is_locking() {
+        state.end_locked(&mut guard);
+        return Err(locked());
+    }
+    shown
+}
+
+fn locked() -> CommandError {
+    CommandError {
+        code: "locked",
+        message: "the app locked; sign in again".into(),
+    }
+}
+
+/// The folder behind a handle the chooser gave the page.
+pub fn chosen_folder(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
+    let dir = state.choices.take(handle, crate::chooser::Kind::Folder)?;
+    crate::chooser::check(crate::chooser::Kind::Folder, &dir)?;
+    Ok(dir)
+}
+
+/// The file behind a handle the chooser (or a drop) gave the page.
+pub fn chosen_file(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
+    let file = state.choices.take(handle, crate::chooser::Kind::File)?;
+    crate::chooser::check(crate::chooser::Kind::File, &file)?;
+    Ok(file)
 }
 
 /// A date typed as YYYY-MM-DD.
 pub fn date(what: &str, text: &str) -> Reply<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| CommandError::invalid(format!("{what} must be a date like 2026-11-25")))
-}
-
-/// A folder the person chose for files the app writes.
-pub fn folder(text: &str) -> Reply<std::path::PathBuf> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(CommandError::invalid("choose a folder to save to"));
-    }
-    Ok(std::path::PathBuf::from(t))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use tauri::State;
 
 use kinko_core::incident::{Incident, IncidentFields};
 
-use super::{folder, with_session, Reply};
+use super::{chosen_folder, with_session, Reply};
 use crate::files::write_new;
 use crate::AppState;
 
@@ -54,8 +54,8 @@ pub struct Saved {
 /// Sign a checkpoint of the trail and save it, to keep apart from the
 /// vault (a later verify against it detects a rewritten trail).
 #[tauri::command(async)]
-pub fn audit_checkpoint(state: State<'_, AppState>, folder_path: String) -> Reply<Saved> {
-    let dir = folder(&folder_path)?;
+pub fn audit_checkpoint(state: State<'_, AppState>, folder: String) -> Reply<Saved> {
+    let dir = chosen_folder(&state, &folder)?;
     let c = with_session(&state, |s| s.audit_checkpoint())?;
     let name = format!("kinko-checkpoint-{}.json", c.size);
     let path = write_new(&dir, &name, &c.to_json())?;
@@ -134,9 +134,9 @@ pub fn incident_close(state: State<'_, AppState>, id: i64, note: String) -> Repl
 pub async fn status_report(
     state: State<'_, AppState>,
     month: String,
-    folder_path: String,
+    folder: String,
 ) -> Reply<Saved> {
-    let dir = folder(&folder_path)?;
+    let dir = chosen_folder(&state, &folder)?;
     let name = format!("kinko-status-{}.html", month.trim());
     if dir.join(&name).exists() {
         return Err(super::CommandError::invalid(format!(

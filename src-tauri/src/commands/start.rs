@@ -136,11 +136,15 @@ pub async fn sign_in(
         a.last = Instant::now();
         a.limit = Duration::from_secs(who.idle_minutes.max(1) * 60);
     }
-    let earlier = state
+    let mut guard = state
         .session
         .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?
-        .replace(session);
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+    let earlier = guard.replace(session);
+    // Under the session's lock, so no earlier action can see it down.
+    state.set_open(true);
+    drop(guard);
+    state.choices.forget();
     if let Some(s) = earlier {
         let _ = s.end();
     }
@@ -154,6 +158,8 @@ pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
         .lock()
         .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
     state.forget_view();
+    state.choices.forget();
+    state.set_open(false);
     if let Some(s) = session.take() {
         s.end()?;
     }

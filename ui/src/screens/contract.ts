@@ -5,6 +5,7 @@
 
 import { api, type PlanState } from '../api';
 import { button, checkbox, el, field, input, table } from '../dom';
+import { choice } from '../choice';
 import { planState, t } from '../i18n';
 import { japanTime, parseItems } from '../logic';
 import type { Ctx } from '../main';
@@ -24,15 +25,11 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
   const plan = await api.disposalStatus();
   const officer = c.me.roles.includes('officer');
   const acts = c.me.roles.some((r) => r === 'officer' || r === 'manager');
-  const folder = input('disposal-folder');
-  const pick = button(t(c.lang, 'chooseFolder'), 'disposal-folder-pick', (b) => c.busy(b, async () => {
-    const p = await api.pickFolder();
-    if (p) folder.value = p;
-  }), 'quiet');
+  const folder = choice(c, 'disposal-folder', 'folder');
   const again = () => c.go({ screen: 'contractEnd' });
   const parts: HTMLElement[] = [el('h1', {}, t(c.lang, 'contractEnd')),
     plan ? el('p', { id: 'disposal-state' }, `${t(c.lang, 'state')}: ${planState(c.lang, plan.state)}`) : el('p', { id: 'disposal-state' }, t(c.lang, 'noPlan')),
-    steps(c, plan), el('div', { class: 'row' }, field(t(c.lang, 'saveFolder'), folder), pick)];
+    steps(c, plan), folder.element];
   if (officer) {
     const executor = input('plan-executor');
     const confirmer = input('plan-confirmer');
@@ -46,7 +43,7 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
       button(t(c.lang, 'makePlan'), 'plan-make', (b) => c.busy(b, async () => {
         const s = await api.disposalPlan({
           executor: executor.value, confirmer: confirmer.value, items: parseItems(items.value),
-          planned_date: date.value, returned: ret.checked, folder: folder.value,
+          planned_date: date.value, returned: ret.checked, folder: folder.take(),
         });
         c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);
         again();
@@ -84,7 +81,7 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
   }
   if (officer && plan?.confirmed_at) {
     parts.push(button(t(c.lang, 'writeReport'), 'disposal-report', (b) => c.busy(b, async () => {
-      const s = await api.disposalReport(folder.value);
+      const s = await api.disposalReport(folder.take());
       c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);
     })));
   }

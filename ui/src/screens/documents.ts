@@ -2,8 +2,10 @@
 // drag and drop, the receipt fields, progress), and a document's page
 // with its key holders, grants, export approval and export.
 
+import { listen } from '@tauri-apps/api/event';
 import { getCurrentWebview } from '@tauri-apps/api/webview';
-import { api, type DocumentInfo } from '../api';
+import { api, type Chosen, type DocumentInfo } from '../api';
+import { choice } from '../choice';
 import { button, checkbox, el, field, input, select, table } from '../dom';
 import { t } from '../i18n';
 import { byPerson, filterDocuments, formatSize, japanTime, purposes } from '../logic';
@@ -35,16 +37,16 @@ export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
   draw();
 }
 
-let dropListener: (() => void) | null = null;
+let dropListeners: (() => void)[] = [];
 
 /// Stop listening for dropped files (the frame calls this on leaving).
 export function leaveImport(): void {
-  dropListener?.();
-  dropListener = null;
+  for (const stop of dropListeners) stop();
+  dropListeners = [];
 }
 
 export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
-  const path = input('import-path');
+  const file = choice(c, 'import-file', 'file');
   const title = input('import-title');
   const origin = input('import-origin');
   const via = input('import-via');
@@ -55,21 +57,12 @@ export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
   // Cancelling is safe: the core removes the half-written object.
   const stop = button(t(c.lang, 'cancel'), 'import-cancel', () => void api.cancelImport(), 'quiet');
   stop.hidden = true;
-  // Dropped files arrive as paths from the shell's window (the page never
-  // reads their bytes); the shell then encrypts straight from the file.
+  // A dropped file stays in the shell, which hands the page a handle for
+  // it (the page never reads its bytes, nor sends a path back); the
+  // shell then encrypts straight from the file.
   leaveImport();
-  dropListener = await getCurrentWebview().onDragDropEvent((ev) => {
-    if (ev.payload.type === 'over') drop.classList.add('over');
-    else drop.classList.remove('over');
-    if (ev.payload.type === 'drop' && ev.payload.paths.length > 0) path.value = ev.payload.paths[0];
-  });
   area.replaceChildren(el('h1', {}, t(c.lang, 'import')),
-    drop,
-    el('div', { class: 'row' }, field(t(c.lang, 'filePath'), path),
-      button(t(c.lang, 'chooseFile'), 'pick-file', async (b) => c.busy(b, async () => {
-        const p = await api.pickFile();
-        if (p) path.value = p;
-      }), 'quiet')),
+    drop, file.element,
     field(t(c.lang, 'docTitle'), title), field(t(c.lang, 'origin'), origin), field(t(c.lang, 'via'), via),
     field(t(c.lang, 'purpose'), purpose), el('label', { class: 'check' }, personal, t(c.lang, 'personal')),
     button(t(c.lang, 'receive'), 'import-submit', (b) => c.busy(b, async () => {
@@ -77,24 +70,34 @@ export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
       stop.hidden = false;
       try {
         const id = await api.importDocument({
-          path: path.value, origin: origin.value, via: via.value, purpose: purpose.value,
+          file: file.take(), origin: origin.value, via: via.value, purpose: purpose.value,
           title: title.value || null, personal_data: personal.checked,
         }, (p) => { bar.value = p.total > 0 ? Math.floor((p.done * 100) / p.total) : 100; });
         bar.value = 100;
         c.ok(`${t(c.lang, 'received_ok')} ${id}`);
-        path.value = title.value = '';
+        title.value = '';
       } finally {
         stop.hidden = true;
       }
     })),
     bar, stop);
+  // Listening starts once the form is on screen, so nothing lands on a
+  // form that is being replaced.
+  dropListeners.push(await getCurrentWebview().onDragDropEvent((ev) => {
+    if (ev.payload.type === 'over') drop.classList.add('over');
+    else drop.classList.remove('over');
+  }));
+  dropListeners.push(await listen<Chosen[]>('kinko://dropped', (ev) => {
+    if (ev.payload.length > 0) file.set(ev.payload[0]);
+  }));
+  if (!drop.isConnected) leaveImport(); // left while the listeners started
 }
 
 export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Promise<void> {
   const d: DocumentInfo = await api.document(id ?? 0);
   const manages = c.me.roles.some((r) => r === 'officer' || r === 'manager');
   const person = input('grant-person');
-  const folder = input('export-folder');
+  const folder = choice(c, 'export-folder', 'folder', 'exportTo');
   const parts: HTMLElement[] = [
     el('h1', {}, `#${d.id} ${d.title}`),
     table('document-facts', [t(c.lang, 'key'), t(c.lang, 'value')], [
@@ -127,13 +130,9 @@ export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Pr
       }))));
   }
   parts.push(el('h2', {}, t(c.lang, 'export')), el('div', { class: 'row' },
-    field(t(c.lang, 'exportTo'), folder),
-    button(t(c.lang, 'chooseFolder'), 'pick-export-folder', (b) => c.busy(b, async () => {
-      const p = await api.pickFolder();
-      if (p) folder.value = p;
-    }), 'quiet'),
+    folder.element,
     button(t(c.lang, 'export'), 'export-submit', (b) => c.busy(b, async () => {
-      const r = await api.exportDocument(d.id, folder.value);
+      const r = await api.exportDocument(d.id, folder.take());
       c.ok(`${t(c.lang, 'exported')}: ${formatSize(r.bytes)} SHA-256 ${r.sha256}`);
     }))));
   area.replaceChildren(...parts);

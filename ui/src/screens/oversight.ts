@@ -4,6 +4,7 @@
 
 import { api, type LogFilter } from '../api';
 import { button, checkbox, el, field, input, table } from '../dom';
+import { choice } from '../choice';
 import { t } from '../i18n';
 import { eventsByDay, japanDay, japanDayEnd, japanDayStart, japanTime } from '../logic';
 import type { Ctx } from '../main';
@@ -38,15 +39,6 @@ function timeline(days: { day: string; total: number; refused: number }[]): Elem
   return chart;
 }
 
-function folderPicker(c: Ctx, id: string): [HTMLInputElement, HTMLElement] {
-  const folder = input(id);
-  return [folder, el('div', { class: 'row' }, field(t(c.lang, 'saveFolder'), folder),
-    button(t(c.lang, 'chooseFolder'), `${id}-pick`, (b) => c.busy(b, async () => {
-      const p = await api.pickFolder();
-      if (p) folder.value = p;
-    }), 'quiet'))];
-}
-
 export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filter: LogFilter = {}): Promise<void> {
   const records = await api.auditLog(filter);
   const since = input('audit-since', { type: 'date' });
@@ -57,7 +49,7 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
   until.value = filter.until ? japanDay(filter.until) : '';
   actor.value = filter.actor ?? '';
   event.value = filter.event ?? '';
-  const [folder, picker] = folderPicker(c, 'checkpoint-folder');
+  const folder = choice(c, 'checkpoint-folder', 'folder');
   const result = el('p', { id: 'verify-result' });
   const newest = records.slice(-500).reverse();
   area.replaceChildren(el('h1', {}, t(c.lang, 'audit')),
@@ -67,9 +59,9 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
         result.textContent = `✔ ${t(c.lang, 'verified')} ${r.events} / root ${r.root.slice(0, 16)}…`;
         result.className = 'ok';
       })), result),
-    picker,
+    folder.element,
     button(t(c.lang, 'checkpointExport'), 'checkpoint-save', (b) => c.busy(b, async () => {
-      const s = await api.auditCheckpoint(folder.value);
+      const s = await api.auditCheckpoint(folder.take());
       c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);
     }), 'quiet'),
     el('h2', {}, t(c.lang, 'timeline')),
@@ -145,11 +137,11 @@ export async function incidentsScreen(c: Ctx, area: HTMLElement): Promise<void> 
 export async function statusReportScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const month = input('report-month', { placeholder: 'YYYY-MM' });
   month.value = new Date(Date.now() + 9 * 3600 * 1000).toISOString().slice(0, 7);
-  const [folder, picker] = folderPicker(c, 'report-folder');
+  const folder = choice(c, 'report-folder', 'folder');
   area.replaceChildren(el('h1', {}, t(c.lang, 'statusReport')),
-    field(t(c.lang, 'month'), month), picker,
+    field(t(c.lang, 'month'), month), folder.element,
     button(t(c.lang, 'makeReport'), 'report-make', (b) => c.busy(b, async () => {
-      const s = await api.statusReport(month.value, folder.value);
+      const s = await api.statusReport(month.value, folder.take());
       c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);
     })));
 }
