@@ -140,7 +140,7 @@ pub fn run(n: usize) {
 
     // A month's report against counting that month.
     let first_day: NaiveDate = (start + Duration::days(30))
-        .with_timezone(&kinko_core::policy::japan())
+        .with_timezone(&kinko_core::time::japan())
         .date_naive();
     let last_day = first_day + Duration::days(29);
     let (count, secs) = time(|| {

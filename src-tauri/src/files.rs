@@ -2,12 +2,12 @@
 //! exported checkpoints): always new files, readable by the owner only,
 //! never over an existing one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::commands::CommandError;
 
-/// Write `contents` to `dir/name`, refusing if it exists.
+/// Write `contents` to `dir/name`, refusing if it exists (the core's one
+/// writer of new files: 0600, all or none, never through a link).
 pub fn write_new(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, CommandError> {
     if !dir.is_dir() {
         return Err(CommandError::invalid(format!(
@@ -16,21 +16,6 @@ pub fn write_new(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Com
         )));
     }
     let path = dir.join(name);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => CommandError::invalid(format!(
-            "{} already exists; move it away or choose another folder",
-            path.display()
-        )),
-        _ => CommandError::invalid(format!("{} could not be written: {e}", path.display())),
-    })?;
-    f.write_all(contents)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| {
-            CommandError::invalid(format!("{} could not be written: {e}", path.display()))
-        })?;
+    kinko_core::fsutil::write_new_files(&[(&path, contents)])?;
     Ok(path)
 }

@@ -175,8 +175,9 @@ impl AppState {
     }
 }
 
-/// The vault directory: `--vault DIR`, else `$KINKO_VAULT`, else the
-/// user's data directory.
+/// The vault directory: `--vault DIR`, else the core's default (the same
+/// as the `kinko` command's: `$KINKO_VAULT`, else the user's data
+/// directory).
 fn vault_dir() -> PathBuf {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -186,13 +187,7 @@ fn vault_dir() -> PathBuf {
             }
         }
     }
-    if let Some(v) = std::env::var_os("KINKO_VAULT") {
-        return PathBuf::from(v);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    home.join(".local/share/kinko/vault")
+    kinko_core::vault::default_dir().unwrap_or_else(|_| PathBuf::from("kinko-vault"))
 }
 
 /// The app with its commands and state, on any runtime (the tests use the

@@ -572,3 +572,36 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A date given to `audit log` means a Japan day, as in the app and the
+/// reports: `--since D` starts at 00:00 Japan time (15:00 UTC the day
+/// before), `--until D` ends at 24:00 Japan time.
+#[test]
+fn audit_log_dates_are_japan_days() {
+    let v = TestVault::new();
+    let all = v.events();
+    let japan_day = |e: &serde_json::Value| kinko_core::time::japan_day(e["at"].as_str().unwrap());
+    let today = japan_day(all.last().unwrap());
+    let yesterday = today.pred_opt().unwrap();
+    let count = |flag: &str, day: chrono::NaiveDate| {
+        v.boss(&["--json", "audit", "log", flag, &day.to_string()])
+            .ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // Counted before each query adds its own event (which is today's).
+    let from_today = all.iter().filter(|e| japan_day(e) >= today).count();
+    assert!(
+        count("--since", today) > from_today,
+        "--since must take Japan's today"
+    );
+    let to_yesterday = all.iter().filter(|e| japan_day(e) <= yesterday).count();
+    assert_eq!(count("--until", yesterday), to_yesterday);
+    // Off by nine hours either way, the bound would cut the day:
+    let since = kinko_core::time::since("--since", &today.to_string()).unwrap();
+    assert!(since.ends_with("T15:00:00.000000Z"), "{since}");
+    let refused = v.boss(&["audit", "log", "--since", "25/11/2026"]).code(1);
+    assert!(refused.stderr.contains("--since"), "{}", refused.stderr);
+}

@@ -386,6 +386,22 @@ fn returned_documents_reach_the_bureau_then_are_erased() {
         .any(|e| e["event"] == "disposal.return" && e["outcome"] == "ok"));
 }
 
+/// The bureau approved a printed plan: recording the approval needs its
+/// SHA-256, in the command as in the app (the core requires it).
+#[test]
+fn an_approval_needs_the_plans_sha256() {
+    let (v, _, _, _, _) = contract();
+    v.plan("plan.html", &[]);
+    let base = ["disposal", "approve", "--ref", "r", "--date", "2026-12-01"];
+    let missing = v.boss(&base).code(2);
+    assert!(missing.stderr.contains("--sha256"), "{}", missing.stderr);
+    let empty = v.boss(&[&base[..], &["--sha256", " "]].concat()).code(1);
+    assert!(empty.stderr.contains("SHA-256"), "{}", empty.stderr);
+    let state = v.boss(&["--json", "disposal", "status"]).ok().json();
+    assert_eq!(state["state"], "draft", "nothing was approved");
+    v.approve();
+}
+
 #[test]
 fn an_approval_binds_the_plan_and_the_plan_its_inventory() {
     let (v, mika, _, _, _) = contract();

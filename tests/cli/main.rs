@@ -275,8 +275,14 @@ impl TestVault {
         self.boss(&args).ok();
     }
 
-    /// Record the bureau's approval of the current plan.
+    /// Record the bureau's approval of the current plan, naming its
+    /// SHA-256 as printed on it.
     pub fn approve(&self) {
+        let status = self.boss(&["--json", "disposal", "status"]).ok().json();
+        let sha = status["sha256"]
+            .as_str()
+            .expect("the plan's SHA-256")
+            .to_string();
         self.boss(&[
             "disposal",
             "approve",
@@ -284,6 +290,8 @@ impl TestVault {
             "労発1201第3号",
             "--date",
             "2026-12-01",
+            "--sha256",
+            &sha,
         ])
         .ok();
     }

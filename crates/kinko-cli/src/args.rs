@@ -346,9 +346,10 @@ pub struct ImportArgs {
 pub enum AuditCmd {
     /// Show events, oldest first.
     Log {
-        /// From this time (RFC 3339 or YYYY-MM-DD, UTC).
+        /// From this time (RFC 3339, or YYYY-MM-DD: from the start of that Japan day).
         #[arg(long)]
         since: Option<String>,
+        /// Up to this time (RFC 3339, or YYYY-MM-DD: to the end of that Japan day).
         #[arg(long)]
         until: Option<String>,
         #[arg(long)]
@@ -437,7 +438,7 @@ pub enum DisposalCmd {
         date: String,
         /// The SHA-256 printed on the plan the bureau approved: refused if the current plan differs.
         #[arg(long)]
-        sha256: Option<String>,
+        sha256: String,
     },
     /// Execute the approved plan: destroy keys, overwrite and remove files (the plan's executor).
     Execute,

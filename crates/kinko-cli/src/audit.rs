@@ -115,9 +115,14 @@ fn log(
             o
         }
     });
+    // A date means a Japan day, as in the app and the reports.
     let q = Query {
-        since: since.map(day_start),
-        until: until.map(day_end),
+        since: since
+            .map(|t| kinko_core::time::since("--since", &t))
+            .transpose()?,
+        until: until
+            .map(|t| kinko_core::time::until("--until", &t))
+            .transpose()?,
         actor,
         event,
         object,
@@ -283,21 +288,4 @@ fn audit_table(ui: &Ui, records: &[Record]) -> Out {
             ]
         },
     )
-}
-
-/// A bare date means the start (or end) of that UTC day.
-fn day_start(t: String) -> String {
-    if t.len() == 10 {
-        format!("{t}T00:00:00")
-    } else {
-        t
-    }
-}
-
-fn day_end(t: String) -> String {
-    if t.len() == 10 {
-        format!("{t}T23:59:59.999999Z")
-    } else {
-        t
-    }
 }

@@ -11,17 +11,14 @@ use kinko_core::{vault::local_terminal, Password, Session, Vault};
 use crate::args::Global;
 use crate::Failure;
 
-/// `--vault`, else `$KINKO_VAULT` (clap reads it), else the platform data dir.
+/// `--vault`, else the core's default (`$KINKO_VAULT`, else the user's
+/// data directory), the same as the app's.
 pub fn vault_dir(g: &Global) -> anyhow::Result<PathBuf> {
-    if let Some(v) = &g.vault {
-        return Ok(v.clone());
+    match &g.vault {
+        Some(v) => Ok(v.clone()),
+        None => kinko_core::vault::default_dir()
+            .map_err(|e| anyhow!("{e}: use --vault DIR or set KINKO_VAULT")),
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .ok_or_else(|| anyhow!("no vault given: use --vault DIR or set KINKO_VAULT"))?;
-    Ok(data.join("kinko").join("vault"))
 }
 
 /// Lines of standard input, read once, for `--password-stdin` (the first

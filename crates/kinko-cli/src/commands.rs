@@ -768,29 +768,9 @@ pub(crate) fn refuse_taken(paths: &[&std::path::Path]) -> Out {
 /// refused before anything is written, and each file is readable by its
 /// owner only (they may hold personal data or the trail's contents).
 pub(crate) fn write_new_files(files: &[(std::path::PathBuf, &[u8])]) -> Out {
-    for (path, _) in files {
-        if path.exists() {
-            return Err(anyhow::anyhow!(
-                "{} already exists; choose a new file name",
-                path.display()
-            )
-            .into());
-        }
-    }
-    for (path, bytes) in files {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options
-            .open(path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", path.display()))?;
-        f.sync_all()
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+    let files: Vec<(&std::path::Path, &[u8])> =
+        files.iter().map(|(p, b)| (p.as_path(), *b)).collect();
+    Ok(kinko_core::fsutil::write_new_files(&files)?)
 }
 
 /// A day a person typed: `YYYY-MM-DD`.

@@ -57,7 +57,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
             date: d,
             sha256,
         } => {
-            let plan = session(g)?.disposal_approve(&reference, date(&d)?, sha256.as_deref())?;
+            let plan = session(g)?.disposal_approve(&reference, date(&d)?, &sha256)?;
             ui.show(&json!({"plan": plan, "approved": reference}), || {
                 format!(
                     "{} {plan} ({reference})",
@@ -169,7 +169,7 @@ fn twin_path(out: &Path) -> PathBuf {
 
 fn today() -> NaiveDate {
     chrono::Utc::now()
-        .with_timezone(&kinko_core::policy::japan())
+        .with_timezone(&kinko_core::time::japan())
         .date_naive()
 }
 

@@ -125,7 +125,7 @@ th,td{border:1px solid #000;padding:4px;vertical-align:top}th{background:#eee}\
 pub fn rosters(council: &str, entries: &[Entry], made_by: &str) -> Result<RosterExport> {
     let today = wareki::format(
         chrono::Utc::now()
-            .with_timezone(&crate::policy::japan())
+            .with_timezone(&crate::time::japan())
             .date_naive(),
     );
     let of = |r: Roster| entries.iter().filter(|e| e.roster == r).collect::<Vec<_>>();

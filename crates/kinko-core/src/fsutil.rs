@@ -12,6 +12,13 @@ use crate::error::{Error, Result};
 /// Replace `path` with `bytes` so that a crash leaves either the old or the
 /// new file, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = written_beside(path, bytes)?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    sync_dir(parent(path))
+}
+
+/// `bytes` in a durable temporary file (0600) in the directory of `path`.
+fn written_beside(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
     let dir = parent(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -19,8 +26,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    sync_dir(dir)
+    Ok(tmp)
 }
 
 /// The directory a new output file goes in; refuses a name that exists,
@@ -33,6 +39,48 @@ pub fn new_file_dir(out: &Path) -> Result<&Path> {
         )));
     }
     Ok(parent(out))
+}
+
+/// Write new files a person asked for (forms, reports, checkpoints,
+/// exports of text): all or none, readable by the owner only (0600),
+/// never over an existing file and never through a link (each is written
+/// to a temporary file beside it and linked into place, which fails if
+/// anything, a symlink included, holds the name).
+pub fn write_new_files(files: &[(&Path, &[u8])]) -> Result<()> {
+    for (path, _) in files {
+        if fs::symlink_metadata(path).is_ok() {
+            return Err(Error::invalid(format!(
+                "{} already exists; choose a new file name",
+                path.display()
+            )));
+        }
+    }
+    let mut placed: Vec<&Path> = Vec::new();
+    let result = files.iter().try_for_each(|(path, bytes)| {
+        place_new(path, bytes)?;
+        placed.push(path);
+        Ok(())
+    });
+    if result.is_err() {
+        // All or none: what was placed before the failure goes again.
+        for path in placed {
+            let _ = fs::remove_file(path);
+        }
+    }
+    result
+}
+
+fn place_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    written_beside(path, bytes)?
+        .persist_noclobber(path)
+        .map_err(|e| match e.error.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::invalid(format!(
+                "{} already exists; choose a new file name",
+                path.display()
+            )),
+            _ => Error::io(path, e.error),
+        })?;
+    sync_dir(parent(path))
 }
 
 /// Make a rename or unlink in `dir` durable.
@@ -117,5 +165,41 @@ impl<W: Write> Write for HashingWriter<W> {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn new_files_are_private_all_or_none_and_never_over_a_name_or_a_link() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a.html"), d.path().join("a.json"));
+        write_new_files(&[(&a, b"one"), (&b, b"two")]).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"two");
+        assert_eq!(
+            fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // A taken name refuses the whole set.
+        let c = d.path().join("c.html");
+        assert!(write_new_files(&[(&c, b"x"), (&a, b"y")]).is_err());
+        assert!(!c.exists(), "all or none");
+        assert_eq!(fs::read(&a).unwrap(), b"one");
+        // A planted link, even one pointing nowhere, is never written through.
+        let outside = d.path().join("outside");
+        let link = d.path().join("link.html");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        assert!(write_new_files(&[(&link, b"z")]).is_err());
+        assert!(!outside.exists());
+        // Nothing is left behind by a refused or a finished write.
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
     }
 }

@@ -74,7 +74,7 @@ pub fn parse_time(text: &str) -> Result<String> {
             ))
         })?;
     let dt = local
-        .and_local_timezone(crate::policy::japan())
+        .and_local_timezone(crate::time::japan())
         .single()
         .ok_or_else(|| Error::invalid(format!("'{text}' is not a time")))?;
     Ok(utc(dt))
@@ -345,7 +345,7 @@ impl Session {
 
 fn report_html(council: &str, incidents: &[Incident]) -> String {
     let today = chrono::Utc::now()
-        .with_timezone(&crate::policy::japan())
+        .with_timezone(&crate::time::japan())
         .date_naive();
     let mut s = format!(
         "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>情報セキュリティインシデント記録</title>\n\

@@ -217,12 +217,6 @@ const SETTINGS: &[Setting] = &[
     },
 ];
 
-/// Japan Standard Time (UTC+9, no daylight saving): allowed hours and
-/// holidays are reckoned in it.
-pub fn japan() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset")
-}
-
 /// Is `date` a Saturday, Sunday or Japanese public holidays (including
 /// substitute holidays)?
 pub fn is_day_off(date: chrono::NaiveDate) -> bool {

@@ -500,7 +500,7 @@ fn admission(tx: &Transaction, ctx: &Ctx, policy: &Policy, proof: &Proof<'_>) ->
         })?;
     }
     let own = hours.map(|h| Hours::parse(&h)).transpose()?;
-    let now = chrono::Utc::now().with_timezone(&crate::policy::japan());
+    let now = chrono::Utc::now().with_timezone(&crate::time::japan());
     crate::policy::check_hours(policy, &ctx.actor.roles, own, now)
 }
 

@@ -132,7 +132,7 @@ fn lines_table(lines: &[Record]) -> String {
 
 fn html(r: &StatusReport) -> String {
     let today = chrono::Utc::now()
-        .with_timezone(&crate::policy::japan())
+        .with_timezone(&crate::time::japan())
         .date_naive();
     let (first, last) = month_days(&r.month).unwrap_or((today, today));
     let mut s = format!(

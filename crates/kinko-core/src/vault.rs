@@ -426,6 +426,24 @@ pub fn parse_recovery_code(code: &str) -> Result<Zeroizing<[u8; 32]>> {
 }
 
 /// The user and machine an action came from (A1: terminal).
+/// Where a vault lives when no directory is named: `$KINKO_VAULT`, else
+/// `kinko/vault` in the user's data directory (`$XDG_DATA_HOME`, else
+/// `~/.local/share`). The command and the app both use this, so they
+/// always open the same vault.
+pub fn default_dir() -> Result<PathBuf> {
+    if let Some(v) = std::env::var_os("KINKO_VAULT").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(v));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .ok_or_else(|| {
+            Error::invalid("no vault directory: name one, or set KINKO_VAULT or HOME")
+        })?;
+    Ok(data.join("kinko").join("vault"))
+}
+
 pub fn local_terminal() -> String {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let user = std::env::var("USER")

@@ -617,13 +617,18 @@ fn every_cell_of_the_permission_matrix() {
                     })
                     .map(drop),
                 Action::DisposalRead => s.disposal_status().map(drop),
-                Action::DisposalApprove => s
-                    .disposal_approve(
+                Action::DisposalApprove => {
+                    // The plan's SHA-256, read as the officer (any role
+                    // may read the plan's state); refused roles are
+                    // refused before it is compared.
+                    let sha = s.disposal_status().map(|p| p.sha256).unwrap_or_default();
+                    s.disposal_approve(
                         "ref",
                         chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
-                        None,
+                        &sha,
                     )
-                    .map(drop),
+                    .map(drop)
+                }
                 Action::DisposalExecute => s.disposal_execute().map(drop),
                 Action::DisposalConfirm => s.disposal_confirm().map(drop),
                 Action::DisposalReport => s.disposal_report().map(drop),

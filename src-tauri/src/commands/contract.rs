@@ -79,16 +79,9 @@ pub fn disposal_approve(
     sha256: String,
 ) -> Reply<i64> {
     let day = date("the approval date", &approved_on)?;
-    // The bureau approved a printed plan: its SHA-256 must be typed from
-    // that paper, so an approval can never land on a later plan.
-    let sha = sha256.trim();
-    if sha.is_empty() {
-        return Err(CommandError::invalid(
-            "type the SHA-256 printed on the plan the bureau approved",
-        ));
-    }
+    // The SHA-256 is typed from the printed plan; the core requires it.
     with_session(&state, |s| {
-        s.disposal_approve(reference.trim(), day, Some(sha))
+        s.disposal_approve(reference.trim(), day, &sha256)
     })
 }
 

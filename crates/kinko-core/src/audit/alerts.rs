@@ -175,7 +175,7 @@ fn off_hours(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -
     let Some((roles, own)) = account else {
         return Ok(None);
     };
-    let local = at.with_timezone(&policy::japan());
+    let local = at.with_timezone(&crate::time::japan());
     let day_off = policy::is_day_off(local.date_naive());
     let roles = crate::permission::Roles::parse(&roles)?;
     let own = own.map(|h| Hours::parse(&h)).transpose()?;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{Duration, NaiveDate};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -14,7 +14,6 @@ use super::checkpoint::Checkpoint;
 use super::{Record, OK};
 use crate::error::{Error, Result};
 use crate::forms::{defuse, esc};
-use crate::policy::japan;
 use crate::wareki;
 
 /// The event that opens a document's contents.
@@ -85,24 +84,8 @@ pub struct Row {
     pub count: u64,
 }
 
-/// The UTC bounds `[start, end)` of the Japan days `from` to `to`.
-pub(crate) fn utc_bounds(from: NaiveDate, to: NaiveDate) -> (String, String) {
-    let edge = |d: NaiveDate| {
-        d.and_time(NaiveTime::MIN)
-            .and_local_timezone(japan())
-            .single()
-            .expect("Japan has no daylight saving")
-            .with_timezone(&chrono::Utc)
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    };
-    (edge(from), edge(to + Duration::days(1)))
-}
-
-fn japan_day(at: &str) -> NaiveDate {
-    chrono::DateTime::parse_from_rfc3339(at)
-        .map(|t| t.with_timezone(&japan()).date_naive())
-        .unwrap_or_default()
-}
+pub(crate) use crate::time::day_bounds as utc_bounds;
+use crate::time::japan_day;
 
 /// What is being reported on, and for whom.
 pub struct Period<'a> {

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use super::{Completion, Plan, PlanItem};
 use crate::forms::esc;
-use crate::policy::japan;
+use crate::time::japan;
 use crate::wareki;
 
 const STYLE: &str = "body{font-family:'Noto Sans CJK JP','IPAexGothic',serif;margin:2.5em;line-height:1.6}\
@@ -24,11 +24,7 @@ const NOTES: &str = "<div class=\"notes\">\
 <p>（注3）返却の場合：「返却」と記載すること。<br>廃棄・抹消の場合：「焼却」、「溶解」、「裁断」、「消去（データ抹消ソフトウェア）」等を記載すること。</p>\
 </div>\n";
 
-fn day_of(at: &str) -> NaiveDate {
-    chrono::DateTime::parse_from_rfc3339(at)
-        .map(|t| t.with_timezone(&japan()).date_naive())
-        .unwrap_or_default()
-}
+use crate::time::japan_day as day_of;
 
 /// A stored time as a 令和 date and Japan time.
 fn era_time(at: &str) -> String {

@@ -408,7 +408,7 @@ impl Session {
         &mut self,
         reference: &str,
         date: NaiveDate,
-        plan_sha256: Option<&str>,
+        plan_sha256: &str,
     ) -> Result<i64> {
         self.perform(Action::DisposalApprove, "disposal", |tx, ctx| {
             let reference = reference.trim();
@@ -417,14 +417,19 @@ impl Session {
             }
             let (plan, sha, state) = load_current(tx)?;
             require_state(&state, &["draft"], "record an approval")?;
-            if let Some(expected) = plan_sha256 {
-                if !expected.trim().eq_ignore_ascii_case(&sha) {
-                    return Err(Error::denied(format!(
-                        "the current plan ({}, SHA-256 {sha}) is not the plan that was approved ({})",
-                        plan.plan,
-                        expected.trim()
-                    )));
-                }
+            // The bureau approved a printed plan: its SHA-256 is required,
+            // so an approval can never land on a later plan.
+            let expected = plan_sha256.trim();
+            if expected.is_empty() {
+                return Err(Error::invalid(
+                    "the approval needs the SHA-256 printed on the plan the bureau approved",
+                ));
+            }
+            if !expected.eq_ignore_ascii_case(&sha) {
+                return Err(Error::denied(format!(
+                    "the current plan ({}, SHA-256 {sha}) is not the plan that was approved ({expected})",
+                    plan.plan
+                )));
             }
             tx.execute(
                 "UPDATE disposal_plans SET state = 'approved', approved_ref = ?1, approved_date = ?2, approved_by = ?3, approved_at = ?4 WHERE id = ?5",
@@ -721,7 +726,7 @@ impl Session {
                 )));
             }
             let today = chrono::Utc::now()
-                .with_timezone(&crate::policy::japan())
+                .with_timezone(&crate::time::japan())
                 .date_naive();
             let audit = Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
             tx.execute(
