@@ -232,6 +232,11 @@ fn no_command_takes_a_path_from_the_page() {
                 .contains("with the chooser"),
             "{cmd}: {refused}"
         );
+        // The page shows the core's lead for the code, in either language.
+        assert!(
+            refused["lead"]["ja"].as_str().unwrap().contains("入力内容"),
+            "{refused}"
+        );
     }
     assert_eq!(call(&w, "list_documents", json!({})).unwrap(), json!([]));
     assert_eq!(

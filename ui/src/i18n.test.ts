@@ -10,11 +10,15 @@ describe('i18n', () => {
 
 describe('failures and states in words', () => {
   it('say what happened and what to do next, with the core line kept', () => {
-    const e = explain('ja', { code: 'denied', message: 'not permitted: x' });
-    expect(e.sentence).toContain('許可されていません');
+    // As the shell sends it: the code, the core's lead, the detail.
+    const denied = { code: 'denied', lead: { ja: 'この操作は許可されていません。', en: 'You are not permitted to do this.' }, message: 'not permitted: x' };
+    const e = explain('ja', denied);
+    expect(e.sentence).toBe('この操作は許可されていません。');
     expect(e.detail).toBe('not permitted: x');
-    expect(explain('en', { code: 'tampered', message: 'm' }).sentence).toContain('report it');
+    expect(explain('en', denied).sentence).toBe('You are not permitted to do this.');
+    // Anything else (an IPC failure, a bare string) still reads as words.
     expect(explain('ja', 'boom').detail).toBe('boom');
+    expect(explain('en', { code: 'x', message: 'm' }).sentence).toContain('did not work');
   });
   it('name plan states in Japanese and English, unknown ones as given', () => {
     expect(planState('ja', 'executed')).toContain('確認待ち');

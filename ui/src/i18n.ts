@@ -246,37 +246,17 @@ export function t(lang: Lang, key: Key): string {
   return TEXT[key][lang === 'ja' ? 0 : 1];
 }
 
-// What a council clerk is told for each kind of failure: what happened
-// and what to do next. The core's own line follows in smaller print.
-const ERRORS: Record<string, [string, string]> = {
-  no_vault: ['金庫が見つかりません。初回設定から作成してください。', 'No vault was found. Create one from the first-run screen.'],
-  vault_exists: ['ここには既に金庫があります。サインインしてください。', 'A vault already exists here. Sign in instead.'],
-  io: ['ファイルを読み書きできませんでした。場所と空き容量を確認して、もう一度お試しください。', 'A file could not be read or written. Check the place and free space, then try again.'],
-  invalid: ['入力内容に誤りがあります。下の説明を見て直してください。', 'Something entered is not right. See the line below and correct it.'],
-  not_found: ['見つかりません。番号やIDを確認してください。', 'Not found. Check the number or ID.'],
-  bad_credentials: ['ユーザーIDまたはパスワードが違います。続けて間違えると一定時間ロックされます。', 'Wrong user ID or password. Repeated failures lock the account for a while.'],
-  not_signed_in: ['サインインが必要です（または時間切れです）。もう一度サインインしてください。', 'You need to sign in (or the session ended). Sign in again.'],
-  locked: ['アカウントまたはアプリがロックされています。時間をおくか、システム管理者に解除を依頼してください。', 'The account or the app is locked. Wait, or ask the system administrator to unlock it.'],
-  bad_code: ['ワンタイムコードが違います。認証アプリの最新のコードを入力してください。', 'Wrong one-time code. Type the latest code from your authenticator app.'],
-  denied: ['この操作は許可されていません。必要なら情報取扱管理担当者または情報管理責任者に相談してください。', 'You are not permitted to do this. Ask the handling manager or the officer if you need it.'],
-  tampered: ['改ざんまたは破損を検出しました。操作を中止し、直ちに情報管理責任者に報告してください。', 'Tampering or damage was detected. Stop and report it to the Information Management Officer at once.'],
-  unsupported: ['この操作には対応していません。下の説明をご覧ください。', 'This is not supported. See the line below.'],
-  source_changed: ['取込み中に元のファイルが変わりました。ファイルを閉じてからもう一度受領してください。', 'The file changed while it was being received. Close it and receive it again.'],
-  database: ['金庫のデータベースでエラーが起きました。もう一度お試しください。続く場合は情報管理責任者に報告してください。', 'The vault\'s database failed. Try again; if it persists, report it to the officer.'],
-  audit_write: ['監査ログに記録できなかったため、操作を取り消しました。情報管理責任者に報告してください。', 'The audit trail could not be written, so nothing was done. Report it to the officer.'],
-  cancelled: ['中止しました。何も保存されていません。', 'Cancelled; nothing was kept.'],
-  crypto: ['暗号処理でエラーが起きました。情報管理責任者に報告してください。', 'A cryptographic operation failed. Report it to the officer.'],
-};
+/// A refusal from the shell: its code, the core's lead sentence in both
+/// languages (the one list of leads, `kinko_core::error::lead`) and the
+/// detail line.
+export interface Failure { code?: string; lead?: { ja?: string; en?: string }; message?: string }
 
-export interface Failure { code?: string; message?: string }
-
-/// The sentence for a failure, and the core's detail line.
+/// The sentence for a failure (the core's lead), and the detail line.
 export function explain(lang: Lang, e: unknown): { sentence: string; detail: string } {
   const f = (e ?? {}) as Failure;
-  const code = typeof f.code === 'string' ? f.code : '';
   const detail = typeof f.message === 'string' ? f.message : String(e);
-  const known = ERRORS[code];
-  const sentence = known ? known[lang === 'ja' ? 0 : 1] :
-    (lang === 'ja' ? 'うまくいきませんでした。下の説明をご覧ください。' : 'That did not work. See the line below.');
+  const lead = f.lead?.[lang];
+  const sentence = typeof lead === 'string' && lead !== '' ? lead :
+    (lang === 'ja' ? 'うまくいきませんでした。続く説明をご覧ください。' : 'That did not work. See the detail.');
   return { sentence, detail };
 }

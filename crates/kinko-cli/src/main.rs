@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use kinko_core::Kind;
 
-use crate::text::{error_lead, Lang};
+use crate::text::Lang;
 
 /// What a command run ends in, besides success.
 pub enum Failure {
@@ -61,9 +61,11 @@ fn main() -> ExitCode {
         }
         Err(Failure::Core(e)) => {
             let message = one_line(&e.to_string());
-            match error_lead(lang, e.code()) {
-                Some(lead) => eprintln!("kinko: {lead}: {message}"),
-                None => eprintln!("kinko: {message}"),
+            // In Japanese the core's lead (what happened, what to do)
+            // comes first; the detail is the core's own line.
+            match lang {
+                Lang::Ja => eprintln!("kinko: {} {message}", e.lead().ja),
+                Lang::En => eprintln!("kinko: {message}"),
             }
             ExitCode::from(match e.kind() {
                 Kind::Failed => 1,

@@ -36,29 +36,6 @@ impl Lang {
     }
 }
 
-/// The Japanese lead of an error, by its code: what happened, in words a
-/// clerk understands; the English detail follows.
-pub fn error_lead(lang: Lang, code: &str) -> Option<&'static str> {
-    if lang != Lang::Ja {
-        return None;
-    }
-    Some(match code {
-        "no_vault" => "金庫が見つかりません",
-        "vault_exists" => "そこには既に金庫があります",
-        "io" => "ファイルを読み書きできません",
-        "invalid" => "入力に誤りがあります",
-        "not_found" => "見つかりません",
-        "bad_credentials" => "IDまたはパスワードが違います",
-        "not_signed_in" => "サインインしていません",
-        "denied" => "この操作は許可されていません（記録されました）",
-        "tampered" => "改ざんまたは破損を検出しました",
-        "unsupported" => "この形式には対応していません",
-        "source_changed" => "取り込み中に元のファイルが変わりました",
-        "audit_write" => "監査記録を書けないため、操作を行いませんでした",
-        _ => "失敗しました",
-    })
-}
-
 /// Render rows as an aligned table (East Asian wide characters count two).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();

@@ -75,6 +75,12 @@ impl Error {
         }
     }
 
+    /// What happened and what to do next, for a person, in Japanese and
+    /// English: the one list both shells show above the error's own line.
+    pub fn lead(&self) -> Lead {
+        lead(self.code())
+    }
+
     /// A short, stable code for scripts and the app (`{code, message}`).
     pub fn code(&self) -> &'static str {
         match self {
@@ -134,3 +140,72 @@ impl From<rusqlite::Error> for Error {
 
 /// Result with the core's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error's lead sentence, in Japanese and English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Lead {
+    pub ja: &'static str,
+    pub en: &'static str,
+}
+
+/// The lead for an error code (any code a shell uses: the core's, and
+/// `locked` / `not_signed_in` / `invalid` for the shells' own refusals).
+/// Worded for either shell: no screen, button or flag is named.
+pub fn lead(code: &str) -> Lead {
+    let (ja, en) = match code {
+        "no_vault" => ("金庫が見つかりません。場所を確かめるか、新しく作成してください。", "No vault was found. Check where it is, or create one."),
+        "vault_exists" => ("そこには既に金庫があります。サインインしてください。", "A vault already exists there. Sign in instead."),
+        "io" => ("ファイルを読み書きできませんでした。場所と空き容量を確認して、もう一度お試しください。", "A file could not be read or written. Check the place and free space, then try again."),
+        "invalid" => ("入力内容に誤りがあります。続く説明を見て直してください。", "Something entered is not right. The detail says what; correct it and try again."),
+        "not_found" => ("見つかりません。番号やIDを確認してください。", "Not found. Check the number or ID."),
+        "bad_credentials" => ("ユーザーIDまたはパスワードが違います。続けて間違えると一定時間ロックされます。", "Wrong user ID or password. Repeated failures lock the account for a while."),
+        "not_signed_in" => ("サインインが必要です（または時間切れです）。もう一度サインインしてください。", "You need to sign in (or the session ended). Sign in again."),
+        "locked" => ("アカウントまたはアプリがロックされています。時間をおくか、システム管理者に解除を依頼してください。", "The account or the app is locked. Wait, or ask the system administrator to unlock it."),
+        "bad_code" => ("ワンタイムコードが違います。認証アプリの最新のコードを入力してください。", "Wrong one-time code. Type the latest code from your authenticator app."),
+        "denied" => ("この操作は許可されていません（記録されました）。必要なら情報取扱管理担当者または情報管理責任者に相談してください。", "You are not permitted to do this (the attempt is recorded). Ask the handling manager or the officer if you need it."),
+        "tampered" => ("改ざんまたは破損を検出しました。操作を中止し、直ちに情報管理責任者に報告してください。", "Tampering or damage was detected. Stop and report it to the Information Management Officer at once."),
+        "unsupported" => ("この操作には対応していません。続く説明をご覧ください。", "This is not supported. See the detail."),
+        "source_changed" => ("取込み中に元のファイルが変わりました。ファイルを閉じてからもう一度受領してください。", "The file changed while it was being received. Close it and receive it again."),
+        "database" => ("金庫のデータベースでエラーが起きました。もう一度お試しください。続く場合は情報管理責任者に報告してください。", "The vault's database failed. Try again; if it persists, report it to the officer."),
+        "audit_write" => ("監査ログに記録できなかったため、操作を取り消しました。情報管理責任者に報告してください。", "The audit trail could not be written, so nothing was done. Report it to the officer."),
+        "cancelled" => ("中止しました。何も保存されていません。", "Cancelled; nothing was kept."),
+        "busy" => ("時間のかかる処理の最中です。終わってからもう一度お試しください。", "A long action is running. Try again when it is done."),
+        "crypto" => ("暗号処理でエラーが起きました。情報管理責任者に報告してください。", "A cryptographic operation failed. Report it to the officer."),
+        _ => ("うまくいきませんでした。続く説明をご覧ください。", "That did not work. See the detail."),
+    };
+    Lead { ja, en }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_lead_in_both_languages() {
+        let errors = [
+            Error::NoVault("x".into()),
+            Error::VaultExists("x".into()),
+            Error::io("x", std::io::Error::other("x")),
+            Error::Invalid("x".into()),
+            Error::NotFound("x".into()),
+            Error::BadCredentials,
+            Error::NotSignedIn("x".into()),
+            Error::Locked("x".into()),
+            Error::BadCode("x".into()),
+            Error::Denied("x".into()),
+            Error::Tampered("x".into()),
+            Error::Unsupported("x".into()),
+            Error::SourceChanged("x".into()),
+            Error::Database("x".into()),
+            Error::AuditWrite("x".into()),
+            Error::Crypto("x".into()),
+            Error::Cancelled("x".into()),
+        ];
+        let fallback = lead("");
+        for e in &errors {
+            let l = e.lead();
+            assert_ne!(l, fallback, "{} has no lead", e.code());
+            assert!(!l.ja.is_empty() && !l.en.is_empty());
+        }
+    }
+}

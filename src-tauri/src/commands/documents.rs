@@ -109,8 +109,10 @@ pub async fn import_document(
     })
 }
 
-/// Stop the running receipt: the core keeps nothing of it.
-#[tauri::command(async)]
+/// Stop the running receipt: the core keeps nothing of it. A plain
+/// (main-thread) command: it never waits, and must run even while every
+/// worker of the async runtime is busy with a long action.
+#[tauri::command]
 pub fn cancel_import(state: State<'_, AppState>) -> Reply<()> {
     state.cancel_import.store(true, Ordering::Relaxed);
     Ok(())

@@ -74,25 +74,38 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
     ])
 }
 
+/// A refusal as the page receives it: the code, the core's lead for it
+/// (the one list both shells use) and the detail line.
 #[derive(Debug, Serialize)]
 pub struct CommandError {
     pub code: &'static str,
+    pub lead: kinko_core::error::Lead,
     pub message: String,
 }
 
 impl CommandError {
-    pub fn invalid(message: impl Into<String>) -> Self {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
         CommandError {
-            code: "invalid",
+            code,
+            lead: kinko_core::error::lead(code),
             message: message.into(),
         }
     }
 
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CommandError::new("invalid", message)
+    }
+
     fn not_signed_in() -> Self {
-        CommandError {
-            code: "not_signed_in",
-            message: "sign in first".into(),
-        }
+        CommandError::new("not_signed_in", "sign in first")
+    }
+
+    /// A long action holds the session; ask again when it is done.
+    pub fn busy() -> Self {
+        CommandError::new(
+            "busy",
+            "the app is busy with a long action; try again when it is done",
+        )
     }
 }
 
@@ -100,6 +113,7 @@ impl From<kinko_core::Error> for CommandError {
     fn from(e: kinko_core::Error) -> Self {
         CommandError {
             code: e.code(),
+            lead: e.lead(),
             message: e.to_string(),
         }
     }
@@ -155,10 +169,7 @@ pub fn with_session_then<T, U>(
 }
 
 fn locked() -> CommandError {
-    CommandError {
-        code: "locked",
-        message: "the app locked; sign in again".into(),
-    }
+    CommandError::new("locked", "the app locked; sign in again")
 }
 
 /// The folder behind a handle the chooser gave the page.

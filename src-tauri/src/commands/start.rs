@@ -52,10 +52,19 @@ pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
         Err(kinko_core::Error::NoVault(_)) => (false, None),
         Err(e) => (true, Some(e.to_string())),
     };
-    let session = state
-        .session
-        .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+    // Never wait behind a long action (the page polls this): a busy
+    // session is reported as busy, and the page asks again later.
+    let session = match state.session.try_lock() {
+        Ok(s) => s,
+        Err(std::sync::TryLockError::WouldBlock) => {
+            return Err(CommandError::busy());
+        }
+        Err(std::sync::TryLockError::Poisoned(_)) => {
+            return Err(CommandError::invalid(
+                "the app's state is damaged; restart it",
+            ));
+        }
+    };
     Ok(AppStatus {
         vault: state.vault.display().to_string(),
         exists,
@@ -167,7 +176,10 @@ pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
 }
 
 /// The page's idle timer ran out: end the session now.
-#[tauri::command(async)]
+// A plain (main-thread) command: the lock never waits (see
+// `AppState::lock`), and must take effect even while every worker of the
+// async runtime is busy with a long action.
+#[tauri::command]
 pub fn lock(state: State<'_, AppState>) -> Reply<bool> {
     Ok(state.lock())
 }
