@@ -51,7 +51,7 @@ impl Choices {
 
     /// The path behind `handle`, once: it is forgotten as it is taken.
     /// Anything else (a typed path, a used or unknown handle, a folder
-    /// where a file is wanted) is refused.
+    /// where a file is wanted, a file that is gone) is refused.
     pub fn take(&self, handle: &str, kind: Kind) -> Result<PathBuf, CommandError> {
         let mut waiting = self.lock();
         let at = waiting
@@ -64,6 +64,8 @@ impl Choices {
                 })
             })?;
         let (_, _, path) = waiting.remove(at).expect("position is in range");
+        drop(waiting);
+        still_there(kind, &path)?;
         Ok(path)
     }
 
@@ -105,7 +107,7 @@ pub fn scripted_answer() -> Option<Option<PathBuf>> {
 
 /// Only regular files may be received, and only existing folders saved
 /// into: a chosen path is checked again when it is used.
-pub fn check(kind: Kind, path: &Path) -> Result<(), CommandError> {
+fn still_there(kind: Kind, path: &Path) -> Result<(), CommandError> {
     let ok = match kind {
         Kind::File => path.is_file(),
         Kind::Folder => path.is_dir(),
@@ -126,19 +128,24 @@ mod tests {
 
     #[test]
     fn a_handle_opens_its_own_kind_once_and_a_path_never() {
+        let d = tempfile::tempdir().unwrap();
+        let pdf = d.path().join("a.pdf");
+        std::fs::write(&pdf, b"%PDF").unwrap();
         let c = Choices::default();
-        let f = c.offer(Kind::File, PathBuf::from("/tmp/a.pdf"));
-        assert_eq!(f.name, "/tmp/a.pdf");
-        assert!(c.take("/tmp/a.pdf", Kind::File).is_err(), "a raw path");
+        let f = c.offer(Kind::File, pdf.clone());
+        assert_eq!(f.name, pdf.display().to_string());
+        assert!(c.take(&f.name, Kind::File).is_err(), "a raw path");
         assert!(c.take(&f.handle, Kind::Folder).is_err(), "the wrong kind");
-        assert_eq!(
-            c.take(&f.handle, Kind::File).unwrap(),
-            PathBuf::from("/tmp/a.pdf")
-        );
+        assert_eq!(c.take(&f.handle, Kind::File).unwrap(), pdf);
         assert!(c.take(&f.handle, Kind::File).is_err(), "used twice");
-        let d = c.offer(Kind::Folder, PathBuf::from("/tmp"));
+        let gone = c.offer(Kind::File, d.path().join("gone.pdf"));
+        assert!(
+            c.take(&gone.handle, Kind::File).is_err(),
+            "a file that is gone"
+        );
+        let dir = c.offer(Kind::Folder, d.path().to_path_buf());
         c.forget();
-        assert!(c.take(&d.handle, Kind::Folder).is_err(), "forgotten");
+        assert!(c.take(&dir.handle, Kind::Folder).is_err(), "forgotten");
     }
 
     #[test]

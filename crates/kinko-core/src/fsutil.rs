@@ -33,12 +33,16 @@ fn written_beside(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> 
 /// since an output never replaces a file.
 pub fn new_file_dir(out: &Path) -> Result<&Path> {
     if out.exists() {
-        return Err(Error::invalid(format!(
-            "{} already exists; choose a new file name",
-            out.display()
-        )));
+        return Err(taken(out));
     }
     Ok(parent(out))
+}
+
+fn taken(path: &Path) -> Error {
+    Error::invalid(format!(
+        "{} already exists; choose a new file name",
+        path.display()
+    ))
 }
 
 /// Write new files a person asked for (forms, reports, checkpoints,
@@ -49,10 +53,7 @@ pub fn new_file_dir(out: &Path) -> Result<&Path> {
 pub fn write_new_files(files: &[(&Path, &[u8])]) -> Result<()> {
     for (path, _) in files {
         if fs::symlink_metadata(path).is_ok() {
-            return Err(Error::invalid(format!(
-                "{} already exists; choose a new file name",
-                path.display()
-            )));
+            return Err(taken(path));
         }
     }
     let mut placed: Vec<&Path> = Vec::new();
@@ -74,10 +75,7 @@ fn place_new(path: &Path, bytes: &[u8]) -> Result<()> {
     written_beside(path, bytes)?
         .persist_noclobber(path)
         .map_err(|e| match e.error.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::invalid(format!(
-                "{} already exists; choose a new file name",
-                path.display()
-            )),
+            std::io::ErrorKind::AlreadyExists => taken(path),
             _ => Error::io(path, e.error),
         })?;
     sync_dir(parent(path))
@@ -188,6 +186,10 @@ mod tests {
         assert!(write_new_files(&[(&c, b"x"), (&a, b"y")]).is_err());
         assert!(!c.exists(), "all or none");
         assert_eq!(fs::read(&a).unwrap(), b"one");
+        // A later file that cannot be written takes back the earlier ones.
+        let nowhere = d.path().join("missing-folder/c.json");
+        assert!(write_new_files(&[(&c, b"x"), (&nowhere, b"y")]).is_err());
+        assert!(!c.exists(), "an earlier file was left behind");
         // A planted link, even one pointing nowhere, is never written through.
         let outside = d.path().join("outside");
         let link = d.path().join("link.html");

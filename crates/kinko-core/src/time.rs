@@ -14,12 +14,20 @@ pub fn japan() -> FixedOffset {
 
 /// The UTC instant at which Japan day `day` begins, in the stored format.
 pub fn day_start(day: NaiveDate) -> String {
+    stored(start_of(day))
+}
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN)
         .and_local_timezone(japan())
         .single()
         .expect("Japan has no daylight saving")
         .with_timezone(&Utc)
-        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// A UTC time in the stored format.
+fn stored(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// The UTC bounds `[start, end)` of the Japan days `from` to `to`.
@@ -45,11 +53,7 @@ pub fn since(what: &str, text: &str) -> Result<String> {
 /// the last microsecond of that Japan day.
 pub fn until(what: &str, text: &str) -> Result<String> {
     bound(what, text, |day| {
-        let next = day_start(day + Duration::days(1));
-        let end =
-            DateTime::parse_from_rfc3339(&next).expect("made above") - Duration::microseconds(1);
-        end.with_timezone(&Utc)
-            .to_rfc3339_opts(SecondsFormat::Micros, true)
+        stored(start_of(day + Duration::days(1)) - Duration::microseconds(1))
     })
 }
 
@@ -59,7 +63,7 @@ fn bound(what: &str, text: &str, of_day: impl Fn(NaiveDate) -> String) -> Result
         return Ok(of_day(day));
     }
     DateTime::parse_from_rfc3339(t)
-        .map(|at| at.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Micros, true))
+        .map(|at| stored(at.with_timezone(&Utc)))
         .map_err(|_| {
             Error::invalid(format!(
                 "{what} must be a date like 2026-11-25 (a Japan day) or a time like 2026-11-25T09:00:00+09:00"

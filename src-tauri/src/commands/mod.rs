@@ -153,15 +153,12 @@ pub fn with_session_then<T, U>(
     }
     let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
     state.touch();
-    let value = work(session);
+    let shown = work(session)
+        .map_err(CommandError::from)
+        .and_then(|v| then(session, v));
     if state.is_locking() {
-        // Locked while this ran: show nothing of it, end the session.
-        state.end_locked(&mut guard);
-        return Err(locked());
-    }
-    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
-    let shown = then(session, value?);
-    if state.is_locking() {
+        // Locked while this ran: show nothing of it (a view it stored is
+        // forgotten with the session).
         state.end_locked(&mut guard);
         return Err(locked());
     }
@@ -174,16 +171,12 @@ fn locked() -> CommandError {
 
 /// The folder behind a handle the chooser gave the page.
 pub fn chosen_folder(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
-    let dir = state.choices.take(handle, crate::chooser::Kind::Folder)?;
-    crate::chooser::check(crate::chooser::Kind::Folder, &dir)?;
-    Ok(dir)
+    state.choices.take(handle, crate::chooser::Kind::Folder)
 }
 
 /// The file behind a handle the chooser (or a drop) gave the page.
 pub fn chosen_file(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
-    let file = state.choices.take(handle, crate::chooser::Kind::File)?;
-    crate::chooser::check(crate::chooser::Kind::File, &file)?;
-    Ok(file)
+    state.choices.take(handle, crate::chooser::Kind::File)
 }
 
 /// A date typed as YYYY-MM-DD.
