@@ -23,6 +23,12 @@ command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny --ver
 # run) before anything compiles the shell.
 (cd ui && npm run build && npm test)
 cargo fmt --all -- --check
+# The layers hold (docs/architecture.md): no import circle in the core, the
+# command, the shell or the page; only the actions layer names the session;
+# only crypto names a primitive crate.
+python3 scripts/layers.py
+# Every `file.rs::name` the docs cite still exists there.
+python3 scripts/doc-refs.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every dependency's license is on the allow list (deny.toml), every crate
 # comes from crates.io, and sbom/ still lists exactly what Cargo.lock holds.

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::commands::CommandError;
+use crate::error::CommandError;
 
 /// A file to receive, or a folder to save into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::commands::CommandError;
+use crate::error::CommandError;
 
 /// Write `contents` to `dir/name`, refusing if it exists (the core's one
 /// writer of new files: 0600, all or none, never through a link).

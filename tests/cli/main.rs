@@ -369,6 +369,21 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// Every `kinko` command the core's list of actions names exists: its
+/// `--help` parses and exits 0.
+#[test]
+fn every_command_the_actions_list_names_exists() {
+    let v = TestVault::new();
+    for e in kinko_core::actions::LIST {
+        if let Some(cli) = e.cli {
+            let mut args: Vec<&str> = cli.split(' ').collect();
+            args.push("--help");
+            let r = v.run_env(&args, &[]);
+            assert_eq!(r.code, 0, "kinko {cli} (for {}) is not a command", e.method);
+        }
+    }
+}
+
 #[test]
 fn help_and_usage_errors() {
     let v = TestVault::new();

@@ -6,7 +6,7 @@
 import { api, type Chosen } from './api';
 import { button, el, field } from './dom';
 import { t } from './i18n';
-import type { Ctx } from './main';
+import type { Ctx } from './ctx';
 
 export interface Choice {
   element: HTMLElement;

@@ -13,21 +13,7 @@ import { accountsScreen, policyScreen, rostersScreen } from './screens/people';
 import { alertsScreen, auditScreen, incidentsScreen, statusReportScreen } from './screens/oversight';
 import { contractEndScreen } from './screens/contract';
 import { aboutScreen } from './screens/about';
-
-export type Route = { screen: Screen | 'document' | 'viewer'; arg?: number };
-
-export interface Ctx {
-  lang: Lang;
-  me: Me;
-  go(route: Route): void;
-  /// Show what went wrong as a sentence, with the core's line below.
-  fail(e: unknown): void;
-  ok(text: string): void;
-  /// Run `work` with the button disabled; failures are shown.
-  busy(b: HTMLButtonElement, work: () => Promise<void>): Promise<void>;
-  /// The policy's idle time changed: the page's timer follows at once.
-  setIdleMinutes(minutes: number): void;
-}
+import type { Ctx, Route, StartCtx } from './ctx';
 
 const app = document.getElementById('app')!;
 let lang: Lang = 'ja';
@@ -180,17 +166,6 @@ async function showLock(): Promise<void> {
     idle.activity(Date.now());
     void render(route);
   });
-}
-
-/// What the start screens need: the language and a way on once signed in.
-export interface StartCtx {
-  lang: Lang;
-  langButton(then: () => void): HTMLElement;
-  show(...nodes: HTMLElement[]): void;
-  signedIn(who: Me): void;
-  fail(e: unknown): void;
-  restart(): void;
-  switchUser(): void;
 }
 
 function startCtx(): StartCtx {

@@ -14,7 +14,7 @@ import { api, type ViewInfo } from './api';
 import { button, el, table } from './dom';
 import { t } from './i18n';
 import { decodeText, japanTime } from './logic';
-import type { Ctx } from './main';
+import type { Ctx } from './ctx';
 
 pdfjs.GlobalWorkerOptions.workerSrc = workerUrl;
 

@@ -7,8 +7,8 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::commands::{Out, Ui};
 use crate::text::table;
+use crate::ui::{Out, Ui};
 
 const SBOM: &str = include_str!("../../../sbom/kinko-cli.cdx.json");
 

@@ -8,7 +8,7 @@ use kinko_core::audit::{Query, Record};
 use serde_json::json;
 
 use crate::args::{AuditCmd, Global};
-use crate::commands::{date, read_input, refuse_taken, session, write_new_files, Out, Ui};
+use crate::ui::{date, read_input, refuse_taken, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: AuditCmd) -> Out {
     match cmd {

@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context};
 use kinko_core::{vault::local_terminal, Password, Session, Vault};
 
 use crate::args::Global;
-use crate::Failure;
+use crate::failure::Failure;
 
 /// `--vault`, else the core's default (`$KINKO_VAULT`, else the user's
 /// data directory), the same as the app's.

@@ -10,7 +10,7 @@ use kinko_core::Vault;
 
 use crate::args::Global;
 use crate::auth;
-use crate::commands::{session, Out, Ui};
+use crate::ui::{session, Out, Ui};
 
 pub fn backup(ui: &Ui, g: &Global, out: &Path) -> Out {
     let b = session(g)?.backup(out)?;

@@ -7,7 +7,7 @@ use kinko_core::disposal::{PlanRequest, PlanState};
 use serde_json::json;
 
 use crate::args::{DisposalCmd, Global};
-use crate::commands::{date, read_input, refuse_taken, session, write_new_files, Out, Ui};
+use crate::ui::{date, read_input, refuse_taken, session, write_new_files, Out, Ui};
 
 pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
     match cmd {

@@ -6,7 +6,7 @@ use kinko_core::incident::{Incident, IncidentFields};
 use serde_json::json;
 
 use crate::args::{Global, IncidentArgs, IncidentCmd};
-use crate::commands::{refuse_taken, session, write_new_files, Out, Ui};
+use crate::ui::{refuse_taken, session, write_new_files, Out, Ui};
 
 fn fields(a: IncidentArgs) -> IncidentFields {
     IncidentFields {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::args::Global;
 use crate::auth;
-use crate::commands::{session, Out, Ui};
+use crate::ui::{session, Out, Ui};
 
 pub fn rekey(ui: &Ui, g: &Global, suite: Option<u16>) -> Out {
     let mut s = session(g)?;

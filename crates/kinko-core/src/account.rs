@@ -8,13 +8,10 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::audit;
-use crate::credentials::{check_and_record_history, check_password_rules, record_history};
 use crate::crypto::{self, kdf::KdfParams, HpkeKeyPair, SigningKeyPair};
 use crate::error::{Error, Result};
 use crate::keyslots::{KeySlots, SlotSecrets};
-use crate::permission::{Action, Role, Roles};
-use crate::policy::{Hours, Policy};
-use crate::session::{self, Done, Session};
+use crate::permission::{Role, Roles};
 
 /// A password held in memory that is wiped on drop.
 pub struct Password(Zeroizing<String>);
@@ -124,30 +121,30 @@ pub struct NewAccount {
 /// What issuing credentials made: a fresh initial password, the new public
 /// keys, and the keyslots with the sealed slot staged (written by
 /// `perform` together with the event).
-struct Issued {
-    password: Password,
-    hpke_public: Vec<u8>,
-    sign_public: Vec<u8>,
-    slots: KeySlots,
+pub(crate) struct Issued {
+    pub(crate) password: Password,
+    pub(crate) hpke_public: Vec<u8>,
+    pub(crate) sign_public: Vec<u8>,
+    pub(crate) slots: KeySlots,
 }
 
 /// New key pairs for `id` and a keyslot sealing them (with the database
 /// key and the anchor of the account's record) under a fresh initial
 /// password, with the issuer's KDF profile.
-fn issue_credentials(
+pub(crate) fn issue_credentials(
     tx: &rusqlite::Transaction,
-    ctx: &session::Ctx,
+    ctx: &crate::actor::Ctx,
     id: &str,
     roles: &str,
 ) -> Result<Issued> {
     let password = Password::generate();
     let hpke = HpkeKeyPair::generate();
     let sign = SigningKeyPair::generate();
-    let anchor = session::anchor(&session::AnchorFacts {
+    let anchor = crate::keyslots::anchor(&crate::keyslots::AnchorFacts {
         vault_id: &ctx.vault_id,
-        custodian_public: &session::meta(tx, "custodian_public")?,
-        inbox_public: &session::meta(tx, "inbox_public")?,
-        audit_public: &session::meta(tx, "audit_public")?,
+        custodian_public: &crate::db::meta(tx, "custodian_public")?,
+        inbox_public: &crate::db::meta(tx, "inbox_public")?,
+        audit_public: &crate::db::meta(tx, "audit_public")?,
         account: id,
         roles,
         hpke_public: &hpke.public,
@@ -175,105 +172,6 @@ fn issue_credentials(
     })
 }
 
-impl Session {
-    /// Add an account with a random initial password (P5). The ID must
-    /// never have been issued before, to anyone.
-    pub fn add_account(&mut self, id: &str, name: &str, roles: &str) -> Result<NewAccount> {
-        let object = format!("account:{id}");
-        self.perform(Action::AccountAdd, &object, |tx, ctx| {
-            validate_id(id)?;
-            validate_name(name)?;
-            let roles = Roles::parse(roles)?;
-            let taken: Option<String> = tx
-                .query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| r.get(0))
-                .optional()?;
-            if let Some(status) = taken {
-                return Err(Error::invalid(format!(
-                    "the ID {id} was already issued (now {status}) and is never issued again"
-                )));
-            }
-            if roles.has(Role::Officer) && !ctx.actor.roles.has(Role::Officer) {
-                return Err(Error::denied("only the Information Management Officer may add an officer account"));
-            }
-            if roles.has(Role::Officer) {
-                let officers: i64 = tx.query_row(
-                    "SELECT count(*) FROM accounts WHERE status != 'disabled' AND (',' || roles || ',') LIKE '%,officer,%'",
-                    [],
-                    |r| r.get(0),
-                )?;
-                if officers > 0 {
-                    return Err(Error::invalid("the vault already has its one Information Management Officer"));
-                }
-            }
-            let issued = issue_credentials(tx, ctx, id, &roles.to_text())?;
-            let now = audit::now();
-            tx.execute(
-                "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
-                params![id, name, roles.to_text(), issued.hpke_public, issued.sign_public, now, ctx.actor.id],
-            )?;
-            let (password, slots) = (issued.password, issued.slots);
-            record_history(tx, id, &password)?;
-            let mut done = Done::ok(
-                NewAccount {
-                    id: id.to_string(),
-                    initial_password: password,
-                },
-                format!("roles={}", roles.to_text()),
-            );
-            done.keyslots = Some(slots);
-            Ok(done)
-        })
-    }
-
-    /// Every account, for the people who run accounts.
-    pub fn list_accounts(&mut self) -> Result<Vec<AccountInfo>> {
-        self.perform(Action::AccountList, "accounts", |tx, _| {
-            let mut stmt = tx.prepare(
-                "SELECT id, name, roles, status, must_change_password, created_at FROM accounts ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(AccountInfo {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        roles: r.get(2)?,
-                        status: r.get(3)?,
-                        must_change_password: r.get::<_, i64>(4)? != 0,
-                        created_at: r.get(5)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(Done::ok(rows, ""))
-        })
-    }
-
-    /// Change one's own password: the keyslot is sealed again under the
-    /// new password; the keys inside do not change.
-    pub fn change_password(&mut self, new: &Password) -> Result<()> {
-        let object = format!("account:{}", self.ctx.actor.id);
-        self.perform(Action::ChangeOwnPassword, &object, |tx, ctx| {
-            let policy = Policy::load(tx)?;
-            check_password_rules(new, &policy, &ctx.actor.id, &ctx.actor.name)?;
-            check_and_record_history(tx, &ctx.actor.id, new, policy.number("password.history"))?;
-            let mut slots = KeySlots::load(&ctx.keyslots_path())?;
-            let profile = slots
-                .slot(&ctx.actor.id)
-                .map(|s| s.kdf.profile())
-                .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
-            slots.set(&ctx.actor.id, new.as_bytes(), KdfParams::new(profile), &ctx.secrets)?;
-            tx.execute(
-                "UPDATE accounts SET must_change_password = 0, password_changed_at = ?2 WHERE id = ?1",
-                params![ctx.actor.id, audit::now()],
-            )?;
-            let mut done = Done::ok((), "");
-            done.keyslots = Some(slots);
-            Ok(done)
-        })?;
-        self.refresh_restriction()
-    }
-}
-
 /// What the people who run accounts can do to one (P5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -289,7 +187,7 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Lifecycle::Suspend => "suspend",
             Lifecycle::Resume => "resume",
@@ -302,7 +200,11 @@ impl Lifecycle {
 /// Nobody but the officer may suspend, disable or reset the officer's
 /// account: otherwise the system administrator could remove the officer,
 /// add a new one and take over every approval (separation of duties).
-fn check_may_manage(tx: &rusqlite::Transaction, ctx: &session::Ctx, id: &str) -> Result<()> {
+pub(crate) fn check_may_manage(
+    tx: &rusqlite::Transaction,
+    ctx: &crate::actor::Ctx,
+    id: &str,
+) -> Result<()> {
     let roles: String = tx.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| {
         r.get(0)
     })?;
@@ -314,7 +216,7 @@ fn check_may_manage(tx: &rusqlite::Transaction, ctx: &session::Ctx, id: &str) ->
     Ok(())
 }
 
-fn account_status(tx: &rusqlite::Transaction, id: &str) -> Result<String> {
+pub(crate) fn account_status(tx: &rusqlite::Transaction, id: &str) -> Result<String> {
     tx.query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| {
         r.get(0)
     })
@@ -323,7 +225,7 @@ fn account_status(tx: &rusqlite::Transaction, id: &str) -> Result<String> {
 }
 
 /// End every open session of an account and destroy their key material.
-fn end_sessions(
+pub(crate) fn end_sessions(
     tx: &rusqlite::Transaction,
     dir: &std::path::Path,
     id: &str,
@@ -339,199 +241,10 @@ fn end_sessions(
             params![s, audit::now(), reason],
         )?;
         if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            crate::fsutil::remove_overwritten(&dir.join(crate::vault::SESSIONS_DIR).join(&s))?;
+            crate::fsutil::remove_overwritten(&dir.join(crate::layout::SESSIONS_DIR).join(&s))?;
         }
     }
     Ok(())
-}
-
-impl Session {
-    /// Suspend, resume, disable or unlock an account.
-    pub fn account_lifecycle(&mut self, id: &str, what: Lifecycle) -> Result<()> {
-        let object = format!("account:{id}");
-        self.perform(Action::AccountManage, &object, |tx, ctx| {
-            let status = account_status(tx, id)?;
-            check_may_manage(tx, ctx, id)?;
-            if id == ctx.actor.id && what != Lifecycle::Unlock {
-                return Err(Error::invalid(
-                    "you cannot change the state of your own account",
-                ));
-            }
-            if status == "disabled" {
-                return Err(Error::invalid(format!("account {id} is disabled for good")));
-            }
-            let mut done = Done::ok((), what.word());
-            match what {
-                Lifecycle::Suspend => {
-                    tx.execute(
-                        "UPDATE accounts SET status = 'suspended' WHERE id = ?1",
-                        [id],
-                    )?;
-                    end_sessions(tx, &ctx.dir, id, "account suspended")?;
-                }
-                Lifecycle::Resume => {
-                    if status != "suspended" {
-                        return Err(Error::invalid(format!("account {id} is not suspended")));
-                    }
-                    tx.execute("UPDATE accounts SET status = 'active' WHERE id = ?1", [id])?;
-                }
-                Lifecycle::Disable => {
-                    tx.execute(
-                        "UPDATE accounts SET status = 'disabled' WHERE id = ?1",
-                        [id],
-                    )?;
-                    let grants = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
-                    tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
-                    end_sessions(tx, &ctx.dir, id, "account disabled")?;
-                    let mut slots = KeySlots::load(&ctx.keyslots_path())?;
-                    let name = slots.slot_name(id);
-                    slots.slots.remove(&name);
-                    slots.db_keys.remove(&name);
-                    done.keyslots = Some(slots);
-                    done.detail = format!("disable; {grants} grants destroyed");
-                }
-                Lifecycle::Unlock => {
-                    let mut state = crate::lockout::SigninState::load(&ctx.dir)?;
-                    let name = KeySlots::load(&ctx.keyslots_path())?.slot_name(id);
-                    if !state.clear(&name) {
-                        return Err(Error::invalid(format!("account {id} is not locked")));
-                    }
-                    state.save(&ctx.dir)?;
-                }
-            }
-            Ok(done)
-        })
-    }
-
-    /// Allowed hours for one person (Japan time), or back to their role's.
-    pub fn set_account_hours(&mut self, id: &str, hours: Option<&str>) -> Result<()> {
-        let object = format!("account:{id}");
-        self.perform(Action::AccountManage, &object, |tx, _| {
-            account_status(tx, id)?;
-            let hours = hours.map(Hours::parse).transpose()?;
-            let text = hours.map(Hours::to_text);
-            tx.execute(
-                "UPDATE accounts SET hours = ?2 WHERE id = ?1",
-                params![id, text],
-            )?;
-            Ok(Done::ok(
-                (),
-                format!("hours={}", text.as_deref().unwrap_or("role")),
-            ))
-        })
-    }
-
-    /// Force a reset (P5): new keys and a new initial password (shown
-    /// once), TOTP off, sessions ended. Nobody learns the old password.
-    /// Documents the person held are listed for `recover_account`, which
-    /// the officer runs with the recovery code.
-    pub fn reset_account(&mut self, id: &str) -> Result<NewAccount> {
-        let object = format!("account:{id}");
-        self.perform(Action::AccountManage, &object, |tx, ctx| {
-            let status = account_status(tx, id)?;
-            check_may_manage(tx, ctx, id)?;
-            if status == "disabled" {
-                return Err(Error::invalid(format!("account {id} is disabled for good")));
-            }
-            if id == ctx.actor.id {
-                return Err(Error::invalid("change your own password with kinko passwd"));
-            }
-            let roles: String = tx.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| r.get(0))?;
-            let issued = issue_credentials(tx, ctx, id, &roles)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
-                [id],
-            )?;
-            let held = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
-            tx.execute(
-                "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, must_change_password = 1, password_changed_at = ?4,
-                 totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
-                params![id, issued.hpke_public, issued.sign_public, audit::now()],
-            )?;
-            end_sessions(tx, &ctx.dir, id, "account reset")?;
-            let (password, slots) = (issued.password, issued.slots);
-            record_history(tx, id, &password)?;
-            let mut lockout = crate::lockout::SigninState::load(&ctx.dir)?;
-            if lockout.clear(&slots.slot_name(id)) {
-                lockout.save(&ctx.dir)?;
-            }
-            let mut done = Done::ok(
-                NewAccount { id: id.to_string(), initial_password: password },
-                format!("reset; {held} documents await recovery"),
-            );
-            done.keyslots = Some(slots);
-            Ok(done)
-        })
-    }
-
-    /// Give a reset account back the documents it held, from the
-    /// custodian's copies of their keys (officer, with the recovery code).
-    pub fn recover_account(&mut self, id: &str, recovery_code: &str) -> Result<usize> {
-        let object = format!("account:{id}");
-        self.perform(Action::AccountRecover, &object, |tx, ctx| {
-            let custodian = crate::vault::parse_recovery_code(recovery_code)?;
-            let public = crypto::HpkeKeyPair::public_of(&custodian)?;
-            if public != session::meta(tx, "custodian_public")? {
-                return Err(Error::denied(
-                    "that recovery code does not belong to this vault",
-                ));
-            }
-            let (status, own_public): (String, Vec<u8>) = tx
-                .query_row(
-                    "SELECT status, hpke_public FROM accounts WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
-            if status != "active" {
-                return Err(Error::denied(format!("account {id} is {status}")));
-            }
-            let must_change: bool = tx.query_row(
-                "SELECT must_change_password FROM accounts WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            if must_change {
-                // The keys belong to the person only once they chose their
-                // own password; until then whoever reset it knows it.
-                return Err(Error::denied(format!(
-                    "{id} must first sign in and set their own password"
-                )));
-            }
-            crate::roster::check_may_receive(tx, id)?;
-            let docs: Vec<i64> = tx
-                .prepare("SELECT doc_id FROM regrant_pending WHERE account = ?1 ORDER BY doc_id")?
-                .query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for doc_id in &docs {
-                let doc = crate::document::load_doc(tx, *doc_id)?;
-                let wrap = crate::document::load_wrap(tx, *doc_id, crate::document::CUSTODIAN)?
-                    .ok_or_else(|| {
-                        Error::tampered(format!("document {doc_id} has no custodian key"))
-                    })?;
-                let ctx_bytes = crate::document::wrap_context(
-                    &ctx.vault_id,
-                    &doc.uid,
-                    crate::document::CUSTODIAN,
-                );
-                let dek = crypto::hpke_unwrap(&custodian, &ctx_bytes, &wrap).ok_or_else(|| {
-                    Error::tampered(format!(
-                        "the custodian key of document {doc_id} does not open"
-                    ))
-                })?;
-                let dek: [u8; 32] = dek
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Error::tampered("a document key has the wrong length"))?;
-                let dek = zeroize::Zeroizing::new(dek);
-                crate::document::store_wrap(tx, ctx, *doc_id, &doc.uid, id, &own_public, &dek)?;
-            }
-            tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
-            let n = docs.len();
-            Ok(Done::ok(n, format!("{n} documents re-granted")))
-        })
-    }
 }
 
 #[cfg(test)]

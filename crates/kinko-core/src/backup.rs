@@ -29,18 +29,14 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use rusqlite::params;
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 use crate::account::Password;
 use crate::crypto::{self, stream};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::keyslots::KeySlots;
-use crate::permission::Action;
-use crate::session::{Done, Session};
-use crate::vault::{self, Vault, DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR};
+use crate::layout::{DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR};
+use crate::vault::{self};
 
 pub const MAGIC: &[u8; 8] = b"KINKOBAK";
 pub const FORMAT_VERSION: u16 = 1;
@@ -60,7 +56,7 @@ pub struct BackupHeader {
 }
 
 impl BackupHeader {
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(FIXED_LEN + self.keyslots.len());
         b.extend_from_slice(MAGIC);
         b.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
@@ -116,7 +112,7 @@ pub fn read_header(r: &mut impl Read) -> Result<(BackupHeader, Vec<u8>)> {
 
 /// The body's key: bound to the database key of the backup's epoch and to
 /// every byte of its header.
-fn body_key(db_key: &[u8; 32], raw_header: &[u8]) -> crypto::Key32 {
+pub(crate) fn body_key(db_key: &[u8; 32], raw_header: &[u8]) -> crypto::Key32 {
     crypto::hkdf(db_key, &crypto::sha256(raw_header), &[b"kinko backup v1"])
 }
 
@@ -182,10 +178,10 @@ impl Entry {
 
 /// A file going into the archive, and the SHA-256 its record gives (for
 /// object files).
-struct ArchiveFile {
-    entry: Entry,
-    path: PathBuf,
-    sha256: Option<String>,
+pub(crate) struct ArchiveFile {
+    pub(crate) entry: Entry,
+    pub(crate) path: PathBuf,
+    pub(crate) sha256: Option<String>,
 }
 
 /// Write the archive: each file as it is on disk, then the end mark. An
@@ -361,7 +357,7 @@ pub(crate) fn remove_stale_snapshots(vault: &Path) -> Result<()> {
 /// A new file only its owner can read: backups and restored vault files
 /// carry every keyslot, so other local users must not get to guess at
 /// them offline.
-fn private_file(path: &Path) -> Result<File> {
+pub(crate) fn private_file(path: &Path) -> Result<File> {
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]
@@ -383,22 +379,22 @@ pub(crate) fn is_backup(path: &Path, uid_hex: &str) -> bool {
 
 /// What a snapshot caught: the key epoch, its suite, and each live
 /// document's object file name and recorded SHA-256.
-struct Snapshot {
-    epoch: u32,
-    suite: u16,
-    objects: Vec<(String, String)>,
+pub(crate) struct Snapshot {
+    pub(crate) epoch: u32,
+    pub(crate) suite: u16,
+    pub(crate) objects: Vec<(String, String)>,
 }
 
 /// A temporary copy of the database, locked (flock) while its backup runs
 /// so that another backup's cleaning leaves it alone, and removed however
 /// the backup ends.
-struct TempCopy {
-    path: PathBuf,
+pub(crate) struct TempCopy {
+    pub(crate) path: PathBuf,
     _lock: File,
 }
 
 impl TempCopy {
-    fn new(vault: &Path) -> Result<Self> {
+    pub(crate) fn new(vault: &Path) -> Result<Self> {
         let path = vault.join(format!(
             "{SNAPSHOT_PREFIX}{}.db",
             crypto::hex(&crypto::random::<8>())
@@ -418,236 +414,7 @@ impl Drop for TempCopy {
     }
 }
 
-impl Session {
-    /// Write a backup of the whole vault to `out`, a new file (officer,
-    /// system administrator): the file holds only ciphertext, so making it
-    /// reads no document.
-    ///
-    /// The backup is on record before its first byte is written, under the
-    /// path it will have, and is written as `<out>.partial` until complete:
-    /// a run killed at any point leaves either nothing or files the record
-    /// (and so the disposal inventory) names.
-    pub fn backup(&mut self, out: &Path) -> Result<BackupInfo> {
-        self.require(Action::Backup, "vault")?;
-        let (id, uid, path) = match self.begin_backup(out) {
-            Ok(v) => v,
-            Err(e) => {
-                self.log_failure(Action::Backup.event(), "vault", &e);
-                return Err(e);
-            }
-        };
-        let object = format!("backup:{id}");
-        let (epoch, size, sha, documents) = match self.write_backup(out, uid) {
-            Ok(v) => v,
-            Err(e) => {
-                self.abandon_backup(id, out);
-                self.log_failure(Action::Backup.event(), &object, &e);
-                return Err(e);
-            }
-        };
-        let uid = crypto::hex(&uid);
-        let recorded = self.perform(Action::Backup, &object, |tx, _| {
-            tx.execute(
-                "UPDATE backups SET epoch = ?1, size = ?2, sha256 = ?3, finished_at = ?4 WHERE id = ?5",
-                params![epoch, size as i64, sha, crate::audit::now(), id],
-            )?;
-            let detail = format!(
-                "backup {id} ({uid}) written: key epoch {epoch}, {documents} documents, {size} bytes, SHA-256 {sha}"
-            );
-            Ok(Done::ok(
-                BackupInfo {
-                    id,
-                    uid: uid.clone(),
-                    epoch,
-                    path: path.clone(),
-                    size,
-                    sha256: sha.clone(),
-                    documents,
-                },
-                detail,
-            ))
-        });
-        if recorded.is_err() {
-            self.abandon_backup(id, out);
-            let _ = fsutil::remove_overwritten(out);
-        }
-        recorded
-    }
-
-    /// Put the backup on record (and in the trail) before writing it.
-    fn begin_backup(&mut self, out: &Path) -> Result<(i64, [u8; 16], String)> {
-        let dir = fsutil::new_file_dir(out)?;
-        let partial = partial_path(out);
-        if partial.exists() {
-            return Err(Error::invalid(format!(
-                "{} exists (an interrupted backup?): remove it or choose another name",
-                partial.display()
-            )));
-        }
-        if let Some((epoch, _)) = crate::rekey::unfinished(&self.conn)? {
-            return Err(Error::denied(format!(
-                "key epoch {epoch} is unfinished: run `kinko rekey` to finish it, then make the backup"
-            )));
-        }
-        remove_stale_snapshots(&self.ctx.dir)?;
-        let name = out
-            .file_name()
-            .ok_or_else(|| Error::invalid("--out must name a file"))?;
-        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
-        let path = dir.join(name).display().to_string();
-        let uid = crypto::random::<16>();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let (epoch, _) = crate::rekey::current_epoch(&tx)?;
-        tx.execute(
-            "INSERT INTO backups (uid, epoch, path, size, sha256, made_by, made_at) VALUES (?1, ?2, ?3, 0, '', ?4, ?5)",
-            params![crypto::hex(&uid), epoch, path, self.ctx.actor.id, crate::audit::now()],
-        )?;
-        let id = tx.last_insert_rowid();
-        crate::audit::append(
-            &tx,
-            &self.ctx.event(
-                Action::Backup.event(),
-                &format!("backup:{id}"),
-                crate::audit::OK,
-                &format!("backup {id} started: {path}"),
-            ),
-        )?;
-        tx.commit()?;
-        Ok((id, uid, path))
-    }
-
-    /// A backup that failed (not one killed): its partial file goes, and
-    /// its record says so.
-    fn abandon_backup(&mut self, id: i64, out: &Path) {
-        let partial = partial_path(out);
-        if out.exists() {
-            // Linked already: the partial name is the same file.
-            let _ = std::fs::remove_file(&partial);
-        } else {
-            let _ = fsutil::remove_overwritten(&partial);
-        }
-        let _ = self.conn.execute(
-            "UPDATE backups SET destroyed_at = ?1 WHERE id = ?2 AND finished_at IS NULL",
-            params![crate::audit::now(), id],
-        );
-    }
-
-    fn write_backup(&mut self, out: &Path, uid: [u8; 16]) -> Result<(u32, u64, String, usize)> {
-        let dir = fsutil::new_file_dir(out)?;
-        let copy = TempCopy::new(&self.ctx.dir)?;
-        let Snapshot {
-            epoch,
-            suite,
-            objects,
-        } = self.snapshot(&copy.path)?;
-        let mut files = vec![ArchiveFile {
-            entry: Entry::Database,
-            path: copy.path.clone(),
-            sha256: None,
-        }];
-        for (name, sha256) in &objects {
-            files.push(ArchiveFile {
-                entry: Entry::parse(format!("{OBJECTS_DIR}/{name}").as_bytes())?,
-                path: self.ctx.objects_dir().join(name),
-                sha256: Some(sha256.clone()),
-            });
-        }
-        files.extend(inbox_files(&self.ctx.dir)?);
-        let keyslots = std::fs::read(self.ctx.keyslots_path())
-            .map_err(|e| Error::io(self.ctx.keyslots_path(), e))?;
-        let vault_id: [u8; 16] = data_encoding::HEXLOWER
-            .decode(self.ctx.vault_id.as_bytes())
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| Error::tampered("the vault id is malformed"))?;
-        let header = BackupHeader {
-            vault_id,
-            epoch,
-            uid,
-            made_at: chrono::Utc::now().timestamp(),
-            keyslots,
-        };
-        let raw = header.encode();
-        let key = body_key(&self.ctx.secrets.db_key, &raw);
-
-        let partial = partial_path(out);
-        let file = private_file(&partial)?;
-        let mut w = fsutil::HashingWriter::new(BufWriter::with_capacity(256 * 1024, &file));
-        w.write_all(&raw).map_err(|e| Error::io(&partial, e))?;
-        encrypt_archive(suite, &key, &header, &files, &mut w, &partial)?;
-        w.flush().map_err(|e| Error::io(&partial, e))?;
-        let (sha, size) = w.finish();
-        file.sync_all().map_err(|e| Error::io(&partial, e))?;
-        drop(file);
-        // A hard link never replaces a file: the name appears whole or not at all.
-        std::fs::hard_link(&partial, out).map_err(|e| Error::io(out, e))?;
-        std::fs::remove_file(&partial).map_err(|e| Error::io(&partial, e))?;
-        fsutil::sync_dir(dir)?;
-        Ok((epoch, size, crypto::hex(&sha), objects.len()))
-    }
-
-    /// A consistent copy of the database (under the same key) and the
-    /// object files its live documents name, both as of one moment.
-    fn snapshot(&mut self, to: &Path) -> Result<Snapshot> {
-        let key = Zeroizing::new(format!("x'{}'", crypto::hex(&self.ctx.secrets.db_key)));
-        let target = to
-            .to_str()
-            .ok_or_else(|| Error::invalid("the vault path is not valid UTF-8"))?;
-        self.conn.execute(
-            "ATTACH DATABASE ?1 AS snap KEY ?2",
-            params![target, key.as_str()],
-        )?;
-        let copied = (|| {
-            let tx = self.conn.transaction()?;
-            let (epoch, suite) = crate::rekey::current_epoch(&tx)?;
-            let objects: Vec<(String, String)> = tx
-                .prepare("SELECT object_name, object_sha256 FROM documents WHERE erased_at IS NULL ORDER BY id")?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            tx.query_row("SELECT sqlcipher_export('snap')", [], |_| Ok(()))?;
-            // sqlcipher_export copies tables, not the schema version.
-            let version: i64 = tx.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
-            tx.execute_batch(&format!("PRAGMA snap.user_version = {version}"))?;
-            tx.commit()?;
-            Ok(Snapshot {
-                epoch,
-                suite,
-                objects,
-            })
-        })();
-        let _ = self.conn.execute("DETACH DATABASE snap", []);
-        copied
-    }
-
-    /// Every backup recorded, newest first (officer, system administrator).
-    pub fn backups(&mut self) -> Result<Vec<BackupRecord>> {
-        self.perform(Action::Backup, "backups", |tx, _| {
-            let list = tx
-                .prepare("SELECT id, uid, epoch, path, size, sha256, made_by, made_at, finished_at, destroyed_at FROM backups ORDER BY id DESC")?
-                .query_map([], |r| {
-                    Ok(BackupRecord {
-                        id: r.get(0)?,
-                        uid: r.get(1)?,
-                        epoch: r.get(2)?,
-                        path: r.get(3)?,
-                        size: r.get::<_, i64>(4)? as u64,
-                        sha256: r.get(5)?,
-                        made_by: r.get(6)?,
-                        made_at: r.get(7)?,
-                        finished_at: r.get(8)?,
-                        destroyed_at: r.get(9)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let detail = format!("{} backups listed", list.len());
-            Ok(Done::ok(list, detail))
-        })
-    }
-}
-
-fn inbox_files(dir: &Path) -> Result<Vec<ArchiveFile>> {
+pub(crate) fn inbox_files(dir: &Path) -> Result<Vec<ArchiveFile>> {
     let inbox = dir.join(INBOX_DIR);
     let mut out = Vec::new();
     let entries = std::fs::read_dir(&inbox).map_err(|e| Error::io(&inbox, e))?;
@@ -670,7 +437,7 @@ fn inbox_files(dir: &Path) -> Result<Vec<ArchiveFile>> {
 
 /// Stream the archive of `files` through the object stream into `out`. The
 /// archive is written on a second thread into a pipe the encryption reads.
-fn encrypt_archive(
+pub(crate) fn encrypt_archive(
     suite: u16,
     key: &[u8; 32],
     header: &BackupHeader,
@@ -706,49 +473,7 @@ pub struct RestoreRequest<'a> {
     pub terminal: &'a str,
 }
 
-impl Vault {
-    /// Restore a backup into `to` (new or empty) as a working vault, then
-    /// sign in to it as the restorer (officer or system administrator),
-    /// check every file against the database and record the restore in
-    /// the restored vault's trail. On any failure nothing is left in `to`.
-    pub fn restore(req: &RestoreRequest) -> Result<Restored> {
-        let file = File::open(req.backup).map_err(|e| Error::io(req.backup, e))?;
-        let mut r = BufReader::with_capacity(256 * 1024, file);
-        let (header, raw) = read_header(&mut r)?;
-        let slots = KeySlots::from_bytes(&header.keyslots)?;
-        if slots.vault_id != crypto::hex(&header.vault_id) {
-            return Err(Error::tampered(
-                "the backup's keyslots belong to another vault",
-            ));
-        }
-        let secrets = slots.unlock(req.id, req.password.as_bytes())?;
-        // After a `rekey` the newest database key waits beside the slot;
-        // the stream header's MAC tells which key the backup was made with.
-        let mut first = [0u8; stream::HEADER_LEN];
-        r.read_exact(&mut first)
-            .map_err(|_| Error::tampered("the backup is truncated inside its body"))?;
-        let mut keys = vec![Zeroizing::new(secrets.db_key)];
-        if let Some(newer) = slots.pending_db_key(req.id, &secrets)? {
-            keys.insert(0, newer);
-        }
-        drop(secrets);
-        let key = keys
-            .iter()
-            .map(|k| body_key(k, &raw))
-            .find(|k| stream::header_opens(k, &first))
-            .ok_or_else(|| Error::tampered("the backup's body does not open under its keys"))?;
-        let mut body = std::io::Cursor::new(first).chain(r);
-        let existed = vault::prepare_empty_dir(req.to)?;
-        let result = unpack_into(&key, &header, &mut body, req)
-            .and_then(|files| finish_restore(&header, files, req));
-        if result.is_err() {
-            vault::cleanup_failed_init(req.to, existed);
-        }
-        result
-    }
-}
-
-fn unpack_into(
+pub(crate) fn unpack_into(
     key: &[u8; 32],
     header: &BackupHeader,
     r: &mut (impl Read + Send),
@@ -790,52 +515,4 @@ fn unpack_into(
         .map_err(|e| Error::io(&slots_path, e))?;
     fsutil::sync_dir(req.to)?;
     Ok(entries.len())
-}
-
-fn finish_restore(header: &BackupHeader, files: usize, req: &RestoreRequest) -> Result<Restored> {
-    let restored = Vault::open(req.to)?;
-    let mut session = restored.sign_in(req.id, req.password, req.totp, req.terminal)?;
-    session.require(Action::Restore, "vault")?;
-    let made_at = chrono::DateTime::from_timestamp(header.made_at, 0)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default();
-    let uid = crypto::hex(&header.uid);
-    let report = session.verify(false)?;
-    if !report.is_intact() {
-        return Err(Error::tampered(format!(
-            "the restored vault does not verify: {}",
-            report
-                .damaged
-                .iter()
-                .map(|d| format!("{} ({})", d.item, d.problem))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let path = req.to.display().to_string();
-    let done = session.perform(Action::Restore, "vault", |tx, ctx| {
-        let documents: i64 = tx.query_row(
-            "SELECT count(*) FROM documents WHERE erased_at IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
-        let detail = format!(
-            "restored backup {uid} (key epoch {}, made {made_at}) to {path}",
-            header.epoch
-        );
-        Ok(Done::ok(
-            Restored {
-                vault_id: ctx.vault_id.clone(),
-                backup_uid: uid.clone(),
-                epoch: header.epoch,
-                made_at: made_at.clone(),
-                documents: documents as usize,
-                files,
-                path: path.clone(),
-            },
-            detail,
-        ))
-    })?;
-    session.end()?;
-    Ok(done)
 }

@@ -10,9 +10,7 @@ use crate::account::Password;
 use crate::audit;
 use crate::crypto::{self, kdf::KdfParams};
 use crate::error::{Error, Result};
-use crate::permission::Action;
 use crate::policy::Policy;
-use crate::session::{Done, Session};
 
 /// Check a new password against the policy: length, character classes,
 /// the bundled list of common passwords (zxcvbn's), and guessability from
@@ -155,7 +153,7 @@ pub struct TotpEnrolment {
     pub secret_base32: String,
 }
 
-fn totp_for(secret: &[u8], account: &str) -> Result<totp_rs::Totp> {
+pub(crate) fn totp_for(secret: &[u8], account: &str) -> Result<totp_rs::Totp> {
     totp_rs::Builder::new()
         .with_secret(secret.to_vec())
         .with_account_name(account)
@@ -195,68 +193,6 @@ pub(crate) fn check_totp(conn: &Connection, account: &str, code: Option<&str>) -
             "that one-time code was already used; wait for the next one".into(),
         )),
         None => Err(Error::NotSignedIn("the one-time code is wrong".into())),
-    }
-}
-
-impl Session {
-    /// Start TOTP enrolment: a new secret, shown once as an otpauth URI
-    /// (for a QR code) and in base32. It takes effect at `totp_confirm`.
-    pub fn totp_enroll(&mut self) -> Result<TotpEnrolment> {
-        let object = format!("account:{}", self.actor().id);
-        self.perform(Action::TotpEnroll, &object, |tx, ctx| {
-            let enabled: bool = tx.query_row("SELECT totp_enabled FROM accounts WHERE id = ?1", [&ctx.actor.id], |r| r.get(0))?;
-            if enabled {
-                return Err(Error::invalid("TOTP is already on; the system administrator can reset it"));
-            }
-            let secret = Zeroizing::new(crypto::random::<20>().to_vec());
-            let totp = totp_for(&secret, &ctx.actor.id)?;
-            tx.execute(
-                "UPDATE accounts SET totp_secret = ?2, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
-                params![ctx.actor.id, secret.as_slice()],
-            )?;
-            let enrolment = TotpEnrolment {
-                uri: totp.to_url().map_err(|e| Error::Crypto(format!("TOTP: {e}")))?,
-                secret_base32: totp.secret().to_base32(),
-            };
-            Ok(Done::ok(enrolment, "enrolment started"))
-        })
-    }
-
-    /// Turn TOTP on by proving the authenticator shows the right code.
-    pub fn totp_confirm(&mut self, code: &str) -> Result<()> {
-        let object = format!("account:{}", self.actor().id);
-        self.perform(Action::TotpConfirm, &object, |tx, ctx| {
-            let secret: Option<Vec<u8>> = tx.query_row(
-                "SELECT totp_secret FROM accounts WHERE id = ?1",
-                [&ctx.actor.id],
-                |r| r.get(0),
-            )?;
-            let enabled: bool = tx.query_row(
-                "SELECT totp_enabled FROM accounts WHERE id = ?1",
-                [&ctx.actor.id],
-                |r| r.get(0),
-            )?;
-            if enabled {
-                return Err(Error::invalid("TOTP is already on"));
-            }
-            let secret = Zeroizing::new(
-                secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?,
-            );
-            let totp = totp_for(&secret, &ctx.actor.id)?;
-            let step = totp
-                .check(code.trim(), Utc::now().timestamp() as u64)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "the code does not match; check the authenticator's clock and try again",
-                    )
-                })?;
-            tx.execute(
-                "UPDATE accounts SET totp_enabled = 1, totp_last_step = max(totp_last_step, ?2) WHERE id = ?1",
-                params![ctx.actor.id, step as i64],
-            )?;
-            Ok(Done::ok((), "TOTP on"))
-        })?;
-        self.refresh_restriction()
     }
 }
 

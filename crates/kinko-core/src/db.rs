@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
+use zeroize::Zeroizing;
 
 use crate::crypto::hex;
 use crate::error::{Error, Result};
@@ -328,3 +329,22 @@ CREATE TABLE backups (
     destroyed_at TEXT
 );
 "#;
+
+/// A record of the vault's `meta` table; a missing one is tampering.
+pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Vec<u8>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| Error::tampered(format!("the vault database lacks its {key} record")))
+}
+
+pub(crate) fn meta_key(conn: &Connection, key: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let v = Zeroizing::new(meta(conn, key)?);
+    let mut out = Zeroizing::new([0u8; 32]);
+    if v.len() != 32 {
+        return Err(Error::tampered(format!(
+            "the vault's {key} has the wrong length"
+        )));
+    }
+    out.copy_from_slice(&v);
+    Ok(out)
+}

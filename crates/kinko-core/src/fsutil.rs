@@ -4,7 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 
-use sha2::{Digest, Sha256};
+use crate::crypto::{Digest, Sha256};
 use std::path::Path;
 
 use crate::error::{Error, Result};

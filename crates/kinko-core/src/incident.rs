@@ -9,8 +9,6 @@ use serde::Serialize;
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::forms::esc;
-use crate::permission::Action;
-use crate::session::{Done, Session};
 
 /// What `incident add` and `incident update` may set.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +78,7 @@ pub fn parse_time(text: &str) -> Result<String> {
     Ok(utc(dt))
 }
 
-fn text(value: &str, what: &str, max: usize) -> Result<String> {
+pub(crate) fn text(value: &str, what: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
         return Err(Error::invalid(format!(
@@ -90,7 +88,7 @@ fn text(value: &str, what: &str, max: usize) -> Result<String> {
     Ok(v.to_string())
 }
 
-fn items_text(items: &[String]) -> Result<String> {
+pub(crate) fn items_text(items: &[String]) -> Result<String> {
     for i in items {
         if i.trim().is_empty() || i.len() > 100 || i.chars().any(char::is_control) {
             return Err(Error::invalid(format!("'{i}' is not an item name")));
@@ -99,7 +97,7 @@ fn items_text(items: &[String]) -> Result<String> {
     Ok(items.iter().map(|i| i.trim()).collect::<Vec<_>>().join(","))
 }
 
-fn load(conn: &Connection, id: i64) -> Result<Incident> {
+pub(crate) fn load(conn: &Connection, id: i64) -> Result<Incident> {
     type Row = (
         String,
         Option<String>,
@@ -161,7 +159,7 @@ fn load(conn: &Connection, id: i64) -> Result<Incident> {
     })
 }
 
-fn record_update(tx: &Transaction, id: i64, by: &str, what: &str) -> Result<()> {
+pub(crate) fn record_update(tx: &Transaction, id: i64, by: &str, what: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO incident_updates (incident_id, at, made_by, what) VALUES (?1, ?2, ?3, ?4)",
         params![id, audit::now(), by, what],
@@ -178,172 +176,7 @@ pub fn list(conn: &Connection, all: bool) -> Result<Vec<Incident>> {
     ids.into_iter().map(|id| load(conn, id)).collect()
 }
 
-impl Session {
-    /// Record a new incident (officer, manager).
-    pub fn incident_add(&mut self, f: &IncidentFields) -> Result<i64> {
-        self.perform(Action::IncidentRecord, "incident:new", |tx, ctx| {
-            let detected = parse_time(
-                f.detected_at
-                    .as_deref()
-                    .ok_or_else(|| Error::invalid("an incident needs --detected (when it was found)"))?,
-            )?;
-            let summary = text(
-                f.summary
-                    .as_deref()
-                    .ok_or_else(|| Error::invalid("an incident needs --summary (what happened)"))?,
-                "summary",
-                4000,
-            )?;
-            if summary.is_empty() {
-                return Err(Error::invalid("an incident needs --summary (what happened)"));
-            }
-            let reported = f.reported_at.as_deref().map(parse_time).transpose()?;
-            tx.execute(
-                "INSERT INTO incidents (detected_at, reported_at, summary, items, actions, improvement, opened_by, opened_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    detected,
-                    reported,
-                    summary,
-                    items_text(f.items.as_deref().unwrap_or_default())?,
-                    text(f.actions.as_deref().unwrap_or_default(), "actions", 8000)?,
-                    text(f.improvement.as_deref().unwrap_or_default(), "improvement plan", 8000)?,
-                    ctx.actor.id,
-                    audit::now()
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            record_update(tx, id, &ctx.actor.id, "recorded")?;
-            let mut done = Done::ok(id, format!("detected {detected}"));
-            done.object = Some(format!("incident:{id}"));
-            Ok(done)
-        })
-    }
-
-    /// Change an open incident; actions given are added to those before.
-    pub fn incident_update(&mut self, id: i64, f: &IncidentFields) -> Result<Incident> {
-        self.perform(
-            Action::IncidentRecord,
-            &format!("incident:{id}"),
-            |tx, ctx| {
-                let before = load(tx, id)?;
-                if before.closed_at.is_some() {
-                    return Err(Error::invalid(format!("incident {id} is closed")));
-                }
-                // Each change is kept with what it replaced, so nothing
-                // (a late report to the bureau, say) can be rewritten
-                // without trace. The audit event names only the fields.
-                let mut fields = Vec::new();
-                let mut history = Vec::new();
-                let mut set =
-                    |column: &str, label: &'static str, old: String, new: String| -> Result<()> {
-                        tx.execute(
-                            &format!("UPDATE incidents SET {column} = ?1 WHERE id = ?2"),
-                            params![new, id],
-                        )?;
-                        history.push(format!("{label}: {old} → {new}"));
-                        fields.push(label);
-                        Ok(())
-                    };
-                if let Some(t) = &f.detected_at {
-                    set(
-                        "detected_at",
-                        "detected",
-                        before.detected_at.clone(),
-                        parse_time(t)?,
-                    )?;
-                }
-                if let Some(t) = &f.reported_at {
-                    let old = before.reported_at.clone().unwrap_or_else(|| "-".into());
-                    set("reported_at", "reported to the bureau", old, parse_time(t)?)?;
-                }
-                if let Some(v) = &f.summary {
-                    set(
-                        "summary",
-                        "summary",
-                        before.summary.clone(),
-                        text(v, "summary", 4000)?,
-                    )?;
-                }
-                if let Some(items) = &f.items {
-                    set("items", "items", before.items.join(","), items_text(items)?)?;
-                }
-                if let Some(a) = &f.actions {
-                    let a = text(a, "actions", 8000)?;
-                    let joined = if before.actions.is_empty() {
-                        a
-                    } else {
-                        format!("{}\n{a}", before.actions)
-                    };
-                    set("actions", "actions", before.actions.clone(), joined)?;
-                }
-                if let Some(v) = &f.improvement {
-                    let new = text(v, "improvement plan", 8000)?;
-                    set(
-                        "improvement",
-                        "improvement plan",
-                        before.improvement.clone(),
-                        new,
-                    )?;
-                }
-                if fields.is_empty() {
-                    return Err(Error::invalid("nothing to update: give at least one field"));
-                }
-                record_update(tx, id, &ctx.actor.id, &history.join("\n"))?;
-                let what = fields.join(", ");
-                Ok(Done::ok(load(tx, id)?, what))
-            },
-        )
-    }
-
-    /// Close an incident with a note (officer, manager).
-    pub fn incident_close(&mut self, id: i64, note: &str) -> Result<()> {
-        self.perform(Action::IncidentRecord, &format!("incident:{id}"), |tx, ctx| {
-            let before = load(tx, id)?;
-            if before.closed_at.is_some() {
-                return Err(Error::invalid(format!("incident {id} is closed already")));
-            }
-            let note = text(note, "note", 4000)?;
-            if note.is_empty() {
-                return Err(Error::invalid("closing an incident needs a --note"));
-            }
-            if before.reported_at.is_none() {
-                return Err(Error::invalid(format!(
-                    "incident {id} was never reported to the bureau: record --reported first"
-                )));
-            }
-            tx.execute(
-                "UPDATE incidents SET closed_by = ?1, closed_at = ?2, close_note = ?3 WHERE id = ?4",
-                params![ctx.actor.id, audit::now(), note, id],
-            )?;
-            record_update(tx, id, &ctx.actor.id, "closed")?;
-            Ok(Done::ok((), "closed"))
-        })
-    }
-
-    /// The register (officer, manager, auditor).
-    pub fn incidents(&mut self, all: bool) -> Result<Vec<Incident>> {
-        self.perform(Action::IncidentRead, "incidents", |tx, _| {
-            Ok(Done::ok(list(tx, all)?, if all { "all" } else { "open" }))
-        })
-    }
-
-    /// The register as a printable page for the bureau (officer, manager,
-    /// auditor).
-    pub fn incident_report(&mut self) -> Result<String> {
-        self.perform(Action::IncidentRead, "incidents", |tx, _| {
-            let council =
-                String::from_utf8_lossy(&crate::session::meta(tx, "council")?).into_owned();
-            let all = list(tx, true)?;
-            Ok(Done::ok(
-                report_html(&council, &all),
-                format!("{} incidents", all.len()),
-            ))
-        })
-    }
-}
-
-fn report_html(council: &str, incidents: &[Incident]) -> String {
+pub(crate) fn report_html(council: &str, incidents: &[Incident]) -> String {
     let today = chrono::Utc::now()
         .with_timezone(&crate::time::japan())
         .date_naive();

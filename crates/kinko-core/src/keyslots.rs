@@ -277,3 +277,34 @@ impl KeySlots {
         crypto::unb64(&self.custodian_public, "custodian public key")
     }
 }
+
+/// The facts a keyslot's owner trusts, hashed into the slot's anchor.
+pub(crate) struct AnchorFacts<'a> {
+    pub vault_id: &'a str,
+    pub custodian_public: &'a [u8],
+    pub inbox_public: &'a [u8],
+    pub audit_public: &'a [u8],
+    pub account: &'a str,
+    pub roles: &'a str,
+    pub hpke_public: &'a [u8],
+    pub sign_public: &'a [u8],
+}
+
+/// SHA-256 over the facts, each length-prefixed.
+pub(crate) fn anchor(f: &AnchorFacts) -> [u8; 32] {
+    let mut buf = b"kinko anchor v2".to_vec();
+    for part in [
+        f.vault_id.as_bytes(),
+        f.custodian_public,
+        f.inbox_public,
+        f.audit_public,
+        f.account.as_bytes(),
+        f.roles.as_bytes(),
+        f.hpke_public,
+        f.sign_public,
+    ] {
+        buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        buf.extend_from_slice(part);
+    }
+    crypto::sha256(&buf)
+}

@@ -1,15 +1,22 @@
 //! Kinko's core: every rule of the domain. Shells (the `kinko` command,
-//! the desktop app) call one function per user action; each checks the
-//! session's permission, does the work and writes its audit event in one
-//! transaction.
+//! the desktop app, later a server) call one function per user action, in
+//! [`actions`]; each checks the session's permission, does the work and
+//! writes its audit event in one transaction (`Session::perform`).
 //!
-//! Modules are named for the domain: [`vault`] (the directory on disk,
-//! signing in), [`session`] (a signed-in person and the action path),
-//! [`account`], [`document`], [`grant`], [`audit`], [`integrity`],
-//! [`permission`]; [`crypto`] is the only module touching primitives.
+//! Layers (see `docs/architecture.md`): [`actions`] over [`session`] (a
+//! signed-in person and the action path) over the rule modules, named for
+//! the domain ([`account`], [`document`], [`grant`], [`roster`],
+//! [`policy`], [`audit`], [`disposal`], [`backup`], [`rekey`] …), which
+//! know nothing of sessions and are handed an [`actor::Ctx`] and a
+//! transaction; under them storage ([`db`], [`keyslots`], [`layout`],
+//! [`fsutil`]) and [`crypto`], the only module that names a cryptographic
+//! primitive crate (the audit tree's `ct-merkle` and TOTP's `totp-rs` are
+//! protocols built on them). `scripts/layers.py` holds these lines.
 
 pub mod about;
 pub mod account;
+pub mod actions;
+pub mod actor;
 pub mod audit;
 pub mod backup;
 pub mod credentials;
@@ -24,6 +31,7 @@ pub mod grant;
 pub mod incident;
 pub mod integrity;
 pub mod keyslots;
+pub mod layout;
 pub mod lockout;
 pub mod package;
 pub mod parsers;
@@ -35,14 +43,16 @@ pub mod session;
 pub mod signed;
 pub mod status_report;
 pub mod time;
+pub mod token;
 pub mod vault;
 pub mod viewer;
 pub mod wareki;
 
 pub use account::{AccountInfo, NewAccount, Password};
+pub use actor::{Actor, Pending};
 pub use document::{DocumentInfo, ExportReceipt, ExportTarget, ImportRequest};
 pub use error::{Error, Kind, Result};
 pub use integrity::VerifyReport;
 pub use permission::{Action, Role, Roles};
-pub use session::{Pending, Session};
+pub use session::Session;
 pub use vault::{InitOptions, Vault};

@@ -348,9 +348,9 @@ fn write_file(f: &mut File, package_key: &[u8; 32], index: usize, source: Source
 
 /// SHA-256 of a file, read in chunks.
 fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
+    use crate::crypto::Digest;
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = sha2::Sha256::new();
+    let mut h = crate::crypto::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;

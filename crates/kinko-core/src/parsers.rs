@@ -18,7 +18,7 @@ use crate::backup::{read_archive, read_header, Entry};
 use crate::crypto::stream;
 use crate::keyslots::{KeySlots, SlotSecrets};
 use crate::package::{self, Open};
-use crate::{session, signed, vault};
+use crate::{signed, token, vault};
 
 /// A target: its name (the fuzz target and corpus folder) and entry.
 pub type Target = (&'static str, fn(&[u8]));
@@ -74,9 +74,9 @@ pub fn keyslots(data: &[u8]) {
 pub fn session(data: &[u8]) {
     let first = data.split(|b| *b == b'\n').next().unwrap_or_default();
     if let Ok(token) = std::str::from_utf8(first) {
-        let _ = session::parse_token(token);
+        let _ = token::parse_token(token);
     }
-    let _ = session::open_session_file(data, &[3; 32], "vault", "id");
+    let _ = token::open_session_file(data, &[3; 32], "vault", "id");
 }
 
 /// A backup: its header and keyslots, and (as if its body had opened)

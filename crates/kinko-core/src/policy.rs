@@ -6,8 +6,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::permission::{Action, Role};
-use crate::session::{Done, Session};
+use crate::permission::Role;
 
 /// Hours of the day someone may work, in Japan time: `08:30-18:00`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,10 +54,10 @@ impl Hours {
 }
 
 /// One policy setting: its key, default and what it means.
-struct Setting {
-    key: &'static str,
-    default: &'static str,
-    meaning: &'static str,
+pub(crate) struct Setting {
+    pub(crate) key: &'static str,
+    pub(crate) default: &'static str,
+    pub(crate) meaning: &'static str,
     check: fn(&str) -> Result<()>,
 }
 
@@ -88,7 +87,7 @@ macro_rules! num {
     };
 }
 
-const SETTINGS: &[Setting] = &[
+pub(crate) const SETTINGS: &[Setting] = &[
     Setting {
         key: "password.min_length",
         default: "12",
@@ -354,7 +353,7 @@ impl Policy {
         Policy { values }
     }
 
-    fn raw(&self, key: &str) -> &str {
+    pub(crate) fn raw(&self, key: &str) -> &str {
         self.values
             .iter()
             .find(|(k, _)| *k == key)
@@ -376,39 +375,6 @@ impl Policy {
     pub fn hours(&self, role: Role) -> Hours {
         Hours::parse(self.raw(&format!("hours.{}", role.as_str())))
             .expect("hours are checked when set")
-    }
-}
-
-impl Session {
-    /// Every policy setting with its value (anyone signed in may read it).
-    pub fn policy_show(&mut self) -> Result<Vec<PolicyEntry>> {
-        self.perform(Action::PolicyShow, "policy", |tx, _| {
-            let p = Policy::load(tx)?;
-            let entries = SETTINGS
-                .iter()
-                .map(|s| PolicyEntry {
-                    key: s.key.into(),
-                    value: p.raw(s.key).into(),
-                    default: s.default.into(),
-                    meaning: s.meaning.into(),
-                })
-                .collect();
-            Ok(Done::ok(entries, ""))
-        })
-    }
-
-    /// Change one setting (officer).
-    pub fn policy_set(&mut self, key: &str, value: &str) -> Result<()> {
-        self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, _| {
-            let old = store(tx, key, value)?;
-            Ok(Done::ok((), format!("{key}: {old} -> {}", value.trim())))
-        })?;
-        // The copy beside the keyslots follows the committed policy, never
-        // a value that was rolled back.
-        if key.starts_with("lockout.") {
-            sync_lockout(&Policy::load(&self.conn)?, &self.ctx.dir)?;
-        }
-        Ok(())
     }
 }
 

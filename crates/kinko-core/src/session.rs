@@ -10,41 +10,23 @@
 use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::audit::{self, Event};
+pub use crate::actor::{Actor, Ctx, Pending};
+use crate::audit::{self};
 use crate::credentials::PasswordAge;
 use crate::crypto;
 use crate::db;
+use crate::db::{meta, meta_key};
 use crate::error::{Error, Kind, Result};
 use crate::fsutil;
+use crate::keyslots::{anchor, AnchorFacts};
 use crate::keyslots::{KeySlots, SlotSecrets};
+use crate::layout::{DB_FILE, INBOX_DIR, SESSIONS_DIR};
 use crate::permission::{self, Action, Roles};
 use crate::policy::{Hours, Policy};
-use crate::vault::{Vault, DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR, SESSIONS_DIR};
-
-/// Who is acting.
-#[derive(Debug, Clone, Serialize)]
-pub struct Actor {
-    pub id: String,
-    pub name: String,
-    pub roles: Roles,
-    /// Why this person may, for now, only set their credentials (a new
-    /// or reset account, an expired password, TOTP not yet enrolled).
-    pub restriction: Option<String>,
-    /// What the restriction asks for, for a shell that leads the person
-    /// through it (the app's forced password change and TOTP enrolment).
-    pub pending: Option<Pending>,
-}
-
-/// The step a restricted person must take before anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pending {
-    ChangePassword,
-    EnrolTotp,
-}
+use crate::token::{self, open_session_file, parse_token};
+use crate::vault::Vault;
 
 /// What an action's work produced: its value and what its audit event
 /// says about it.
@@ -70,34 +52,6 @@ impl<T> Done<T> {
             outcome: audit::OK,
             keyslots: None,
         }
-    }
-}
-
-/// What an action's closure may use besides the transaction.
-pub struct Ctx {
-    pub actor: Actor,
-    pub terminal: String,
-    pub vault_id: String,
-    pub dir: PathBuf,
-    pub(crate) secrets: SlotSecrets,
-}
-
-impl Ctx {
-    pub(crate) fn objects_dir(&self) -> PathBuf {
-        self.dir.join(OBJECTS_DIR)
-    }
-    pub(crate) fn keyslots_path(&self) -> PathBuf {
-        self.dir.join(KEYSLOTS_FILE)
-    }
-    pub(crate) fn event(&self, event: &str, object: &str, outcome: &str, detail: &str) -> Event {
-        Event::new(
-            &self.actor.id,
-            event,
-            object,
-            outcome,
-            &self.terminal,
-            detail,
-        )
     }
 }
 
@@ -262,14 +216,13 @@ impl Session {
     pub fn start_token(&mut self) -> Result<Zeroizing<String>> {
         let id = crypto::hex(&crypto::random::<16>());
         let key = crypto::random_key();
-        // The account ID travels inside the sealed part, so a session file
-        // does not say whose it is.
-        let mut payload = self.ctx.secrets.to_bytes();
-        payload.extend_from_slice(self.ctx.actor.id.as_bytes());
-        let sealed = crypto::seal(&key, &session_aad(&self.ctx.vault_id, &id), &payload);
-        let file = SessionFile {
-            sealed: crypto::b64(&sealed),
-        };
+        let file = token::seal_session_file(
+            &key,
+            &self.ctx.vault_id,
+            &id,
+            &self.ctx.secrets,
+            &self.ctx.actor.id,
+        );
         let path = session_path(&self.ctx.dir, &id)?;
         let object = format!("account:{}", self.ctx.actor.id);
         let actor = self.ctx.actor.id.clone();
@@ -280,7 +233,7 @@ impl Session {
                 "INSERT INTO sessions (id, account, started_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)",
                 params![id, actor, now],
             )?;
-            fsutil::write_atomic(&path, &serde_json::to_vec(&file).expect("serialises"))?;
+            fsutil::write_atomic(&path, &file)?;
             Ok(Done::ok(ended, format!("session={}", &id[..8])))
         })?;
         for old in ended {
@@ -289,10 +242,7 @@ impl Session {
             }
         }
         self.token_id = Some(id.clone());
-        Ok(Zeroizing::new(format!(
-            "{id}.{}",
-            data_encoding::BASE64URL_NOPAD.encode(&*key)
-        )))
+        Ok(token::token(&id, &key))
     }
 
     /// End this session (`kinko logout`): its stored key material is
@@ -330,16 +280,6 @@ impl Session {
         }
         Ok(())
     }
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SessionFile {
-    sealed: String,
-}
-
-fn session_aad(vault_id: &str, id: &str) -> Vec<u8> {
-    format!("kinko session v1\0{vault_id}\0{id}").into_bytes()
 }
 
 /// The path of a session file; the id is checked to be plain hex so a
@@ -576,37 +516,6 @@ fn check_keyslots_match(conn: &Connection, vault: &Vault) -> Result<()> {
     Ok(())
 }
 
-/// The facts a keyslot's owner trusts, hashed into the slot's anchor.
-pub(crate) struct AnchorFacts<'a> {
-    pub vault_id: &'a str,
-    pub custodian_public: &'a [u8],
-    pub inbox_public: &'a [u8],
-    pub audit_public: &'a [u8],
-    pub account: &'a str,
-    pub roles: &'a str,
-    pub hpke_public: &'a [u8],
-    pub sign_public: &'a [u8],
-}
-
-/// SHA-256 over the facts, each length-prefixed.
-pub(crate) fn anchor(f: &AnchorFacts) -> [u8; 32] {
-    let mut buf = b"kinko anchor v2".to_vec();
-    for part in [
-        f.vault_id.as_bytes(),
-        f.custodian_public,
-        f.inbox_public,
-        f.audit_public,
-        f.account.as_bytes(),
-        f.roles.as_bytes(),
-        f.hpke_public,
-        f.sign_public,
-    ] {
-        buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        buf.extend_from_slice(part);
-    }
-    crypto::sha256(&buf)
-}
-
 /// The anchor sealed in the slot must match what the database says now.
 /// Anyone holding the database key can write the database, but only the
 /// slot's owner can write the slot: a swapped custodian or inbox key, or
@@ -652,24 +561,6 @@ fn commit_with_keyslots(tx: Transaction, path: &std::path::Path, new: &KeySlots)
     Ok(())
 }
 
-pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Vec<u8>> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| Error::tampered(format!("the vault database lacks its {key} record")))
-}
-
-fn meta_key(conn: &Connection, key: &str) -> Result<Zeroizing<[u8; 32]>> {
-    let v = Zeroizing::new(meta(conn, key)?);
-    let mut out = Zeroizing::new([0u8; 32]);
-    if v.len() != 32 {
-        return Err(Error::tampered(format!(
-            "the vault's {key} has the wrong length"
-        )));
-    }
-    out.copy_from_slice(&v);
-    Ok(out)
-}
-
 fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
     let row: Option<(String, String)> = conn
         .query_row(
@@ -687,44 +578,6 @@ fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
         restriction: None,
         pending: None,
     })
-}
-
-fn bad_token() -> Error {
-    Error::NotSignedIn("the session token is not valid; sign in again with kinko login".into())
-}
-
-/// Split a session token (`<id>.<key>`, outside bytes) into the session id
-/// and its 256-bit key. The id is checked when it names a file.
-pub fn parse_token(token: &str) -> Result<(String, Zeroizing<[u8; 32]>)> {
-    let (id, key_text) = token.trim().split_once('.').ok_or_else(bad_token)?;
-    let key_bytes = Zeroizing::new(
-        data_encoding::BASE64URL_NOPAD
-            .decode(key_text.as_bytes())
-            .map_err(|_| bad_token())?,
-    );
-    let key: [u8; 32] = key_bytes.as_slice().try_into().map_err(|_| bad_token())?;
-    Ok((id.to_string(), Zeroizing::new(key)))
-}
-
-/// Open a session file (outside bytes) with its token's key: the keys it
-/// holds and the account it belongs to.
-pub fn open_session_file(
-    bytes: &[u8],
-    key: &[u8; 32],
-    vault_id: &str,
-    id: &str,
-) -> Result<(SlotSecrets, String)> {
-    let damaged = || Error::tampered("a session file is damaged");
-    let file: SessionFile = serde_json::from_slice(bytes).map_err(|_| damaged())?;
-    let sealed = crypto::unb64(&file.sealed, "session")?;
-    let plain = crypto::open(key, &session_aad(vault_id, id), &sealed).ok_or_else(bad_token)?;
-    if plain.len() < SlotSecrets::LEN {
-        return Err(damaged());
-    }
-    let (keys, account) = plain.split_at(SlotSecrets::LEN);
-    let secrets = SlotSecrets::from_bytes(keys)?;
-    let account = std::str::from_utf8(account).map_err(|_| damaged())?;
-    Ok((secrets, account.to_string()))
 }
 
 /// Resume a stored session from its token.

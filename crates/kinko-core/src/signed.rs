@@ -58,7 +58,7 @@ impl Signature {
     }
 
     /// Does the signature hold over `bytes`?
-    fn check(&self, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn check(&self, bytes: &[u8]) -> Result<()> {
         let digest = crypto::hex(&crypto::sha256(bytes));
         let public = crypto::unb64(&self.public_key, "the signature's public key")?;
         let sig = crypto::unb64(&self.signature, "the signature")?;
@@ -88,7 +88,7 @@ pub(crate) struct AuditKey {
 
 impl AuditKey {
     pub fn load(conn: &rusqlite::Connection) -> Result<Self> {
-        let raw = zeroize::Zeroizing::new(crate::session::meta(conn, "audit_secret")?);
+        let raw = zeroize::Zeroizing::new(crate::db::meta(conn, "audit_secret")?);
         let mut secret = zeroize::Zeroizing::new([0u8; 32]);
         if raw.len() != 32 {
             return Err(Error::tampered(
@@ -98,7 +98,7 @@ impl AuditKey {
         secret.copy_from_slice(&raw);
         Ok(AuditKey {
             secret,
-            public: crate::session::meta(conn, "audit_public")?,
+            public: crate::db::meta(conn, "audit_public")?,
         })
     }
 

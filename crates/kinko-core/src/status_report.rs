@@ -9,11 +9,9 @@ use serde::Serialize;
 
 use crate::audit::report::{self, PersonCount};
 use crate::audit::{self, alerts, checkpoint::Checkpoint, Record};
+use crate::db::meta;
 use crate::error::{Error, Result};
 use crate::forms::esc;
-use crate::permission::Action;
-use crate::session::{meta, Done, Session};
-use crate::signed::AuditKey;
 use crate::wareki;
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +61,12 @@ fn events_where(tx: &Transaction, start: &str, end: &str, filter: &str) -> Resul
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn build(tx: &Transaction, vault_id: &str, made_by: &str, month: &str) -> Result<StatusReport> {
+pub(crate) fn build(
+    tx: &Transaction,
+    vault_id: &str,
+    made_by: &str,
+    month: &str,
+) -> Result<StatusReport> {
     let (first, last) = month_days(month)?;
     let council = String::from_utf8_lossy(&meta(tx, "council")?).into_owned();
     // The month's counts, alerts and signed checkpoint are the audit
@@ -130,7 +133,7 @@ fn lines_table(lines: &[Record]) -> String {
     s
 }
 
-fn html(r: &StatusReport) -> String {
+pub(crate) fn html(r: &StatusReport) -> String {
     let today = chrono::Utc::now()
         .with_timezone(&crate::time::japan())
         .date_naive();
@@ -223,24 +226,6 @@ fn html(r: &StatusReport) -> String {
         esc(&r.audit.at)
     ));
     s
-}
-
-impl Session {
-    /// The 履行状況報告 of one month, signed (officer).
-    pub fn status_report(&mut self, month: &str) -> Result<StatusFiles> {
-        self.perform(
-            Action::StatusReport,
-            &format!("report:{}", month.trim()),
-            |tx, ctx| {
-                let report = build(tx, &ctx.vault_id, &ctx.actor.id, month)?;
-                let key = AuditKey::load(tx)?;
-                let signer = key.signer(&ctx.vault_id);
-                let page = signer.html("status report", &html(&report))?;
-                let detail = format!("{}: {} people", report.month, report.access.len());
-                Ok(Done::ok(StatusFiles { report, html: page }, detail))
-            },
-        )
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -22,14 +22,8 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keyslots::{KeySlots, SlotSecrets};
-use crate::lockout::SigninState;
-use crate::session::{self, Proof, Session};
 
-pub const DB_FILE: &str = "kinko.db";
-pub const KEYSLOTS_FILE: &str = "keyslots";
-pub const OBJECTS_DIR: &str = "objects";
-pub const SESSIONS_DIR: &str = "sessions";
-pub const INBOX_DIR: &str = "inbox";
+pub use crate::layout::{DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR, SESSIONS_DIR};
 
 /// What `init` needs.
 pub struct InitOptions {
@@ -60,8 +54,8 @@ pub struct PublicStatus {
 
 /// An opened (not yet signed-in) vault.
 pub struct Vault {
-    dir: PathBuf,
-    slots: KeySlots,
+    pub(crate) dir: PathBuf,
+    pub(crate) slots: KeySlots,
 }
 
 impl Vault {
@@ -124,92 +118,6 @@ impl Vault {
             accounts_with_keyslots: self.slots.slots.len(),
             kdf,
         }
-    }
-
-    /// Sign in with ID, password and (once enrolled) a one-time code.
-    /// Failures are counted towards the lockout and, since the database
-    /// cannot be opened without a slot, sealed into the inbox.
-    pub fn sign_in(
-        &self,
-        id: &str,
-        password: &Password,
-        totp: Option<&str>,
-        terminal: &str,
-    ) -> Result<Session> {
-        let slot = self.slots.slot_name(id);
-        let mut state = SigninState::load(&self.dir)?;
-        let now = chrono::Utc::now();
-        if let Err(e) = state.check_not_locked(&slot, now) {
-            self.seal_signin_failure(id, terminal, &e)?;
-            return Err(e);
-        }
-        let opened = self
-            .slots
-            .unlock(id, password.as_bytes())
-            .map_err(|e| (e, true))
-            .and_then(|secrets| {
-                session::open_signed_in(self, id, secrets, terminal, Proof::Password { totp })
-                    // A wrong one-time code counts towards the lockout; its
-                    // event is already in the database.
-                    .map_err(|e| {
-                        let counts = matches!(e, Error::BadCode(_));
-                        (e, counts)
-                    })
-            });
-        match opened {
-            Ok(s) => {
-                if state.clear(&slot) {
-                    state.save(&self.dir)?;
-                }
-                Ok(s)
-            }
-            Err((e, counts)) => {
-                if counts {
-                    let locked = state.record_failure(&slot, now);
-                    state.save(&self.dir)?;
-                    if !matches!(e, Error::BadCode(_)) {
-                        let note = locked
-                            .map(|t| format!("; locked until {t}"))
-                            .unwrap_or_default();
-                        self.seal_signin_failure(
-                            id,
-                            terminal,
-                            &Error::Invalid(format!("{e}{note}")),
-                        )?;
-                    }
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Record a failed sign-in in the inbox.
-    fn seal_signin_failure(&self, id: &str, terminal: &str, e: &Error) -> Result<()> {
-        // The ID is what someone typed: keep it printable and short.
-        let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
-        let outcome = if e.kind() == crate::error::Kind::Integrity {
-            audit::TAMPERED
-        } else {
-            audit::FAILED
-        };
-        let detail = match e {
-            Error::Invalid(m) => m.clone(),
-            other => other.to_string(),
-        };
-        let event = Event::new(
-            &id,
-            "session.signin",
-            &format!("account:{id}"),
-            outcome,
-            terminal,
-            &detail,
-        );
-        self.seal_to_inbox(&event)
-    }
-
-    /// Resume a session started by `login` from its token.
-    pub fn resume(&self, token: &str, terminal: &str) -> Result<Session> {
-        session::resume(self, token, terminal)
     }
 
     pub(crate) fn seal_to_inbox(&self, event: &Event) -> Result<()> {
@@ -282,7 +190,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         &*db_key,
     )?;
     let mut slots = KeySlots::new(&vault_id, &inbox.public, &custodian.public, &custodian_slot);
-    let anchor = session::anchor(&session::AnchorFacts {
+    let anchor = crate::keyslots::anchor(&crate::keyslots::AnchorFacts {
         vault_id: &vault_id,
         custodian_public: &custodian.public,
         inbox_public: &inbox.public,
@@ -497,42 +405,4 @@ pub struct VaultStatus {
     /// SHA-256 of the audit key's public half: checkpoints and archives
     /// name the same fingerprint.
     pub audit_key_fingerprint: String,
-}
-
-impl Session {
-    /// Counts and state of the vault.
-    pub fn status(&mut self, public: PublicStatus) -> Result<VaultStatus> {
-        self.perform(crate::permission::Action::Status, "vault", |tx, _| {
-            let text = |k: &str| -> Result<String> {
-                Ok(String::from_utf8_lossy(&crate::session::meta(tx, k)?).into_owned())
-            };
-            let count = |table: &str| -> Result<i64> {
-                Ok(tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
-            };
-            let status = VaultStatus {
-                public,
-                council: text("council")?,
-                state: text("state")?,
-                created_at: text("created_at")?,
-                accounts: count("accounts")?,
-                documents: count("documents")?,
-                // Archived events included: the size of the tree.
-                audit_events: crate::audit::size(tx)? as i64,
-                last_event_at: tx
-                    .query_row("SELECT max(at) FROM audit_events", [], |r| r.get(0))?,
-                last_checkpoint: tx
-                    .query_row(
-                        "SELECT at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .optional()?,
-                audit_key_fingerprint: crypto::hex(&crypto::sha256(&crate::session::meta(
-                    tx,
-                    "audit_public",
-                )?)),
-            };
-            Ok(crate::session::Done::ok(status, ""))
-        })
-    }
 }

@@ -4,15 +4,8 @@
 //! anything else can only leave through an export, under the export rules.
 //! Viewing is an access like any other: it is checked and logged.
 
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use zeroize::Zeroizing;
-
-use crate::audit;
-use crate::document::{load_doc, object, unwrap_own_dek, ExportTarget};
-use crate::error::{Error, Result};
-use crate::permission::Action;
-use crate::session::{Done, Session};
 
 /// Larger documents are not held in memory for viewing; they can be
 /// exported under the export rules instead.
@@ -49,7 +42,7 @@ impl ViewKind {
 
     /// Does the content start as this kind must? A renamed file is shown
     /// as what it is not only if its first bytes agree with its name.
-    fn matches(self, content: &[u8]) -> bool {
+    pub(crate) fn matches(self, content: &[u8]) -> bool {
         match self {
             ViewKind::Pdf => content.starts_with(b"%PDF-"),
             ViewKind::Png => content.starts_with(b"\x89PNG\r\n\x1a\n"),
@@ -87,63 +80,6 @@ pub struct View {
     /// Who is viewing and when, for the watermark over every page.
     pub viewer: String,
     pub at: String,
-}
-
-impl Session {
-    /// Decrypt a granted document into memory for the app's viewer.
-    /// Refused for kinds the viewer cannot render (export those) and for
-    /// documents over [`VIEW_LIMIT`].
-    pub fn view_document(&mut self, id: i64) -> Result<View> {
-        let (doc, dek, title, kind, size) = self.perform(Action::DocumentView, &object(id), |tx, ctx| {
-            let doc = load_doc(tx, id)?;
-            let (title, file_name, size): (String, String, i64) = tx
-                .query_row(
-                    "SELECT title, file_name, size FROM documents WHERE id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::NotFound(format!("document {id}")))?;
-            let kind = ViewKind::from_name(&file_name).ok_or_else(|| {
-                Error::Unsupported(format!(
-                    "document {id} is not a kind the viewer shows (PDF, image, text or CSV); export it instead"
-                ))
-            })?;
-            if size as u64 > VIEW_LIMIT {
-                return Err(Error::Unsupported(format!(
-                    "document {id} is larger than the viewer holds in memory ({} MiB); export it instead",
-                    VIEW_LIMIT / (1024 * 1024)
-                )));
-            }
-            let dek = unwrap_own_dek(tx, ctx, &doc)?;
-            Ok(Done::ok(
-                (doc, dek, title, kind, size as usize),
-                format!("in the app's viewer ({})", kind.as_str()),
-            ))
-        })?;
-        // Sized once: a growing Vec would leave unwiped copies behind.
-        let mut bytes = Zeroizing::new(Vec::with_capacity(size));
-        if let Err(e) = self.stream_out(&doc, &dek, ExportTarget::Writer(&mut *bytes)) {
-            self.log_failure(Action::DocumentView.event(), &object(id), &e);
-            return Err(e);
-        }
-        if !kind.matches(&bytes) {
-            let e = Error::Unsupported(format!(
-                "document {id}'s content is not the {} its name says; export it instead",
-                kind.as_str()
-            ));
-            self.log_failure(Action::DocumentView.event(), &object(id), &e);
-            return Err(e);
-        }
-        Ok(View {
-            id,
-            title,
-            kind,
-            bytes,
-            viewer: format!("{} ({})", self.actor().name, self.actor().id),
-            at: audit::now(),
-        })
-    }
 }
 
 #[cfg(test)]

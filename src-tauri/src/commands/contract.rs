@@ -7,10 +7,11 @@ use tauri::State;
 
 use kinko_core::disposal::{PlanRequest, PlanState};
 
+use super::calling::{chosen_folder, date, with_session};
 use super::oversight::Saved;
-use super::{chosen_folder, date, with_session, CommandError, Reply};
+use crate::error::{CommandError, Reply};
 use crate::files::write_new;
-use crate::AppState;
+use crate::state::AppState;
 
 #[tauri::command(async)]
 pub fn disposal_status(state: State<'_, AppState>) -> Reply<Option<PlanState>> {

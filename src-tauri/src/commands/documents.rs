@@ -8,9 +8,10 @@ use tauri::ipc::{Channel, Response};
 use tauri::State;
 use tauri_plugin_dialog::DialogExt;
 
-use super::{chosen_file, chosen_folder, with_session, with_session_then, CommandError, Reply};
+use super::calling::{chosen_file, chosen_folder, with_session, with_session_then};
 use crate::chooser::{scripted_answer, Chosen, Kind};
-use crate::AppState;
+use crate::error::{CommandError, Reply};
+use crate::state::AppState;
 
 #[tauri::command(async)]
 pub fn list_documents(state: State<'_, AppState>) -> Reply<Vec<kinko_core::DocumentInfo>> {

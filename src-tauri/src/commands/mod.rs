@@ -4,16 +4,12 @@
 //! page as `{code, message}`: the code picks the sentence the page shows,
 //! the message is the core's one line.
 
+mod calling;
 mod contract;
 mod documents;
 mod oversight;
 mod people;
 mod start;
-
-use serde::Serialize;
-use tauri::State;
-
-use crate::AppState;
 
 /// Every command, as declared in the ACL manifest (build.rs) and granted
 /// in capabilities/default.json.
@@ -74,117 +70,6 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
     ])
 }
 
-/// A refusal as the page receives it: the code, the core's lead for it
-/// (the one list both shells use) and the detail line.
-#[derive(Debug, Serialize)]
-pub struct CommandError {
-    pub code: &'static str,
-    pub lead: kinko_core::error::Lead,
-    pub message: String,
-}
-
-impl CommandError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
-        CommandError {
-            code,
-            lead: kinko_core::error::lead(code),
-            message: message.into(),
-        }
-    }
-
-    pub fn invalid(message: impl Into<String>) -> Self {
-        CommandError::new("invalid", message)
-    }
-
-    fn not_signed_in() -> Self {
-        CommandError::new("not_signed_in", "sign in first")
-    }
-
-    /// A long action holds the session; ask again when it is done.
-    pub fn busy() -> Self {
-        CommandError::new(
-            "busy",
-            "the app is busy with a long action; try again when it is done",
-        )
-    }
-}
-
-impl From<kinko_core::Error> for CommandError {
-    fn from(e: kinko_core::Error) -> Self {
-        CommandError {
-            code: e.code(),
-            lead: e.lead(),
-            message: e.to_string(),
-        }
-    }
-}
-
-pub type Reply<T> = Result<T, CommandError>;
-
-/// Run `work` with the signed-in session: refuse if there is none or it
-/// sat idle past the policy's limit (then it is ended first), and note
-/// the activity.
-pub fn with_session<T>(
-    state: &State<'_, AppState>,
-    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
-) -> Reply<T> {
-    with_session_then(state, work, |_, value| Ok(value))
-}
-
-/// Like [`with_session`], for a shell step that must happen while the
-/// session is still held (storing a decrypted view before a lock can
-/// clear it).
-pub fn with_session_then<T, U>(
-    state: &State<'_, AppState>,
-    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
-    then: impl FnOnce(&kinko_core::Session, T) -> Reply<U>,
-) -> Reply<U> {
-    if state.lock_if_idle() {
-        return Err(locked());
-    }
-    let mut guard = state
-        .session
-        .lock()
-        .map_err(|_| CommandError::not_signed_in())?;
-    if state.is_locking() {
-        // The window locked while this call waited for the session.
-        state.end_locked(&mut guard);
-        return Err(CommandError::not_signed_in());
-    }
-    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
-    state.touch();
-    let shown = work(session)
-        .map_err(CommandError::from)
-        .and_then(|v| then(session, v));
-    if state.is_locking() {
-        // Locked while this ran: show nothing of it (a view it stored is
-        // forgotten with the session).
-        state.end_locked(&mut guard);
-        return Err(locked());
-    }
-    shown
-}
-
-fn locked() -> CommandError {
-    CommandError::new("locked", "the app locked; sign in again")
-}
-
-/// The folder behind a handle the chooser gave the page.
-pub fn chosen_folder(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
-    state.choices.take(handle, crate::chooser::Kind::Folder)
-}
-
-/// The file behind a handle the chooser (or a drop) gave the page.
-pub fn chosen_file(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
-    state.choices.take(handle, crate::chooser::Kind::File)
-}
-
-/// A date typed as YYYY-MM-DD.
-pub fn date(what: &str, text: &str) -> Reply<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| CommandError::invalid(format!("{what} must be a date like 2026-11-25")))
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -210,5 +95,18 @@ mod tests {
             granted, wanted,
             "capabilities/default.json must grant exactly these"
         );
+    }
+
+    #[test]
+    fn every_app_command_the_actions_list_names_is_registered() {
+        for e in kinko_core::actions::LIST {
+            if let Some(app) = e.app {
+                assert!(
+                    super::COMMANDS.contains(&app),
+                    "actions::LIST names the app command {app} for {}, which the app does not have",
+                    e.method
+                );
+            }
+        }
     }
 }

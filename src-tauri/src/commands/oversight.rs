@@ -7,9 +7,10 @@ use tauri::State;
 
 use kinko_core::incident::{Incident, IncidentFields};
 
-use super::{chosen_folder, with_session, Reply};
+use super::calling::{chosen_folder, with_session};
+use crate::error::{CommandError, Reply};
 use crate::files::write_new;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, Default)]
 pub struct LogFilter {
@@ -139,7 +140,7 @@ pub async fn status_report(
     let dir = chosen_folder(&state, &folder)?;
     let name = format!("kinko-status-{}.html", month.trim());
     if dir.join(&name).exists() {
-        return Err(super::CommandError::invalid(format!(
+        return Err(CommandError::invalid(format!(
             "{} already exists; move it away or choose another folder",
             dir.join(&name).display()
         )));

@@ -7,8 +7,9 @@ use tauri::State;
 use kinko_core::account::Lifecycle;
 use kinko_core::roster::{Roster, RosterFields};
 
-use super::{with_session, CommandError, Reply};
-use crate::AppState;
+use super::calling::with_session;
+use crate::error::{CommandError, Reply};
+use crate::state::AppState;
 
 #[tauri::command(async)]
 pub fn list_accounts(state: State<'_, AppState>) -> Reply<Vec<kinko_core::AccountInfo>> {
@@ -115,7 +116,7 @@ pub fn roster_approve(
     reference: String,
     date: String,
 ) -> Reply<()> {
-    let date = super::date("the approval date", &date)?.to_string();
+    let date = super::calling::date("the approval date", &date)?.to_string();
     with_session(&state, |s| {
         s.roster_approve(request, reference.trim(), &date)
     })

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use tauri::State;
 use zeroize::Zeroizing;
 
-use super::{with_session, CommandError, Reply};
-use crate::AppState;
+use super::calling::with_session;
+use crate::error::{CommandError, Reply};
+use crate::state::AppState;
 
 /// The signed-in person, as the page needs them to pick screens.
 #[derive(Debug, Serialize)]

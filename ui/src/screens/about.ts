@@ -5,7 +5,7 @@
 import { api } from '../api';
 import { el, table } from '../dom';
 import { t } from '../i18n';
-import type { Ctx } from '../main';
+import type { Ctx } from '../ctx';
 
 export async function aboutScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const a = await api.about();

@@ -8,7 +8,7 @@ import { button, checkbox, el, field, input, table } from '../dom';
 import { choice } from '../choice';
 import { planState, t } from '../i18n';
 import { japanTime, parseItems } from '../logic';
-import type { Ctx } from '../main';
+import type { Ctx } from '../ctx';
 
 function steps(c: Ctx, p: PlanState | null): HTMLElement {
   const when = (s: string | null) => (s ? japanTime(s) : '—');

@@ -9,7 +9,7 @@ import { choice } from '../choice';
 import { button, checkbox, el, field, input, select, table } from '../dom';
 import { t } from '../i18n';
 import { byPerson, filterDocuments, formatSize, japanTime, purposes } from '../logic';
-import type { Ctx } from '../main';
+import type { Ctx } from '../ctx';
 
 export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
   const docs = await api.documents();

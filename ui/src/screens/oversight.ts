@@ -7,7 +7,7 @@ import { button, checkbox, el, field, input, table } from '../dom';
 import { choice } from '../choice';
 import { t } from '../i18n';
 import { eventsByDay, japanDay, japanDayEnd, japanDayStart, japanTime } from '../logic';
-import type { Ctx } from '../main';
+import type { Ctx } from '../ctx';
 
 const SVG = 'http://www.w3.org/2000/svg';
 

@@ -5,7 +5,7 @@ import { api } from '../api';
 import { button, el, field, input, select, table } from '../dom';
 import { roleName, t } from '../i18n';
 import { japanTime } from '../logic';
-import type { Ctx } from '../main';
+import type { Ctx } from '../ctx';
 
 export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const accounts = await api.accounts();

@@ -5,7 +5,7 @@ import { api, type Me, type Pending } from '../api';
 import { button, el, field, input } from '../dom';
 import { t } from '../i18n';
 import { qrPath } from '../logic';
-import type { StartCtx } from '../main';
+import type { StartCtx } from '../ctx';
 
 const SVG = 'http://www.w3.org/2000/svg';
 

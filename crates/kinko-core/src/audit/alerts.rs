@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{Event, DENIED, FAILED, OK, SYSTEM, TAMPERED};
+use super::event::{Event, DENIED, FAILED, OK, SYSTEM, TAMPERED};
 use crate::error::{Error, Result};
 use crate::policy::{self, Hours, Policy};
 
@@ -76,20 +76,28 @@ pub struct Alert {
 const DOCUMENT_OPEN: &str = "document.export";
 
 /// Run the rules on event `seq` just written. `clock_back` is the time of
-/// the event before it, when that is later than this one's.
-pub fn on_event(conn: &Connection, seq: i64, e: &Event, clock_back: Option<&str>) -> Result<()> {
+/// the event before it, when that is later than this one's. Each alert is
+/// recorded here; its `alert.raise` events are returned for the trail to
+/// append after this one.
+pub fn on_event(
+    conn: &Connection,
+    seq: i64,
+    e: &Event,
+    clock_back: Option<&str>,
+) -> Result<Vec<Event>> {
+    let mut raised = Vec::new();
     if e.event == "alert.raise" {
-        return Ok(());
+        return Ok(raised);
     }
     if let Some(previous) = clock_back {
         let summary = format!(
             "the clock went back: event {seq} is dated {}, earlier than the event before it ({previous})",
             e.at
         );
-        raise(conn, Rule::ClockAnomaly, e, seq, &summary)?;
+        raised.push(raise(conn, Rule::ClockAnomaly, e, seq, &summary)?);
     }
     if e.actor == SYSTEM || e.actor == "-" {
-        return Ok(());
+        return Ok(raised);
     }
     let policy = Policy::load(conn)?;
     let at = parse_time(&e.at)?;
@@ -103,9 +111,9 @@ pub fn on_event(conn: &Connection, seq: i64, e: &Event, clock_back: Option<&str>
     .into_iter()
     .flatten()
     {
-        raise(conn, rule, e, seq, &summary)?;
+        raised.push(raise(conn, rule, e, seq, &summary)?);
     }
-    Ok(())
+    Ok(raised)
 }
 
 fn parse_time(at: &str) -> Result<DateTime<Utc>> {
@@ -286,25 +294,21 @@ fn personal_data_export(e: &Event) -> Finding {
     )
 }
 
-/// Record the alert and its `alert.raise` event.
-fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> Result<()> {
+/// Record the alert; its `alert.raise` event is for the caller to append.
+fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> Result<Event> {
     conn.execute(
         "INSERT INTO alerts (rule, actor, object, seq, at, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![rule.name(), e.actor, e.object, seq, e.at, summary],
     )?;
     let id = conn.last_insert_rowid();
-    super::append(
-        conn,
-        &Event::new(
-            SYSTEM,
-            "alert.raise",
-            &format!("alert:{id}"),
-            OK,
-            &e.terminal,
-            &format!("{}: {summary}", rule.name()),
-        ),
-    )?;
-    Ok(())
+    Ok(Event::new(
+        SYSTEM,
+        "alert.raise",
+        &format!("alert:{id}"),
+        OK,
+        &e.terminal,
+        &format!("{}: {summary}", rule.name()),
+    ))
 }
 
 /// Alerts, newest first; only the unacknowledged unless `all`.
@@ -337,57 +341,4 @@ fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Resul
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-impl crate::session::Session {
-    /// List alerts (officer, manager, auditor).
-    pub fn alerts(&mut self, all: bool) -> Result<Vec<Alert>> {
-        self.perform(crate::permission::Action::AlertRead, "alerts", |tx, _| {
-            let found = list(tx, all)?;
-            Ok(crate::session::Done::ok(
-                found,
-                if all { "all" } else { "open" },
-            ))
-        })
-    }
-
-    /// Acknowledge an alert with a note (officer, manager).
-    pub fn alert_ack(&mut self, id: i64, note: &str) -> Result<()> {
-        let note = note.trim();
-        let object = format!("alert:{id}");
-        self.perform(crate::permission::Action::AlertAck, &object, |tx, ctx| {
-            if note.is_empty() || note.chars().count() > 1000 || note.chars().any(char::is_control)
-            {
-                return Err(Error::invalid(
-                    "an acknowledgement needs a note of one line (up to 1,000 characters)",
-                ));
-            }
-            let found: Option<(String, Option<String>)> = tx
-                .query_row(
-                    "SELECT actor, acked_by FROM alerts WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            match found {
-                None => return Err(Error::NotFound(format!("alert {id}"))),
-                Some((about, _)) if about == ctx.actor.id => {
-                    return Err(Error::denied(
-                        "an alert about yourself must be acknowledged by someone else",
-                    ))
-                }
-                Some((_, Some(by))) => {
-                    return Err(Error::invalid(format!(
-                        "alert {id} was already acknowledged by {by}"
-                    )))
-                }
-                Some((_, None)) => {}
-            }
-            tx.execute(
-                "UPDATE alerts SET acked_by = ?1, acked_at = ?2, ack_note = ?3 WHERE id = ?4",
-                params![ctx.actor.id, super::now(), note, id],
-            )?;
-            Ok(crate::session::Done::ok((), format!("note: {note}")))
-        })
-    }
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::tree::{self, Hash};
 use crate::crypto;
+use crate::db::meta;
 use crate::error::{Error, Result};
-use crate::session::meta;
 
 pub const FORMAT: &str = "kinko-audit-checkpoint";
 pub const VERSION: u32 = 1;

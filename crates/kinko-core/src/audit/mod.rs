@@ -17,6 +17,7 @@
 
 pub mod alerts;
 pub mod checkpoint;
+mod event;
 pub mod report;
 pub mod retention;
 pub mod tree;
@@ -31,83 +32,7 @@ use crate::crypto::{self, Wrapped};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
-/// Outcome words stored in events.
-pub const OK: &str = "ok";
-pub const DENIED: &str = "denied";
-pub const FAILED: &str = "failed";
-pub const TAMPERED: &str = "tampered";
-
-/// The actor of events Kinko writes by itself (alerts, clock anomalies).
-pub const SYSTEM: &str = "kinko";
-
-/// One audit event as written (A1: who, what, which object, outcome,
-/// exact UTC time, terminal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    pub at: String,
-    pub actor: String,
-    pub event: String,
-    pub object: String,
-    pub outcome: String,
-    pub terminal: String,
-    pub detail: String,
-}
-
-impl Event {
-    pub fn new(
-        actor: &str,
-        event: &str,
-        object: &str,
-        outcome: &str,
-        terminal: &str,
-        detail: &str,
-    ) -> Self {
-        Event {
-            at: now(),
-            actor: actor.into(),
-            event: event.into(),
-            object: object.into(),
-            outcome: outcome.into(),
-            terminal: terminal.into(),
-            detail: detail.into(),
-        }
-    }
-
-    /// The bytes the event's leaf hash covers: its sequence number and
-    /// every field, each length-prefixed, so no two events share them.
-    pub fn leaf_bytes(&self, seq: i64) -> Vec<u8> {
-        let mut buf = b"kinko audit event v1".to_vec();
-        buf.extend_from_slice(&seq.to_be_bytes());
-        for part in [
-            &self.at,
-            &self.actor,
-            &self.event,
-            &self.object,
-            &self.outcome,
-            &self.terminal,
-            &self.detail,
-        ] {
-            buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            buf.extend_from_slice(part.as_bytes());
-        }
-        buf
-    }
-}
-
-/// A stored event with its place in the tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    pub seq: i64,
-    #[serde(flatten)]
-    pub event: Event,
-    /// Hex of the event's leaf hash.
-    pub leaf: String,
-}
-
-/// The current time in UTC, to the microsecond (A1, A6).
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
+pub use event::{now, Event, Record, DENIED, FAILED, OK, SYSTEM, TAMPERED};
 
 /// How many events the trail holds (archived ones included): the size of
 /// the tree.
@@ -215,7 +140,9 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
     // The order of the trail is the order of the tree, whatever the clock
     // says; a clock that went back is itself worth an alert (A6).
     let clock_back = previous_at.filter(|p| e.at < *p);
-    alerts::on_event(conn, seq, e, clock_back.as_deref())?;
+    for raised in alerts::on_event(conn, seq, e, clock_back.as_deref())? {
+        append(conn, &raised)?;
+    }
     Ok(seq)
 }
 
@@ -384,7 +311,7 @@ fn account_exists(conn: &Connection, id: &str) -> Result<bool> {
 /// always gives the same pseudonym (so repeated attempts can be counted
 /// and alerted on), but the trail never holds what was typed.
 pub fn pseudonym(conn: &Connection, typed: &str) -> Result<String> {
-    let key = crate::session::meta(conn, "audit_pseudonym_key")?;
+    let key = crate::db::meta(conn, "audit_pseudonym_key")?;
     let mac = crypto::hmac_sha256(&key, typed.as_bytes());
     Ok(format!("unknown#{}", crypto::hex(&mac[..6])))
 }
@@ -465,65 +392,4 @@ pub(crate) fn event_from_row(r: &rusqlite::Row) -> rusqlite::Result<Event> {
         terminal: r.get(6)?,
         detail: r.get(7)?,
     })
-}
-
-impl crate::session::Session {
-    /// Read the audit trail (officer and auditor only). Reading is itself
-    /// an event.
-    pub fn audit_log(&mut self, q: &Query) -> Result<Vec<Record>> {
-        let object = "audit";
-        self.perform(crate::permission::Action::AuditRead, object, |tx, _| {
-            let records = query(tx, q)?;
-            Ok(crate::session::Done::ok(records, ""))
-        })
-    }
-
-    /// Recompute the whole trail and check it against every stored
-    /// checkpoint and, if given, one kept apart (officer, auditor). A
-    /// trail that verifies gets a fresh stored checkpoint.
-    pub fn audit_verify(
-        &mut self,
-        kept: Option<&checkpoint::Checkpoint>,
-    ) -> Result<verify::TrailReport> {
-        let object = kept.map_or("audit".to_string(), |c| format!("checkpoint:{}", c.size));
-        self.perform(
-            crate::permission::Action::AuditVerify,
-            &object,
-            |tx, ctx| {
-                let report = verify::verify_trail(tx, &ctx.vault_id, kept)?;
-                checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
-                let detail = format!("events={} root={}", report.events, report.root);
-                Ok(crate::session::Done::ok(report, detail))
-            },
-        )
-    }
-
-    /// Sign a checkpoint of the tree as it is now, to keep apart
-    /// (officer, auditor).
-    pub fn audit_checkpoint(&mut self) -> Result<checkpoint::Checkpoint> {
-        self.perform(
-            crate::permission::Action::AuditCheckpoint,
-            "audit",
-            |tx, ctx| {
-                let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
-                let detail = format!("size={} root={}", c.size, c.root);
-                Ok(crate::session::Done::ok(c, detail))
-            },
-        )
-    }
-
-    /// One event and the proof that it is in the tree, as signed in a
-    /// checkpoint made now (officer, auditor).
-    pub fn audit_proof(&mut self, seq: i64) -> Result<EventProof> {
-        let object = format!("event:{seq}");
-        self.perform(crate::permission::Action::AuditRead, &object, |tx, ctx| {
-            let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
-            c.check_signature()?;
-            let p = prove(tx, seq, c.size, c.root_hash()?)?;
-            Ok(crate::session::Done::ok(
-                p,
-                format!("checkpoint size={}", c.size),
-            ))
-        })
-    }
 }

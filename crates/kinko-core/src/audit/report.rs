@@ -142,7 +142,7 @@ struct Counts {
 }
 
 impl Counts {
-    fn new(from: NaiveDate, to: NaiveDate) -> Self {
+    pub(crate) fn new(from: NaiveDate, to: NaiveDate) -> Self {
         let days = from
             .iter_days()
             .take_while(|d| *d <= to)
@@ -565,32 +565,6 @@ fn chart(days: &[DayCount], lang: Language) -> String {
     }
     s.push_str("</svg>\n");
     s
-}
-
-impl crate::session::Session {
-    /// Count the trail of the Japan days `from` to `to` (officer, auditor).
-    pub fn audit_report(&mut self, from: NaiveDate, to: NaiveDate) -> Result<AuditReport> {
-        self.perform(
-            crate::permission::Action::AuditReport,
-            "audit",
-            |tx, ctx| {
-                let council =
-                    String::from_utf8_lossy(&crate::session::meta(tx, "council")?).into_owned();
-                let report = build(
-                    tx,
-                    &Period {
-                        from,
-                        to,
-                        council: &council,
-                        vault_id: &ctx.vault_id,
-                        made_by: &ctx.actor.id,
-                    },
-                )?;
-                let detail = format!("{from} to {to}: {} events", report.events);
-                Ok(crate::session::Done::ok(report, detail))
-            },
-        )
-    }
 }
 
 #[cfg(test)]

@@ -307,19 +307,3 @@ impl Nodes for Partial<'_> {
         Ok(Some(tree::parent_hash(&left, &right)))
     }
 }
-
-impl crate::session::Session {
-    /// Archive events older than `before` and the retention period to
-    /// `out`, then drop them from the vault (officer).
-    pub fn audit_archive(&mut self, before: NaiveDate, out: &Path) -> Result<ArchiveSummary> {
-        self.perform(
-            crate::permission::Action::AuditArchive,
-            "audit",
-            |tx, ctx| {
-                let s = archive(tx, &ctx.vault_id, &ctx.actor.id, before, Utc::now(), out)?;
-                let detail = format!("events {}–{} sha256={}", s.first, s.last, s.file_sha256);
-                Ok(crate::session::Done::ok(s, detail))
-            },
-        )
-    }
-}

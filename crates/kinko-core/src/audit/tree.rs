@@ -12,9 +12,9 @@
 //! proof needs (`ct_merkle::indices_for_*` names them in the array layout
 //! of RFC 9420 §4.1, which [`array_node`] maps back to leaf ranges).
 
+use crate::crypto::{Digest, Sha256};
 use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 

@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::checkpoint::Checkpoint;
 use super::tree::{self, Rebuilt};
 use crate::crypto;
+use crate::db::meta;
 use crate::error::{Error, Result};
-use crate::session::meta;
 
 /// What a verification found (it stops with an error at the first fault).
 #[derive(Debug, Clone, Serialize)]

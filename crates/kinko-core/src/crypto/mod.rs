@@ -14,7 +14,6 @@ pub mod stream;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::Aes256Gcm;
 use hpke::{Deserializable, Serializable};
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -35,6 +34,11 @@ pub fn random<const N: usize>() -> [u8; N] {
 pub fn random_key() -> Key32 {
     Zeroizing::new(random::<32>())
 }
+
+/// SHA-256 for data read in pieces (files, archives) and for the audit
+/// tree: the one hash Kinko uses, named here so that no module but this
+/// one depends on a primitive crate.
+pub use sha2::{Digest, Sha256};
 
 /// SHA-256 of a byte string.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -2,19 +2,16 @@
 //! each document's key comes from the officer's own grant, or from the
 //! custodian's copy opened with the recovery code.
 
-use std::path::Path;
-
-use rusqlite::{params, Transaction};
+use rusqlite::Transaction;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::{load_current, require_state};
+use crate::actor::Ctx;
 use crate::crypto::{self, stream};
+use crate::db::meta;
 use crate::document::{load_wrap, wrap_context, CUSTODIAN};
 use crate::error::{Error, Result};
-use crate::package::{self, ManifestFile, Protect, Source};
-use crate::permission::Action;
-use crate::session::{meta, Ctx, Done, Session};
+use crate::package::{self, ManifestFile, Source};
 
 /// What `kinko return` made.
 #[derive(Debug, Clone, Serialize)]
@@ -25,65 +22,10 @@ pub struct ReturnReceipt {
     pub protection: String,
 }
 
-impl Session {
-    /// Write the return package of the approved plan's documents to `out`
-    /// (officer). `recovery_code` opens documents the officer holds no
-    /// grant of.
-    pub fn return_package(
-        &mut self,
-        protect: Protect,
-        recovery_code: Option<&str>,
-        out: &Path,
-    ) -> Result<ReturnReceipt> {
-        let existed = out.exists();
-        let result = self.perform(Action::ReturnPackage, "disposal", |tx, ctx| {
-            let (plan, _, state) = load_current(tx)?;
-            require_state(&state, &["approved"], "write the return package")?;
-            if !plan.returned {
-                return Err(Error::invalid(
-                    "the approved plan erases its items without returning them (plan with --return)",
-                ));
-            }
-            let custodian = custodian_secret(tx, recovery_code)?;
-            let mut sources = Vec::new();
-            for item in &plan.items {
-                if let Some(id) = item.item.strip_prefix("document:") {
-                    let id: i64 = id
-                        .parse()
-                        .map_err(|_| Error::tampered("a plan item is malformed"))?;
-                    sources.push(source(tx, ctx, id, custodian.as_deref())?);
-                }
-            }
-            let protection = match protect {
-                Protect::Recipient(public) => format!(
-                    "recipient key {}",
-                    crypto::hex(&crypto::sha256(public))
-                ),
-                Protect::Passphrase(_) => "passphrase".to_string(),
-            };
-            let council = String::from_utf8_lossy(&meta(tx, "council")?).into_owned();
-            let files = sources.len();
-            let digest = package::write(out, &ctx.vault_id, &council, &ctx.actor.id, protect, sources)?;
-            tx.execute(
-                "INSERT INTO returns (plan_id, made_by, made_at, package_sha256, protection, files) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![plan.plan, ctx.actor.id, crate::audit::now(), digest, protection, files as i64],
-            )?;
-            let detail = format!("plan {}: {files} files, {protection}, sha256={digest}", plan.plan);
-            Ok(Done::ok(
-                ReturnReceipt { plan: plan.plan, files, package_sha256: digest, protection },
-                detail,
-            ))
-        });
-        // No package without its event: a package written by an action
-        // that then failed is taken back.
-        if result.is_err() && !existed && out.exists() {
-            let _ = crate::fsutil::remove_overwritten(out);
-        }
-        result
-    }
-}
-
-fn custodian_secret(tx: &Transaction, code: Option<&str>) -> Result<Option<Zeroizing<[u8; 32]>>> {
+pub(crate) fn custodian_secret(
+    tx: &Transaction,
+    code: Option<&str>,
+) -> Result<Option<Zeroizing<[u8; 32]>>> {
     let Some(code) = code else {
         return Ok(None);
     };
@@ -97,7 +39,12 @@ fn custodian_secret(tx: &Transaction, code: Option<&str>) -> Result<Option<Zeroi
 }
 
 /// One document: its manifest entry and a reader that decrypts it.
-fn source(tx: &Transaction, ctx: &Ctx, id: i64, custodian: Option<&[u8; 32]>) -> Result<Source> {
+pub(crate) fn source(
+    tx: &Transaction,
+    ctx: &Ctx,
+    id: i64,
+    custodian: Option<&[u8; 32]>,
+) -> Result<Source> {
     let doc = crate::document::load_doc(tx, id)?;
     let (title, file_name, size): (String, String, i64) = tx.query_row(
         "SELECT title, file_name, size FROM documents WHERE id = ?1",

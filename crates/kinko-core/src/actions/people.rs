@@ -1,0 +1,466 @@
+//! People: accounts (added, suspended, reset, recovered), the handler and
+//! worker rosters with the officer's approvals, and the vault's policy.
+
+use crate::account::{validate_id, validate_text, *};
+use crate::audit;
+use crate::credentials::record_history;
+use crate::crypto::{self};
+use crate::error::{Error, Result};
+use crate::keyslots::KeySlots;
+use crate::permission::{Action, Role, Roles};
+use crate::policy::{Hours, Policy, *};
+use crate::roster::*;
+use crate::session::{Done, Session};
+use rusqlite::{params, OptionalExtension};
+
+impl Session {
+    /// Add an account with a random initial password (P5). The ID must
+    /// never have been issued before, to anyone.
+    pub fn add_account(&mut self, id: &str, name: &str, roles: &str) -> Result<NewAccount> {
+        let object = format!("account:{id}");
+        self.perform(Action::AccountAdd, &object, |tx, ctx| {
+            validate_id(id)?;
+            validate_name(name)?;
+            let roles = Roles::parse(roles)?;
+            let taken: Option<String> = tx
+                .query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            if let Some(status) = taken {
+                return Err(Error::invalid(format!(
+                    "the ID {id} was already issued (now {status}) and is never issued again"
+                )));
+            }
+            if roles.has(Role::Officer) && !ctx.actor.roles.has(Role::Officer) {
+                return Err(Error::denied("only the Information Management Officer may add an officer account"));
+            }
+            if roles.has(Role::Officer) {
+                let officers: i64 = tx.query_row(
+                    "SELECT count(*) FROM accounts WHERE status != 'disabled' AND (',' || roles || ',') LIKE '%,officer,%'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if officers > 0 {
+                    return Err(Error::invalid("the vault already has its one Information Management Officer"));
+                }
+            }
+            let issued = issue_credentials(tx, ctx, id, &roles.to_text())?;
+            let now = audit::now();
+            tx.execute(
+                "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
+                params![id, name, roles.to_text(), issued.hpke_public, issued.sign_public, now, ctx.actor.id],
+            )?;
+            let (password, slots) = (issued.password, issued.slots);
+            record_history(tx, id, &password)?;
+            let mut done = Done::ok(
+                NewAccount {
+                    id: id.to_string(),
+                    initial_password: password,
+                },
+                format!("roles={}", roles.to_text()),
+            );
+            done.keyslots = Some(slots);
+            Ok(done)
+        })
+    }
+
+    /// Every account, for the people who run accounts.
+    pub fn list_accounts(&mut self) -> Result<Vec<AccountInfo>> {
+        self.perform(Action::AccountList, "accounts", |tx, _| {
+            let mut stmt = tx.prepare(
+                "SELECT id, name, roles, status, must_change_password, created_at FROM accounts ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(AccountInfo {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        roles: r.get(2)?,
+                        status: r.get(3)?,
+                        must_change_password: r.get::<_, i64>(4)? != 0,
+                        created_at: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Done::ok(rows, ""))
+        })
+    }
+}
+
+impl Session {
+    /// Suspend, resume, disable or unlock an account.
+    pub fn account_lifecycle(&mut self, id: &str, what: Lifecycle) -> Result<()> {
+        let object = format!("account:{id}");
+        self.perform(Action::AccountManage, &object, |tx, ctx| {
+            let status = account_status(tx, id)?;
+            check_may_manage(tx, ctx, id)?;
+            if id == ctx.actor.id && what != Lifecycle::Unlock {
+                return Err(Error::invalid(
+                    "you cannot change the state of your own account",
+                ));
+            }
+            if status == "disabled" {
+                return Err(Error::invalid(format!("account {id} is disabled for good")));
+            }
+            let mut done = Done::ok((), what.word());
+            match what {
+                Lifecycle::Suspend => {
+                    tx.execute(
+                        "UPDATE accounts SET status = 'suspended' WHERE id = ?1",
+                        [id],
+                    )?;
+                    end_sessions(tx, &ctx.dir, id, "account suspended")?;
+                }
+                Lifecycle::Resume => {
+                    if status != "suspended" {
+                        return Err(Error::invalid(format!("account {id} is not suspended")));
+                    }
+                    tx.execute("UPDATE accounts SET status = 'active' WHERE id = ?1", [id])?;
+                }
+                Lifecycle::Disable => {
+                    tx.execute(
+                        "UPDATE accounts SET status = 'disabled' WHERE id = ?1",
+                        [id],
+                    )?;
+                    let grants = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
+                    tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
+                    end_sessions(tx, &ctx.dir, id, "account disabled")?;
+                    let mut slots = KeySlots::load(&ctx.keyslots_path())?;
+                    let name = slots.slot_name(id);
+                    slots.slots.remove(&name);
+                    slots.db_keys.remove(&name);
+                    done.keyslots = Some(slots);
+                    done.detail = format!("disable; {grants} grants destroyed");
+                }
+                Lifecycle::Unlock => {
+                    let mut state = crate::lockout::SigninState::load(&ctx.dir)?;
+                    let name = KeySlots::load(&ctx.keyslots_path())?.slot_name(id);
+                    if !state.clear(&name) {
+                        return Err(Error::invalid(format!("account {id} is not locked")));
+                    }
+                    state.save(&ctx.dir)?;
+                }
+            }
+            Ok(done)
+        })
+    }
+
+    /// Allowed hours for one person (Japan time), or back to their role's.
+    pub fn set_account_hours(&mut self, id: &str, hours: Option<&str>) -> Result<()> {
+        let object = format!("account:{id}");
+        self.perform(Action::AccountManage, &object, |tx, _| {
+            account_status(tx, id)?;
+            let hours = hours.map(Hours::parse).transpose()?;
+            let text = hours.map(Hours::to_text);
+            tx.execute(
+                "UPDATE accounts SET hours = ?2 WHERE id = ?1",
+                params![id, text],
+            )?;
+            Ok(Done::ok(
+                (),
+                format!("hours={}", text.as_deref().unwrap_or("role")),
+            ))
+        })
+    }
+
+    /// Force a reset (P5): new keys and a new initial password (shown
+    /// once), TOTP off, sessions ended. Nobody learns the old password.
+    /// Documents the person held are listed for `recover_account`, which
+    /// the officer runs with the recovery code.
+    pub fn reset_account(&mut self, id: &str) -> Result<NewAccount> {
+        let object = format!("account:{id}");
+        self.perform(Action::AccountManage, &object, |tx, ctx| {
+            let status = account_status(tx, id)?;
+            check_may_manage(tx, ctx, id)?;
+            if status == "disabled" {
+                return Err(Error::invalid(format!("account {id} is disabled for good")));
+            }
+            if id == ctx.actor.id {
+                return Err(Error::invalid("change your own password with kinko passwd"));
+            }
+            let roles: String = tx.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| r.get(0))?;
+            let issued = issue_credentials(tx, ctx, id, &roles)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
+                [id],
+            )?;
+            let held = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
+            tx.execute(
+                "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, must_change_password = 1, password_changed_at = ?4,
+                 totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
+                params![id, issued.hpke_public, issued.sign_public, audit::now()],
+            )?;
+            end_sessions(tx, &ctx.dir, id, "account reset")?;
+            let (password, slots) = (issued.password, issued.slots);
+            record_history(tx, id, &password)?;
+            let mut lockout = crate::lockout::SigninState::load(&ctx.dir)?;
+            if lockout.clear(&slots.slot_name(id)) {
+                lockout.save(&ctx.dir)?;
+            }
+            let mut done = Done::ok(
+                NewAccount { id: id.to_string(), initial_password: password },
+                format!("reset; {held} documents await recovery"),
+            );
+            done.keyslots = Some(slots);
+            Ok(done)
+        })
+    }
+
+    /// Give a reset account back the documents it held, from the
+    /// custodian's copies of their keys (officer, with the recovery code).
+    pub fn recover_account(&mut self, id: &str, recovery_code: &str) -> Result<usize> {
+        let object = format!("account:{id}");
+        self.perform(Action::AccountRecover, &object, |tx, ctx| {
+            let custodian = crate::vault::parse_recovery_code(recovery_code)?;
+            let public = crypto::HpkeKeyPair::public_of(&custodian)?;
+            if public != crate::db::meta(tx, "custodian_public")? {
+                return Err(Error::denied(
+                    "that recovery code does not belong to this vault",
+                ));
+            }
+            let (status, own_public): (String, Vec<u8>) = tx
+                .query_row(
+                    "SELECT status, hpke_public FROM accounts WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
+            if status != "active" {
+                return Err(Error::denied(format!("account {id} is {status}")));
+            }
+            let must_change: bool = tx.query_row(
+                "SELECT must_change_password FROM accounts WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if must_change {
+                // The keys belong to the person only once they chose their
+                // own password; until then whoever reset it knows it.
+                return Err(Error::denied(format!(
+                    "{id} must first sign in and set their own password"
+                )));
+            }
+            crate::roster::check_may_receive(tx, id)?;
+            let docs: Vec<i64> = tx
+                .prepare("SELECT doc_id FROM regrant_pending WHERE account = ?1 ORDER BY doc_id")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for doc_id in &docs {
+                let doc = crate::document::load_doc(tx, *doc_id)?;
+                let wrap = crate::document::load_wrap(tx, *doc_id, crate::document::CUSTODIAN)?
+                    .ok_or_else(|| {
+                        Error::tampered(format!("document {doc_id} has no custodian key"))
+                    })?;
+                let ctx_bytes = crate::document::wrap_context(
+                    &ctx.vault_id,
+                    &doc.uid,
+                    crate::document::CUSTODIAN,
+                );
+                let dek = crypto::hpke_unwrap(&custodian, &ctx_bytes, &wrap).ok_or_else(|| {
+                    Error::tampered(format!(
+                        "the custodian key of document {doc_id} does not open"
+                    ))
+                })?;
+                let dek: [u8; 32] = dek
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| Error::tampered("a document key has the wrong length"))?;
+                let dek = zeroize::Zeroizing::new(dek);
+                crate::document::store_wrap(tx, ctx, *doc_id, &doc.uid, id, &own_public, &dek)?;
+            }
+            tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
+            let n = docs.len();
+            Ok(Done::ok(n, format!("{n} documents re-granted")))
+        })
+    }
+}
+
+impl Session {
+    /// Ask for someone to be added to a roster (or their entry changed).
+    pub fn roster_request_add(
+        &mut self,
+        roster: Roster,
+        person: &str,
+        fields: &RosterFields,
+    ) -> Result<i64> {
+        let object = format!("roster:{}:{person}", roster.as_str());
+        self.perform(Action::RosterRequest, &object, |tx, ctx| {
+            validate_id(person)?;
+            fields.check(roster)?;
+            if roster == Roster::Handler {
+                let roles: String = tx
+                    .query_row("SELECT roles FROM accounts WHERE id = ?1 AND status != 'disabled'", [person], |r| {
+                        r.get(0)
+                    })
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(format!("account {person} (the handler roster lists account holders)")))?;
+                if !Roles::parse(&roles)?.reads_documents() {
+                    return Err(Error::denied(format!(
+                        "{person} ({roles}) may never handle documents, so cannot be on the handler roster"
+                    )));
+                }
+            }
+            let json = serde_json::to_string(fields).expect("serialises");
+            tx.execute(
+                "INSERT INTO roster_requests (roster, change, person, fields, requested_by, requested_at, state)
+                 VALUES (?1, 'add', ?2, ?3, ?4, ?5, 'pending')",
+                params![roster.as_str(), person, json, ctx.actor.id, audit::now()],
+            )?;
+            let id = tx.last_insert_rowid();
+            Ok(Done::ok(id, format!("request={id} add")))
+        })
+    }
+
+    /// Ask for someone to be removed. From the handler roster, their access
+    /// to every document ends now: their key wraps are destroyed.
+    pub fn roster_request_remove(&mut self, roster: Roster, person: &str) -> Result<i64> {
+        let object = format!("roster:{}:{person}", roster.as_str());
+        self.perform(Action::RosterRequest, &object, |tx, ctx| {
+            validate_id(person)?;
+            let on: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM roster_entries WHERE roster = ?1 AND person = ?2 AND ended_at IS NULL",
+                    params![roster.as_str(), person],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            on.ok_or_else(|| Error::NotFound(format!("{person} on the {}", roster.title_ja())))?;
+            let revoked = if roster == Roster::Handler {
+                tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [person])?;
+                tx.execute("DELETE FROM wraps WHERE holder = ?1", [person])?
+            } else {
+                0
+            };
+            tx.execute(
+                "INSERT INTO roster_requests (roster, change, person, requested_by, requested_at, state)
+                 VALUES (?1, 'remove', ?2, ?3, ?4, 'pending')",
+                params![roster.as_str(), person, ctx.actor.id, audit::now()],
+            )?;
+            let id = tx.last_insert_rowid();
+            Ok(Done::ok(id, format!("request={id} remove; {revoked} grants ended at once")))
+        })
+    }
+
+    /// Record the bureau's approval of a request (officer): only now does
+    /// it take effect.
+    pub fn roster_approve(&mut self, request: i64, reference: &str, date: &str) -> Result<()> {
+        let object = format!("roster-request:{request}");
+        self.perform(Action::RosterApprove, &object, |tx, ctx| {
+            validate_text("--ref", reference, 200)?;
+            let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|_| Error::invalid(format!("--date '{date}' is not a date like 2026-04-01")))?;
+            let row: Option<(String, String, String, Option<String>, String)> = tx
+                .query_row(
+                    "SELECT roster, change, person, fields, state FROM roster_requests WHERE id = ?1",
+                    [request],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            let (roster, change, person, fields, state) =
+                row.ok_or_else(|| Error::NotFound(format!("roster request {request}")))?;
+            if state != "pending" {
+                return Err(Error::invalid(format!("roster request {request} is already {state}")));
+            }
+            if change == "add" && roster == "handler" {
+                let status: Option<String> =
+                    tx.query_row("SELECT status FROM accounts WHERE id = ?1", [&person], |r| r.get(0)).optional()?;
+                if status.as_deref() != Some("active") && status.as_deref() != Some("suspended") {
+                    return Err(Error::invalid(format!("account {person} is no longer active")));
+                }
+            }
+            let now = audit::now();
+            tx.execute(
+                "UPDATE roster_entries SET ended_at = ?3, ended_ref = ?4 WHERE roster = ?1 AND person = ?2 AND ended_at IS NULL",
+                params![roster, person, now, reference],
+            )?;
+            if change == "add" {
+                tx.execute(
+                    "INSERT INTO roster_entries (roster, person, fields, approved_ref, approved_date, approved_by, approved_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![roster, person, fields, reference, date.to_string(), ctx.actor.id, now],
+                )?;
+            }
+            tx.execute(
+                "UPDATE roster_requests SET state = 'approved', approved_ref = ?2, approved_date = ?3, approved_by = ?4, approved_at = ?5 WHERE id = ?1",
+                params![request, reference, date.to_string(), ctx.actor.id, now],
+            )?;
+            let mut done = Done::ok((), format!("{change} {roster}:{person} ref={reference} date={date}"));
+            done.object = Some(format!("roster:{roster}:{person}"));
+            Ok(done)
+        })
+    }
+
+    /// The current entries of both rosters, or the pending requests.
+    pub fn roster_list(&mut self) -> Result<(Vec<Entry>, Vec<Request>)> {
+        self.perform(Action::RosterRead, "rosters", |tx, _| {
+            let entries = current_entries(tx)?;
+            let mut stmt = tx.prepare(
+                "SELECT id, roster, change, person, requested_by, requested_at, fields FROM roster_requests
+                 WHERE state = 'pending' ORDER BY id",
+            )?;
+            let raw = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                })?
+                .collect::<rusqlite::Result<Vec<(i64, String, String, String, String, String, Option<String>)>>>()?;
+            let mut requests = Vec::new();
+            for (id, roster, change, person, requested_by, requested_at, fields) in raw {
+                requests.push(Request {
+                    id,
+                    roster: roster.parse()?,
+                    change,
+                    person,
+                    requested_by,
+                    requested_at,
+                    fields: parse_fields(fields)?,
+                });
+            }
+            Ok(Done::ok((entries, requests), ""))
+        })
+    }
+
+    /// Both rosters as the documents the council submits: printable HTML
+    /// (Japanese, 令和 dates) and CSV. A logged export of personal data.
+    pub fn roster_export(&mut self) -> Result<crate::forms::RosterExport> {
+        self.perform(Action::RosterExport, "rosters", |tx, ctx| {
+            let entries = current_entries(tx)?;
+            let council = String::from_utf8_lossy(&crate::db::meta(tx, "council")?).into_owned();
+            let export = crate::forms::rosters(&council, &entries, &ctx.actor.name)?;
+            Ok(Done::ok(export, format!("{} entries", entries.len())))
+        })
+    }
+}
+
+impl Session {
+    /// Every policy setting with its value (anyone signed in may read it).
+    pub fn policy_show(&mut self) -> Result<Vec<PolicyEntry>> {
+        self.perform(Action::PolicyShow, "policy", |tx, _| {
+            let p = Policy::load(tx)?;
+            let entries = SETTINGS
+                .iter()
+                .map(|s| PolicyEntry {
+                    key: s.key.into(),
+                    value: p.raw(s.key).into(),
+                    default: s.default.into(),
+                    meaning: s.meaning.into(),
+                })
+                .collect();
+            Ok(Done::ok(entries, ""))
+        })
+    }
+
+    /// Change one setting (officer).
+    pub fn policy_set(&mut self, key: &str, value: &str) -> Result<()> {
+        self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, _| {
+            let old = store(tx, key, value)?;
+            Ok(Done::ok((), format!("{key}: {old} -> {}", value.trim())))
+        })?;
+        // The copy beside the keyslots follows the committed policy, never
+        // a value that was rolled back.
+        if key.starts_with("lockout.") {
+            sync_lockout(&Policy::load(&self.conn)?, &self.ctx.dir)?;
+        }
+        Ok(())
+    }
+}

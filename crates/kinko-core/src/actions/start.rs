@@ -1,0 +1,234 @@
+//! Start: signing in (`Vault::sign_in`), one's own credentials (password,
+//! one-time code) and the vault's status. Sign-in itself runs before any
+//! session exists: failures are counted for the lockout and sealed into the
+//! inbox; `session::open_signed_in` does the rest.
+
+use crate::account::Password;
+use crate::audit;
+use crate::audit::Event;
+use crate::credentials::*;
+use crate::crypto::kdf::KdfParams;
+use crate::crypto::{self};
+use crate::error::{Error, Result};
+use crate::keyslots::KeySlots;
+use crate::lockout::SigninState;
+use crate::permission::Action;
+use crate::policy::Policy;
+use crate::session::{self, Done, Proof, Session};
+use crate::vault::*;
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension};
+use zeroize::Zeroizing;
+
+impl Session {
+    /// Start TOTP enrolment: a new secret, shown once as an otpauth URI
+    /// (for a QR code) and in base32. It takes effect at `totp_confirm`.
+    pub fn totp_enroll(&mut self) -> Result<TotpEnrolment> {
+        let object = format!("account:{}", self.actor().id);
+        self.perform(Action::TotpEnroll, &object, |tx, ctx| {
+            let enabled: bool = tx.query_row("SELECT totp_enabled FROM accounts WHERE id = ?1", [&ctx.actor.id], |r| r.get(0))?;
+            if enabled {
+                return Err(Error::invalid("TOTP is already on; the system administrator can reset it"));
+            }
+            let secret = Zeroizing::new(crypto::random::<20>().to_vec());
+            let totp = totp_for(&secret, &ctx.actor.id)?;
+            tx.execute(
+                "UPDATE accounts SET totp_secret = ?2, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
+                params![ctx.actor.id, secret.as_slice()],
+            )?;
+            let enrolment = TotpEnrolment {
+                uri: totp.to_url().map_err(|e| Error::Crypto(format!("TOTP: {e}")))?,
+                secret_base32: totp.secret().to_base32(),
+            };
+            Ok(Done::ok(enrolment, "enrolment started"))
+        })
+    }
+
+    /// Turn TOTP on by proving the authenticator shows the right code.
+    pub fn totp_confirm(&mut self, code: &str) -> Result<()> {
+        let object = format!("account:{}", self.actor().id);
+        self.perform(Action::TotpConfirm, &object, |tx, ctx| {
+            let secret: Option<Vec<u8>> = tx.query_row(
+                "SELECT totp_secret FROM accounts WHERE id = ?1",
+                [&ctx.actor.id],
+                |r| r.get(0),
+            )?;
+            let enabled: bool = tx.query_row(
+                "SELECT totp_enabled FROM accounts WHERE id = ?1",
+                [&ctx.actor.id],
+                |r| r.get(0),
+            )?;
+            if enabled {
+                return Err(Error::invalid("TOTP is already on"));
+            }
+            let secret = Zeroizing::new(
+                secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?,
+            );
+            let totp = totp_for(&secret, &ctx.actor.id)?;
+            let step = totp
+                .check(code.trim(), Utc::now().timestamp() as u64)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "the code does not match; check the authenticator's clock and try again",
+                    )
+                })?;
+            tx.execute(
+                "UPDATE accounts SET totp_enabled = 1, totp_last_step = max(totp_last_step, ?2) WHERE id = ?1",
+                params![ctx.actor.id, step as i64],
+            )?;
+            Ok(Done::ok((), "TOTP on"))
+        })?;
+        self.refresh_restriction()
+    }
+}
+
+impl Session {
+    /// Counts and state of the vault.
+    pub fn status(&mut self, public: PublicStatus) -> Result<VaultStatus> {
+        self.perform(crate::permission::Action::Status, "vault", |tx, _| {
+            let text = |k: &str| -> Result<String> {
+                Ok(String::from_utf8_lossy(&crate::db::meta(tx, k)?).into_owned())
+            };
+            let count = |table: &str| -> Result<i64> {
+                Ok(tx.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+            };
+            let status = VaultStatus {
+                public,
+                council: text("council")?,
+                state: text("state")?,
+                created_at: text("created_at")?,
+                accounts: count("accounts")?,
+                documents: count("documents")?,
+                // Archived events included: the size of the tree.
+                audit_events: crate::audit::size(tx)? as i64,
+                last_event_at: tx
+                    .query_row("SELECT max(at) FROM audit_events", [], |r| r.get(0))?,
+                last_checkpoint: tx
+                    .query_row(
+                        "SELECT at FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+                audit_key_fingerprint: crypto::hex(&crypto::sha256(&crate::db::meta(
+                    tx,
+                    "audit_public",
+                )?)),
+            };
+            Ok(Done::ok(status, ""))
+        })
+    }
+
+    /// Change one's own password: the keyslot is sealed again under the
+    /// new password; the keys inside do not change.
+    pub fn change_password(&mut self, new: &Password) -> Result<()> {
+        let object = format!("account:{}", self.ctx.actor.id);
+        self.perform(Action::ChangeOwnPassword, &object, |tx, ctx| {
+            let policy = Policy::load(tx)?;
+            check_password_rules(new, &policy, &ctx.actor.id, &ctx.actor.name)?;
+            check_and_record_history(tx, &ctx.actor.id, new, policy.number("password.history"))?;
+            let mut slots = KeySlots::load(&ctx.keyslots_path())?;
+            let profile = slots
+                .slot(&ctx.actor.id)
+                .map(|s| s.kdf.profile())
+                .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
+            slots.set(&ctx.actor.id, new.as_bytes(), KdfParams::new(profile), &ctx.secrets)?;
+            tx.execute(
+                "UPDATE accounts SET must_change_password = 0, password_changed_at = ?2 WHERE id = ?1",
+                params![ctx.actor.id, audit::now()],
+            )?;
+            let mut done = Done::ok((), "");
+            done.keyslots = Some(slots);
+            Ok(done)
+        })?;
+        self.refresh_restriction()
+    }
+}
+
+impl Vault {
+    /// Sign in with ID, password and (once enrolled) a one-time code.
+    /// Failures are counted towards the lockout and, since the database
+    /// cannot be opened without a slot, sealed into the inbox.
+    pub fn sign_in(
+        &self,
+        id: &str,
+        password: &Password,
+        totp: Option<&str>,
+        terminal: &str,
+    ) -> Result<Session> {
+        let slot = self.slots.slot_name(id);
+        let mut state = SigninState::load(&self.dir)?;
+        let now = chrono::Utc::now();
+        if let Err(e) = state.check_not_locked(&slot, now) {
+            self.seal_signin_failure(id, terminal, &e)?;
+            return Err(e);
+        }
+        let opened = self
+            .slots
+            .unlock(id, password.as_bytes())
+            .map_err(|e| (e, true))
+            .and_then(|secrets| {
+                session::open_signed_in(self, id, secrets, terminal, Proof::Password { totp })
+                    // A wrong one-time code counts towards the lockout; its
+                    // event is already in the database.
+                    .map_err(|e| {
+                        let counts = matches!(e, Error::BadCode(_));
+                        (e, counts)
+                    })
+            });
+        match opened {
+            Ok(s) => {
+                if state.clear(&slot) {
+                    state.save(&self.dir)?;
+                }
+                Ok(s)
+            }
+            Err((e, counts)) => {
+                if counts {
+                    let locked = state.record_failure(&slot, now);
+                    state.save(&self.dir)?;
+                    if !matches!(e, Error::BadCode(_)) {
+                        let note = locked
+                            .map(|t| format!("; locked until {t}"))
+                            .unwrap_or_default();
+                        self.seal_signin_failure(
+                            id,
+                            terminal,
+                            &Error::Invalid(format!("{e}{note}")),
+                        )?;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Record a failed sign-in in the inbox.
+    fn seal_signin_failure(&self, id: &str, terminal: &str, e: &Error) -> Result<()> {
+        // The ID is what someone typed: keep it printable and short.
+        let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
+        let outcome = if e.kind() == crate::error::Kind::Integrity {
+            audit::TAMPERED
+        } else {
+            audit::FAILED
+        };
+        let detail = match e {
+            Error::Invalid(m) => m.clone(),
+            other => other.to_string(),
+        };
+        let event = Event::new(
+            &id,
+            "session.signin",
+            &format!("account:{id}"),
+            outcome,
+            terminal,
+            &detail,
+        );
+        self.seal_to_inbox(&event)
+    }
+
+    /// Resume a session started by `login` from its token.
+    pub fn resume(&self, token: &str, terminal: &str) -> Result<Session> {
+        session::resume(self, token, terminal)
+    }
+}

@@ -1,0 +1,62 @@
+//! Who is acting, from which terminal, with which keys: what every action
+//! and every rule that needs the actor's keys is handed. It knows nothing
+//! of sessions (a session holds one).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::audit::Event;
+use crate::keyslots::SlotSecrets;
+use crate::layout::{KEYSLOTS_FILE, OBJECTS_DIR};
+use crate::permission::Roles;
+
+/// Who is acting.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+    pub roles: Roles,
+    /// Why this person may, for now, only set their credentials (a new
+    /// or reset account, an expired password, TOTP not yet enrolled).
+    pub restriction: Option<String>,
+    /// What the restriction asks for, for a shell that leads the person
+    /// through it (the app's forced password change and TOTP enrolment).
+    pub pending: Option<Pending>,
+}
+
+/// The step a restricted person must take before anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pending {
+    ChangePassword,
+    EnrolTotp,
+}
+
+/// What an action's closure may use besides the transaction.
+pub struct Ctx {
+    pub actor: Actor,
+    pub terminal: String,
+    pub vault_id: String,
+    pub dir: PathBuf,
+    pub(crate) secrets: SlotSecrets,
+}
+
+impl Ctx {
+    pub(crate) fn objects_dir(&self) -> PathBuf {
+        self.dir.join(OBJECTS_DIR)
+    }
+    pub(crate) fn keyslots_path(&self) -> PathBuf {
+        self.dir.join(KEYSLOTS_FILE)
+    }
+    pub(crate) fn event(&self, event: &str, object: &str, outcome: &str, detail: &str) -> Event {
+        Event::new(
+            &self.actor.id,
+            event,
+            object,
+            outcome,
+            &self.terminal,
+            detail,
+        )
+    }
+}

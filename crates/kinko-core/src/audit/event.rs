@@ -1,0 +1,81 @@
+//! One audit event and its stored record: the words of the trail.
+
+use serde::{Deserialize, Serialize};
+
+/// Outcome words stored in events.
+pub const OK: &str = "ok";
+pub const DENIED: &str = "denied";
+pub const FAILED: &str = "failed";
+pub const TAMPERED: &str = "tampered";
+
+/// The actor of events Kinko writes by itself (alerts, clock anomalies).
+pub const SYSTEM: &str = "kinko";
+
+/// One audit event as written (A1: who, what, which object, outcome,
+/// exact UTC time, terminal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: String,
+    pub actor: String,
+    pub event: String,
+    pub object: String,
+    pub outcome: String,
+    pub terminal: String,
+    pub detail: String,
+}
+
+impl Event {
+    pub fn new(
+        actor: &str,
+        event: &str,
+        object: &str,
+        outcome: &str,
+        terminal: &str,
+        detail: &str,
+    ) -> Self {
+        Event {
+            at: now(),
+            actor: actor.into(),
+            event: event.into(),
+            object: object.into(),
+            outcome: outcome.into(),
+            terminal: terminal.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The bytes the event's leaf hash covers: its sequence number and
+    /// every field, each length-prefixed, so no two events share them.
+    pub fn leaf_bytes(&self, seq: i64) -> Vec<u8> {
+        let mut buf = b"kinko audit event v1".to_vec();
+        buf.extend_from_slice(&seq.to_be_bytes());
+        for part in [
+            &self.at,
+            &self.actor,
+            &self.event,
+            &self.object,
+            &self.outcome,
+            &self.terminal,
+            &self.detail,
+        ] {
+            buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            buf.extend_from_slice(part.as_bytes());
+        }
+        buf
+    }
+}
+
+/// A stored event with its place in the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: Event,
+    /// Hex of the event's leaf hash.
+    pub leaf: String,
+}
+
+/// The current time in UTC, to the microsecond (A1, A6).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

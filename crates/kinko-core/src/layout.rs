@@ -1,0 +1,8 @@
+//! Where things are inside a vault directory. Every module that names a
+//! file of the vault takes the name from here.
+
+pub const DB_FILE: &str = "kinko.db";
+pub const KEYSLOTS_FILE: &str = "keyslots";
+pub const OBJECTS_DIR: &str = "objects";
+pub const SESSIONS_DIR: &str = "sessions";
+pub const INBOX_DIR: &str = "inbox";

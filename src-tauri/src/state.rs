@@ -1,0 +1,168 @@
+//! What the window's commands share: the one open session, the idle
+//! lock, the document being viewed, the chooser's handles.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::chooser;
+
+/// What the window's commands share.
+pub struct AppState {
+    pub vault: PathBuf,
+    /// The signed-in person's session; dropping it wipes their keys.
+    pub session: Mutex<Option<kinko_core::Session>>,
+    pub activity: Mutex<Activity>,
+    /// A document decrypted for the viewer and who decrypted it, until
+    /// the page takes it. Always locked after `session`, never before.
+    pub viewing: Mutex<Option<(String, kinko_core::viewer::View)>>,
+    /// Set by the receipt screen's cancel button (and by the lock); read
+    /// by the running import (which holds the session, so this lives
+    /// beside it).
+    pub cancel_import: AtomicBool,
+    /// Set the moment the window locks, before the session is free to be
+    /// taken: an action still running then ends without showing anything
+    /// and drops the session itself.
+    pub locking: AtomicBool,
+    /// Whether a session is open (mirrors `session`, readable while a
+    /// long action holds it).
+    open: AtomicBool,
+    /// Files and folders the person chose, behind one-time handles.
+    pub choices: chooser::Choices,
+    /// Tells the page at once that the window locked (an event, set up
+    /// with the window).
+    on_lock: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+/// When the person last did something, and how long the policy lets a
+/// session sit idle.
+pub struct Activity {
+    pub last: Instant,
+    pub limit: Duration,
+}
+
+impl AppState {
+    pub fn new(vault: PathBuf) -> Self {
+        AppState {
+            vault,
+            session: Mutex::new(None),
+            activity: Mutex::new(Activity {
+                last: Instant::now(),
+                limit: Duration::from_secs(15 * 60),
+            }),
+            viewing: Mutex::new(None),
+            cancel_import: AtomicBool::new(false),
+            locking: AtomicBool::new(false),
+            open: AtomicBool::new(false),
+            choices: chooser::Choices::default(),
+            on_lock: Mutex::new(None),
+        }
+    }
+
+    /// What to call when the window locks (the shell emits an event).
+    pub fn set_on_lock(&self, notify: Box<dyn Fn() + Send + Sync>) {
+        if let Ok(mut n) = self.on_lock.lock() {
+            *n = Some(notify);
+        }
+    }
+
+    /// End the session if it sat idle past the policy's limit: the keys
+    /// leave memory and the window shows the lock screen at its next call.
+    /// Returns whether it locked.
+    pub fn lock_if_idle(&self) -> bool {
+        if !self.open.load(Ordering::SeqCst) {
+            return false; // nobody to lock
+        }
+        if self.is_locking() {
+            // Locked already (the page was told), but an action that
+            // finished as the lock came may have left the session: end it.
+            if let Ok(mut session) = self.session.try_lock() {
+                self.end_locked(&mut session);
+            }
+            return false;
+        }
+        let idle = match self.activity.lock() {
+            Ok(a) => a.last.elapsed() > a.limit,
+            Err(_) => true,
+        };
+        if idle {
+            self.lock()
+        } else {
+            false
+        }
+    }
+
+    /// Lock now. The flag goes up, the running receipt is cancelled, the
+    /// viewed document and the choices are dropped and the page is told,
+    /// all at once; the session ends now if it is free, else the action
+    /// holding it ends it as it finishes (see `commands::with_session`).
+    pub fn lock(&self) -> bool {
+        if !self.open.load(Ordering::SeqCst) {
+            self.forget_view();
+            self.choices.forget();
+            return false;
+        }
+        self.locking.store(true, Ordering::SeqCst);
+        self.cancel_import.store(true, Ordering::SeqCst);
+        self.forget_view();
+        self.choices.forget();
+        if let Ok(notify) = self.on_lock.lock() {
+            if let Some(n) = notify.as_ref() {
+                n();
+            }
+        }
+        match self.session.try_lock() {
+            Ok(mut session) => self.end_locked(&mut session),
+            Err(std::sync::TryLockError::Poisoned(p)) => self.end_locked(&mut p.into_inner()),
+            // Busy: the action that holds it sees the flag and ends it.
+            Err(std::sync::TryLockError::WouldBlock) => true,
+        }
+    }
+
+    /// End the session under its lock once the window locked. The view is
+    /// forgotten again: an action that finished meanwhile may have stored
+    /// one.
+    pub fn end_locked(&self, session: &mut Option<kinko_core::Session>) -> bool {
+        self.forget_view();
+        self.open.store(false, Ordering::SeqCst);
+        self.locking.store(false, Ordering::SeqCst);
+        match session.take() {
+            Some(s) => {
+                // The keys are wiped when `s` drops, whether or not the
+                // event could be written.
+                let _ = s.end_idle();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A session was opened (`true`, under the session's lock) or ended
+    /// (`false`); either way the lock flag comes down.
+    pub fn set_open(&self, open: bool) {
+        self.open.store(open, Ordering::SeqCst);
+        self.locking.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the window locked since the session was opened.
+    pub fn is_locking(&self) -> bool {
+        self.locking.load(Ordering::SeqCst)
+    }
+
+    /// Drop a decrypted document the page has not taken (its buffer is
+    /// wiped as it drops).
+    pub fn forget_view(&self) {
+        match self.viewing.lock() {
+            Ok(mut v) => drop(v.take()),
+            Err(poisoned) => drop(poisoned.into_inner().take()),
+        }
+    }
+
+    /// Note that the person is active (a long receipt counts).
+    pub fn touch(&self) {
+        if let Ok(mut a) = self.activity.lock() {
+            a.last = Instant::now();
+        }
+    }
+}
