@@ -277,6 +277,21 @@ def main() -> int:
                 f"kinko-core: {file.relative_to(core)} names the primitive crate `{m.group(1)}`; only crypto may"
             )
             break
+    # Core errors name fields, not the command's flags (the command adds
+    # its flag: `kinko::args::flag_for`). about.rs describes commands.
+    flag = re.compile(r'"[^"\n]*(?<![\w-])--[a-z][a-z-]*[^"\n]*"')
+    for file in sorted(core.rglob("*.rs")):
+        if file.name == "about.rs":
+            continue
+        text = file.read_text()
+        spans = inline_module_spans(text)
+        for m in flag.finditer(text):
+            if any(a <= m.start() <= b for a, b in spans) or text[: m.start()].rstrip().endswith("//"):
+                continue
+            line = text.count("\n", 0, m.start()) + 1
+            problems.append(
+                f"kinko-core: {file.relative_to(core)}:{line} names a command-line flag in {m.group(0)}; name the field (Error::field)"
+            )
     for p in problems:
         print(p)
     if problems:

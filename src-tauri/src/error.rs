@@ -1,5 +1,6 @@
-//! A refusal as the page receives it: `{code, lead, message}`; the code
-//! picks the sentence, the lead is the core's, the message its one line.
+//! A refusal as the page receives it: `{code, lead, message, field?}`; the
+//! code picks the sentence, the lead is the core's, the message its one
+//! line, the field the input it is about.
 
 use serde::Serialize;
 
@@ -10,6 +11,10 @@ pub struct CommandError {
     pub code: &'static str,
     pub lead: kinko_core::error::Lead,
     pub message: String,
+    /// The input field the refusal is about (`origin`, `birth_date` …),
+    /// for the page to point at its control.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
 }
 
 impl CommandError {
@@ -18,6 +23,7 @@ impl CommandError {
             code,
             lead: kinko_core::error::lead(code),
             message: message.into(),
+            field: None,
         }
     }
 
@@ -50,6 +56,7 @@ impl From<kinko_core::Error> for CommandError {
             code: e.code(),
             lead: e.lead(),
             message: e.to_string(),
+            field: e.field_name(),
         }
     }
 }

@@ -454,3 +454,47 @@ fn an_approval_binds_the_plan_and_the_plan_its_inventory() {
         "approved"
     );
 }
+
+/// A plan that names no completion date gets the policy's number of days
+/// from today (a Japan day), decided by the core; one that names a date
+/// keeps it.
+#[test]
+fn a_plan_without_a_date_takes_the_policys_days() {
+    let (v, _, _, _, _) = contract();
+    v.boss(&["policy", "set", "disposal.plan_days", "30"]).ok();
+    let out = v.work("plan.html");
+    v.boss(&[
+        "disposal",
+        "plan",
+        "--executor",
+        "mika",
+        "--confirmer",
+        "boss",
+        "--out",
+        path(&out),
+    ])
+    .ok();
+    let expected = (chrono::Utc::now()
+        .with_timezone(&kinko_core::time::japan())
+        .date_naive()
+        + chrono::Duration::days(30))
+    .to_string();
+    let twin = std::fs::read_to_string(out.with_extension("json")).unwrap();
+    assert!(twin.contains(&expected), "{expected} not in {twin}");
+    let dated = v.work("dated.html");
+    v.boss(&[
+        "disposal",
+        "plan",
+        "--executor",
+        "mika",
+        "--confirmer",
+        "boss",
+        "--complete-by",
+        "2027-03-31",
+        "--out",
+        path(&dated),
+    ])
+    .ok();
+    let twin = std::fs::read_to_string(dated.with_extension("json")).unwrap();
+    assert!(twin.contains("2027-03-31"), "{twin}");
+}

@@ -143,6 +143,23 @@ fn bad_arguments_name_what_was_wrong() {
         .boss(&["import", "/tmp", "--from", "x", "--purpose", "y"])
         .code(1);
     assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
+    // The core names the field (origin); the command adds its flag.
+    let file = v.file("f.txt", b"x");
+    let r = v
+        .boss(&[
+            "import",
+            file.to_str().unwrap(),
+            "--from",
+            " ",
+            "--purpose",
+            "y",
+        ])
+        .code(1);
+    assert!(
+        r.stderr.contains("origin must not be empty") && r.stderr.contains("(--from)"),
+        "{}",
+        r.stderr
+    );
     v.run_env(
         &["init", "--officer", "x", "--name", "y", "--kdf", "md5"],
         &[("KINKO_PASSWORD", OFFICER_PW)],

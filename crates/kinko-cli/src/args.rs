@@ -524,3 +524,15 @@ pub enum ReportCmd {
         out: PathBuf,
     },
 }
+
+/// The flag that sets a core input field, for an error about that field:
+/// the core names its fields (`origin`, `birth_date`), the command adds
+/// its own flag (`--from`, `--birth-date`).
+pub fn flag_for(field: &str) -> String {
+    match field {
+        "origin" => "--from".into(),
+        "reference" => "--ref".into(),
+        "organisation" => "--org".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
 use kinko_core::disposal::{PlanRequest, PlanState};
 use serde_json::json;
 
@@ -19,10 +18,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
             complete_by,
             returned,
         } => {
-            let planned_date = match complete_by {
-                Some(d) => date(&d)?,
-                None => today() + chrono::Duration::days(14),
-            };
+            let planned_date = complete_by.as_deref().map(date).transpose()?;
             let twin = twin_path(&out);
             refuse_taken(&[&out, &twin])?;
             let files = session(g)?.disposal_plan(&PlanRequest {
@@ -165,12 +161,6 @@ fn twin_path(out: &Path) -> PathBuf {
     } else {
         out.with_extension("json")
     }
-}
-
-fn today() -> NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&kinko_core::time::japan())
-        .date_naive()
 }
 
 /// `kinko return`: the package of the approved plan's documents.

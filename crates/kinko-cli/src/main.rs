@@ -41,7 +41,10 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Core(e)) => {
-            let message = one_line(&e.to_string());
+            let mut message = one_line(&e.to_string());
+            if let Some(field) = e.field_name() {
+                message = format!("{message} ({})", args::flag_for(field));
+            }
             // In Japanese the core's lead (what happened, what to do)
             // comes first; the detail is the core's own line.
             match lang {

@@ -84,19 +84,22 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 /// Free text stored in the vault: not empty, bounded, no control characters.
-pub(crate) fn validate_text(field: &str, text: &str, max: usize) -> Result<()> {
+pub(crate) fn validate_text(field: &'static str, text: &str, max: usize) -> Result<()> {
+    let words = field.replace('_', " ");
     if text.trim().is_empty() {
-        return Err(Error::invalid(format!("{field} must not be empty")));
+        return Err(Error::field(field, format!("{words} must not be empty")));
     }
     if text.chars().count() > max {
-        return Err(Error::invalid(format!(
-            "{field} is longer than {max} characters"
-        )));
+        return Err(Error::field(
+            field,
+            format!("{words} is longer than {max} characters"),
+        ));
     }
     if text.chars().any(char::is_control) {
-        return Err(Error::invalid(format!(
-            "{field} contains control characters"
-        )));
+        return Err(Error::field(
+            field,
+            format!("{words} contains control characters"),
+        ));
     }
     Ok(())
 }

@@ -46,6 +46,10 @@ impl Ctx {
     pub(crate) fn objects_dir(&self) -> PathBuf {
         self.dir.join(OBJECTS_DIR)
     }
+    /// The path of a document's object file.
+    pub(crate) fn object_path(&self, name: &crate::object::ObjectName) -> PathBuf {
+        name.path(&self.objects_dir())
+    }
     pub(crate) fn keyslots_path(&self) -> PathBuf {
         self.dir.join(KEYSLOTS_FILE)
     }

@@ -21,7 +21,7 @@ use crate::actor::Ctx;
 use crate::audit;
 use crate::crypto::{self, stream, Wrapped};
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::object::{seal_new, ObjectName, Sealed, Sealing};
 
 /// Holder name of the custodian's wrap in the `wraps` table; account IDs
 /// cannot start with `#`.
@@ -82,7 +82,7 @@ pub(crate) struct DocRow {
     pub id: i64,
     pub uid: [u8; 16],
     pub version: u32,
-    pub object_name: String,
+    pub object_name: ObjectName,
     pub object_sha256: String,
     pub personal_data: bool,
     pub sha256: String,
@@ -95,23 +95,6 @@ pub(crate) fn object(id: i64) -> String {
 /// The HPKE context binding a DEK wrap to its vault, document and holder.
 pub fn wrap_context(vault_id: &str, uid: &[u8; 16], holder: &str) -> Vec<u8> {
     format!("kinko dek v1\0{vault_id}\0{}\0{holder}", crypto::hex(uid)).into_bytes()
-}
-
-/// The path of an object file named in the database. The name must be
-/// what Kinko writes (32 lower-case hex digits): someone who edits the
-/// database cannot point Kinko at a file outside `objects/`.
-pub(crate) fn object_file(objects: &Path, name: &str) -> Result<PathBuf> {
-    let ours = name.len() == 32
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
-    if !ours {
-        return Err(Error::tampered(format!(
-            "a document record names an object file outside the vault ({:?})",
-            name.chars().take(80).collect::<String>()
-        )));
-    }
-    Ok(objects.join(name))
 }
 
 pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
@@ -133,7 +116,7 @@ pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
     .optional()?
     .ok_or_else(|| Error::NotFound(format!("document {id} (or it was disposed of)")))
     .and_then(|(id, uid, version, object_name, object_sha256, personal_data, sha256)| {
-        object_file(Path::new(""), &object_name)?;
+        let object_name = ObjectName::parse(&object_name)?;
         Ok(DocRow {
             id,
             uid: uid
@@ -164,6 +147,42 @@ pub(crate) fn load_wrap(tx: &Transaction, doc: i64, holder: &str) -> Result<Opti
         .optional()?)
 }
 
+/// Open `holder`'s wrap of document `doc`'s key with `secret`: `None` if
+/// `holder` holds no wrap; tampering if the wrap does not open or does not
+/// hold a 256-bit key.
+pub(crate) fn unwrap_dek(
+    tx: &Transaction,
+    vault_id: &str,
+    doc: &DocRow,
+    holder: &str,
+    secret: &[u8; 32],
+) -> Result<Option<Zeroizing<[u8; 32]>>> {
+    let Some(wrap) = load_wrap(tx, doc.id, holder)? else {
+        return Ok(None);
+    };
+    let dek = crypto::hpke_unwrap(secret, &wrap_context(vault_id, &doc.uid, holder), &wrap)
+        .ok_or_else(|| Error::tampered(format!("the key to document {} does not open", doc.id)))?;
+    let key: [u8; 32] = dek.as_slice().try_into().map_err(|_| {
+        Error::tampered(format!(
+            "the key of document {} has the wrong length",
+            doc.id
+        ))
+    })?;
+    Ok(Some(Zeroizing::new(key)))
+}
+
+/// The custodian's copy of document `doc`'s key, opened with the custodian
+/// secret (the recovery code): every live document has one.
+pub(crate) fn custodian_dek(
+    tx: &Transaction,
+    vault_id: &str,
+    doc: &DocRow,
+    custodian: &[u8; 32],
+) -> Result<Zeroizing<[u8; 32]>> {
+    unwrap_dek(tx, vault_id, doc, CUSTODIAN, custodian)?
+        .ok_or_else(|| Error::tampered(format!("document {} has no custodian key", doc.id)))
+}
+
 /// Unwrap the acting person's copy of a document's DEK. No wrap means the
 /// document was never granted to them (or was revoked).
 pub(crate) fn unwrap_own_dek(
@@ -171,23 +190,14 @@ pub(crate) fn unwrap_own_dek(
     ctx: &Ctx,
     doc: &DocRow,
 ) -> Result<Zeroizing<[u8; 32]>> {
-    let wrap = load_wrap(tx, doc.id, &ctx.actor.id)?
-        .ok_or_else(|| Error::denied(format!("document {} has not been granted to you", doc.id)))?;
-    let dek = crypto::hpke_unwrap(
+    unwrap_dek(
+        tx,
+        &ctx.vault_id,
+        doc,
+        &ctx.actor.id,
         &ctx.secrets.hpke_secret,
-        &wrap_context(&ctx.vault_id, &doc.uid, &ctx.actor.id),
-        &wrap,
-    )
-    .ok_or_else(|| Error::tampered(format!("your key to document {} does not open", doc.id)))?;
-    let mut out = Zeroizing::new([0u8; 32]);
-    if dek.len() != 32 {
-        return Err(Error::tampered(format!(
-            "the key of document {} has the wrong length",
-            doc.id
-        )));
-    }
-    out.copy_from_slice(&dek);
-    Ok(out)
+    )?
+    .ok_or_else(|| Error::denied(format!("document {} has not been granted to you", doc.id)))
 }
 
 /// Wrap a DEK to `holder` (an account, or the custodian) and store it.
@@ -239,39 +249,31 @@ pub(crate) fn map_stream_err(e: stream::StreamError, source: &Path, dest: &Path)
 }
 
 pub(crate) fn validate_request(req: &ImportRequest) -> Result<String> {
-    validate_text("--from (origin)", &req.origin, 500)?;
-    validate_text("--via", &req.via, 200)?;
-    validate_text("--purpose", &req.purpose, 1000)?;
+    validate_text("origin", &req.origin, 500)?;
+    validate_text("via", &req.via, 200)?;
+    validate_text("purpose", &req.purpose, 1000)?;
     let title = match &req.title {
         Some(t) => t.clone(),
         None => req
             .source
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::invalid("the source has no file name; give --title"))?,
+            .ok_or_else(|| Error::field("title", "the source has no file name; give a title"))?,
     };
     validate_text("title", &title, 500)?;
     Ok(title)
 }
 
-/// Stream `source` into a new object file; returns its name, the plaintext
-/// digest and the ciphertext's SHA-256. The file is complete and durable
-/// under its final name before the caller records the document, so a
-/// crash leaves at most an orphan file that no key opens.
-/// How a new object file is sealed: its uid, data key and content suite.
-pub(crate) struct Sealing<'a> {
-    pub uid: [u8; 16],
-    pub dek: &'a [u8; 32],
-    pub suite: u16,
-}
-
+/// Stream `source` into a new object file. The file is complete and
+/// durable under its final name before the caller records the document,
+/// so a crash leaves at most an orphan file that no key opens.
 pub(crate) fn write_object(
-    ctx_objects: &Path,
+    objects: &Path,
     source: &Path,
     sealing: Sealing<'_>,
     progress: &mut dyn FnMut(u64, u64),
     cancel: &AtomicBool,
-) -> Result<(String, stream::Digest256, String)> {
+) -> Result<Sealed> {
     let file = File::open(source).map_err(|e| Error::io(source, e))?;
     let meta = file.metadata().map_err(|e| Error::io(source, e))?;
     if !meta.is_file() {
@@ -281,13 +283,6 @@ pub(crate) fn write_object(
         )));
     }
     let expected = meta.len();
-    let Sealing { uid, dek, suite } = sealing;
-    let name = crypto::hex(&uid);
-    let final_path = ctx_objects.join(&name);
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(ctx_objects)
-        .map_err(|e| Error::io(ctx_objects, e))?;
     let mut reader = CountingReader {
         inner: file,
         read: 0,
@@ -295,30 +290,20 @@ pub(crate) fn write_object(
         progress,
         cancel,
     };
-    // The ciphertext is hashed on the way so `verify` can check objects
-    // without any key.
-    let mut writer =
-        fsutil::HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
-    // On any failure `tmp` is dropped, which removes the partial object.
-    let digest =
-        stream::encrypt_with(suite, dek, uid, 1, &mut reader, &mut writer).map_err(|e| {
+    seal_new(
+        objects,
+        sealing,
+        1,
+        &mut reader,
+        |e, tmp| {
             if cancel.load(Ordering::Relaxed) {
                 Error::Cancelled("the file was not received; nothing was kept".into())
             } else {
-                map_stream_err(e, source, tmp.path())
+                map_stream_err(e, source, tmp)
             }
-        })?;
-    writer.flush().map_err(|e| Error::io(tmp.path(), e))?;
-    let (object_sha, _) = writer.finish();
-    let object_sha = crypto::hex(&object_sha);
-    check_source_unchanged(source, expected, digest.len)?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist_noclobber(&final_path)
-        .map_err(|e| Error::io(&final_path, e.error))?;
-    fsutil::sync_dir(ctx_objects)?;
-    Ok((name, digest, object_sha))
+        },
+        |digest| check_source_unchanged(source, expected, digest.len),
+    )
 }
 
 /// A source that shrank, grew or vanished while being read is refused: the

@@ -33,6 +33,13 @@ pub enum Error {
     },
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Bad input in one named field (`origin`, `birth_date` …): a shell
+    /// may add the name of its own flag or control for that field.
+    #[error("invalid input: {message}")]
+    Field {
+        field: &'static str,
+        message: String,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("wrong user ID or password")]
@@ -87,7 +94,7 @@ impl Error {
             Error::NoVault(_) => "no_vault",
             Error::VaultExists(_) => "vault_exists",
             Error::Io { .. } => "io",
-            Error::Invalid(_) => "invalid",
+            Error::Invalid(_) | Error::Field { .. } => "invalid",
             Error::NotFound(_) => "not_found",
             Error::BadCredentials => "bad_credentials",
             Error::NotSignedIn(_) => "not_signed_in",
@@ -113,6 +120,22 @@ impl Error {
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::Invalid(msg.into())
+    }
+
+    /// Bad input in `field`; `message` names it in words.
+    pub(crate) fn field(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Field {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The input field an error is about, if it is about one.
+    pub fn field_name(&self) -> Option<&'static str> {
+        match self {
+            Error::Field { field, .. } => Some(field),
+            _ => None,
+        }
     }
 
     pub(crate) fn tampered(msg: impl Into<String>) -> Self {

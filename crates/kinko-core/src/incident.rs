@@ -78,12 +78,13 @@ pub fn parse_time(text: &str) -> Result<String> {
     Ok(utc(dt))
 }
 
-pub(crate) fn text(value: &str, what: &str, max: usize) -> Result<String> {
+pub(crate) fn text(value: &str, what: &'static str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::invalid(format!(
-            "the {what} must be text of at most {max} characters"
-        )));
+        return Err(Error::field(
+            what,
+            format!("the {what} must be text of at most {max} characters"),
+        ));
     }
     Ok(v.to_string())
 }

@@ -33,6 +33,7 @@ pub mod integrity;
 pub mod keyslots;
 pub mod layout;
 pub mod lockout;
+pub mod object;
 pub mod package;
 pub mod parsers;
 pub mod permission;

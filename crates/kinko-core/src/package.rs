@@ -476,9 +476,10 @@ fn open_key(header: &Header, open: Open) -> Result<crypto::Key32> {
                 .ok_or(Error::BadCredentials)?
         }
         (Protection::Recipient { fingerprint, .. }, Open::Passphrase(_)) => {
-            return Err(Error::invalid(format!(
-                "the package is for the recipient key {fingerprint}: give --key NAME.key"
-            )))
+            return Err(Error::field(
+                "key",
+                format!("the package is for the recipient key {fingerprint}: give that recipient's key file"),
+            ))
         }
         (Protection::Passphrase { .. }, Open::Key(_)) => {
             return Err(Error::invalid(

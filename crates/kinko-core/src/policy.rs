@@ -119,6 +119,12 @@ pub(crate) const SETTINGS: &[Setting] = &[
         check: num!(0, 365),
     },
     Setting {
+        key: "disposal.plan_days",
+        default: "14",
+        meaning: "days from the day a disposal plan is written to its completion date, when the plan names none",
+        check: num!(1, 365),
+    },
+    Setting {
         key: "lockout.threshold",
         default: "5",
         meaning: "failed sign-ins in a row before the account locks",

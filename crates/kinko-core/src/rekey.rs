@@ -28,16 +28,16 @@
 //! It needs the recovery code: only the custodian holds every data key.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 use std::path::Path;
 
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::crypto::{self, stream};
-use crate::document::{DocRow, Sealing};
+use crate::document::DocRow;
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::object::{seal_new, Sealed, Sealing};
 
 /// The newest key epoch and its content suite: new documents are sealed
 /// under it.
@@ -79,59 +79,50 @@ pub struct RekeyReport {
 /// Decrypt `doc`'s object and encrypt it again under `new`, into a new
 /// object file; the plaintext passes through memory only (a pipe between
 /// two threads) and must match the receipt's SHA-256 on both sides.
-/// Returns the new file's name and SHA-256.
 pub(crate) fn reseal_object(
     objects: &Path,
     doc: &DocRow,
     old_dek: &[u8; 32],
     new: Sealing<'_>,
-) -> Result<(String, String)> {
-    let old_path = objects.join(&doc.object_name);
+) -> Result<Sealed> {
+    let old_path = doc.object_name.path(objects);
     let mut src = BufReader::new(File::open(&old_path).map_err(|e| Error::io(&old_path, e))?);
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(objects)
-        .map_err(|e| Error::io(objects, e))?;
-    let mut out = fsutil::HashingWriter::new(BufWriter::with_capacity(256 * 1024, tmp.as_file()));
     let (mut reader, mut writer) = std::io::pipe().map_err(|e| Error::io(&old_path, e))?;
-    let (opened, sealed) = std::thread::scope(|s| {
-        let opener = s.spawn(move || {
-            let r = stream::decrypt(old_dek, doc.uid, doc.version, &mut src, &mut writer);
-            drop(writer);
-            r
-        });
-        let sealed = stream::encrypt_with(
-            new.suite,
-            new.dek,
-            new.uid,
-            doc.version,
-            &mut reader,
-            &mut out,
-        );
-        drop(reader);
-        (opener.join(), sealed)
-    });
-    let opened = opened
-        .map_err(|_| Error::Crypto("the re-encryption reader stopped".into()))?
-        .map_err(|e| e.into_error(&old_path))?;
-    let sealed = sealed.map_err(|e| e.into_error(tmp.path()))?;
-    for d in [opened, sealed] {
+    let matches_receipt = |d: &stream::Digest256| {
         if crypto::hex(&d.sha256) != doc.sha256 {
             return Err(Error::tampered(format!(
                 "document {} does not match its recorded SHA-256",
                 doc.id
             )));
         }
-    }
-    out.flush().map_err(|e| Error::io(tmp.path(), e))?;
-    let (object_sha, _) = out.finish();
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
-    let name = crypto::hex(&new.uid);
-    let path = objects.join(&name);
-    tmp.persist_noclobber(&path)
-        .map_err(|e| Error::io(&path, e.error))?;
-    fsutil::sync_dir(objects)?;
-    Ok((name, crypto::hex(&object_sha)))
+        Ok(())
+    };
+    std::thread::scope(|s| {
+        let opener = s.spawn(move || {
+            let r = stream::decrypt(old_dek, doc.uid, doc.version, &mut src, &mut writer);
+            drop(writer);
+            r
+        });
+        let sealed = seal_new(
+            objects,
+            new,
+            doc.version,
+            &mut reader,
+            |e, tmp| e.into_error(tmp),
+            // The reader saw the end, so the opener is done: its verdict
+            // (tampering, truncation) is the true cause when both fail.
+            move |sealed| {
+                let opened = opener
+                    .join()
+                    .map_err(|_| Error::Crypto("the re-encryption reader stopped".into()))?
+                    .map_err(|e| e.into_error(&old_path))?;
+                matches_receipt(&opened)?;
+                matches_receipt(sealed)
+            },
+        );
+        // A failed write leaves the opener blocked on the pipe until its
+        // reading end goes.
+        drop(reader);
+        sealed
+    })
 }

@@ -100,12 +100,12 @@ impl RosterFields {
             ("duty", &self.duty),
             ("organisation", &self.organisation),
             ("education", &self.education),
-            ("work history", &self.work_history),
+            ("work_history", &self.work_history),
             ("experience", &self.experience),
             ("training", &self.training),
             ("expertise", &self.expertise),
-            ("native language", &self.native_language),
-            ("foreign languages", &self.foreign_languages),
+            ("native_language", &self.native_language),
+            ("foreign_languages", &self.foreign_languages),
             ("nationality", &self.nationality),
         ];
         for (field, value) in optional {
@@ -115,24 +115,35 @@ impl RosterFields {
         }
         if let Some(b) = &self.birth_date {
             chrono::NaiveDate::parse_from_str(b, "%Y-%m-%d").map_err(|_| {
-                Error::invalid(format!("date of birth '{b}' is not a date like 1980-04-01"))
+                Error::field(
+                    "birth_date",
+                    format!("date of birth '{b}' is not a date like 1980-04-01"),
+                )
             })?;
         }
-        let missing =
-            |what: &str| Error::invalid(format!("the {} needs {what}", roster.title_ja()));
+        let missing = |field: &'static str| {
+            Error::field(
+                field,
+                format!(
+                    "the {} needs the {}",
+                    roster.title_ja(),
+                    field.replace('_', " ")
+                ),
+            )
+        };
         match roster {
             Roster::Handler => {
-                self.address.as_ref().ok_or_else(|| missing("--address"))?;
+                self.address.as_ref().ok_or_else(|| missing("address"))?;
                 self.birth_date
                     .as_ref()
-                    .ok_or_else(|| missing("--birth-date"))?;
+                    .ok_or_else(|| missing("birth_date"))?;
             }
             Roster::Worker => {
                 for (flag, v) in [
-                    ("--education", &self.education),
-                    ("--work-history", &self.work_history),
-                    ("--nationality", &self.nationality),
-                    ("--native-language", &self.native_language),
+                    ("education", &self.education),
+                    ("work_history", &self.work_history),
+                    ("nationality", &self.nationality),
+                    ("native_language", &self.native_language),
                 ] {
                     v.as_ref().ok_or_else(|| missing(flag))?;
                 }

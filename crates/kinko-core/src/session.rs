@@ -18,7 +18,7 @@ use crate::credentials::PasswordAge;
 use crate::crypto;
 use crate::db;
 use crate::db::{meta, meta_key};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keyslots::{anchor, AnchorFacts};
 use crate::keyslots::{KeySlots, SlotSecrets};
@@ -155,11 +155,7 @@ impl Session {
     /// Record that `event` on `object` did not happen, and why. If even
     /// this cannot be written, the original error still stands.
     pub(crate) fn log_failure(&mut self, event: &str, object: &str, e: &Error) {
-        let outcome = match e.kind() {
-            Kind::Denied => audit::DENIED,
-            Kind::Integrity => audit::TAMPERED,
-            _ => audit::FAILED,
-        };
+        let outcome = audit::outcome_of(e);
         let ev = self.ctx.event(event, object, outcome, &e.to_string());
         // Its own immediate transaction: the sequence number is read and
         // written under the write lock, so a second process cannot race it.
@@ -367,11 +363,7 @@ pub(crate) fn open_signed_in(
     let object = format!("account:{id}");
     let refusal = admission(&tx, &ctx, &policy, &proof);
     if let Err(e) = refusal {
-        let outcome = if e.kind() == Kind::Denied {
-            audit::DENIED
-        } else {
-            audit::FAILED
-        };
+        let outcome = audit::outcome_of(&e);
         audit::append(
             &tx,
             &ctx.event("session.signin", &object, outcome, &e.to_string()),

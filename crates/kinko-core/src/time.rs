@@ -13,6 +13,12 @@ pub fn japan() -> FixedOffset {
 }
 
 /// The UTC instant at which Japan day `day` begins, in the stored format.
+/// Today, as a day in Japan.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().with_timezone(&japan()).date_naive()
+}
+
+/// The UTC instant at which Japan day `day` begins, in the stored format.
 pub fn day_start(day: NaiveDate) -> String {
     stored(start_of(day))
 }

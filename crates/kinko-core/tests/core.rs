@@ -612,7 +612,7 @@ fn every_cell_of_the_permission_matrix() {
                         executor: "mika",
                         confirmer: "boss",
                         items: Some(&[spare]),
-                        planned_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap(),
+                        planned_date: Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()),
                         returned: false,
                     })
                     .map(drop),
@@ -1383,9 +1383,10 @@ fn an_interrupted_rekey_resumes_and_needs_the_recovery_code() {
         boss.backup(&f.work.join("no.bak")),
         Err(Error::Denied(_))
     ));
+    // Bad input, naming the field (the command adds its flag).
     assert!(matches!(
         boss.rekey(Some(1), &f.recovery_code, &mut no_progress()),
-        Err(Error::Invalid(_))
+        Err(Error::Field { field: "suite", .. })
     ));
     let r = boss
         .rekey(None, &f.recovery_code, &mut no_progress())

@@ -61,7 +61,7 @@ pub async fn disposal_plan(state: State<'_, AppState>, form: PlanForm) -> Reply<
             executor: form.executor.trim(),
             confirmer: form.confirmer.trim(),
             items,
-            planned_date,
+            planned_date: Some(planned_date),
             returned: form.returned,
         })
     })?;

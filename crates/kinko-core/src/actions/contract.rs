@@ -62,7 +62,13 @@ impl Session {
                 made_by: ctx.actor.id.clone(),
                 executor,
                 confirmer,
-                planned_date: req.planned_date,
+                planned_date: match req.planned_date {
+                    Some(day) => day,
+                    None => {
+                        let days = crate::policy::Policy::load(tx)?.number("disposal.plan_days");
+                        crate::time::today() + chrono::Duration::days(days as i64)
+                    }
+                },
                 whole_vault,
                 returned: req.returned,
                 items,
@@ -292,7 +298,9 @@ impl Session {
             [id],
             |r| r.get(0),
         )?;
-        let path = crate::document::object_file(&self.ctx.objects_dir(), &name)?;
+        let path = self
+            .ctx
+            .object_path(&crate::object::ObjectName::parse(&name)?);
         self.step(plan, item, "object_removed", |_, _| {
             fsutil::remove_overwritten(&path)
         })
@@ -505,8 +513,9 @@ impl Session {
             let (plan, _, state) = load_current(tx)?;
             require_state(&state, &["approved"], "write the return package")?;
             if !plan.returned {
-                return Err(Error::invalid(
-                    "the approved plan erases its items without returning them (plan with --return)",
+                return Err(Error::field(
+                    "return",
+                    "the approved plan erases its items without returning them (make a plan that returns them)",
                 ));
             }
             let custodian = custodian_secret(tx, recovery_code)?;

@@ -8,6 +8,7 @@ use crate::document::{
 };
 use crate::error::{Error, Result};
 use crate::grant::*;
+use crate::object::{Sealed, Sealing};
 use crate::permission::{Action, Role, Roles};
 use crate::session::{Done, Session};
 use crate::viewer::*;
@@ -53,7 +54,7 @@ impl Session {
             let uid = crypto::random::<16>();
             let dek = crypto::random_key();
             let (epoch, suite) = crate::rekey::current_epoch(&self.conn)?;
-            let (name, digest, object_sha) = write_object(
+            let sealed = write_object(
                 &self.ctx.objects_dir(),
                 &req.source,
                 Sealing {
@@ -64,16 +65,21 @@ impl Session {
                 progress,
                 cancel,
             )?;
-            Ok((title, uid, dek, name, digest, object_sha, epoch))
+            Ok((title, uid, dek, sealed, epoch))
         });
-        let (title, uid, dek, name, digest, object_sha, epoch) = match prepared {
+        let (title, uid, dek, sealed, epoch) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 self.log_failure(Action::DocumentImport.event(), "document:new", &e);
                 return Err(e);
             }
         };
-        let object_path = self.ctx.objects_dir().join(&name);
+        let Sealed {
+            name,
+            digest,
+            object_sha256: object_sha,
+        } = sealed;
+        let object_path = self.ctx.object_path(&name);
         let file_name = req
             .source
             .file_name()
@@ -163,7 +169,7 @@ impl Session {
         for_account: Option<&str>,
     ) -> Result<i64> {
         self.perform(Action::ExportApprove, &object(id), |tx, ctx| {
-            validate_text("--ref", reference, 200)?;
+            validate_text("reference", reference, 200)?;
             load_doc(tx, id)?;
             if let Some(a) = for_account {
                 let exists: Option<String> = tx.query_row("SELECT id FROM accounts WHERE id = ?1", [a], |r| r.get(0)).optional()?;
@@ -238,11 +244,7 @@ impl Session {
     }
 
     fn return_approval(&mut self, id: i64, approval: i64, e: &Error) {
-        let outcome = if e.kind() == crate::error::Kind::Integrity {
-            audit::TAMPERED
-        } else {
-            audit::FAILED
-        };
+        let outcome = audit::outcome_of(e);
         let event = self.ctx.event(
             Action::DocumentOpen.event(),
             &object(id),
@@ -272,7 +274,7 @@ impl Session {
         dek: &[u8; 32],
         target: ExportTarget<'_>,
     ) -> Result<ExportReceipt> {
-        let obj_path = self.ctx.objects_dir().join(&doc.object_name);
+        let obj_path = self.ctx.object_path(&doc.object_name);
         let mut src = std::io::BufReader::with_capacity(
             256 * 1024,
             File::open(&obj_path).map_err(|e| match e.kind() {

@@ -4,10 +4,11 @@
 use crate::backup::*;
 use crate::crypto::{self, stream};
 use crate::db::meta;
-use crate::document::{self, DocRow, Sealing, CUSTODIAN};
+use crate::document::{self, DocRow, CUSTODIAN};
 use crate::error::{Error, Result};
 use crate::keyslots::{pending_context, KeySlots, PendingKey, WrapJson};
 use crate::layout::OBJECTS_DIR;
+use crate::object::{ObjectName, Sealed, Sealing};
 use crate::permission::Action;
 use crate::rekey::*;
 use crate::session::{Done, Session};
@@ -123,9 +124,10 @@ impl Session {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some((epoch, open_suite)) = unfinished(&tx)? {
             if suite.is_some_and(|s| s != open_suite) {
-                return Err(Error::invalid(format!(
-                    "key epoch {epoch} (suite {open_suite}) is unfinished: run `kinko rekey` without --suite to finish it first"
-                )));
+                return Err(Error::field(
+                    "suite",
+                    format!("key epoch {epoch} (suite {open_suite}) is unfinished: finish it first, in its own suite"),
+                ));
             }
             return Ok((epoch, open_suite, true));
         }
@@ -154,22 +156,17 @@ impl Session {
         let (doc, dek) = {
             let tx = self.conn.transaction()?;
             let doc = document::load_doc(&tx, id)?;
-            let wrap = document::load_wrap(&tx, id, CUSTODIAN)?
-                .ok_or_else(|| Error::tampered(format!("document {id} has no custodian key")))?;
-            let ctx = document::wrap_context(&self.ctx.vault_id, &doc.uid, CUSTODIAN);
-            let dek = crypto::hpke_unwrap(custodian, &ctx, &wrap)
-                .filter(|k| k.len() == 32)
-                .ok_or_else(|| {
-                    Error::tampered(format!("the custodian key of document {id} does not open"))
-                })?;
-            let mut key = Zeroizing::new([0u8; 32]);
-            key.copy_from_slice(&dek);
-            (doc, key)
+            let dek = crate::document::custodian_dek(&tx, &self.ctx.vault_id, &doc, custodian)?;
+            (doc, dek)
         };
         let new_uid = crypto::random::<16>();
         let new_dek = crypto::random_key();
         let objects = self.ctx.objects_dir();
-        let (name, object_sha) = reseal_object(
+        let Sealed {
+            name,
+            object_sha256: object_sha,
+            ..
+        } = reseal_object(
             &objects,
             &doc,
             &dek,
@@ -182,11 +179,11 @@ impl Session {
         let committed =
             self.commit_reencrypted(&doc, epoch, suite, (&name, &object_sha), &new_uid, &new_dek);
         match committed {
-            Ok(true) => fsutil::remove_overwritten(&objects.join(&doc.object_name)),
+            Ok(true) => fsutil::remove_overwritten(&doc.object_name.path(&objects)),
             // Another process re-encrypted it first: ours is not needed.
-            Ok(false) => fsutil::remove_overwritten(&objects.join(&name)),
+            Ok(false) => fsutil::remove_overwritten(&name.path(&objects)),
             Err(e) => {
-                let _ = fsutil::remove_overwritten(&objects.join(&name));
+                let _ = fsutil::remove_overwritten(&name.path(&objects));
                 Err(e)
             }
         }
@@ -197,7 +194,7 @@ impl Session {
         doc: &DocRow,
         epoch: u32,
         suite: u16,
-        (name, object_sha): (&str, &str),
+        (name, object_sha): (&ObjectName, &str),
         uid: &[u8; 16],
         dek: &[u8; 32],
     ) -> Result<bool> {
@@ -377,7 +374,7 @@ impl Session {
         remove_stale_snapshots(&self.ctx.dir)?;
         let name = out
             .file_name()
-            .ok_or_else(|| Error::invalid("--out must name a file"))?;
+            .ok_or_else(|| Error::field("out", "the backup's place must name a file"))?;
         let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(name).display().to_string();
         let uid = crypto::random::<16>();
@@ -433,9 +430,10 @@ impl Session {
             sha256: None,
         }];
         for (name, sha256) in &objects {
+            let name = ObjectName::parse(name)?;
             files.push(ArchiveFile {
                 entry: Entry::parse(format!("{OBJECTS_DIR}/{name}").as_bytes())?,
-                path: self.ctx.objects_dir().join(name),
+                path: self.ctx.object_path(&name),
                 sha256: Some(sha256.clone()),
             });
         }

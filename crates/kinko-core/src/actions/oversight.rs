@@ -213,9 +213,9 @@ impl Session {
             let mut known = HashSet::new();
             for id in ids {
                 let doc = load_doc(tx, id)?;
-                known.insert(doc.object_name.clone());
+                known.insert(doc.object_name.to_string());
                 report.documents_checked += 1;
-                let path = ctx.objects_dir().join(&doc.object_name);
+                let path = ctx.object_path(&doc.object_name);
                 if let Err(problem) =
                     check_object_file(&path, &doc.object_sha256, &doc.uid, doc.version)
                 {
@@ -277,17 +277,17 @@ impl Session {
             let detected = parse_time(
                 f.detected_at
                     .as_deref()
-                    .ok_or_else(|| Error::invalid("an incident needs --detected (when it was found)"))?,
+                    .ok_or_else(|| Error::field("detected", "an incident needs the time it was detected"))?,
             )?;
             let summary = text(
                 f.summary
                     .as_deref()
-                    .ok_or_else(|| Error::invalid("an incident needs --summary (what happened)"))?,
+                    .ok_or_else(|| Error::field("summary", "an incident needs a summary (what happened)"))?,
                 "summary",
                 4000,
             )?;
             if summary.is_empty() {
-                return Err(Error::invalid("an incident needs --summary (what happened)"));
+                return Err(Error::field("summary", "an incident needs a summary (what happened)"));
             }
             let reported = f.reported_at.as_deref().map(parse_time).transpose()?;
             tx.execute(
@@ -397,12 +397,13 @@ impl Session {
             }
             let note = text(note, "note", 4000)?;
             if note.is_empty() {
-                return Err(Error::invalid("closing an incident needs a --note"));
+                return Err(Error::field("note", "closing an incident needs a note"));
             }
             if before.reported_at.is_none() {
-                return Err(Error::invalid(format!(
-                    "incident {id} was never reported to the bureau: record --reported first"
-                )));
+                return Err(Error::field(
+                    "reported",
+                    format!("incident {id} was never reported to the bureau: record when it was reported first"),
+                ));
             }
             tx.execute(
                 "UPDATE incidents SET closed_by = ?1, closed_at = ?2, close_note = ?3 WHERE id = ?4",

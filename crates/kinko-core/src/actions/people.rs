@@ -248,25 +248,7 @@ impl Session {
                 .collect::<rusqlite::Result<_>>()?;
             for doc_id in &docs {
                 let doc = crate::document::load_doc(tx, *doc_id)?;
-                let wrap = crate::document::load_wrap(tx, *doc_id, crate::document::CUSTODIAN)?
-                    .ok_or_else(|| {
-                        Error::tampered(format!("document {doc_id} has no custodian key"))
-                    })?;
-                let ctx_bytes = crate::document::wrap_context(
-                    &ctx.vault_id,
-                    &doc.uid,
-                    crate::document::CUSTODIAN,
-                );
-                let dek = crypto::hpke_unwrap(&custodian, &ctx_bytes, &wrap).ok_or_else(|| {
-                    Error::tampered(format!(
-                        "the custodian key of document {doc_id} does not open"
-                    ))
-                })?;
-                let dek: [u8; 32] = dek
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| Error::tampered("a document key has the wrong length"))?;
-                let dek = zeroize::Zeroizing::new(dek);
+                let dek = crate::document::custodian_dek(tx, &ctx.vault_id, &doc, &custodian)?;
                 crate::document::store_wrap(tx, ctx, *doc_id, &doc.uid, id, &own_public, &dek)?;
             }
             tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
@@ -347,9 +329,9 @@ impl Session {
     pub fn roster_approve(&mut self, request: i64, reference: &str, date: &str) -> Result<()> {
         let object = format!("roster-request:{request}");
         self.perform(Action::RosterApprove, &object, |tx, ctx| {
-            validate_text("--ref", reference, 200)?;
+            validate_text("reference", reference, 200)?;
             let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                .map_err(|_| Error::invalid(format!("--date '{date}' is not a date like 2026-04-01")))?;
+                .map_err(|_| Error::field("date", format!("the approval date '{date}' is not a date like 2026-04-01")))?;
             let row: Option<(String, String, String, Option<String>, String)> = tx
                 .query_row(
                     "SELECT roster, change, person, fields, state FROM roster_requests WHERE id = ?1",

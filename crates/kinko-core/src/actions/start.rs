@@ -207,11 +207,7 @@ impl Vault {
     fn seal_signin_failure(&self, id: &str, terminal: &str, e: &Error) -> Result<()> {
         // The ID is what someone typed: keep it printable and short.
         let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
-        let outcome = if e.kind() == crate::error::Kind::Integrity {
-            audit::TAMPERED
-        } else {
-            audit::FAILED
-        };
+        let outcome = audit::outcome_of(e);
         let detail = match e {
             Error::Invalid(m) => m.clone(),
             other => other.to_string(),

@@ -2,11 +2,24 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Kind};
+
 /// Outcome words stored in events.
 pub const OK: &str = "ok";
 pub const DENIED: &str = "denied";
 pub const FAILED: &str = "failed";
 pub const TAMPERED: &str = "tampered";
+
+/// The outcome an event records for an action that did not happen
+/// because of `e`: a refusal is `denied`, tampering `tampered`, anything
+/// else `failed`. The one map, for every refusal the trail records.
+pub fn outcome_of(e: &Error) -> &'static str {
+    match e.kind() {
+        Kind::Denied => DENIED,
+        Kind::Integrity => TAMPERED,
+        Kind::Auth | Kind::Failed => FAILED,
+    }
+}
 
 /// The actor of events Kinko writes by itself (alerts, clock anomalies).
 pub const SYSTEM: &str = "kinko";

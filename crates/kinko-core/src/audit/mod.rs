@@ -32,7 +32,7 @@ use crate::crypto::{self, Wrapped};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
-pub use event::{now, Event, Record, DENIED, FAILED, OK, SYSTEM, TAMPERED};
+pub use event::{now, outcome_of, Event, Record, DENIED, FAILED, OK, SYSTEM, TAMPERED};
 
 /// How many events the trail holds (archived ones included): the size of
 /// the tree.

@@ -157,7 +157,9 @@ pub struct PlanRequest<'a> {
     pub confirmer: &'a str,
     /// Only these documents (the bureau's instruction); None: everything.
     pub items: Option<&'a [i64]>,
-    pub planned_date: NaiveDate,
+    /// When the work is to be complete; None: `disposal.plan_days` (policy)
+    /// Japan days from today.
+    pub planned_date: Option<NaiveDate>,
     /// Return the documents to the bureau before erasing them.
     pub returned: bool,
 }
@@ -370,7 +372,9 @@ pub(crate) fn verify_items(tx: &Transaction, ctx: &Ctx, plan: &Plan) -> Result<V
             [id],
             |r| r.get(0),
         )?;
-        let object_present = crate::document::object_file(&ctx.objects_dir(), &name)?.exists();
+        let object_present = ctx
+            .object_path(&crate::object::ObjectName::parse(&name)?)
+            .exists();
         // Reading needs a wrapped key and the ciphertext: both must be gone.
         let readable = keys_left > 0 && object_present;
         out.push(ItemCheck {

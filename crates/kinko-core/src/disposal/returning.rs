@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use crate::actor::Ctx;
 use crate::crypto::{self, stream};
 use crate::db::meta;
-use crate::document::{load_wrap, wrap_context, CUSTODIAN};
+use crate::document::{load_wrap, CUSTODIAN};
 use crate::error::{Error, Result};
 use crate::package::{self, ManifestFile, Source};
 
@@ -60,20 +60,9 @@ pub(crate) fn source(
             )))
         }
     };
-    let wrap = load_wrap(tx, id, holder)?
+    let dek = crate::document::unwrap_dek(tx, &ctx.vault_id, &doc, holder, secret)?
         .ok_or_else(|| Error::tampered(format!("document {id} has no custodian key")))?;
-    let dek = crypto::hpke_unwrap(
-        secret,
-        &wrap_context(&ctx.vault_id, &doc.uid, holder),
-        &wrap,
-    )
-    .ok_or_else(|| Error::tampered(format!("the key to document {id} does not open")))?;
-    let dek: Zeroizing<[u8; 32]> = Zeroizing::new(
-        dek.as_slice()
-            .try_into()
-            .map_err(|_| Error::tampered("a document key has the wrong length"))?,
-    );
-    let path = ctx.objects_dir().join(&doc.object_name);
+    let path = ctx.object_path(&doc.object_name);
     let (uid, version) = (doc.uid, doc.version);
     let file = ManifestFile {
         document: id,
