@@ -22,7 +22,7 @@ pub enum Kind {
 
 /// What the page is given for a choice: the handle to send back and what
 /// to show the person (the path, so they see where it goes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Chosen {
     pub handle: String,
     pub name: String,

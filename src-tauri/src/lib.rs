@@ -8,6 +8,7 @@ pub mod chooser;
 mod commands;
 mod error;
 mod files;
+mod page_types;
 mod state;
 mod window;
 

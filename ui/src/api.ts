@@ -3,41 +3,14 @@
 
 import { Channel, invoke } from '@tauri-apps/api/core';
 
-export type Pending = 'change_password' | 'enrol_totp';
-export interface Me { id: string; name: string; roles: string[]; pending: Pending | null; notices: string[]; idle_minutes: number }
-export interface AppStatus { vault: string; exists: boolean; problem: string | null; me: Me | null }
-export interface DocumentInfo {
-  id: number; title: string; file_name: string; origin: string; via: string; purpose: string;
-  personal_data: boolean; size: number; sha256: string; received_by: string; received_at: string; holders?: string[];
-}
-export type ViewKind = 'pdf' | 'png' | 'jpeg' | 'gif' | 'webp' | 'text' | 'csv';
-export interface ViewInfo { id: number; title: string; kind: ViewKind; size: number; viewer: string; at: string }
-export interface Account { id: string; name: string; roles: string; status: string; must_change_password: boolean; created_at: string }
-export interface RosterFields { name: string; department: string; position: string; address?: string; birth_date?: string }
-export interface RosterEntry extends RosterFields { roster: string; person: string; approved_ref: string; approved_date: string }
-export interface RosterRequest { id: number; roster: string; change: string; person: string; requested_by: string; requested_at: string; fields?: RosterFields }
-export interface PolicyEntry { key: string; value: string; default: string; meaning: string }
-export interface AuditRecord { seq: number; at: string; actor: string; event: string; object: string; outcome: string; terminal: string; detail: string; leaf: string }
-export interface TrailReport { events: number; archived: number; root: string; checkpoints: number }
-export interface Alert { id: number; rule: string; actor: string; object: string; seq: number; at: string; summary: string; acked_by: string | null; acked_at: string | null; ack_note?: string | null }
-export interface Incident {
-  id: number; detected_at: string; reported_at: string | null; summary: string; items: string[]; actions: string;
-  improvement: string; opened_by: string; opened_at: string; closed_by: string | null; closed_at: string | null;
-}
-export interface PlanState {
-  plan: { plan: number; items: unknown[] }; sha256: string; state: string;
-  approved_ref: string | null; approved_date: string | null; executed_by: string | null; executed_at: string | null;
-  confirmed_by: string | null; confirmed_at: string | null; completed_date: string | null;
-}
-export interface Holding { person: string; name: string; doc_id: number; title: string; personal_data: boolean }
-export interface Saved { paths: string[] }
-/// A file or folder chosen in the shell: a one-time handle and the name to show.
-export interface Chosen { handle: string; name: string }
-export interface Progress { done: number; total: number }
-export interface Algorithm { purpose: string; algorithm: string; id: string; cryptrec: boolean }
-export interface Component { name: string; version: string; license: string }
-export interface About { program: string; version: string; network: string; algorithms: Algorithm[]; sbom_format: string; components: Component[] }
-export interface LogFilter { since?: string; until?: string; actor?: string; event?: string; object?: string }
+// The types are generated from the Rust types the commands return
+// (src-tauri/src/page_types.rs): none is copied here by hand.
+import type {
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
+} from './generated/types';
+export type {
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
+};
 
 export const api = {
   status: () => invoke<AppStatus>('app_status'),

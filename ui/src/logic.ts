@@ -1,5 +1,5 @@
 // The page's own logic, kept free of the DOM so Vitest can hold it:
-// which screens a role sees, document filters, the audit timeline's
+// which screens the signed-in person's allowed actions open, document filters, the audit timeline's
 // counts, the idle timer, and small formatting.
 
 import type { AuditRecord, DocumentInfo } from './api';
@@ -8,26 +8,32 @@ export type Screen =
   | 'documents' | 'import' | 'grants' | 'accounts' | 'rosters' | 'policy' | 'audit' | 'alerts'
   | 'contractEnd' | 'incidents' | 'statusReport' | 'about';
 
-// Mirrors the core's permission matrix (docs/roles.md) so nobody is shown
-// a screen whose every action the core would refuse. The core still
-// checks each call.
-const SCREENS: Record<Screen, string[]> = {
-  documents: ['officer', 'manager', 'handler'],
-  import: ['officer', 'manager'],
-  grants: ['officer', 'manager'],
-  accounts: ['officer', 'sysadmin'],
-  rosters: ['officer', 'manager'],
-  policy: ['officer'],
-  audit: ['officer', 'auditor'],
-  alerts: ['officer', 'manager', 'auditor'],
-  contractEnd: ['officer', 'manager', 'auditor'],
-  incidents: ['officer', 'manager', 'auditor'],
-  statusReport: ['officer'],
-  about: ['officer', 'manager', 'handler', 'sysadmin', 'auditor'],
+// The action each screen is for (an audit event name). The page knows no
+// roles: the core sends the actions the person may take
+// (`permission::allowed`, `Me.allowed`) and a screen shows when its action
+// is among them. The core still checks each call.
+const SCREENS: Record<Screen, string> = {
+  documents: 'document.list',
+  import: 'document.import',
+  grants: 'document.grants',
+  accounts: 'account.list',
+  rosters: 'roster.read',
+  policy: 'policy.set',
+  audit: 'audit.read',
+  alerts: 'alert.read',
+  contractEnd: 'disposal.read',
+  incidents: 'incident.read',
+  statusReport: 'report.status',
+  about: 'vault.status',
 };
 
-export function screensFor(roles: string[]): Screen[] {
-  return (Object.keys(SCREENS) as Screen[]).filter((s) => SCREENS[s].some((r) => roles.includes(r)));
+export function screensFor(allowed: readonly string[]): Screen[] {
+  return (Object.keys(SCREENS) as Screen[]).filter((s) => allowed.includes(SCREENS[s]));
+}
+
+/// May the signed-in person take `action` (an audit event name)?
+export function may(me: { allowed: readonly string[] }, action: string): boolean {
+  return me.allowed.includes(action);
 }
 
 export interface DocFilter { text: string; purpose: string; personalOnly: boolean; from: string; to: string }

@@ -103,7 +103,7 @@ function langButton(then: () => void): HTMLElement {
 
 /// The frame around a screen: header, navigation, message line.
 function frame(active: Route['screen']): HTMLElement {
-  const nav = el('nav', {}, ...screensFor(me!.roles).map((s) => {
+  const nav = el('nav', {}, ...screensFor(me!.allowed).map((s) => {
     const b = button(t(lang, s as Key), `nav-${s}`, () => void render({ screen: s }), s === active ? 'active' : '');
     return b;
   }));
@@ -132,7 +132,7 @@ async function render(r: Route): Promise<void> {
     pendingStep(startCtx(), me.pending);
     return;
   }
-  const allowed = screensFor(me.roles);
+  const allowed = screensFor(me.allowed);
   if (r.screen !== 'document' && r.screen !== 'viewer' && !allowed.includes(r.screen)) {
     r = { screen: allowed[0] ?? 'documents' };
   }

@@ -10,7 +10,7 @@ use crate::crypto::stream;
 use crate::error::{Error, Result};
 
 /// One algorithm in use.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Algorithm {
     /// What it protects.
     pub purpose: &'static str,
@@ -100,7 +100,7 @@ pub fn algorithms() -> Vec<Algorithm> {
 }
 
 /// One dependency as the inventory shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Component {
     pub name: String,
     pub version: String,
@@ -109,7 +109,7 @@ pub struct Component {
 
 /// What a shell shows about itself: version, network stance, algorithms
 /// and the dependency inventory read from its embedded CycloneDX SBOM.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct About {
     pub program: String,
     pub version: String,

@@ -105,7 +105,8 @@ pub(crate) fn validate_text(field: &'static str, text: &str, max: usize) -> Resu
 }
 
 /// An account as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "Account")]
 pub struct AccountInfo {
     pub id: String,
     pub name: String,

@@ -26,7 +26,7 @@ pub struct Actor {
 }
 
 /// The step a restricted person must take before anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Pending {
     ChangePassword,

@@ -26,14 +26,15 @@ pub struct IncidentFields {
     pub improvement: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "IncidentUpdate")]
 pub struct Update {
     pub at: String,
     pub by: String,
     pub what: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Incident {
     pub id: i64,
     pub detected_at: String,

@@ -323,6 +323,17 @@ pub fn allows(role: Role, action: Action) -> bool {
 }
 
 /// Refuse with a sentence naming the action if none of `roles` allows it.
+/// Every action someone holding `roles` may take, by audit event name
+/// (`document.import` …): what a shell shows, so that it decides nothing
+/// about roles itself. The core still checks each call.
+pub fn allowed(roles: &Roles) -> Vec<&'static str> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| roles.0.iter().any(|r| allows(*r, *a)))
+        .map(Action::event)
+        .collect()
+}
+
 pub fn check(roles: &Roles, action: Action) -> Result<()> {
     if roles.0.iter().any(|r| allows(*r, action)) {
         Ok(())

@@ -304,7 +304,7 @@ pub(crate) fn sync_lockout(policy: &Policy, dir: &std::path::Path) -> Result<()>
 }
 
 /// One setting as shown by `policy show`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct PolicyEntry {
     pub key: String,
     pub value: String,

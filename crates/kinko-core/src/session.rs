@@ -201,6 +201,17 @@ impl Session {
         Ok(())
     }
 
+    /// The actions this person may take now (audit event names): their
+    /// roles' actions, or only setting their credentials while restricted.
+    pub fn allowed(&self) -> Vec<&'static str> {
+        let roles = &self.ctx.actor.roles;
+        Action::ALL
+            .into_iter()
+            .filter(|a| permission::check(roles, *a).is_ok() && self.check_restriction(*a).is_ok())
+            .map(Action::event)
+            .collect()
+    }
+
     /// Things the person should be told (a password about to expire).
     pub fn notices(&self) -> &[String] {
         &self.notices

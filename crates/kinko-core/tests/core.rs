@@ -1456,3 +1456,37 @@ fn every_fuzz_seed_and_regression_parses() {
         }
     }
 }
+
+/// The page is told what a person may do (`Session::allowed`), so it
+/// decides nothing about roles: a role's actions, and only setting one's
+/// credentials while restricted (a new account before its first password).
+#[test]
+fn a_session_tells_what_its_person_may_do() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let allowed = boss.allowed();
+    assert_eq!(
+        allowed,
+        kinko_core::permission::allowed(&boss.actor().roles.clone())
+    );
+    assert!(allowed.contains(&"document.import") && allowed.contains(&"report.status"));
+    let hana = boss.add_account("hana", "Hana", "handler").unwrap();
+    let new = f.sign_in("hana", hana.initial_password.as_str());
+    assert_eq!(
+        new.allowed(),
+        vec![
+            "account.passwd",
+            "account.totp_enroll",
+            "account.totp_confirm",
+            "policy.show",
+            "session.start",
+            "session.end",
+            "vault.status"
+        ]
+    );
+    let admin = boss.add_account("sam", "Sam", "sysadmin").unwrap();
+    let own = f.activate("sam", &admin.initial_password);
+    let sam = f.sign_in("sam", &own);
+    assert!(sam.allowed().contains(&"account.add"));
+    assert!(!sam.allowed().iter().any(|a| a.starts_with("document.")));
+}

@@ -71,7 +71,7 @@ pub struct Receipt {
     pub personal_data: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Progress {
     pub done: u64,
     pub total: u64,
@@ -119,7 +119,7 @@ pub fn cancel_import(state: State<'_, AppState>) -> Reply<()> {
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct ViewInfo {
     pub id: i64,
     pub title: String,

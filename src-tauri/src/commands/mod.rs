@@ -6,10 +6,10 @@
 
 mod calling;
 mod contract;
-mod documents;
-mod oversight;
-mod people;
-mod start;
+pub(crate) mod documents;
+pub(crate) mod oversight;
+pub(crate) mod people;
+pub(crate) mod start;
 
 /// Every command, as declared in the ACL manifest (build.rs) and granted
 /// in capabilities/default.json.

@@ -12,7 +12,8 @@ use crate::error::{CommandError, Reply};
 use crate::files::write_new;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, ts_rs::TS)]
+#[ts(optional_fields)]
 pub struct LogFilter {
     pub since: Option<String>,
     pub until: Option<String>,
@@ -47,7 +48,7 @@ pub async fn audit_verify(
     with_session(&state, |s| s.audit_verify(None))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Saved {
     pub paths: Vec<String>,
 }

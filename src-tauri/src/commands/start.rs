@@ -12,7 +12,7 @@ use crate::error::{CommandError, Reply};
 use crate::state::AppState;
 
 /// The signed-in person, as the page needs them to pick screens.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct Me {
     pub id: String,
     pub name: String,
@@ -21,6 +21,9 @@ pub struct Me {
     pub pending: Option<kinko_core::Pending>,
     pub notices: Vec<String>,
     pub idle_minutes: u64,
+    /// What they may do now (`permission::allowed`, audit event names):
+    /// the page shows screens and buttons by it and knows no roles.
+    pub allowed: Vec<&'static str>,
 }
 
 fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
@@ -32,10 +35,11 @@ fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
         pending: a.pending,
         notices: s.notices().to_vec(),
         idle_minutes: s.idle_minutes()?,
+        allowed: s.allowed(),
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ts_rs::TS)]
 pub struct AppStatus {
     pub vault: String,
     pub exists: bool,

@@ -7,7 +7,7 @@ import { api, type PlanState } from '../api';
 import { button, checkbox, el, field, input, table } from '../dom';
 import { choice } from '../choice';
 import { planState, t } from '../i18n';
-import { japanTime, parseItems } from '../logic';
+import { japanTime, may, parseItems } from '../logic';
 import type { Ctx } from '../ctx';
 
 function steps(c: Ctx, p: PlanState | null): HTMLElement {
@@ -23,14 +23,14 @@ function steps(c: Ctx, p: PlanState | null): HTMLElement {
 
 export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const plan = await api.disposalStatus();
-  const officer = c.me.roles.includes('officer');
-  const acts = c.me.roles.some((r) => r === 'officer' || r === 'manager');
+  const plans = may(c.me, 'disposal.plan');
+  const acts = may(c.me, 'disposal.execute');
   const folder = choice(c, 'disposal-folder', 'folder');
   const again = () => c.go({ screen: 'contractEnd' });
   const parts: HTMLElement[] = [el('h1', {}, t(c.lang, 'contractEnd')),
     plan ? el('p', { id: 'disposal-state' }, `${t(c.lang, 'state')}: ${planState(c.lang, plan.state)}`) : el('p', { id: 'disposal-state' }, t(c.lang, 'noPlan')),
     steps(c, plan), folder.element];
-  if (officer) {
+  if (plans) {
     const executor = input('plan-executor');
     const confirmer = input('plan-confirmer');
     const items = input('plan-items');
@@ -79,7 +79,7 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
       again();
     })));
   }
-  if (officer && plan?.confirmed_at) {
+  if (may(c.me, 'disposal.report') && plan?.confirmed_at) {
     parts.push(button(t(c.lang, 'writeReport'), 'disposal-report', (b) => c.busy(b, async () => {
       const s = await api.disposalReport(folder.take());
       c.ok(`${t(c.lang, 'saved')}: ${s.paths.join(', ')}`);

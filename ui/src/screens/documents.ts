@@ -8,7 +8,7 @@ import { api, type Chosen, type DocumentInfo } from '../api';
 import { choice } from '../choice';
 import { button, checkbox, el, field, input, select, table } from '../dom';
 import { t } from '../i18n';
-import { byPerson, filterDocuments, formatSize, japanTime, purposes } from '../logic';
+import { byPerson, filterDocuments, formatSize, japanTime, may, purposes } from '../logic';
 import type { Ctx } from '../ctx';
 
 export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
@@ -95,7 +95,7 @@ export async function importScreen(c: Ctx, area: HTMLElement): Promise<void> {
 
 export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Promise<void> {
   const d: DocumentInfo = await api.document(id ?? 0);
-  const manages = c.me.roles.some((r) => r === 'officer' || r === 'manager');
+  const manages = may(c.me, 'document.grant');
   const person = input('grant-person');
   const folder = choice(c, 'export-folder', 'folder', 'exportTo');
   const parts: HTMLElement[] = [
@@ -119,7 +119,7 @@ export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Pr
         c.go({ screen: 'document', arg: d.id });
       }))));
   }
-  if (c.me.roles.includes('officer')) {
+  if (may(c.me, 'document.approve_export')) {
     const ref = input('approval-ref');
     const who = input('approval-person');
     parts.push(el('h2', {}, t(c.lang, 'approveExport')), el('div', { class: 'row' },

@@ -6,7 +6,7 @@ import { api, type LogFilter } from '../api';
 import { button, checkbox, el, field, input, table } from '../dom';
 import { choice } from '../choice';
 import { t } from '../i18n';
-import { eventsByDay, japanDay, japanDayEnd, japanDayStart, japanTime } from '../logic';
+import { eventsByDay, japanDay, japanDayEnd, japanDayStart, japanTime, may } from '../logic';
 import type { Ctx } from '../ctx';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -79,7 +79,7 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
 
 export async function alertsScreen(c: Ctx, area: HTMLElement, _arg?: number, all = false): Promise<void> {
   const alerts = await api.alerts(all);
-  const mayAck = c.me.roles.some((r) => r === 'officer' || r === 'manager');
+  const mayAck = may(c.me, 'alert.ack');
   const showAll = checkbox('alerts-all', all);
   showAll.addEventListener('change', () => void alertsScreen(c, area, undefined, showAll.checked).catch(c.fail));
   area.replaceChildren(el('h1', {}, t(c.lang, 'alerts')),
@@ -99,7 +99,7 @@ export async function alertsScreen(c: Ctx, area: HTMLElement, _arg?: number, all
 
 export async function incidentsScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const list = await api.incidents(true);
-  const records = c.me.roles.some((r) => r === 'officer' || r === 'manager');
+  const records = may(c.me, 'incident.record');
   const fields: [string, HTMLInputElement | HTMLTextAreaElement][] = [
     ['detected_at', input('incident-detected')], ['summary', input('incident-summary')],
     ['items', input('incident-items')], ['actions', el('textarea', { id: 'incident-actions' }) as HTMLTextAreaElement],

@@ -4,7 +4,7 @@
 import { api } from '../api';
 import { button, el, field, input, select, table } from '../dom';
 import { roleName, t } from '../i18n';
-import { japanTime } from '../logic';
+import { japanTime, may } from '../logic';
 import type { Ctx } from '../ctx';
 
 export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
@@ -43,7 +43,7 @@ export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
 
 export async function rostersScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const { entries, requests } = await api.rosters();
-  const officer = c.me.roles.includes('officer');
+  const approves = may(c.me, 'roster.approve');
   const rosterName = (r: string) => t(c.lang, r === 'handler' ? 'handlerRoster' : 'workerRoster');
   const roster = select('roster-kind', [['handler', t(c.lang, 'handlerRoster')], ['worker', t(c.lang, 'workerRoster')]]);
   const person = input('roster-person');
@@ -58,11 +58,11 @@ export async function rostersScreen(c: Ctx, area: HTMLElement): Promise<void> {
     el('h2', {}, t(c.lang, 'requests')),
     table('roster-requests', ['#', t(c.lang, 'roster'), t(c.lang, 'change_'), t(c.lang, 'person'), t(c.lang, 'name'), t(c.lang, 'requestedBy'), ''],
       requests.map((r) => [String(r.id), rosterName(r.roster), r.change, r.person, r.fields?.name ?? '', `${r.requested_by} ${japanTime(r.requested_at)}`,
-        officer ? button(t(c.lang, 'approve'), `approve-${r.id}`, (b) => c.busy(b, async () => {
+        approves ? button(t(c.lang, 'approve'), `approve-${r.id}`, (b) => c.busy(b, async () => {
           await api.rosterApprove(r.id, ref.value, date.value);
           c.go({ screen: 'rosters' });
         })) : ''])),
-    officer ? el('div', { class: 'row' }, field(t(c.lang, 'approvalRef'), ref), field(t(c.lang, 'approvedOn'), date)) : el('span'),
+    approves ? el('div', { class: 'row' }, field(t(c.lang, 'approvalRef'), ref), field(t(c.lang, 'approvedOn'), date)) : el('span'),
     el('h2', {}, t(c.lang, 'entries')),
     table('roster-entries', [t(c.lang, 'roster'), t(c.lang, 'person'), t(c.lang, 'name'), t(c.lang, 'department'), t(c.lang, 'position'), t(c.lang, 'approvalRef'), ''],
       entries.map((e) => [rosterName(e.roster), e.person, e.name, e.department, e.position, `${e.approved_ref} (${e.approved_date})`,

@@ -57,7 +57,7 @@ impl Rule {
 }
 
 /// An alert as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Alert {
     pub id: i64,
     pub rule: String,
