@@ -8,7 +8,7 @@
 # New inputs go to a temporary corpus; the seeds in fuzz/corpus are only
 # read. A crash is saved under fuzz/artifacts/<target>/ and fails the run:
 # copy it into fuzz/regressions/<target>/, where the core's replay test
-# (`core.rs::every_fuzz_seed_and_regression_parses`) keeps it fixed.
+# (`crates/kinko-core/tests/core/fuzz.rs`) keeps it fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"

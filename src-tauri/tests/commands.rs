@@ -9,7 +9,7 @@ use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewWindow};
 
-const PW: &str = "Kinko-Vault-7q2x!";
+use kinko_test_support::OFFICER_PW as PW;
 
 fn request(cmd: &str, body: Value) -> InvokeRequest {
     InvokeRequest {
@@ -46,19 +46,7 @@ fn app(
     (app, w)
 }
 
-fn totp_now(secret_base32: &str) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    totp_rs::Builder::new()
-        .with_secret(secret)
-        .build()
-        .unwrap()
-        .generate(unix)
-        .to_string()
-}
+use kinko_test_support::totp_now;
 
 #[test]
 fn first_run_sign_in_totp_refusals_and_the_lock() {

@@ -3,23 +3,7 @@
 
 use crate::{TestVault, OFFICER_PW};
 
-/// The TOTP code an authenticator would show at `unix` seconds.
-fn code_at(secret_base32: &str, unix: u64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
-    totp_rs::Builder::new()
-        .with_secret(secret)
-        .build()
-        .unwrap()
-        .generate(unix)
-        .to_string()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use kinko_test_support::{now_unix as now, totp_at as code_at};
 
 /// A vault with the default policy: one-time codes required.
 fn strict_vault() -> TestVault {

@@ -18,7 +18,7 @@ mod tamper;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub const OFFICER_PW: &str = "Kinko-Vault-7q2x!";
+pub use kinko_test_support::OFFICER_PW;
 
 /// The `kinko` binary next to this test's target directory.
 pub fn kinko_bin() -> PathBuf {
@@ -341,16 +341,7 @@ impl TestVault {
     /// Open the vault's database directly with a key holder's slot, as
     /// someone with the files and a password could (to tamper with it).
     pub fn raw_db(&self, id: &str, password: &str) -> rusqlite::Connection {
-        let slots = kinko_core::keyslots::KeySlots::load(&self.dir.join("keyslots")).unwrap();
-        let keys = slots.unlock(id, password.as_bytes()).unwrap();
-        let conn = rusqlite::Connection::open(self.dir.join("kinko.db")).unwrap();
-        conn.pragma_update(
-            None,
-            "key",
-            format!("x'{}'", kinko_core::crypto::hex(&keys.db_key)),
-        )
-        .unwrap();
-        conn
+        kinko_test_support::raw_db(&self.dir, id, password)
     }
 
     /// Events in the trail, as JSON, read by the officer.

@@ -1,0 +1,174 @@
+//! The audit trail: every action and refusal leaves its event (A1), the
+//! clock and holiday alerts (A5, A6), retention and signed archives (A3).
+
+use super::*;
+
+#[test]
+fn every_action_and_refusal_is_in_the_audit_trail() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let admin = boss.add_account("admin", "Admin", "sysadmin").unwrap();
+    let src = f.file("a.txt", b"x");
+    let id = boss.import(&f.request(&src), &mut no_progress()).unwrap();
+    let mut admin_s = f.sign_in("admin", admin.initial_password.as_str());
+    assert!(matches!(admin_s.list_documents(), Err(Error::Denied(_))));
+    assert!(matches!(boss.grant(id, "admin"), Err(Error::Denied(_))));
+    let vault = Vault::open(&f.dir).unwrap();
+    assert!(matches!(
+        vault.sign_in("boss", &Password::new("wrong-password"), None, "t"),
+        Err(Error::BadCredentials)
+    ));
+    assert!(matches!(
+        vault.sign_in("nobody", &Password::new("wrong-password"), None, "t"),
+        Err(Error::BadCredentials)
+    ));
+
+    let mut boss = f.officer();
+    let log = boss.audit_log(&Default::default()).unwrap();
+    let has = |event: &str, actor: &str, outcome: &str| {
+        log.iter()
+            .any(|r| r.event.event == event && r.event.actor == actor && r.event.outcome == outcome)
+    };
+    assert!(has("vault.init", "boss", "ok"));
+    assert!(has("account.add", "boss", "ok"));
+    assert!(has("document.import", "boss", "ok"));
+    assert!(has("document.list", "admin", "denied"));
+    assert!(has("document.grant", "boss", "denied"));
+    assert!(has("session.signin", "boss", "failed"));
+    // An ID that belongs to nobody is kept only as a keyed hash.
+    assert!(log.iter().any(|r| r.event.event == "session.signin"
+        && r.event.actor.starts_with("unknown#")
+        && r.event.outcome == "failed"));
+    assert!(log.iter().all(|r| !format!("{r:?}").contains("nobody")));
+    for r in &log {
+        assert!(!r.event.terminal.is_empty() && r.event.at.ends_with('Z'));
+    }
+    assert!(
+        std::fs::read_dir(f.dir.join("inbox"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "inbox drained"
+    );
+    assert!(boss.verify(false).unwrap().is_intact());
+}
+
+/// A6: an event dated before the one ahead of it keeps its place in the
+/// tree and raises a clock-anomaly alert. A5: work on a public holiday
+/// raises an alert.
+#[test]
+fn a_clock_that_goes_back_is_an_anomaly_and_holidays_alert() {
+    use kinko_core::audit::{self, alerts, Event};
+    let f = fixture(KdfProfile::Argon2id);
+    let raw = f.raw_db("boss", OFFICER_PW);
+    let tx = raw.unchecked_transaction().unwrap();
+    let mut e = Event::new("boss", "document.list", "documents", "ok", "test", "");
+    // 元日 (New Year's Day), noon in Japan: earlier than every event so far.
+    e.at = "2026-01-01T03:00:00.000000Z".into();
+    let seq = audit::append(&tx, &e).unwrap();
+    tx.commit().unwrap();
+    let raised = alerts::list(&raw, true).unwrap();
+    assert!(raised
+        .iter()
+        .any(|a| a.rule == "clock_anomaly" && a.seq == seq && a.summary.contains("went back")));
+    assert!(raised
+        .iter()
+        .any(|a| a.rule == "off_hours" && a.actor == "boss" && a.summary.contains("holiday")));
+    drop(raw);
+    let mut boss = f.officer();
+    let report = boss.audit_verify(None).unwrap();
+    assert_eq!(report.clock_anomalies, 1);
+    let log = boss.audit_log(&Default::default()).unwrap();
+    // The order is the tree's, not the clock's.
+    assert!(log.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    assert!(log.iter().any(|r| r.seq == seq && r.event.at == e.at));
+}
+
+/// A3: events past the retention period go to a signed archive file that
+/// verifies on its own; the vault drops them and its tree still verifies.
+#[test]
+fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
+    use kinko_core::audit::retention::{archive, verify_archive};
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    boss.add_account("hana", "Hana", "handler").unwrap();
+    boss.audit_checkpoint().unwrap();
+    drop(boss);
+    let id = vault_id(&f);
+    let far = chrono::NaiveDate::from_ymd_opt(2999, 1, 1).unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::days(400);
+    let first_file = f.work.join("a1.json");
+
+    let raw = f.raw_db("boss", OFFICER_PW);
+    // Today every event is younger than the retention period.
+    let tx = raw.unchecked_transaction().unwrap();
+    assert!(matches!(
+        archive(&tx, &id, "boss", far, chrono::Utc::now(), &first_file),
+        Err(Error::Invalid(_))
+    ));
+    assert!(!first_file.exists());
+    let a1 = archive(&tx, &id, "boss", far, later, &first_file).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(a1.first, 1);
+    let checked = verify_archive(&std::fs::read(&first_file).unwrap(), None).unwrap();
+    assert_eq!((checked.first, checked.last), (1, a1.last));
+
+    // The vault goes on; its tree (with the archived leaves) verifies.
+    let mut boss = f.officer();
+    boss.list_documents().unwrap();
+    let r = boss.audit_verify(None).unwrap();
+    assert_eq!(r.archived, a1.last as u64);
+    assert!(boss
+        .audit_log(&Default::default())
+        .unwrap()
+        .iter()
+        .all(|e| e.seq > a1.last));
+    drop(boss);
+
+    // A second archive continues where the first ended, and verifies on
+    // its own from the subtrees to its left.
+    let second_file = f.work.join("a2.json");
+    let tx = raw.unchecked_transaction().unwrap();
+    let a2 = archive(&tx, &id, "boss", far, later, &second_file).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(a2.first, a1.last + 1);
+    verify_archive(&std::fs::read(&second_file).unwrap(), None).unwrap();
+    f.officer().audit_verify(None).unwrap();
+
+    // An archive edited afterwards is tampering.
+    let text = std::fs::read_to_string(&second_file).unwrap();
+    let edited = text.replacen("\"actor\":\"boss\"", "\"actor\":\"hana\"", 1);
+    assert_ne!(edited, text);
+    assert!(matches!(
+        verify_archive(edited.as_bytes(), None),
+        Err(Error::Tampered(m)) if m.contains("was changed")
+    ));
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["events"].as_array_mut().unwrap().pop();
+    assert!(matches!(
+        verify_archive(json.to_string().as_bytes(), None),
+        Err(Error::Tampered(_))
+    ));
+    assert!(matches!(
+        verify_archive(b"{}", None),
+        Err(Error::Invalid(_))
+    ));
+    // A subtree slipped in over the archived events, to stand for them.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let root = json["checkpoint"]["root"].clone();
+    json["before"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!([20, 0, root]));
+    assert!(matches!(
+        verify_archive(json.to_string().as_bytes(), None),
+        Err(Error::Tampered(_))
+    ));
+    // The right key, and another.
+    let key = checked.key_fingerprint.clone();
+    verify_archive(&std::fs::read(&second_file).unwrap(), Some(&key)).unwrap();
+    assert!(matches!(
+        verify_archive(&std::fs::read(&second_file).unwrap(), Some(&"0".repeat(64))),
+        Err(Error::Tampered(_))
+    ));
+}
