@@ -11,9 +11,11 @@ mod disposal;
 mod documents;
 mod errors;
 mod incidents;
+mod insider;
 mod permissions;
 mod rosters;
 mod tamper;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -219,6 +219,58 @@ pub(crate) fn store_wrap(
     Ok(())
 }
 
+/// Point document `doc` at a new object file (and key epoch), if it still
+/// has the uid `doc` was read with: false when another process moved it
+/// first.
+pub(crate) fn move_to_object(
+    tx: &Transaction,
+    doc: &DocRow,
+    uid: &[u8; 16],
+    sealed: (&ObjectName, &str),
+    epoch: u32,
+) -> Result<bool> {
+    let (name, object_sha) = sealed;
+    let moved = tx.execute(
+        "UPDATE documents SET uid = ?1, object_name = ?2, object_sha256 = ?3, epoch = ?4 WHERE id = ?5 AND uid = ?6 AND erased_at IS NULL",
+        params![uid.to_vec(), name, object_sha, epoch, doc.id, doc.uid.to_vec()],
+    )?;
+    Ok(moved == 1)
+}
+
+/// Wrap a document's new key (`uid`, `dek`) again for every holder it has
+/// now, in place (who granted it and when stay as they were). Read under
+/// the write lock, so a grant or revoke made meanwhile is kept.
+pub(crate) fn rewrap_holders(
+    tx: &Transaction,
+    vault_id: &str,
+    doc_id: i64,
+    uid: &[u8; 16],
+    dek: &[u8; 32],
+) -> Result<()> {
+    let holders: Vec<(String, Option<Vec<u8>>)> = tx
+        .prepare("SELECT w.holder, a.hpke_public FROM wraps w LEFT JOIN accounts a ON a.id = w.holder WHERE w.doc_id = ?1")?
+        .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let custodian_public = crate::db::meta(tx, "custodian_public")?;
+    for (holder, public) in holders {
+        let public = match (holder.as_str(), public) {
+            (CUSTODIAN, _) => custodian_public.clone(),
+            (_, Some(p)) => p,
+            (other, None) => {
+                return Err(Error::tampered(format!(
+                    "document {doc_id} is wrapped to {other}, who is not an account"
+                )))
+            }
+        };
+        let w = crypto::hpke_wrap(&public, &wrap_context(vault_id, uid, &holder), dek)?;
+        tx.execute(
+            "UPDATE wraps SET enc = ?1, ciphertext = ?2 WHERE doc_id = ?3 AND holder = ?4",
+            params![w.enc, w.ciphertext, doc_id, holder],
+        )?;
+    }
+    Ok(())
+}
+
 /// Reads the source, counting bytes and reporting progress.
 struct CountingReader<'a, R> {
     inner: R,

@@ -31,7 +31,7 @@ pub struct SlotSecrets {
     pub hpke_secret: [u8; 32],
     pub sign_secret: [u8; 32],
     /// What the slot's owner trusts: a hash of the vault's public keys and
-    /// the owner's own account record (see `session::anchor`). Someone who
+    /// the owner's own account record (see `keyslots::anchor`). Someone who
     /// can write the database but not this slot cannot swap those keys or
     /// that record unnoticed.
     pub anchor: [u8; 32],

@@ -16,7 +16,7 @@ use crate::{audit, fsutil};
 use rusqlite::{params, OptionalExtension};
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use zeroize::Zeroizing;
 
@@ -357,26 +357,71 @@ impl Session {
         })
     }
 
-    /// Take `from`'s access to document `id` away: their wrap is deleted.
+    /// Take `from`'s access to document `id` away. Their wrap is deleted
+    /// and the document is re-encrypted at once under a new key (a new
+    /// object file), wrapped again to the remaining holders and the
+    /// custodian: a copy of the old wrap, kept by the person revoked,
+    /// opens nothing the vault still holds. The revoker must hold the key.
     pub fn revoke(&mut self, id: i64, from: &str) -> Result<()> {
-        self.perform(Action::Revoke, &object(id), |tx, _| {
+        // The new object, once written: removed again if the revoke does
+        // not commit (then nothing refers to it).
+        let written: std::cell::RefCell<Option<PathBuf>> = Default::default();
+        let done = self.perform(Action::Revoke, &object(id), |tx, ctx| {
             validate_id(from)?;
-            load_doc(tx, id)?;
+            let doc = load_doc(tx, id)?;
             debug_assert!(
                 !from.starts_with('#'),
                 "validate_id refuses the custodian's holder name"
             );
-            let n = tx.execute(
-                "DELETE FROM wraps WHERE doc_id = ?1 AND holder = ?2 AND holder != ?3",
-                params![id, from, CUSTODIAN],
-            )?;
-            if n == 0 {
+            if load_wrap(tx, id, from)?.is_none() {
                 return Err(Error::NotFound(format!(
                     "a grant of document {id} to {from}"
                 )));
             }
-            Ok(Done::ok((), format!("from={from}")))
-        })
+            let dek = unwrap_own_dek(tx, ctx, &doc).map_err(|e| match e {
+                Error::Denied(_) => Error::denied(format!(
+                    "you do not hold the key of document {id}, so you cannot revoke it; ask someone who holds it"
+                )),
+                other => other,
+            })?;
+            tx.execute(
+                "DELETE FROM wraps WHERE doc_id = ?1 AND holder = ?2 AND holder != ?3",
+                params![id, from, CUSTODIAN],
+            )?;
+            let (epoch, suite) = crate::rekey::current_epoch(tx)?;
+            let uid = crypto::random::<16>();
+            let new_dek = crypto::random_key();
+            let objects = ctx.objects_dir();
+            let sealed = crate::rekey::reseal_object(
+                &objects,
+                &doc,
+                &dek,
+                Sealing {
+                    uid,
+                    dek: &new_dek,
+                    suite,
+                },
+            )?;
+            *written.borrow_mut() = Some(sealed.name.path(&objects));
+            // Under the write lock since the document was read: it has not moved.
+            if !move_to_object(tx, &doc, &uid, (&sealed.name, &sealed.object_sha256), epoch)? {
+                return Err(Error::Database(format!("document {id} changed during the revoke; try again")));
+            }
+            rewrap_holders(tx, &ctx.vault_id, id, &uid, &new_dek)?;
+            Ok(Done::ok(
+                ctx.object_path(&doc.object_name),
+                format!("from={from}"),
+            ))
+        });
+        match done {
+            Ok(old) => fsutil::remove_overwritten(&old),
+            Err(e) => {
+                if let Some(new) = written.take() {
+                    let _ = fsutil::remove_overwritten(&new);
+                }
+                Err(e)
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::backup::*;
 use crate::crypto::{self, stream};
 use crate::db::meta;
-use crate::document::{self, DocRow, CUSTODIAN};
+use crate::document::{self, DocRow};
 use crate::error::{Error, Result};
 use crate::keyslots::{pending_context, KeySlots, PendingKey, WrapJson};
 use crate::layout::OBJECTS_DIR;
@@ -201,41 +201,10 @@ impl Session {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let moved = tx.execute(
-            "UPDATE documents SET uid = ?1, object_name = ?2, object_sha256 = ?3, epoch = ?4 WHERE id = ?5 AND uid = ?6 AND erased_at IS NULL",
-            params![uid.to_vec(), name, object_sha, epoch, doc.id, doc.uid.to_vec()],
-        )?;
-        if moved == 0 {
+        if !document::move_to_object(&tx, doc, uid, (name, object_sha), epoch)? {
             return Ok(false);
         }
-        // The holders as they are now, under the write lock: a grant or
-        // revoke made during the run is kept.
-        let holders: Vec<(String, Option<Vec<u8>>)> = tx
-            .prepare("SELECT w.holder, a.hpke_public FROM wraps w LEFT JOIN accounts a ON a.id = w.holder WHERE w.doc_id = ?1")?
-            .query_map([doc.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let custodian_public = meta(&tx, "custodian_public")?;
-        for (holder, public) in holders {
-            let public = match (holder.as_str(), public) {
-                (CUSTODIAN, _) => custodian_public.clone(),
-                (_, Some(p)) => p,
-                (other, None) => {
-                    return Err(Error::tampered(format!(
-                        "document {} is wrapped to {other}, who is not an account",
-                        doc.id
-                    )))
-                }
-            };
-            let w = crypto::hpke_wrap(
-                &public,
-                &document::wrap_context(&self.ctx.vault_id, uid, &holder),
-                dek,
-            )?;
-            tx.execute(
-                "UPDATE wraps SET enc = ?1, ciphertext = ?2 WHERE doc_id = ?3 AND holder = ?4",
-                params![w.enc, w.ciphertext, doc.id, holder],
-            )?;
-        }
+        document::rewrap_holders(&tx, &self.ctx.vault_id, doc.id, uid, dek)?;
         audit::append(
             &tx,
             &self.ctx.event(
