@@ -22,7 +22,8 @@ pub enum Kind {
 
 /// What the page is given for a choice: the handle to send back and what
 /// to show the person (the path, so they see where it goes).
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Chosen {
     pub handle: String,
     pub name: String,

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 /// A refusal as the page receives it: the code, the core's lead for it
 /// (the one list both shells use) and the detail line.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CommandError {
     pub code: &'static str,
     pub lead: kinko_core::error::Lead,

@@ -533,6 +533,7 @@ pub fn flag_for(field: &str) -> String {
         "origin" => "--from".into(),
         "reference" => "--ref".into(),
         "organisation" => "--org".into(),
+        "improvement_plan" => "--plan".into(),
         other => format!("--{}", other.replace('_', "-")),
     }
 }

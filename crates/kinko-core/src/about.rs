@@ -10,7 +10,8 @@ use crate::crypto::stream;
 use crate::error::{Error, Result};
 
 /// One algorithm in use.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Algorithm {
     /// What it protects.
     pub purpose: &'static str,
@@ -100,7 +101,8 @@ pub fn algorithms() -> Vec<Algorithm> {
 }
 
 /// One dependency as the inventory shows it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Component {
     pub name: String,
     pub version: String,
@@ -109,7 +111,8 @@ pub struct Component {
 
 /// What a shell shows about itself: version, network stance, algorithms
 /// and the dependency inventory read from its embedded CycloneDX SBOM.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct About {
     pub program: String,
     pub version: String,

@@ -105,8 +105,9 @@ pub(crate) fn validate_text(field: &'static str, text: &str, max: usize) -> Resu
 }
 
 /// An account as listed.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-#[ts(rename = "Account")]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "Account"))]
 pub struct AccountInfo {
     pub id: String,
     pub name: String,

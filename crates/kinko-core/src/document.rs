@@ -43,7 +43,8 @@ pub struct ImportRequest {
 }
 
 /// A document's receipt and state, as shown to people allowed to see it.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentInfo {
     pub id: i64,
     pub title: String,
@@ -58,7 +59,7 @@ pub struct DocumentInfo {
     pub received_at: String,
     /// Who holds a key to it (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub holders: Option<Vec<String>>,
 }
 

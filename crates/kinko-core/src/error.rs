@@ -165,7 +165,8 @@ impl From<rusqlite::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error's lead sentence, in Japanese and English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Lead {
     pub ja: &'static str,
     pub en: &'static str,

@@ -4,7 +4,8 @@
 //! that wrap (with `secure_delete`, so its bytes leave the database file).
 
 /// Who holds a key to which document: one row per person and document.
-#[derive(Debug, Clone, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Holding {
     pub person: String,
     pub name: String,

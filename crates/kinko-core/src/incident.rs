@@ -26,15 +26,17 @@ pub struct IncidentFields {
     pub improvement: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-#[ts(rename = "IncidentUpdate")]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "IncidentUpdate"))]
 pub struct Update {
     pub at: String,
     pub by: String,
     pub what: String,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Incident {
     pub id: i64,
     pub detected_at: String,
@@ -84,7 +86,10 @@ pub(crate) fn text(value: &str, what: &'static str, max: usize) -> Result<String
     if v.chars().count() > max || v.chars().any(|c| c.is_control() && c != '\n') {
         return Err(Error::field(
             what,
-            format!("the {what} must be text of at most {max} characters"),
+            format!(
+                "the {} must be text of at most {max} characters",
+                what.replace('_', " ")
+            ),
         ));
     }
     Ok(v.to_string())

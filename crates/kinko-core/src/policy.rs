@@ -304,7 +304,8 @@ pub(crate) fn sync_lockout(policy: &Policy, dir: &std::path::Path) -> Result<()>
 }
 
 /// One setting as shown by `policy show`.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PolicyEntry {
     pub key: String,
     pub value: String,

@@ -15,8 +15,9 @@ use crate::account::validate_text;
 use crate::error::{Error, Result};
 
 /// Which roster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(rename = "RosterKind")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RosterKind"))]
 #[serde(rename_all = "lowercase")]
 pub enum Roster {
     /// 情報取扱者名簿: everyone who may be given documents.
@@ -58,7 +59,8 @@ impl std::str::FromStr for Roster {
 /// name, address, date of birth, department, position (and the role and
 /// organisation for subcontractor staff); the worker roster needs name,
 /// department, position and the career fields.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RosterFields {
     pub name: String,
     pub department: String,
@@ -155,8 +157,9 @@ impl RosterFields {
 }
 
 /// A current roster entry.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-#[ts(rename = "RosterEntry")]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RosterEntry"))]
 pub struct Entry {
     pub roster: Roster,
     pub person: String,
@@ -167,8 +170,9 @@ pub struct Entry {
 }
 
 /// A change waiting for the bureau's approval.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
-#[ts(rename = "RosterRequest")]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "RosterRequest"))]
 pub struct Request {
     pub id: i64,
     pub roster: Roster,

@@ -12,7 +12,8 @@ use zeroize::Zeroizing;
 pub const VIEW_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// What the viewer can render from memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ViewKind {
     Pdf,

@@ -71,7 +71,8 @@ pub struct Receipt {
     pub personal_data: bool,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Progress {
     pub done: u64,
     pub total: u64,
@@ -119,7 +120,8 @@ pub fn cancel_import(state: State<'_, AppState>) -> Reply<()> {
     Ok(())
 }
 
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ViewInfo {
     pub id: i64,
     pub title: String,

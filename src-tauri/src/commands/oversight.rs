@@ -12,8 +12,9 @@ use crate::error::{CommandError, Reply};
 use crate::files::write_new;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, Default, ts_rs::TS)]
-#[ts(optional_fields)]
+#[derive(Debug, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(optional_fields))]
 pub struct LogFilter {
     pub since: Option<String>,
     pub until: Option<String>,
@@ -48,7 +49,8 @@ pub async fn audit_verify(
     with_session(&state, |s| s.audit_verify(None))
 }
 
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Saved {
     pub paths: Vec<String>,
 }

@@ -76,7 +76,8 @@ pub fn set_account_hours(
     with_session(&state, |s| s.set_account_hours(id.trim(), hours.as_deref()))
 }
 
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Rosters {
     pub entries: Vec<kinko_core::roster::Entry>,
     pub requests: Vec<kinko_core::roster::Request>,

@@ -12,7 +12,8 @@ use crate::error::{CommandError, Reply};
 use crate::state::AppState;
 
 /// The signed-in person, as the page needs them to pick screens.
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Me {
     pub id: String,
     pub name: String,
@@ -39,7 +40,8 @@ fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
     })
 }
 
-#[derive(Debug, Serialize, ts_rs::TS)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppStatus {
     pub vault: String,
     pub exists: bool,

@@ -299,7 +299,7 @@ impl Session {
                     summary,
                     items_text(f.items.as_deref().unwrap_or_default())?,
                     text(f.actions.as_deref().unwrap_or_default(), "actions", 8000)?,
-                    text(f.improvement.as_deref().unwrap_or_default(), "improvement plan", 8000)?,
+                    text(f.improvement.as_deref().unwrap_or_default(), "improvement_plan", 8000)?,
                     ctx.actor.id,
                     audit::now()
                 ],
@@ -370,7 +370,7 @@ impl Session {
                     set("actions", "actions", before.actions.clone(), joined)?;
                 }
                 if let Some(v) = &f.improvement {
-                    let new = text(v, "improvement plan", 8000)?;
+                    let new = text(v, "improvement_plan", 8000)?;
                     set(
                         "improvement",
                         "improvement plan",

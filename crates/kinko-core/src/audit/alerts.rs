@@ -57,7 +57,8 @@ impl Rule {
 }
 
 /// An alert as listed.
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Alert {
     pub id: i64,
     pub rule: String,

@@ -26,7 +26,8 @@ pub const SYSTEM: &str = "kinko";
 
 /// One audit event as written (A1: who, what, which object, outcome,
 /// exact UTC time, terminal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Event {
     pub at: String,
     pub actor: String,
@@ -79,8 +80,9 @@ impl Event {
 }
 
 /// A stored event with its place in the tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(rename = "AuditRecord")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "AuditRecord"))]
 pub struct Record {
     pub seq: i64,
     #[serde(flatten)]

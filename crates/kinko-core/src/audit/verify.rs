@@ -13,7 +13,8 @@ use crate::db::meta;
 use crate::error::{Error, Result};
 
 /// What a verification found (it stops with an error at the first fault).
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TrailReport {
     /// Events in the tree, archived ones included.
     pub events: u64,
@@ -29,7 +30,8 @@ pub struct TrailReport {
     pub clock_anomalies: u64,
 }
 
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CheckedCheckpoint {
     pub size: u64,
     pub at: String,

@@ -48,7 +48,8 @@ pub const CHECK_BACKUP: &str =
 pub const CHECK_RETURN: &str = "返却パッケージの受領確認と、全項目の読み出し不能を Kinko で確認";
 
 /// One row of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PlanItem {
     /// `document:12`, `export:3` or `keys`.
     pub item: String,
@@ -60,15 +61,17 @@ pub struct PlanItem {
     pub check: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(rename = "PlanPerson")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "PlanPerson"))]
 pub struct Person {
     pub id: String,
     pub name: String,
 }
 
 /// The plan as signed and as approved: any change makes another plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Plan {
     pub plan: i64,
     pub vault_id: String,
@@ -98,7 +101,8 @@ pub struct PlanFiles {
 }
 
 /// What the confirmer's verification found for one item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ItemCheck {
     pub item: String,
     /// Wrapped data keys left (must be 0).
@@ -111,7 +115,8 @@ pub struct ItemCheck {
 }
 
 /// The state of the current plan (`disposal status`).
-#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PlanState {
     pub plan: Plan,
     pub sha256: String,
