@@ -28,8 +28,13 @@ export KINKO_SESSION
 step "情報取扱者を追加 / add a handler"
 handler_pw=$("$kinko" --json account add tanaka --name "田中 花子" --role handler | sed -n 's/.*"initial_password": "\(.*\)".*/\1/p')
 echo "tanaka: 初期パスワードは本人が最初のサインインで変更します / the initial password must be changed at first sign-in"
-KINKO_SESSION= KINKO_PASSWORD="$handler_pw" KINKO_NEW_PASSWORD="Demo-Handler-8w3j!z" "$kinko" --user tanaka passwd
+fingerprint=$(KINKO_SESSION= KINKO_PASSWORD="$handler_pw" KINKO_NEW_PASSWORD="Demo-Handler-8w3j!z" "$kinko" --json --user tanaka passwd | sed -n 's/.*"key_fingerprint": "\([^"]*\)".*/\1/p')
 handler_pw="Demo-Handler-8w3j!z"
+echo "tanaka: 鍵の指紋 / key fingerprint $fingerprint"
+
+step "認証 / the officer certifies tanaka, comparing the fingerprint on tanaka's screen"
+"$kinko" account certify tanaka --fingerprint "$fingerprint"
+"$kinko" account list
 
 step "名簿 / the handler roster: request, then record the bureau's approval"
 req=$("$kinko" roster request add tanaka --name "田中 花子" --address "東京都千代田区霞が関1-2-2" \

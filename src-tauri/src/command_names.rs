@@ -30,6 +30,7 @@
     "add_account",
     "account_lifecycle",
     "reset_account",
+    "certify_account",
     "set_account_hours",
     "roster_list",
     "roster_request_add",

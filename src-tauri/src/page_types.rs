@@ -25,6 +25,8 @@ mod tests {
             kinko_core::grant::Holding::decl(&cfg),
             crate::chooser::Chosen::decl(&cfg),
             kinko_core::AccountInfo::decl(&cfg),
+            kinko_core::Certification::decl(&cfg),
+            kinko_core::Certified::decl(&cfg),
             kinko_core::roster::Roster::decl(&cfg),
             kinko_core::roster::RosterFields::decl(&cfg),
             kinko_core::roster::Entry::decl(&cfg),

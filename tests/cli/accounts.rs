@@ -164,8 +164,20 @@ fn reset_then_recover_with_the_recovery_code() {
         ],
     )
     .ok();
+    // New keys of her own, not yet certified: nothing opens, nothing is
+    // given back to them.
     v.as_user("hana", "Fresh-Start-3k9!a", &["open", &doc, "--out", "-"])
-        .code(4);
+        .code(3);
+    v.run_env(
+        &["account", "recover", "hana"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", OFFICER_PW),
+            ("KINKO_RECOVERY_CODE", &recovery),
+        ],
+    )
+    .code(4);
+    v.certify("hana", "Fresh-Start-3k9!a");
     // The sysadmin cannot recover; a wrong code does nothing.
     v.run_env(
         &["account", "recover", "hana"],
@@ -354,6 +366,7 @@ fn recovery_waits_for_the_persons_own_password_and_the_roster() {
         ],
     )
     .ok();
+    v.certify("hana", "Fresh-Start-3k9!a");
     // Removed from the roster meanwhile: nothing to give back.
     v.boss(&["roster", "request", "remove", "hana"]).ok();
     recover().code(4);

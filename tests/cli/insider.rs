@@ -9,6 +9,7 @@ use kinko_core::document::wrap_context;
 use kinko_core::keyslots::KeySlots;
 
 use crate::TestVault;
+use kinko_test_support::OFFICER_PW;
 
 const SECRET: &[u8] = b"PLAINTEXT-MARKER-REVOKED personal data of a citizen";
 
@@ -117,4 +118,262 @@ fn a_revoke_needs_the_revokers_own_key() {
     v.as_user("mika", &mika, &["revoke", &doc, "--from", "hana"])
         .code(4);
     v.boss(&["revoke", &doc, "--from", "hana"]).ok();
+}
+
+/// The certified key of `who`'s row, read with the database key.
+fn row_key(v: &TestVault, reader: (&str, &str), who: &str) -> Vec<u8> {
+    v.raw_db(reader.0, reader.1)
+        .query_row(
+            "SELECT hpke_public FROM accounts WHERE id = ?1",
+            [who],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Rekey harvest: the system administrator adds wraps rows naming himself
+/// for every document (copies of the custodian's), hoping the officer's
+/// next `rekey` wraps the new keys to whoever the table names. The rekey
+/// wraps only to keys the officer certified to hold documents: it stops,
+/// naming the row, and nothing is wrapped to him.
+#[test]
+fn a_wrap_row_added_for_the_sysadmin_stops_a_rekey() {
+    let (v, printed) = TestVault::init_with(&["--policy", "totp.required=false"]);
+    let code = printed["recovery_code"].as_str().unwrap().to_string();
+    let sam = v.add("sam", "sysadmin");
+    let doc = v.import(&v.file("h.txt", SECRET), &[]);
+    v.raw_db("sam", &sam)
+        .execute(
+            "INSERT INTO wraps (doc_id, holder, enc, ciphertext, granted_by, granted_at)
+             SELECT doc_id, 'sam', enc, ciphertext, 'boss', granted_at FROM wraps WHERE holder = '#custodian'",
+            [],
+        )
+        .unwrap();
+    let r = v.run_env(
+        &["rekey"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", OFFICER_PW),
+            ("KINKO_RECOVERY_CODE", &code),
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("wrapped to sam"), "{}", r.stderr);
+    // What the row holds is still the custodian's wrap: his keys open none.
+    let (enc, ciphertext, uid) = wrap_of(&v, "sam", &sam, doc.parse().unwrap());
+    let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
+    let keys = slots.unlock("sam", sam.as_bytes()).unwrap();
+    let w = Wrapped { enc, ciphertext };
+    assert!(crypto::hpke_unwrap(
+        &keys.hpke_secret,
+        &wrap_context(&slots.vault_id, &uid, "sam"),
+        &w
+    )
+    .is_none());
+}
+
+/// Key swap before a grant: the system administrator writes his own
+/// public key on the grantee's account row. The grant wraps only to the
+/// key the officer certified and refuses an account whose row names
+/// other keys; the grantee's next sign-in reports the edit.
+#[test]
+fn a_public_key_swapped_before_a_grant_gets_nothing() {
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let sam = v.add("sam", "sysadmin");
+    let doc = v.import(&v.file("k.txt", SECRET), &[]);
+    let sams = row_key(&v, ("sam", &sam), "sam");
+    v.raw_db("sam", &sam)
+        .execute(
+            "UPDATE accounts SET hpke_public = ?1 WHERE id = 'hana'",
+            [&sams],
+        )
+        .unwrap();
+    let r = v.boss(&["grant", &doc, "--to", "hana"]).code(4);
+    assert!(r.stderr.contains("not certified"), "{}", r.stderr);
+    let wraps: i64 = v
+        .raw_db("sam", &sam)
+        .query_row(
+            "SELECT count(*) FROM wraps WHERE holder = 'hana'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(wraps, 0);
+    let r = v.as_user("hana", &hana, &["list"]).code(5);
+    assert!(r.stderr.contains("other public keys"), "{}", r.stderr);
+}
+
+/// Self-promotion: a handler writes `officer` on his own row and signs a
+/// certificate for himself with his own key. Roles come from a
+/// certificate that chains to the root his own keyslot names: the row
+/// alone changes nothing, the forged certificate is tampering.
+#[test]
+fn a_handler_who_promotes_himself_is_not_an_officer() {
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let doc = v.import(&v.file("p.txt", SECRET), &[]);
+    let db = v.raw_db("hana", &hana);
+    db.execute(
+        "UPDATE accounts SET roles = 'officer' WHERE id = 'hana'",
+        [],
+    )
+    .unwrap();
+    let r = v
+        .as_user(
+            "hana",
+            &hana,
+            &["policy", "set", "lockout.threshold", "100"],
+        )
+        .code(4);
+    assert!(r.stderr.contains("handler"), "{}", r.stderr);
+    // A certificate of his own making, in the published format.
+    let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
+    let keys = slots.unlock("hana", hana.as_bytes()).unwrap();
+    let (hpke, sign): (Vec<u8>, Vec<u8>) = db
+        .query_row(
+            "SELECT hpke_public, sign_public FROM accounts WHERE id = 'hana'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "format": "kinko-certificate v1",
+        "vault_id": slots.vault_id,
+        "serial": 99,
+        "account": "hana",
+        "name": "hana",
+        "roles": "officer",
+        "hpke_public": crypto::b64(&hpke),
+        "sign_public": crypto::b64(&sign),
+        "valid_from": "2026-12-01T00:00:00Z",
+        "issuer": "root",
+        "issuer_serial": null,
+    }))
+    .unwrap();
+    let message = [b"kinko certificate v1\0".as_slice(), &body].concat();
+    let signature = crypto::ecdsa_sign(&keys.sign_secret, &message).unwrap();
+    db.execute(
+        "INSERT INTO certificates (serial, account, body, signature) VALUES (99, 'hana', ?1, ?2)",
+        rusqlite::params![body, signature],
+    )
+    .unwrap();
+    let r = v.as_user(
+        "hana",
+        &hana,
+        &["policy", "set", "lockout.threshold", "100"],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("certificate of hana"), "{}", r.stderr);
+    v.boss(&["grant", &doc, "--to", "hana"]).code(5);
+}
+
+/// The puppet manager: the system administrator adds a manager account
+/// and keeps its initial password. Until the officer certifies it (after
+/// comparing the fingerprint with the person's own screen) it may only
+/// set its credentials: no roster, no alert, no document.
+#[test]
+fn a_manager_the_sysadmin_made_can_do_nothing_until_certified() {
+    let v = TestVault::new();
+    let sam = v.add("sam", "sysadmin");
+    let initial = v
+        .as_user(
+            "sam",
+            &sam,
+            &[
+                "--json", "account", "add", "puppet", "--name", "P", "--role", "manager",
+            ],
+        )
+        .ok()
+        .json()["initial_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let own = "Strings-Held-8k!q";
+    let changed = v
+        .run_env(
+            &["--json", "passwd"],
+            &[
+                ("KINKO_USER", "puppet"),
+                ("KINKO_PASSWORD", &initial),
+                ("KINKO_NEW_PASSWORD", own),
+            ],
+        )
+        .ok()
+        .json();
+    assert_eq!(changed["awaiting_certification"], true);
+    for args in [
+        &["roster", "list"][..],
+        &["alerts", "--ack", "1", "--note", "seen"][..],
+        &["list"][..],
+        &["import", "/etc/hostname", "--from", "x", "--purpose", "y"][..],
+    ] {
+        let r = v.as_user("puppet", own, args).code(3);
+        assert!(r.stderr.contains("certified"), "{}", r.stderr);
+    }
+    // The sysadmin cannot certify; the officer refuses a fingerprint that
+    // is not the one of the account's keys.
+    v.as_user("sam", &sam, &["account", "certify", "puppet"])
+        .code(4);
+    v.boss(&["account", "certify", "puppet", "--fingerprint", "0000-1111"])
+        .code(1);
+}
+
+/// The reset takeover: the system administrator resets a handler, signs in
+/// with the initial password he was shown and sets a password of his own.
+/// The keys he made are nobody's until the officer certifies them after
+/// comparing the fingerprint with the person's own screen: the officer's
+/// routine `account recover` gives them nothing.
+#[test]
+fn a_reset_gives_the_sysadmin_no_documents() {
+    let (v, printed) = TestVault::init_with(&["--policy", "totp.required=false"]);
+    let code = printed["recovery_code"].as_str().unwrap().to_string();
+    let hana = v.add("hana", "handler");
+    let sam = v.add("sam", "sysadmin");
+    let doc = v.import(&v.file("t.txt", SECRET), &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    let before = v.as_user("hana", &hana, &["--json", "status"]).ok().json();
+    let initial = v
+        .as_user("sam", &sam, &["--json", "account", "reset", "hana"])
+        .ok()
+        .json()["initial_password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let taken = "Taken-Over-9x!p";
+    let changed = v
+        .run_env(
+            &["--json", "passwd"],
+            &[
+                ("KINKO_USER", "hana"),
+                ("KINKO_PASSWORD", &initial),
+                ("KINKO_NEW_PASSWORD", taken),
+            ],
+        )
+        .ok()
+        .json();
+    assert_ne!(changed["key_fingerprint"], before["key_fingerprint"]);
+    let r = v.run_env(
+        &["account", "recover", "hana"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", OFFICER_PW),
+            ("KINKO_RECOVERY_CODE", &code),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("not certified"), "{}", r.stderr);
+    let r = v
+        .as_user("hana", taken, &["open", &doc, "--out", "-"])
+        .code(3);
+    assert!(!crate::contains(&r.stdout, SECRET));
+    // The fingerprint the real person would show is not his.
+    v.boss(&[
+        "account",
+        "certify",
+        "hana",
+        "--fingerprint",
+        before["key_fingerprint"].as_str().unwrap(),
+    ])
+    .code(1);
 }

@@ -184,15 +184,22 @@ impl TestVault {
     pub fn add(&self, id: &str, role: &str) -> String {
         let initial = self.add_initial(id, role);
         let own = format!("Zq8!own-Secret-{}", id.len());
-        self.run_env(
-            &["passwd"],
-            &[
-                ("KINKO_USER", id),
-                ("KINKO_PASSWORD", &initial),
-                ("KINKO_NEW_PASSWORD", &own),
-            ],
-        )
-        .ok();
+        let changed = self
+            .run_env(
+                &["--json", "passwd"],
+                &[
+                    ("KINKO_USER", id),
+                    ("KINKO_PASSWORD", &initial),
+                    ("KINKO_NEW_PASSWORD", &own),
+                ],
+            )
+            .ok()
+            .json();
+        // The person's new keys take effect once the officer certifies
+        // them, comparing the fingerprint the person's screen shows.
+        let fingerprint = changed["key_fingerprint"].as_str().unwrap().to_string();
+        self.boss(&["account", "certify", id, "--fingerprint", &fingerprint])
+            .ok();
         if ["officer", "manager", "handler"]
             .iter()
             .any(|r| role.contains(r))
@@ -200,6 +207,24 @@ impl TestVault {
             self.roster(id);
         }
         own
+    }
+
+    /// The officer certifies `id` after comparing the key fingerprint the
+    /// person's own `kinko status` shows.
+    pub fn certify(&self, id: &str, password: &str) {
+        let status = self
+            .as_user(id, password, &["--json", "status"])
+            .ok()
+            .json();
+        let fingerprint = status["key_fingerprint"].as_str().unwrap().to_string();
+        self.boss(&["account", "certify", id, "--fingerprint", &fingerprint])
+            .ok();
+    }
+
+    /// `kinko account list` as the officer sees it.
+    pub fn accounts(&self) -> Vec<serde_json::Value> {
+        let list = self.boss(&["--json", "account", "list"]).ok().json();
+        list.as_array().unwrap().clone()
     }
 
     /// Put an account on the handler roster: a request and the officer's
@@ -437,6 +462,10 @@ fn the_initial_password_allows_only_changing_it() {
         ],
     )
     .ok();
+    // Own keys now, but not yet vouched for by the officer.
+    let r = v.as_user("eri", "Blue-Rock-5n2p!r", &["list"]).code(3);
+    assert!(r.stderr.contains("certified"), "{}", r.stderr);
+    v.certify("eri", "Blue-Rock-5n2p!r");
     v.as_user("eri", "Blue-Rock-5n2p!r", &["list"]).ok();
     v.as_user("eri", &initial, &["list"]).code(3);
 }
@@ -455,6 +484,7 @@ fn passwd_changes_the_password() {
     )
     .ok();
     v.as_user("dora", &pw, &["list"]).code(3);
+    v.certify("dora", "Pine-Sky-4m8z!w");
     v.as_user("dora", "Pine-Sky-4m8z!w", &["list"]).ok();
 }
 

@@ -43,6 +43,7 @@ fn a_change_takes_effect_only_once_approved() {
         ],
     )
     .ok();
+    v.certify("hana", hpw);
     let f = v.file("d.txt", b"doc");
     let doc = v.import(&f, &[]);
     let req = request_add(&v, "hana");

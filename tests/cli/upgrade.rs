@@ -52,3 +52,56 @@ fn a_vault_of_the_release_of_2026_12_01_opens_verifies_and_reads() {
     v.as_user("hana", "Zq8!own-Secret-4", &["open", "2", "--out", "-"])
         .code(4);
 }
+
+/// The upgrade to schema 3 (certificates) runs at the officer's first
+/// sign-in: before it nobody else gets in; it certifies the accounts as
+/// the trail recorded them, records itself, and everyone works after.
+#[test]
+fn the_officers_first_sign_in_upgrades_and_certifies_as_the_trail_says() {
+    let v = schema2_vault();
+    let r = v.as_user("hana", "Zq8!own-Secret-4", &["list"]).code(1);
+    assert!(r.stderr.contains("upgrade"), "{}", r.stderr);
+    v.boss(&["list"]).ok();
+    let log = v
+        .boss(&["--json", "audit", "log", "--event", "vault.upgrade"])
+        .ok()
+        .json();
+    let detail = log[0]["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("certified: boss,hana,mika"), "{detail}");
+    v.as_user("hana", "Zq8!own-Secret-4", &["open", "1", "--out", "-"])
+        .ok();
+    assert!(v
+        .accounts()
+        .iter()
+        .all(|a| a["certification"] == "certified"));
+    v.boss(&["audit", "verify"]).ok();
+    // The officer's slot now names the root: a swapped root is noticed.
+    v.raw_db("hana", "Zq8!own-Secret-4")
+        .execute(
+            "UPDATE meta SET value = (SELECT sign_public FROM accounts WHERE id = 'hana') WHERE key = 'root_public'",
+            [],
+        )
+        .unwrap();
+    v.boss(&["list"]).code(5);
+}
+
+/// A role written on a row before the upgrade is not certified by it:
+/// the trail says what the account was given.
+#[test]
+fn a_role_edited_before_the_upgrade_is_not_certified() {
+    let v = schema2_vault();
+    v.raw_db("hana", "Zq8!own-Secret-4")
+        .execute(
+            "UPDATE accounts SET roles = 'officer' WHERE id = 'mika'",
+            [],
+        )
+        .unwrap();
+    v.boss(&["list"]).ok();
+    let mika = v
+        .accounts()
+        .into_iter()
+        .find(|a| a["id"] == "mika")
+        .unwrap();
+    assert_eq!(mika["certification"], "awaiting_officer");
+    v.as_user("mika", "Zq8!own-Secret-5x", &["list"]).code(5);
+}

@@ -82,7 +82,8 @@ class CouncilLife(unittest.TestCase):
         w.click("#signin-submit")
 
     def first_sign_in(self, person, initial):
-        """A new person: initial password, their own password, TOTP."""
+        """A new person: initial password, their own password, TOTP; then
+        their keys await the officer. Returns the fingerprint they show."""
         w = self.w
         self.passwords[person] = initial
         self.sign_in(person)
@@ -93,6 +94,20 @@ class CouncilLife(unittest.TestCase):
         w.click("#change-password-submit")
         self.passwords[person] = own
         self.enrol(person)
+        w.wait("#awaiting-certification")
+        fingerprint = w.text("#key-fingerprint").strip()
+        w.click("#pending-signout")
+        w.wait("#signin")
+        return fingerprint
+
+    def certify(self, person, fingerprint):
+        """The officer, signed in, certifies `person` on the accounts
+        screen with the fingerprint the person's screen showed."""
+        w = self.w
+        self.go("accounts")
+        w.type(f"#certify-fp-{person}", fingerprint)
+        w.click(f"#certify-{person}")
+        w.wait_text(f"#cert-{person}", "認証済み")
 
     def enrol(self, person):
         w = self.w
@@ -100,7 +115,7 @@ class CouncilLife(unittest.TestCase):
         self.auth.secrets[person] = w.text("#totp-secret").strip()
         w.type("#totp-code", self.auth.code(person))
         w.click("#totp-enrol-submit")
-        w.wait("header #who")
+        w.wait("header #who, #awaiting-certification")
 
     def sign_out(self):
         self.w.click("#signout")
@@ -178,6 +193,29 @@ class CouncilLife(unittest.TestCase):
         self.assertIn(MARKUP, w.text("#accounts"))
         self.assertEqual(w.find_all("#accounts img"), [], "a name became markup")
         self.shot("05-accounts")
+
+    def test_03b_a_new_person_works_once_the_officer_certifies_them(self):
+        w = self.w
+        self.sign_out()
+        fingerprint = self.first_sign_in("tanaka", self.passwords["tanaka"])
+        self.assertRegex(fingerprint, r"^[0-9a-f]{4}(-[0-9a-f]{4}){7}$")
+        # Until certified, signing in leads only to the fingerprint.
+        self.sign_in("tanaka")
+        w.wait("#awaiting-certification")
+        self.assertEqual(w.find_all("#nav-documents"), [])
+        self.shot("05b-awaiting-certification")
+        w.click("#pending-signout")
+        self.sign_in("kanri")
+        w.wait("#nav-documents")
+        self.go("accounts")
+        w.wait_text("#cert-tanaka", "責任者の認証待ち")
+        # A fingerprint that is not the person's is refused.
+        w.type("#certify-fp-tanaka", "0000-0000-0000-0000-0000-0000-0000-0000")
+        w.click("#certify-tanaka")
+        w.wait_text("#message", "fingerprint")
+        self.shot("05c-certify")
+        self.certify("tanaka", fingerprint)
+        w.wait_text("#cert-kanri", "認証済み")
 
     def test_04_rosters_request_and_bureau_approval(self):
         w = self.w
@@ -495,7 +533,7 @@ class CouncilLife(unittest.TestCase):
     def test_12_a_handler_sees_only_documents_and_is_refused_an_export(self):
         w = self.w
         self.sign_out()
-        self.first_sign_in("tanaka", self.passwords["tanaka"])
+        self.sign_in("tanaka")
         w.wait("#nav-documents")
         self.assertEqual(w.find_all("#nav-accounts"), [])
         self.assertEqual(w.find_all("#nav-audit"), [])
@@ -558,9 +596,9 @@ class CouncilLife(unittest.TestCase):
     def test_15_contract_end_plan_approve_execute_confirm_report(self):
         w = self.w
         self.sign_out()
-        self.first_sign_in("sato", self.passwords["sato"])
-        self.sign_out()
+        fingerprint = self.first_sign_in("sato", self.passwords["sato"])
         self.sign_in("kanri")
+        self.certify("sato", fingerprint)
         self.go("contractEnd")
         w.wait_text("#disposal-state", "廃棄計画はまだありません")
         self.choose("disposal-folder", WORK / "out")

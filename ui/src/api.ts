@@ -6,10 +6,10 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 // The types are generated from the Rust types the commands return
 // (src-tauri/src/page_types.rs): none is copied here by hand.
 import type {
-  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
 } from './generated/types';
 export type {
-  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
 };
 
 export const api = {
@@ -45,6 +45,7 @@ export const api = {
   accounts: () => invoke<Account[]>('list_accounts'),
   addAccount: (id: string, name: string, roles: string) => invoke<{ id: string; initial_password: string }>('add_account', { id, name, roles }),
   lifecycle: (id: string, what: 'suspend' | 'resume' | 'disable' | 'unlock') => invoke<void>('account_lifecycle', { id, what }),
+  certifyAccount: (id: string, fingerprint: string) => invoke<Certified>('certify_account', { id, fingerprint }),
   resetAccount: (id: string) => invoke<{ id: string; initial_password: string }>('reset_account', { id }),
   setHours: (id: string, hours: string | null) => invoke<void>('set_account_hours', { id, hours }),
   rosters: () => invoke<{ entries: RosterEntry[]; requests: RosterRequest[] }>('roster_list'),

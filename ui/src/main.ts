@@ -129,7 +129,7 @@ async function render(r: Route): Promise<void> {
   if (!me) return;
   closeViewer();
   if (me.pending) {
-    pendingStep(startCtx(), me.pending);
+    pendingStep(startCtx(), me);
     return;
   }
   const allowed = screensFor(me.allowed);

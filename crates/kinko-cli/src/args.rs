@@ -226,6 +226,13 @@ pub enum AccountCmd {
     Hours { id: String, span: String },
     /// Give a reset account back its documents (officer; recovery code from the terminal or $KINKO_RECOVERY_CODE).
     Recover { id: String },
+    /// Vouch for a new account, a role change or new keys after a reset (officer).
+    Certify {
+        id: String,
+        /// The key fingerprint the person's own screen shows (`kinko status`); asked for on a terminal.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -144,3 +144,15 @@ pub fn recovery_code_from_env() -> Option<String> {
 pub fn recovery_code() -> anyhow::Result<Password> {
     secret("KINKO_RECOVERY_CODE", None, "Recovery code: ", false)
 }
+
+/// One line typed at the terminal (not a secret: shown as typed).
+pub fn line(prompt: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    let mut text = String::new();
+    std::io::stdin()
+        .read_line(&mut text)
+        .context("reading from the terminal")?;
+    Ok(text.trim().to_string())
+}

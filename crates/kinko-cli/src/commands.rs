@@ -121,6 +121,9 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
                 )
             })
         }
+        Command::Account(AccountCmd::Certify { id, fingerprint }) => {
+            certify(&ui, g, &id, fingerprint)
+        }
         Command::Status => status(&ui, g),
         Command::Verify { deep } => verify(&ui, g, deep),
         Command::Login => login(&ui, g),
@@ -419,6 +422,19 @@ fn status(ui: &Ui, g: &Global) -> Out {
                 ui.t("監査鍵の指紋", "Audit key fingerprint"),
                 s.audit_key_fingerprint.clone(),
             ),
+            (
+                ui.t("あなたの鍵の指紋", "Your key fingerprint"),
+                s.key_fingerprint.clone(),
+            ),
+            (
+                ui.t("認証", "Certified"),
+                if s.certified {
+                    ui.t("済", "yes")
+                } else {
+                    ui.t("責任者の認証待ち", "awaiting the officer")
+                }
+                .to_string(),
+            ),
         ]
     })
 }
@@ -499,12 +515,64 @@ fn passwd(ui: &Ui, g: &Global) -> Out {
     let mut s = session(g)?;
     let new = auth::new_password(g, "New password: ")?;
     s.change_password(&new)?;
-    ui.show(&json!({"changed": true}), || {
-        ui.t(
-            "パスワードを変更しました。他のシステムと同じパスワードは使わないでください。",
-            "Password changed. Do not reuse a password you use anywhere else.",
-        )
-        .to_string()
+    let awaiting = s.actor().pending == Some(kinko_core::Pending::Certification);
+    let fingerprint = s.key_fingerprint()?;
+    ui.show(
+        &json!({"changed": true, "awaiting_certification": awaiting, "key_fingerprint": fingerprint}),
+        || {
+            let mut text = ui
+                .t(
+                    "パスワードを変更しました。他のシステムと同じパスワードは使わないでください。",
+                    "Password changed. Do not reuse a password you use anywhere else.",
+                )
+                .to_string();
+            if awaiting {
+                text.push_str(&format!(
+                    "\n{} {fingerprint}",
+                    ui.t(
+                        "情報管理責任者の認証を待っています。この鍵の指紋を責任者に見せてください:",
+                        "Your keys await the officer's certification. Show the officer this key fingerprint:",
+                    )
+                ));
+            }
+            text
+        },
+    )
+}
+
+/// The officer vouches for an account, after comparing its key
+/// fingerprint with the one the person's own screen shows.
+fn certify(ui: &Ui, g: &Global, id: &str, fingerprint: Option<String>) -> Out {
+    let mut s = session(g)?;
+    let fingerprint = match fingerprint {
+        Some(f) => Some(f),
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => Some(auth::line(ui.t(
+            "本人の画面に表示された鍵の指紋: ",
+            "Key fingerprint shown on the person's screen: ",
+        ))?),
+        None => None,
+    };
+    let done = s.certify_account(id, fingerprint.as_deref())?;
+    ui.show(&done, || {
+        let mut text = format!(
+            "{} {} ({}, {}) #{}",
+            ui.t("認証しました:", "Certified:"),
+            done.account,
+            done.name,
+            done.roles,
+            done.serial
+        );
+        if fingerprint.is_none() {
+            text.push_str(&format!(
+                "\n{} {}",
+                ui.t(
+                    "指紋は照合していません。本人の画面の指紋と同じか確認してください:",
+                    "The fingerprint was not compared; check it is the one on the person's screen:",
+                ),
+                done.fingerprint
+            ));
+        }
+        text
     })
 }
 
@@ -548,14 +616,27 @@ fn account_list(ui: &Ui, g: &Global) -> Out {
             ui.t("氏名", "Name"),
             ui.t("役割", "Roles"),
             ui.t("状態", "Status"),
+            ui.t("認証", "Certification"),
             ui.t("作成日時", "Created"),
         ],
         |a| {
+            let certification = match a.certification {
+                kinko_core::Certification::Certified => ui.t("済", "certified").to_string(),
+                kinko_core::Certification::AwaitingPerson => ui
+                    .t("本人の初回サインイン待ち", "awaiting first sign-in")
+                    .to_string(),
+                kinko_core::Certification::AwaitingOfficer => format!(
+                    "{} {}",
+                    ui.t("責任者の認証待ち", "awaiting the officer"),
+                    a.fingerprint.as_deref().unwrap_or_default()
+                ),
+            };
             vec![
                 a.id.clone(),
                 a.name.clone(),
                 a.roles.clone(),
                 a.status.clone(),
+                certification,
                 a.created_at.clone(),
             ]
         },

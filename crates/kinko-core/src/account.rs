@@ -115,6 +115,36 @@ pub struct AccountInfo {
     pub status: String,
     pub must_change_password: bool,
     pub created_at: String,
+    pub certification: Certification,
+    /// The fingerprint of the keys the account holds now, as the person's
+    /// own screen shows it (while they await the officer).
+    pub fingerprint: Option<String>,
+}
+
+/// Where an account stands with the officer (`cert.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Certification {
+    /// Its keys, name and roles are as the officer certified them.
+    Certified,
+    /// The person has not yet set their own password (and so has no keys
+    /// of their own to certify).
+    AwaitingPerson,
+    /// The person made their keys; the officer has not certified them, or
+    /// a change of name or roles.
+    AwaitingOfficer,
+}
+
+/// What `account certify` signed.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Certified {
+    pub account: String,
+    pub serial: i64,
+    pub name: String,
+    pub roles: String,
+    pub fingerprint: String,
 }
 
 /// The result of adding an account: its initial password, shown once.
@@ -134,27 +164,17 @@ pub(crate) struct Issued {
 }
 
 /// New key pairs for `id` and a keyslot sealing them (with the database
-/// key and the anchor of the account's record) under a fresh initial
-/// password, with the issuer's KDF profile.
-pub(crate) fn issue_credentials(
-    tx: &rusqlite::Transaction,
-    ctx: &crate::actor::Ctx,
-    id: &str,
-    roles: &str,
-) -> Result<Issued> {
+/// key and the issuer's anchor) under a fresh initial password, with the
+/// issuer's KDF profile.
+pub(crate) fn issue_credentials(ctx: &crate::actor::Ctx, id: &str) -> Result<Issued> {
     let password = Password::generate();
     let hpke = HpkeKeyPair::generate();
     let sign = SigningKeyPair::generate();
-    let anchor = crate::keyslots::anchor(&crate::keyslots::AnchorFacts {
-        vault_id: &ctx.vault_id,
-        custodian_public: &crate::db::meta(tx, "custodian_public")?,
-        inbox_public: &crate::db::meta(tx, "inbox_public")?,
-        audit_public: &crate::db::meta(tx, "audit_public")?,
-        account: id,
-        roles,
-        hpke_public: &hpke.public,
-        sign_public: &sign.public,
-    });
+    // The new slot trusts the vault keys (and the root) the issuer's own
+    // slot trusts. Whoever issued it knows its password, so the keys made
+    // here are never certified: the person makes their own at their first
+    // sign-in (`actions/start.rs::change_password`).
+    let anchor = ctx.secrets.anchor;
     let secrets = SlotSecrets {
         db_key: ctx.secrets.db_key,
         hpke_secret: *hpke.secret,

@@ -32,6 +32,9 @@ pub struct Actor {
 pub enum Pending {
     ChangePassword,
     EnrolTotp,
+    /// The officer has not yet certified this person's keys (a new or
+    /// reset account): they show their key fingerprint to the officer.
+    Certification,
 }
 
 /// What an action's closure may use besides the transaction.
@@ -41,6 +44,9 @@ pub struct Ctx {
     pub vault_id: String,
     pub dir: PathBuf,
     pub(crate) secrets: SlotSecrets,
+    /// The root signing key this person's keyslot trusts (checked against
+    /// their anchor at sign-in): every certificate is checked against it.
+    pub(crate) root_public: Vec<u8>,
 }
 
 impl Ctx {

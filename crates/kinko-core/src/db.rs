@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 
 /// 2: key epochs, backups and each document's epoch (issue 7). No vault
 /// of schema 1 was ever released, so there is no migration.
-pub const SCHEMA_VERSION: i64 = 2;
+/// 3: certificates and the root key (issue 14); a schema-2 vault is
+/// upgraded at its officer's first sign-in (`upgrade.rs`).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Open (or create) the database with its raw key. Any failure to read
 /// the first page under the right key is tampering: the key came out of an
@@ -36,13 +38,19 @@ pub fn open(path: &Path, key: &[u8; 32]) -> Result<Connection> {
 /// Create the tables of a new vault.
 pub fn create_schema(conn: &Connection) -> Result<()> {
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(SCHEMA_3_TABLES)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
 
+/// The schema version the database records.
+pub fn schema_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
 /// Refuse a database written by a newer Kinko.
 pub fn check_schema(conn: &Connection) -> Result<()> {
-    let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let v = schema_version(conn)?;
     if v != SCHEMA_VERSION {
         return Err(Error::Unsupported(format!(
             "vault database schema {v}; this Kinko reads schema {SCHEMA_VERSION}"
@@ -50,6 +58,27 @@ pub fn check_schema(conn: &Connection) -> Result<()> {
     }
     Ok(())
 }
+
+/// What schema 3 changes in a schema-2 database's tables (with
+/// [`SCHEMA_3_TABLES`], it is then the same as a new one).
+pub(crate) const SCHEMA_2_TO_3: &str = r#"
+ALTER TABLE accounts ADD COLUMN key_request BLOB;
+PRAGMA user_version = 3;
+"#;
+
+/// Tables schema 3 added, made by both a new vault and the upgrade.
+pub(crate) const SCHEMA_3_TABLES: &str = r#"
+-- Certificates (cert.rs): the officer's (or, for the officer, the root
+-- key's) signed statement of an account's name, roles and keys. The
+-- newest serial of an account is the one in force.
+CREATE TABLE certificates (
+    serial    INTEGER PRIMARY KEY,
+    account   TEXT NOT NULL REFERENCES accounts(id),
+    body      BLOB NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE INDEX certificates_account ON certificates(account, serial);
+"#;
 
 const SCHEMA: &str = r#"
 CREATE TABLE meta (
@@ -74,7 +103,10 @@ CREATE TABLE accounts (
     -- Allowed hours for this person (Japan time), overriding the role's.
     hours         TEXT,
     created_at    TEXT NOT NULL,
-    created_by    TEXT NOT NULL
+    created_by    TEXT NOT NULL,
+    -- The person's signature over their own new keys and the root they
+    -- trust, made at their first sign-in (cert.rs::sign_request).
+    key_request   BLOB
 );
 CREATE TABLE sessions (
     id           TEXT PRIMARY KEY,

@@ -209,10 +209,16 @@ pub(crate) fn store_wrap(
     doc: i64,
     uid: &[u8; 16],
     holder: &str,
-    public: &[u8],
     dek: &[u8; 32],
 ) -> Result<()> {
-    let w = crypto::hpke_wrap(public, &wrap_context(&ctx.vault_id, uid, holder), dek)?;
+    // Never the row's key: only a key the officer certified (or the
+    // custodian's, anchored in every keyslot).
+    let public = if holder == CUSTODIAN {
+        crate::db::meta(tx, "custodian_public")?
+    } else {
+        crate::cert::wrap_key(tx, &ctx.vault_id, &ctx.root_public, holder)?
+    };
+    let w = crypto::hpke_wrap(&public, &wrap_context(&ctx.vault_id, uid, holder), dek)?;
     tx.execute(
         "INSERT INTO wraps (doc_id, holder, enc, ciphertext, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![doc, holder, w.enc, w.ciphertext, ctx.actor.id, audit::now()],
@@ -243,27 +249,32 @@ pub(crate) fn move_to_object(
 /// the write lock, so a grant or revoke made meanwhile is kept.
 pub(crate) fn rewrap_holders(
     tx: &Transaction,
-    vault_id: &str,
+    ctx: &Ctx,
     doc_id: i64,
     uid: &[u8; 16],
     dek: &[u8; 32],
 ) -> Result<()> {
-    let holders: Vec<(String, Option<Vec<u8>>)> = tx
-        .prepare("SELECT w.holder, a.hpke_public FROM wraps w LEFT JOIN accounts a ON a.id = w.holder WHERE w.doc_id = ?1")?
-        .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let holders: Vec<String> = tx
+        .prepare("SELECT holder FROM wraps WHERE doc_id = ?1")?
+        .query_map([doc_id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let custodian_public = crate::db::meta(tx, "custodian_public")?;
-    for (holder, public) in holders {
-        let public = match (holder.as_str(), public) {
-            (CUSTODIAN, _) => custodian_public.clone(),
-            (_, Some(p)) => p,
-            (other, None) => {
-                return Err(Error::tampered(format!(
-                    "document {doc_id} is wrapped to {other}, who is not an account"
-                )))
-            }
+    for holder in holders {
+        // The certified key, never the row's: a wrap row someone added
+        // for an account the officer did not certify to hold documents
+        // stops the run instead of handing them the new key.
+        let public = match holder.as_str() {
+            CUSTODIAN => custodian_public.clone(),
+            other => crate::cert::holder_key(tx, &ctx.vault_id, &ctx.root_public, other).map_err(
+                |e| match e {
+                    Error::Tampered(m) => {
+                        Error::tampered(format!("document {doc_id} is wrapped to {other}: {m}"))
+                    }
+                    e => e,
+                },
+            )?,
         };
-        let w = crypto::hpke_wrap(&public, &wrap_context(vault_id, uid, &holder), dek)?;
+        let w = crypto::hpke_wrap(&public, &wrap_context(&ctx.vault_id, uid, &holder), dek)?;
         tx.execute(
             "UPDATE wraps SET enc = ?1, ciphertext = ?2 WHERE doc_id = ?3 AND holder = ?4",
             params![w.enc, w.ciphertext, doc_id, holder],

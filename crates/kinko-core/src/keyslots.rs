@@ -30,10 +30,10 @@ pub struct SlotSecrets {
     pub db_key: [u8; 32],
     pub hpke_secret: [u8; 32],
     pub sign_secret: [u8; 32],
-    /// What the slot's owner trusts: a hash of the vault's public keys and
-    /// the owner's own account record (see `keyslots::anchor`). Someone who
-    /// can write the database but not this slot cannot swap those keys or
-    /// that record unnoticed.
+    /// What the slot's owner trusts: a hash of the vault's public keys,
+    /// the root signing key among them (see `keyslots::anchor`). Someone
+    /// who can write the database but not this slot cannot swap those
+    /// keys unnoticed.
     pub anchor: [u8; 32],
 }
 
@@ -278,33 +278,78 @@ impl KeySlots {
     }
 }
 
-/// The facts a keyslot's owner trusts, hashed into the slot's anchor.
-pub(crate) struct AnchorFacts<'a> {
-    pub vault_id: &'a str,
-    pub custodian_public: &'a [u8],
-    pub inbox_public: &'a [u8],
-    pub audit_public: &'a [u8],
+/// The vault's public keys, which a keyslot's owner trusts: hashed into
+/// the anchor sealed in their slot.
+pub(crate) struct VaultFacts {
+    pub vault_id: String,
+    pub custodian_public: Vec<u8>,
+    pub inbox_public: Vec<u8>,
+    pub audit_public: Vec<u8>,
+    /// The root signing key (schema 3); certificates chain to it.
+    pub root_public: Vec<u8>,
+}
+
+impl VaultFacts {
+    /// What the database says now (to be compared with a slot's anchor).
+    pub fn read(conn: &rusqlite::Connection, vault_id: &str) -> Result<Self> {
+        Ok(VaultFacts {
+            vault_id: vault_id.to_string(),
+            custodian_public: crate::db::meta(conn, "custodian_public")?,
+            inbox_public: crate::db::meta(conn, "inbox_public")?,
+            audit_public: crate::db::meta(conn, "audit_public")?,
+            root_public: crate::db::meta(conn, "root_public")?,
+        })
+    }
+}
+
+fn hash_parts(label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut buf = label.to_vec();
+    for part in parts {
+        buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        buf.extend_from_slice(part);
+    }
+    crypto::sha256(&buf)
+}
+
+/// The anchor of a slot (v3): SHA-256 over the vault's public keys, each
+/// length-prefixed. Who the person is and what they may do is in their
+/// certificate, checked against the root named here.
+pub(crate) fn anchor(f: &VaultFacts) -> [u8; 32] {
+    hash_parts(
+        b"kinko anchor v3",
+        &[
+            f.vault_id.as_bytes(),
+            &f.custodian_public,
+            &f.inbox_public,
+            &f.audit_public,
+            &f.root_public,
+        ],
+    )
+}
+
+/// The account record a schema-2 slot's anchor also covered.
+pub(crate) struct AccountFacts<'a> {
     pub account: &'a str,
     pub roles: &'a str,
     pub hpke_public: &'a [u8],
     pub sign_public: &'a [u8],
 }
 
-/// SHA-256 over the facts, each length-prefixed.
-pub(crate) fn anchor(f: &AnchorFacts) -> [u8; 32] {
-    let mut buf = b"kinko anchor v2".to_vec();
-    for part in [
-        f.vault_id.as_bytes(),
-        f.custodian_public,
-        f.inbox_public,
-        f.audit_public,
-        f.account.as_bytes(),
-        f.roles.as_bytes(),
-        f.hpke_public,
-        f.sign_public,
-    ] {
-        buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        buf.extend_from_slice(part);
-    }
-    crypto::sha256(&buf)
+/// The anchor a slot sealed before schema 3 (no root; the account's own
+/// record instead), accepted until its owner's next password sign-in
+/// seals the slot again with [`anchor`].
+pub(crate) fn anchor_v2(f: &VaultFacts, a: &AccountFacts) -> [u8; 32] {
+    hash_parts(
+        b"kinko anchor v2",
+        &[
+            f.vault_id.as_bytes(),
+            &f.custodian_public,
+            &f.inbox_public,
+            &f.audit_public,
+            a.account.as_bytes(),
+            a.roles.as_bytes(),
+            a.hpke_public,
+            a.sign_public,
+        ],
+    )
 }

@@ -121,6 +121,8 @@ pub enum Action {
     AccountManage,
     /// Re-wrap a reset account's documents with the recovery code.
     AccountRecover,
+    /// Vouch for an account's person, roles and keys (the officer).
+    AccountCertify,
     ChangeOwnPassword,
     TotpEnroll,
     TotpConfirm,
@@ -190,11 +192,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 47] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
         Action::AccountRecover,
+        Action::AccountCertify,
         Action::ChangeOwnPassword,
         Action::TotpEnroll,
         Action::TotpConfirm,
@@ -246,6 +249,7 @@ impl Action {
             Action::AccountList => "account.list",
             Action::AccountManage => "account.manage",
             Action::AccountRecover => "account.recover",
+            Action::AccountCertify => "account.certify",
             Action::ChangeOwnPassword => "account.passwd",
             Action::TotpEnroll => "account.totp_enroll",
             Action::TotpConfirm => "account.totp_confirm",
@@ -300,7 +304,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         ChangeOwnPassword | TotpEnroll | TotpConfirm | PolicyShow | SessionStart | SessionEnd
         | Status => true,
         AccountManage => matches!(role, Sysadmin | Officer),
-        AccountRecover | PolicySet | RosterApprove => role == Officer,
+        AccountRecover | AccountCertify | PolicySet | RosterApprove => role == Officer,
         RosterRequest | RosterRead | RosterExport => matches!(role, Officer | Manager),
         // Accounts: the system administrator runs them; the officer may
         // too, so that a new vault can be set up before a sysadmin exists.

@@ -20,7 +20,7 @@ use crate::db;
 use crate::db::{meta, meta_key};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::keyslots::{anchor, AnchorFacts};
+use crate::keyslots::{anchor, anchor_v2, AccountFacts, VaultFacts};
 use crate::keyslots::{KeySlots, SlotSecrets};
 use crate::layout::{DB_FILE, INBOX_DIR, SESSIONS_DIR};
 use crate::permission::{self, Action, Roles};
@@ -60,6 +60,9 @@ pub struct Session {
     pub(crate) conn: Connection,
     pub(crate) ctx: Ctx,
     token_id: Option<String>,
+    /// The key of this session's stored file, to seal it again when the
+    /// person's keys change (their first password of their own).
+    token_key: Option<Zeroizing<[u8; 32]>>,
     notices: Vec<String>,
 }
 
@@ -193,12 +196,55 @@ impl Session {
     /// app keeps one session open; the CLI opens one per command).
     pub(crate) fn refresh_restriction(&mut self) -> Result<()> {
         let policy = Policy::load(&self.conn)?;
-        let mut notices = Vec::new();
-        let found = restriction(&self.conn, &self.ctx.actor, &policy, &mut notices)?;
+        let standing = self.standing()?;
+        let mut notices = standing.notices.clone();
+        self.ctx.actor = standing.actor.clone();
+        let found = restriction(
+            &self.conn,
+            &self.ctx.actor,
+            &policy,
+            &mut notices,
+            &standing,
+        )?;
         self.ctx.actor.pending = found.as_ref().map(|(p, _)| *p);
         self.ctx.actor.restriction = found.map(|(_, why)| why);
         self.notices = notices;
         Ok(())
+    }
+
+    /// Take new slot secrets (the person's own new keys) for the rest of
+    /// this session, and into its stored file if it has one.
+    pub(crate) fn renew_secrets(&mut self, secrets: SlotSecrets) -> Result<()> {
+        self.ctx.secrets = secrets;
+        if let (Some(id), Some(key)) = (&self.token_id, &self.token_key) {
+            let file = token::seal_session_file(
+                key,
+                &self.ctx.vault_id,
+                id,
+                &self.ctx.secrets,
+                &self.ctx.actor.id,
+            );
+            fsutil::write_atomic(&session_path(&self.ctx.dir, id)?, &file)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn standing(&self) -> Result<Standing> {
+        let c = &self.ctx;
+        Standing::of(
+            &self.conn,
+            &c.vault_id,
+            &c.root_public,
+            &c.actor.id,
+            &c.secrets,
+        )
+    }
+
+    /// The fingerprint of this person's keys and of the root their keyslot
+    /// trusts: what they show the officer, who compares it before
+    /// certifying them (`account certify`).
+    pub fn key_fingerprint(&self) -> Result<String> {
+        Ok(self.standing()?.fingerprint)
     }
 
     /// The actions this person may take now (audit event names): their
@@ -249,7 +295,9 @@ impl Session {
             }
         }
         self.token_id = Some(id.clone());
-        Ok(token::token(&id, &key))
+        let out = token::token(&id, &key);
+        self.token_key = Some(key);
+        Ok(out)
     }
 
     /// End this session (`kinko logout`): its stored key material is
@@ -330,7 +378,10 @@ fn end_open_sessions(
 /// How the person proved who they are: a password (and maybe a one-time
 /// code) now, or a session token from an earlier sign-in.
 pub(crate) enum Proof<'a> {
-    Password { totp: Option<&'a str> },
+    Password {
+        password: &'a crate::account::Password,
+        totp: Option<&'a str>,
+    },
     Token(String),
 }
 
@@ -342,23 +393,37 @@ pub(crate) fn open_signed_in(
     proof: Proof<'_>,
 ) -> Result<Session> {
     let dir = vault.dir().to_path_buf();
-    let (mut conn, secrets) = open_database(vault, id, secrets)?;
-    db::check_schema(&conn)?;
+    let vault_id = vault.slots().vault_id.clone();
+    let (mut conn, mut secrets) = open_database(vault, id, secrets)?;
     check_keyslots_match(&conn, vault)?;
-    let mut actor = load_actor(&conn, id)?;
-    check_anchor(&conn, vault, &actor, &secrets)?;
+    if db::schema_version(&conn)? == 2 {
+        crate::upgrade::from_schema_2(&mut conn, &vault_id, id, &secrets, terminal)?;
+    }
+    db::check_schema(&conn)?;
+    let facts = VaultFacts::read(&conn, &vault_id)?;
+    let sealed_before_certificates = check_anchor(&conn, &facts, id, &secrets)?;
+    secrets.anchor = anchor(&facts);
+    let standing = Standing::of(&conn, &vault_id, &facts.root_public, id, &secrets)?;
+    let mut actor = standing.actor.clone();
     let policy = Policy::load(&conn)?;
-    let mut notices = Vec::new();
-    if let Some((pending, why)) = restriction(&conn, &actor, &policy, &mut notices)? {
+    let mut notices = standing.notices.clone();
+    if let Some((pending, why)) = restriction(&conn, &actor, &policy, &mut notices, &standing)? {
         actor.pending = Some(pending);
         actor.restriction = Some(why);
     }
     let ctx = Ctx {
         actor,
         terminal: terminal.to_string(),
-        vault_id: vault.slots().vault_id.clone(),
+        vault_id,
         dir,
         secrets,
+        root_public: facts.root_public,
+    };
+    // A slot sealed before schema 3 is sealed again now, with the anchor
+    // that names the root, while the password is at hand.
+    let reseal = match (&proof, sealed_before_certificates) {
+        (Proof::Password { password, .. }, true) => Some(reanchored_slots(&ctx, password)?),
+        _ => None,
     };
     // Sign-in events, with the inbox moved into the chain first so the
     // order of the trail is the order things happened.
@@ -390,7 +455,10 @@ pub(crate) fn open_signed_in(
             &ctx.event("session.signin", &object, audit::OK, &detail),
         )?;
     }
-    tx.commit()?;
+    match &reseal {
+        Some(slots) => commit_with_keyslots(tx, &ctx.keyslots_path(), slots)?,
+        None => tx.commit()?,
+    }
     remove_all(&done);
     let token_id = match proof {
         Proof::Token(id) => Some(id),
@@ -400,6 +468,7 @@ pub(crate) fn open_signed_in(
         conn,
         ctx,
         token_id,
+        token_key: None,
         notices,
     })
 }
@@ -436,7 +505,7 @@ fn admission(tx: &Transaction, ctx: &Ctx, policy: &Policy, proof: &Proof<'_>) ->
     if status != "active" {
         return Err(Error::NotSignedIn(format!("the account {id} is {status}")));
     }
-    if let Proof::Password { totp } = proof {
+    if let Proof::Password { totp, .. } = proof {
         crate::credentials::check_totp(tx, id, *totp).map_err(|e| match e {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
@@ -453,6 +522,7 @@ fn restriction(
     actor: &Actor,
     policy: &Policy,
     notices: &mut Vec<String>,
+    standing: &Standing,
 ) -> Result<Option<(Pending, String)>> {
     let (must_change, changed_at, totp_on): (bool, String, bool) = conn.query_row(
         "SELECT must_change_password, password_changed_at, totp_enabled FROM accounts WHERE id = ?1",
@@ -491,6 +561,15 @@ fn restriction(
             "the vault requires a one-time code: enrol first (kinko totp enroll, then kinko totp confirm CODE)".into(),
         )));
     }
+    if !standing.certified {
+        return Ok(Some((
+            Pending::Certification,
+            format!(
+                "the officer has not certified your keys yet: show the officer your key fingerprint {} (kinko status shows it)",
+                standing.fingerprint
+            ),
+        )));
+    }
     Ok(None)
 }
 
@@ -521,35 +600,126 @@ fn check_keyslots_match(conn: &Connection, vault: &Vault) -> Result<()> {
 
 /// The anchor sealed in the slot must match what the database says now.
 /// Anyone holding the database key can write the database, but only the
-/// slot's owner can write the slot: a swapped custodian or inbox key, or
-/// a changed role or public key of this account, is tampering.
+/// slot's owner can write the slot: a swapped custodian, inbox, audit or
+/// root key is tampering. Returns whether the slot was sealed before
+/// schema 3 (its anchor then covers the account record instead of the
+/// root, and is checked as such).
 fn check_anchor(
     conn: &Connection,
-    vault: &Vault,
-    actor: &Actor,
+    facts: &VaultFacts,
+    id: &str,
     secrets: &SlotSecrets,
-) -> Result<()> {
-    let (hpke_public, sign_public): (Vec<u8>, Vec<u8>) = conn.query_row(
-        "SELECT hpke_public, sign_public FROM accounts WHERE id = ?1",
-        [&actor.id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    let expected = anchor(&AnchorFacts {
-        vault_id: &vault.slots().vault_id,
-        custodian_public: &meta(conn, "custodian_public")?,
-        inbox_public: &meta(conn, "inbox_public")?,
-        audit_public: &meta(conn, "audit_public")?,
-        account: &actor.id,
-        roles: &actor.roles.to_text(),
-        hpke_public: &hpke_public,
-        sign_public: &sign_public,
-    });
-    if expected != secrets.anchor {
-        return Err(Error::tampered(
-            "the vault's keys or your account record were changed outside Kinko",
-        ));
+) -> Result<bool> {
+    if secrets.anchor == anchor(facts) {
+        return Ok(false);
     }
-    Ok(())
+    let (roles, hpke_public, sign_public): (String, Vec<u8>, Vec<u8>) = conn.query_row(
+        "SELECT roles, hpke_public, sign_public FROM accounts WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let before = anchor_v2(
+        facts,
+        &AccountFacts {
+            account: id,
+            roles: &roles,
+            hpke_public: &hpke_public,
+            sign_public: &sign_public,
+        },
+    );
+    if before == secrets.anchor {
+        return Ok(true);
+    }
+    Err(Error::tampered(
+        "the vault's keys or your account record were changed outside Kinko",
+    ))
+}
+
+/// The keyslots with this person's slot sealed again under `password`
+/// (same keys, the current anchor).
+fn reanchored_slots(ctx: &Ctx, password: &crate::account::Password) -> Result<KeySlots> {
+    let mut slots = KeySlots::load(&ctx.keyslots_path())?;
+    let kdf = slots
+        .slot(&ctx.actor.id)
+        .map(|s| s.kdf.clone())
+        .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
+    slots.set(
+        &ctx.actor.id,
+        password.as_bytes(),
+        crate::crypto::kdf::KdfParams::new(kdf.profile()),
+        &ctx.secrets,
+    )?;
+    Ok(slots)
+}
+
+/// Who a signed-in person is, as their certificate says, and whether the
+/// officer has certified the keys their slot holds.
+#[derive(Clone)]
+pub(crate) struct Standing {
+    pub actor: Actor,
+    pub certified: bool,
+    /// Of the keys this person's slot holds and the root it trusts.
+    pub fingerprint: String,
+    pub notices: Vec<String>,
+}
+
+impl Standing {
+    /// The account row must name the keys the slot holds (only the slot's
+    /// owner puts keys there); the roles and name a person acts with are
+    /// their certificate's; without one for these keys they are the row's,
+    /// and the person is restricted until the officer certifies them.
+    pub fn of(
+        conn: &Connection,
+        vault_id: &str,
+        root: &[u8],
+        id: &str,
+        secrets: &SlotSecrets,
+    ) -> Result<Self> {
+        let row: Option<(String, String, Vec<u8>, Vec<u8>)> = conn
+            .query_row(
+                "SELECT name, roles, hpke_public, sign_public FROM accounts WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let (name, roles, row_hpke, row_sign) =
+            row.ok_or_else(|| Error::tampered(format!("keyslot for {id} has no account")))?;
+        let hpke = crate::crypto::HpkeKeyPair::public_of(&secrets.hpke_secret)?;
+        let sign = crate::crypto::SigningKeyPair::public_of(&secrets.sign_secret)?;
+        if row_hpke != hpke || row_sign != sign {
+            return Err(Error::tampered(format!(
+                "the account record of {id} names other public keys than the ones your keyslot holds (changed outside Kinko)"
+            )));
+        }
+        let fingerprint = crate::cert::fingerprint(vault_id, id, &hpke, &sign, root);
+        let cert =
+            crate::cert::current(conn, vault_id, root, id)?.filter(|c| c.names_keys(&hpke, &sign));
+        let mut notices = Vec::new();
+        let (name, roles, certified) = match cert {
+            Some(c) => {
+                if c.body.roles != roles || c.body.name != name {
+                    notices.push(format!(
+                        "a change of your account ({name}, {roles}) awaits the officer's certification; until then you act as {} ({})",
+                        c.body.name, c.body.roles
+                    ));
+                }
+                (c.body.name.clone(), c.roles, true)
+            }
+            None => (name, Roles::parse(&roles)?, false),
+        };
+        Ok(Standing {
+            actor: Actor {
+                id: id.to_string(),
+                name,
+                roles,
+                restriction: None,
+                pending: None,
+            },
+            certified,
+            fingerprint,
+            notices,
+        })
+    }
 }
 
 /// Write the new keyslots file, then commit; if the commit fails, put the
@@ -562,25 +732,6 @@ fn commit_with_keyslots(tx: Transaction, path: &std::path::Path, new: &KeySlots)
         return Err(e.into());
     }
     Ok(())
-}
-
-fn load_actor(conn: &Connection, id: &str) -> Result<Actor> {
-    let row: Option<(String, String)> = conn
-        .query_row(
-            "SELECT name, roles FROM accounts WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (name, roles) =
-        row.ok_or_else(|| Error::tampered(format!("keyslot for {id} has no account")))?;
-    Ok(Actor {
-        id: id.to_string(),
-        name,
-        roles: Roles::parse(&roles)?,
-        restriction: None,
-        pending: None,
-    })
 }
 
 /// Resume a stored session from its token.
@@ -606,6 +757,7 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
         Proof::Token(id.to_string()),
     )?;
     session.touch_or_expire(id, &path)?;
+    session.token_key = Some(key);
     Ok(session)
 }
 

@@ -184,21 +184,27 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
     let audit_key = SigningKeyPair::generate();
     let pseudonym_key = crypto::random_key();
 
+    // The root of every certificate: its private half only the recovery
+    // code opens; its public half is in every keyslot's anchor.
+    let root = SigningKeyPair::generate();
+    let root_sealed = crypto::hpke_wrap(
+        &custodian.public,
+        &crate::cert::root_context(&vault_id),
+        &*root.secret,
+    )?;
+
     let custodian_slot = crypto::hpke_wrap(
         &custodian.public,
         &custodian_db_context(&vault_id),
         &*db_key,
     )?;
     let mut slots = KeySlots::new(&vault_id, &inbox.public, &custodian.public, &custodian_slot);
-    let anchor = crate::keyslots::anchor(&crate::keyslots::AnchorFacts {
-        vault_id: &vault_id,
-        custodian_public: &custodian.public,
-        inbox_public: &inbox.public,
-        audit_public: &audit_key.public,
-        account: &opts.officer_id,
-        roles: "officer",
-        hpke_public: &officer_hpke.public,
-        sign_public: &officer_sign.public,
+    let anchor = crate::keyslots::anchor(&crate::keyslots::VaultFacts {
+        vault_id: vault_id.clone(),
+        custodian_public: custodian.public.clone(),
+        inbox_public: inbox.public.clone(),
+        audit_public: audit_key.public.clone(),
+        root_public: root.public.clone(),
     });
     let secrets = SlotSecrets {
         db_key: *db_key,
@@ -228,6 +234,11 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         ("audit_secret", audit_key.secret.to_vec()),
         ("audit_public", audit_key.public.clone()),
         ("audit_pseudonym_key", pseudonym_key.to_vec()),
+        ("root_public", root.public.clone()),
+        (
+            "root_sealed",
+            [root_sealed.enc, root_sealed.ciphertext].concat(),
+        ),
     ] {
         tx.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2)",
@@ -238,6 +249,22 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
          VALUES (?1, ?2, 'officer', ?3, ?4, 0, ?5, ?5, ?1)",
         params![opts.officer_id, opts.officer_name, officer_hpke.public, officer_sign.public, now],
+    )?;
+    crate::cert::issue(
+        &tx,
+        &vault_id,
+        &crate::cert::Issuer {
+            name: crate::cert::ROOT,
+            serial: None,
+            secret: &root.secret,
+        },
+        &crate::cert::Subject {
+            account: &opts.officer_id,
+            name: &opts.officer_name,
+            roles: "officer",
+            hpke_public: &officer_hpke.public,
+            sign_public: &officer_sign.public,
+        },
     )?;
     tx.execute(
         "INSERT INTO key_epochs (epoch, suite, started_at, started_by, finished_at) VALUES (1, ?1, ?2, ?3, ?2)",
@@ -264,6 +291,17 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             audit::OK,
             &opts.terminal,
             "roles=officer",
+        ),
+    )?;
+    audit::append(
+        &tx,
+        &Event::new(
+            &opts.officer_id,
+            "account.certify",
+            &officer,
+            audit::OK,
+            &opts.terminal,
+            "serial=1 roles=officer by=root",
         ),
     )?;
     for (k, v) in &opts.policy {
@@ -405,4 +443,9 @@ pub struct VaultStatus {
     /// SHA-256 of the audit key's public half: checkpoints and archives
     /// name the same fingerprint.
     pub audit_key_fingerprint: String,
+    /// The fingerprint of the signed-in person's keys and the root their
+    /// keyslot trusts: what the officer compares before certifying them.
+    pub key_fingerprint: String,
+    /// Whether the officer has certified these keys.
+    pub certified: bool,
 }

@@ -44,6 +44,7 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         people::add_account,
         people::account_lifecycle,
         people::reset_account,
+        people::certify_account,
         people::set_account_hours,
         people::roster_list,
         people::roster_request_add,

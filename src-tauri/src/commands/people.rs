@@ -45,6 +45,19 @@ pub fn add_account(
     .map(Issued::from)
 }
 
+/// The officer vouches for an account, comparing the key fingerprint the
+/// person's own screen shows.
+#[tauri::command(async)]
+pub fn certify_account(
+    state: State<'_, AppState>,
+    id: String,
+    fingerprint: String,
+) -> Reply<kinko_core::Certified> {
+    with_session(&state, |s| {
+        s.certify_account(id.trim(), Some(fingerprint.trim()))
+    })
+}
+
 #[tauri::command(async)]
 pub fn account_lifecycle(state: State<'_, AppState>, id: String, what: String) -> Reply<()> {
     let what = match what.as_str() {

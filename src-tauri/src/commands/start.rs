@@ -25,6 +25,9 @@ pub struct Me {
     /// What they may do now (`permission::allowed`, audit event names):
     /// the page shows screens and buttons by it and knows no roles.
     pub allowed: Vec<&'static str>,
+    /// Of their keys and the root their keyslot trusts: what they show
+    /// the officer, who compares it before certifying them.
+    pub key_fingerprint: String,
 }
 
 fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
@@ -37,6 +40,7 @@ fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
         notices: s.notices().to_vec(),
         idle_minutes: s.idle_minutes()?,
         allowed: s.allowed(),
+        key_fingerprint: s.key_fingerprint()?,
     })
 }
 

@@ -6,6 +6,7 @@ import { button, el, field, input, select, table } from '../dom';
 import { roleName, t } from '../i18n';
 import { japanTime, may } from '../logic';
 import type { Ctx } from '../ctx';
+import type { Account } from '../api';
 
 export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const accounts = await api.accounts();
@@ -18,9 +19,24 @@ export async function accountsScreen(c: Ctx, area: HTMLElement): Promise<void> {
   const refresh = () => c.go({ screen: 'accounts' });
   const act = (a: string, what: 'suspend' | 'resume' | 'disable' | 'unlock', label: string) =>
     button(label, `${what}-${a}`, (b) => c.busy(b, async () => { await api.lifecycle(a, what); refresh(); }), what === 'disable' ? 'danger' : 'quiet');
+  const certifies = may(c.me, 'account.certify');
+  // The officer types the fingerprint the person's own screen shows: the
+  // core compares it with the keys on the account before it signs.
+  const certification = (a: Account): HTMLElement => {
+    if (a.certification === 'certified') return el('span', { id: `cert-${a.id}` }, t(c.lang, 'certified'));
+    if (a.certification === 'awaiting_person' || !certifies) {
+      return el('span', { id: `cert-${a.id}` }, t(c.lang, a.certification === 'awaiting_person' ? 'awaitingPerson' : 'awaitingOfficer'));
+    }
+    const fp = input(`certify-fp-${a.id}`, { placeholder: t(c.lang, 'fingerprintOnScreen'), 'aria-label': t(c.lang, 'fingerprintOnScreen') });
+    return el('span', { id: `cert-${a.id}` }, t(c.lang, 'awaitingOfficer'), ' ', fp,
+      button(t(c.lang, 'certify'), `certify-${a.id}`, (b) => c.busy(b, async () => {
+        await api.certifyAccount(a.id, fp.value);
+        refresh();
+      })));
+  };
   area.replaceChildren(el('h1', {}, t(c.lang, 'accounts')),
-    table('accounts', [t(c.lang, 'id'), t(c.lang, 'name'), t(c.lang, 'roles'), t(c.lang, 'status'), ''],
-      accounts.map((a) => [a.id, a.name, a.roles.split(',').map((r) => roleName(c.lang, r.trim())).join('・'), a.status, el('span', {},
+    table('accounts', [t(c.lang, 'id'), t(c.lang, 'name'), t(c.lang, 'roles'), t(c.lang, 'status'), t(c.lang, 'certification'), ''],
+      accounts.map((a) => [a.id, a.name, a.roles.split(',').map((r) => roleName(c.lang, r.trim())).join('・'), a.status, certification(a), el('span', {},
         act(a.id, 'suspend', t(c.lang, 'suspend')), act(a.id, 'resume', t(c.lang, 'resume')),
         act(a.id, 'unlock', t(c.lang, 'unlockAccount')),
         button(t(c.lang, 'reset'), `reset-${a.id}`, (b) => c.busy(b, async () => show(await api.resetAccount(a.id))), 'quiet'),

@@ -1,7 +1,7 @@
 // First run, sign-in, the lock screen, and the steps a new person is led
 // through: a new password, then a one-time-code enrolment with a QR code.
 
-import { api, type Me, type Pending } from '../api';
+import { api, type Me } from '../api';
 import { button, el, field, input } from '../dom';
 import { t } from '../i18n';
 import { qrPath } from '../logic';
@@ -92,9 +92,22 @@ export function lockScreen(c: StartCtx, id: string, unlocked: (who: Me) => void)
 }
 
 /// A restricted person's one next step, before any screen.
-export function pendingStep(c: StartCtx, pending: Pending): void {
-  if (pending === 'change_password') changePassword(c);
-  else void enrolTotp(c);
+export function pendingStep(c: StartCtx, me: Me): void {
+  if (me.pending === 'change_password') changePassword(c);
+  else if (me.pending === 'enrol_totp') void enrolTotp(c);
+  else awaitingCertification(c, me);
+}
+
+/// Keys made, not yet vouched for: the fingerprint the officer compares.
+function awaitingCertification(c: StartCtx, me: Me): void {
+  c.show(el('div', { id: 'awaiting-certification' },
+    el('h1', {}, t(c.lang, 'awaitingTitle')),
+    el('p', {}, t(c.lang, 'awaitingIntro')),
+    el('p', {}, `${t(c.lang, 'keyFingerprint')}: `, el('code', { id: 'key-fingerprint', class: 'secret' }, me.key_fingerprint)),
+    button(t(c.lang, 'signOut'), 'pending-signout', async () => {
+      await api.signOut().catch(() => undefined);
+      c.switchUser();
+    }, 'quiet')));
 }
 
 function changePassword(c: StartCtx): void {

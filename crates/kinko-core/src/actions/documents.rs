@@ -91,7 +91,6 @@ impl Session {
                     "the vault's keys were rotated while the file was being received: receive it again",
                 ));
             }
-            let custodian: Vec<u8> = crate::db::meta(tx, "custodian_public")?;
             tx.execute(
                 "INSERT INTO documents (uid, version, title, file_name, origin, via, purpose, personal_data, size, sha256, object_name, object_sha256, received_by, received_at, epoch)
                  VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -101,9 +100,8 @@ impl Session {
                 ],
             )?;
             let id = tx.last_insert_rowid();
-            let own: Vec<u8> = tx.query_row("SELECT hpke_public FROM accounts WHERE id = ?1", [&ctx.actor.id], |r| r.get(0))?;
-            store_wrap(tx, ctx, id, &uid, &ctx.actor.id, &own, &dek)?;
-            store_wrap(tx, ctx, id, &uid, CUSTODIAN, &custodian, &dek)?;
+            store_wrap(tx, ctx, id, &uid, &ctx.actor.id, &dek)?;
+            store_wrap(tx, ctx, id, &uid, CUSTODIAN, &dek)?;
             let mut done = Done::ok(
                 id,
                 format!("size={} sha256={} personal_data={}", digest.len, crypto::hex(&digest.sha256), req.personal_data),
@@ -328,12 +326,14 @@ impl Session {
         self.perform(Action::Grant, &object(id), |tx, ctx| {
             validate_id(to)?;
             let doc = load_doc(tx, id)?;
-            let account: Option<(String, String, Vec<u8>)> = tx
-                .query_row("SELECT roles, status, hpke_public FROM accounts WHERE id = ?1", [to], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            let account: Option<(String, String)> = tx
+                .query_row("SELECT roles, status FROM accounts WHERE id = ?1", [to], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
-            let (roles, status, public) = account.ok_or_else(|| Error::NotFound(format!("account {to}")))?;
+            // The row's roles give the plain refusal; the certificate's
+            // decide (`store_wrap`).
+            let (roles, status) = account.ok_or_else(|| Error::NotFound(format!("account {to}")))?;
             if status != "active" {
                 return Err(Error::denied(format!("account {to} is {status} and cannot be granted documents")));
             }
@@ -352,7 +352,7 @@ impl Session {
                 )),
                 other => other,
             })?;
-            store_wrap(tx, ctx, id, &doc.uid, to, &public, &dek)?;
+            store_wrap(tx, ctx, id, &doc.uid, to, &dek)?;
             Ok(Done::ok((), format!("to={to}")))
         })
     }
@@ -407,7 +407,7 @@ impl Session {
             if !move_to_object(tx, &doc, &uid, (&sealed.name, &sealed.object_sha256), epoch)? {
                 return Err(Error::Database(format!("document {id} changed during the revoke; try again")));
             }
-            rewrap_holders(tx, &ctx.vault_id, id, &uid, &new_dek)?;
+            rewrap_holders(tx, ctx, id, &uid, &new_dek)?;
             Ok(Done::ok(
                 ctx.object_path(&doc.object_name),
                 format!("from={from}"),

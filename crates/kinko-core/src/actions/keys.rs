@@ -204,7 +204,7 @@ impl Session {
         if !document::move_to_object(&tx, doc, uid, (name, object_sha), epoch)? {
             return Ok(false);
         }
-        document::rewrap_holders(&tx, &self.ctx.vault_id, doc.id, uid, dek)?;
+        document::rewrap_holders(&tx, &self.ctx, doc.id, uid, dek)?;
         audit::append(
             &tx,
             &self.ctx.event(

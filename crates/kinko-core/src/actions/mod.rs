@@ -88,6 +88,7 @@ pub const LIST: &[Entry] = &[
     entry("Session::set_account_hours", Action::AccountManage, Some("set_account_hours"), Some("account hours")),
     entry("Session::reset_account", Action::AccountManage, Some("reset_account"), Some("account reset")),
     entry("Session::recover_account", Action::AccountRecover, None, Some("account recover")),
+    entry("Session::certify_account", Action::AccountCertify, Some("certify_account"), Some("account certify")),
     entry("Session::roster_request_add", Action::RosterRequest, Some("roster_request_add"), Some("roster request add")),
     entry("Session::roster_request_remove", Action::RosterRequest, Some("roster_request_remove"), Some("roster request remove")),
     entry("Session::roster_approve", Action::RosterApprove, Some("roster_approve"), Some("roster approve")),

@@ -43,7 +43,7 @@ impl Session {
                     return Err(Error::invalid("the vault already has its one Information Management Officer"));
                 }
             }
-            let issued = issue_credentials(tx, ctx, id, &roles.to_text())?;
+            let issued = issue_credentials(ctx, id)?;
             let now = audit::now();
             tx.execute(
                 "INSERT INTO accounts (id, name, roles, hpke_public, sign_public, must_change_password, password_changed_at, created_at, created_by)
@@ -64,27 +64,166 @@ impl Session {
         })
     }
 
-    /// Every account, for the people who run accounts.
+    /// Every account, for the people who run accounts, with where it
+    /// stands with the officer.
     pub fn list_accounts(&mut self) -> Result<Vec<AccountInfo>> {
-        self.perform(Action::AccountList, "accounts", |tx, _| {
-            let mut stmt = tx.prepare(
-                "SELECT id, name, roles, status, must_change_password, created_at FROM accounts ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(AccountInfo {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        roles: r.get(2)?,
-                        status: r.get(3)?,
-                        must_change_password: r.get::<_, i64>(4)? != 0,
-                        created_at: r.get(5)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+        self.perform(Action::AccountList, "accounts", |tx, ctx| {
+            let ids: Vec<String> = tx
+                .prepare("SELECT id FROM accounts ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let rows = ids
+                .iter()
+                .map(|id| account_info(tx, ctx, id))
+                .collect::<Result<Vec<_>>>()?;
             Ok(Done::ok(rows, ""))
         })
     }
+
+    /// Vouch for an account (the officer): its person, the roles the
+    /// people who run accounts gave it, and the keys the person made at
+    /// their first sign-in, compared by `fingerprint` with what the
+    /// person's own screen shows. Until then nothing is wrapped to its
+    /// keys and it may only set its credentials.
+    pub fn certify_account(&mut self, id: &str, fingerprint: Option<&str>) -> Result<Certified> {
+        let object = format!("account:{id}");
+        self.perform(Action::AccountCertify, &object, |tx, ctx| {
+            validate_id(id)?;
+            if id == ctx.actor.id {
+                return Err(Error::invalid("nobody certifies their own account"));
+            }
+            let info = account_info(tx, ctx, id)?;
+            if info.status != "active" {
+                return Err(Error::invalid(format!("account {id} is {}", info.status)));
+            }
+            let key = match info.certification {
+                Certification::Certified => {
+                    return Err(Error::invalid(format!("{id} is already certified as the account stands")))
+                }
+                Certification::AwaitingPerson => {
+                    return Err(Error::denied(format!(
+                        "{id} must first sign in and set their own password: Kinko then makes their keys, and their screen shows the fingerprint to compare"
+                    )))
+                }
+                Certification::AwaitingOfficer => candidate_keys(tx, ctx, id)?,
+            };
+            let shown = info.fingerprint.clone().unwrap_or_default();
+            if let Some(given) = fingerprint {
+                if normalise_fingerprint(given) != normalise_fingerprint(&shown) {
+                    return Err(Error::field(
+                        "fingerprint",
+                        format!(
+                            "the fingerprint given is not the one of {id}'s keys ({shown}): do not certify; ask the system administrator to reset the account"
+                        ),
+                    ));
+                }
+            }
+            let own = crate::cert::current(tx, &ctx.vault_id, &ctx.root_public, &ctx.actor.id)?
+                .ok_or_else(|| Error::tampered("your own certificate is missing"))?;
+            let serial = crate::cert::issue(
+                tx,
+                &ctx.vault_id,
+                &crate::cert::Issuer {
+                    name: &ctx.actor.id,
+                    serial: Some(own.body.serial),
+                    secret: &ctx.secrets.sign_secret,
+                },
+                &crate::cert::Subject {
+                    account: id,
+                    name: &info.name,
+                    roles: &info.roles,
+                    hpke_public: &key.0,
+                    sign_public: &key.1,
+                },
+            )?;
+            let compared = if fingerprint.is_some() { "compared" } else { "not compared" };
+            Ok(Done::ok(
+                Certified {
+                    account: id.to_string(),
+                    serial,
+                    name: info.name.clone(),
+                    roles: info.roles.clone(),
+                    fingerprint: shown.clone(),
+                },
+                format!("serial={serial} roles={} fingerprint={shown} ({compared})", info.roles),
+            ))
+        })
+    }
+}
+
+/// One account as listed, with its certification.
+fn account_info(
+    tx: &rusqlite::Transaction,
+    ctx: &crate::actor::Ctx,
+    id: &str,
+) -> Result<AccountInfo> {
+    let (name, roles, status, must_change, created_at, hpke, sign): (String, String, String, bool, String, Vec<u8>, Vec<u8>) =
+        tx.query_row(
+            "SELECT name, roles, status, must_change_password, created_at, hpke_public, sign_public FROM accounts WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
+    let cert = crate::cert::current(tx, &ctx.vault_id, &ctx.root_public, id)?;
+    let as_certified = cert.as_ref().is_some_and(|c| {
+        c.names_keys(&hpke, &sign) && c.body.roles == roles && c.body.name == name
+    });
+    let certification = if as_certified {
+        Certification::Certified
+    } else if must_change {
+        Certification::AwaitingPerson
+    } else {
+        Certification::AwaitingOfficer
+    };
+    let fingerprint = (certification == Certification::AwaitingOfficer)
+        .then(|| crate::cert::fingerprint(&ctx.vault_id, id, &hpke, &sign, &ctx.root_public));
+    Ok(AccountInfo {
+        id: id.to_string(),
+        name,
+        roles,
+        status,
+        must_change_password: must_change,
+        created_at,
+        certification,
+        fingerprint,
+    })
+}
+
+/// The keys to certify: the ones already certified (only a change of
+/// name or roles), or new ones with the person's own request, signed by
+/// their new key over the root this vault's officer trusts.
+fn candidate_keys(
+    tx: &rusqlite::Transaction,
+    ctx: &crate::actor::Ctx,
+    id: &str,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (hpke, sign, request): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) = tx.query_row(
+        "SELECT hpke_public, sign_public, key_request FROM accounts WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let certified = crate::cert::current(tx, &ctx.vault_id, &ctx.root_public, id)?
+        .is_some_and(|c| c.names_keys(&hpke, &sign));
+    if certified {
+        return Ok((hpke, sign));
+    }
+    let holds = request.is_some_and(|sig| {
+        crate::cert::request_holds(&ctx.vault_id, id, &hpke, &sign, &ctx.root_public, &sig)
+    });
+    if !holds {
+        return Err(Error::tampered(format!(
+            "the keys on {id}'s account record carry no request signed by {id}'s own new key over this vault's root (changed outside Kinko, or their keyslot trusts another root)"
+        )));
+    }
+    Ok((hpke, sign))
+}
+
+fn normalise_fingerprint(text: &str) -> String {
+    text.chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 impl Session {
@@ -178,8 +317,7 @@ impl Session {
             if id == ctx.actor.id {
                 return Err(Error::invalid("change your own password with kinko passwd"));
             }
-            let roles: String = tx.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| r.get(0))?;
-            let issued = issue_credentials(tx, ctx, id, &roles)?;
+            let issued = issue_credentials(ctx, id)?;
             tx.execute(
                 "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
                 [id],
@@ -218,12 +356,10 @@ impl Session {
                     "that recovery code does not belong to this vault",
                 ));
             }
-            let (status, own_public): (String, Vec<u8>) = tx
-                .query_row(
-                    "SELECT status, hpke_public FROM accounts WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+            let status: String = tx
+                .query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
                 .optional()?
                 .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
             if status != "active" {
@@ -249,7 +385,7 @@ impl Session {
             for doc_id in &docs {
                 let doc = crate::document::load_doc(tx, *doc_id)?;
                 let dek = crate::document::custodian_dek(tx, &ctx.vault_id, &doc, &custodian)?;
-                crate::document::store_wrap(tx, ctx, *doc_id, &doc.uid, id, &own_public, &dek)?;
+                crate::document::store_wrap(tx, ctx, *doc_id, &doc.uid, id, &dek)?;
             }
             tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
             let n = docs.len();

@@ -85,6 +85,8 @@ impl Session {
 impl Session {
     /// Counts and state of the vault.
     pub fn status(&mut self, public: PublicStatus) -> Result<VaultStatus> {
+        let standing = self.standing()?;
+        let (key_fingerprint, certified) = (standing.fingerprint, standing.certified);
         self.perform(crate::permission::Action::Status, "vault", |tx, _| {
             let text = |k: &str| -> Result<String> {
                 Ok(String::from_utf8_lossy(&crate::db::meta(tx, k)?).into_owned())
@@ -114,6 +116,8 @@ impl Session {
                     tx,
                     "audit_public",
                 )?)),
+                key_fingerprint,
+                certified,
             };
             Ok(Done::ok(status, ""))
         })
@@ -123,7 +127,7 @@ impl Session {
     /// new password; the keys inside do not change.
     pub fn change_password(&mut self, new: &Password) -> Result<()> {
         let object = format!("account:{}", self.ctx.actor.id);
-        self.perform(Action::ChangeOwnPassword, &object, |tx, ctx| {
+        let renewed = self.perform(Action::ChangeOwnPassword, &object, |tx, ctx| {
             let policy = Policy::load(tx)?;
             check_password_rules(new, &policy, &ctx.actor.id, &ctx.actor.name)?;
             check_and_record_history(tx, &ctx.actor.id, new, policy.number("password.history"))?;
@@ -132,17 +136,79 @@ impl Session {
                 .slot(&ctx.actor.id)
                 .map(|s| s.kdf.profile())
                 .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
-            slots.set(&ctx.actor.id, new.as_bytes(), KdfParams::new(profile), &ctx.secrets)?;
+            let first: bool = tx.query_row(
+                "SELECT must_change_password FROM accounts WHERE id = ?1",
+                [&ctx.actor.id],
+                |r| r.get(0),
+            )?;
+            // The first password of one's own: whoever set the initial one
+            // knew it, so the keys it sealed are replaced by new ones only
+            // this person ever held, for the officer to certify.
+            let (secrets, detail) = if first {
+                let (secrets, fingerprint) = own_keys(tx, ctx)?;
+                (Some(secrets), format!("new keys {fingerprint} await certification"))
+            } else {
+                (None, String::new())
+            };
+            slots.set(
+                &ctx.actor.id,
+                new.as_bytes(),
+                KdfParams::new(profile),
+                secrets.as_ref().unwrap_or(&ctx.secrets),
+            )?;
             tx.execute(
                 "UPDATE accounts SET must_change_password = 0, password_changed_at = ?2 WHERE id = ?1",
                 params![ctx.actor.id, audit::now()],
             )?;
-            let mut done = Done::ok((), "");
+            let mut done = Done::ok(secrets, detail);
             done.keyslots = Some(slots);
             Ok(done)
         })?;
+        if let Some(secrets) = renewed {
+            self.renew_secrets(secrets)?;
+        }
         self.refresh_restriction()
     }
+}
+
+/// New key pairs for the signed-in person, their own signed request for
+/// certification on their row, and any document keys wrapped to the old
+/// keys set aside for the officer's `account recover`. Returns the slot
+/// secrets to seal and the fingerprint the person shows the officer.
+fn own_keys(
+    tx: &rusqlite::Transaction,
+    ctx: &crate::actor::Ctx,
+) -> Result<(crate::keyslots::SlotSecrets, String)> {
+    let id = &ctx.actor.id;
+    let hpke = crypto::HpkeKeyPair::generate();
+    let sign = crypto::SigningKeyPair::generate();
+    let request = crate::cert::sign_request(
+        &ctx.vault_id,
+        id,
+        &hpke.public,
+        &sign.secret,
+        &ctx.root_public,
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
+        [id],
+    )?;
+    tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
+    tx.execute(
+        "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = ?4 WHERE id = ?1",
+        params![id, hpke.public, sign.public, request],
+    )?;
+    let mut secrets = ctx.secrets.clone();
+    secrets.hpke_secret = *hpke.secret;
+    secrets.sign_secret = *sign.secret;
+    let fingerprint = crate::cert::fingerprint(
+        &ctx.vault_id,
+        id,
+        &hpke.public,
+        &sign.public,
+        &ctx.root_public,
+    );
+    Ok((secrets, fingerprint))
 }
 
 impl Vault {
@@ -168,13 +234,19 @@ impl Vault {
             .unlock(id, password.as_bytes())
             .map_err(|e| (e, true))
             .and_then(|secrets| {
-                session::open_signed_in(self, id, secrets, terminal, Proof::Password { totp })
-                    // A wrong one-time code counts towards the lockout; its
-                    // event is already in the database.
-                    .map_err(|e| {
-                        let counts = matches!(e, Error::BadCode(_));
-                        (e, counts)
-                    })
+                session::open_signed_in(
+                    self,
+                    id,
+                    secrets,
+                    terminal,
+                    Proof::Password { password, totp },
+                )
+                // A wrong one-time code counts towards the lockout; its
+                // event is already in the database.
+                .map_err(|e| {
+                    let counts = matches!(e, Error::BadCode(_));
+                    (e, counts)
+                })
             });
         match opened {
             Ok(s) => {

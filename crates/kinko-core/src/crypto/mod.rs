@@ -202,6 +202,15 @@ impl SigningKeyPair {
     }
 }
 
+impl SigningKeyPair {
+    /// The public half (SEC1) of a stored ECDSA P-256 private key.
+    pub fn public_of(secret: &[u8; 32]) -> Result<Vec<u8>> {
+        let sk = p256::ecdsa::SigningKey::from_slice(secret)
+            .map_err(|_| Error::Crypto("not a valid ECDSA P-256 private key".into()))?;
+        Ok(sk.verifying_key().to_sec1_bytes().to_vec())
+    }
+}
+
 /// Sign a message with a stored ECDSA P-256 private key (DER-free, 64 bytes).
 pub fn ecdsa_sign(secret: &[u8; 32], message: &[u8]) -> Result<Vec<u8>> {
     use p256::ecdsa::signature::Signer;
@@ -276,5 +285,6 @@ mod tests {
         let sig = ecdsa_sign(&kp.secret, b"report").unwrap();
         assert!(ecdsa_verify(&kp.public, b"report", &sig));
         assert!(!ecdsa_verify(&kp.public, b"reporT", &sig));
+        assert_eq!(SigningKeyPair::public_of(&kp.secret).unwrap(), kp.public);
     }
 }

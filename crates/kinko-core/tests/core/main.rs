@@ -74,6 +74,12 @@ impl Fixture {
             Err(Error::NotSignedIn(_)) | Err(Error::Denied(_))
         ));
         s.change_password(&Password::new(own.as_str())).unwrap();
+        // The new keys the person made take effect once the officer
+        // certifies them, comparing the fingerprint their screen shows.
+        let fingerprint = s.key_fingerprint().unwrap();
+        self.officer()
+            .certify_account(id, Some(&fingerprint))
+            .unwrap();
         own
     }
 
