@@ -9,7 +9,6 @@ use kinko_core::document::wrap_context;
 use kinko_core::keyslots::KeySlots;
 
 use crate::TestVault;
-use kinko_test_support::OFFICER_PW;
 
 const SECRET: &[u8] = b"PLAINTEXT-MARKER-REVOKED personal data of a citizen";
 
@@ -149,16 +148,9 @@ fn a_wrap_row_added_for_the_sysadmin_stops_a_rekey() {
             [],
         )
         .unwrap();
-    let r = v.run_env(
-        &["rekey"],
-        &[
-            ("KINKO_USER", "boss"),
-            ("KINKO_PASSWORD", OFFICER_PW),
-            ("KINKO_RECOVERY_CODE", &code),
-        ],
-    );
+    let r = v.boss_with_code(&code, &["rekey"]);
     assert_eq!(r.code, 5, "{}", r.stderr);
-    assert!(r.stderr.contains("wrapped to sam"), "{}", r.stderr);
+    assert!(r.stderr.contains("for sam"), "{}", r.stderr);
     // What the row holds is still the custodian's wrap: his keys open none.
     let (enc, ciphertext, uid) = wrap_of(&v, "sam", &sam, doc.parse().unwrap());
     let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
@@ -189,8 +181,12 @@ fn a_public_key_swapped_before_a_grant_gets_nothing() {
             [&sams],
         )
         .unwrap();
-    let r = v.boss(&["grant", &doc, "--to", "hana"]).code(4);
-    assert!(r.stderr.contains("not certified"), "{}", r.stderr);
+    let r = v.boss(&["grant", &doc, "--to", "hana"]).code(5);
+    assert!(
+        r.stderr.contains("neither certified nor asked for"),
+        "{}",
+        r.stderr
+    );
     let wraps: i64 = v
         .raw_db("sam", &sam)
         .query_row(
@@ -353,16 +349,13 @@ fn a_reset_gives_the_sysadmin_no_documents() {
         .ok()
         .json();
     assert_ne!(changed["key_fingerprint"], before["key_fingerprint"]);
-    let r = v.run_env(
-        &["account", "recover", "hana"],
-        &[
-            ("KINKO_USER", "boss"),
-            ("KINKO_PASSWORD", OFFICER_PW),
-            ("KINKO_RECOVERY_CODE", &code),
-        ],
-    );
+    let r = v.boss_with_code(&code, &["account", "recover", "hana"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
-    assert!(r.stderr.contains("not certified"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("await the officer's certification"),
+        "{}",
+        r.stderr
+    );
     let r = v
         .as_user("hana", taken, &["open", &doc, "--out", "-"])
         .code(3);
@@ -376,4 +369,107 @@ fn a_reset_gives_the_sysadmin_no_documents() {
         before["key_fingerprint"].as_str().unwrap(),
     ])
     .code(1);
+}
+
+/// A certified handler adds a wraps row for himself on a document never
+/// granted to him (a copy of the custodian's wrap, which his key cannot
+/// open), hoping the next `rekey` wraps the new key to him. The row
+/// carries no signed grant: `verify` reports it, the rekey stops naming
+/// it, and the handler opens nothing.
+#[test]
+fn a_wrap_row_a_handler_added_for_himself_gets_nothing() {
+    let (v, printed) = TestVault::init_with(&["--policy", "totp.required=false"]);
+    let code = printed["recovery_code"].as_str().unwrap().to_string();
+    let hana = v.add("hana", "handler");
+    let doc = v.import(&v.file("n.txt", SECRET), &[]);
+    v.raw_db("hana", &hana)
+        .execute(
+            "INSERT INTO wraps (doc_id, holder, enc, ciphertext, granted_by, granted_at, statement, signature)
+             SELECT doc_id, 'hana', enc, ciphertext, 'boss', granted_at, statement, signature FROM wraps WHERE holder = 'boss'",
+            [],
+        )
+        .unwrap();
+    let r = v.boss(&["verify"]).code(5);
+    assert!(r.stderr.contains("for hana"), "{}", r.stderr);
+    let r = v.boss_with_code(&code, &["rekey"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("for hana"), "{}", r.stderr);
+    let r = v.as_user("hana", &hana, &["open", &doc, "--out", "-"]);
+    assert_ne!(r.code, 0);
+    assert!(!crate::contains(&r.stdout, SECRET));
+}
+
+/// A handler weakens the policy with a SQLCipher tool (a lockout
+/// threshold of 100, one-character passwords, a setting deleted so the
+/// weaker default applies). The policy is a statement the
+/// officer signed: every person's next action reports it, and nothing is
+/// done under the edited policy.
+#[test]
+fn a_policy_edited_outside_kinko_is_tampering() {
+    for edit in [
+        "UPDATE policy SET value = '100' WHERE key = 'lockout.threshold'",
+        "INSERT INTO policy (key, value) VALUES ('password.min_length', '1')",
+        "DELETE FROM policy WHERE key = 'lockout.threshold'",
+    ] {
+        let (v, _) = TestVault::init_with(&[
+            "--policy",
+            "totp.required=false",
+            "--policy",
+            "lockout.threshold=3",
+        ]);
+        let hana = v.add("hana", "handler");
+        v.raw_db("hana", &hana).execute(edit, []).unwrap();
+        let r = v.as_user("hana", &hana, &["list"]);
+        assert_eq!(r.code, 5, "{edit}: {}", r.stderr);
+        assert!(r.stderr.contains("policy"), "{}", r.stderr);
+        v.boss(&["policy", "show"]).code(5);
+    }
+}
+
+/// A handler holding a personal-data document adds an export approval
+/// row, or clears the document's personal-data flag, with a SQLCipher
+/// tool. Neither is the officer's or the receiver's signed word: the
+/// export is refused as tampering and nothing leaves.
+#[test]
+fn a_forged_export_approval_or_flag_lets_nothing_out() {
+    for edit in [
+        "INSERT INTO export_approvals (doc_id, reference, for_account, approved_by, approved_at)
+         VALUES (1, '労発0000第0号', 'hana', 'boss', '2026-12-01T00:00:00Z')",
+        "UPDATE documents SET personal_data = 0 WHERE id = 1",
+    ] {
+        let v = TestVault::new();
+        let hana = v.add("hana", "handler");
+        let doc = v.import(&v.file("p.csv", SECRET), &["--personal-data"]);
+        v.boss(&["grant", &doc, "--to", "hana"]).ok();
+        v.as_user("hana", &hana, &["open", &doc, "--out", "-"])
+            .code(4);
+        v.raw_db("hana", &hana).execute(edit, []).unwrap();
+        let r = v.as_user("hana", &hana, &["open", &doc, "--out", "-"]);
+        assert_eq!(r.code, 5, "{edit}: {}", r.stderr);
+        assert!(!crate::contains(&r.stdout, SECRET));
+    }
+    // An approval the officer did sign, moved to another document.
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let one = v.import(
+        &v.file("a.csv", b"other personal data"),
+        &["--personal-data"],
+    );
+    let two = v.import(&v.file("b.csv", SECRET), &["--personal-data"]);
+    v.boss(&["grant", &two, "--to", "hana"]).ok();
+    v.boss(&[
+        "approve-export",
+        &one,
+        "--ref",
+        "労発1202第1号",
+        "--for",
+        "hana",
+    ])
+    .ok();
+    v.raw_db("hana", &hana)
+        .execute("UPDATE export_approvals SET doc_id = ?1", [&two])
+        .unwrap();
+    let r = v.as_user("hana", &hana, &["open", &two, "--out", "-"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(!crate::contains(&r.stdout, SECRET));
 }

@@ -175,6 +175,18 @@ impl TestVault {
         self.run_env(args, &[("KINKO_USER", user), ("KINKO_PASSWORD", password)])
     }
 
+    /// Run `kinko` as the officer with the recovery code at hand.
+    pub fn boss_with_code(&self, code: &str, args: &[&str]) -> Run {
+        self.run_env(
+            args,
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", code),
+            ],
+        )
+    }
+
     pub fn boss(&self, args: &[&str]) -> Run {
         self.as_user("boss", OFFICER_PW, args)
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::TestVault;
+use kinko_test_support::OFFICER_PW;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -36,47 +37,106 @@ fn schema2_vault() -> TestVault {
     }
 }
 
-#[test]
-fn a_vault_of_the_release_of_2026_12_01_opens_verifies_and_reads() {
-    let v = schema2_vault();
-    v.boss(&["verify"]).ok();
-    v.boss(&["audit", "verify"]).ok();
-    let r = v
-        .as_user("hana", "Zq8!own-Secret-4", &["open", "1", "--out", "-"])
-        .ok();
-    assert_eq!(r.stdout, b"PLAINTEXT-MARKER-SCHEMA2 one\n");
-    let r = v
-        .as_user("mika", "Zq8!own-Secret-5x", &["open", "2", "--out", "-"])
-        .code(4);
-    assert!(r.stderr.contains("personal data"), "{}", r.stderr);
-    v.as_user("hana", "Zq8!own-Secret-4", &["open", "2", "--out", "-"])
-        .code(4);
+/// The fixture's recovery code (a test credential: README.md beside it).
+fn recovery_code() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vault-schema2.recovery");
+    std::fs::read_to_string(path).unwrap().trim().to_string()
 }
 
-/// The upgrade to schema 3 (certificates) runs at the officer's first
-/// sign-in: before it nobody else gets in; it certifies the accounts as
-/// the trail recorded them, records itself, and everyone works after.
+const HANA: &str = "Zq8!own-Secret-4";
+
+fn upgrade(v: &TestVault, user: &str, password: &str, code: &str) -> crate::Run {
+    v.run_env(
+        &["--json", "upgrade"],
+        &[
+            ("KINKO_USER", user),
+            ("KINKO_PASSWORD", password),
+            ("KINKO_RECOVERY_CODE", code),
+        ],
+    )
+}
+
+/// Until its officer upgrades it with the recovery code, a vault of the
+/// release of 2026-12-01 opens for nobody; nobody else can upgrade it.
 #[test]
-fn the_officers_first_sign_in_upgrades_and_certifies_as_the_trail_says() {
+fn before_the_upgrade_nobody_signs_in_and_only_the_officer_upgrades() {
     let v = schema2_vault();
-    let r = v.as_user("hana", "Zq8!own-Secret-4", &["list"]).code(1);
-    assert!(r.stderr.contains("upgrade"), "{}", r.stderr);
-    v.boss(&["list"]).ok();
+    let r = v.boss(&["list"]).code(1);
+    assert!(r.stderr.contains("kinko upgrade"), "{}", r.stderr);
+    v.as_user("hana", HANA, &["list"]).code(1);
+    let r = upgrade(&v, "hana", HANA, &recovery_code());
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let other = TestVault::new().recovery_code();
+    let r = upgrade(&v, "boss", OFFICER_PW, &other);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    v.boss(&["list"]).code(1);
+}
+
+/// The upgrade: the officer is certified by the new root and keeps their
+/// documents; everyone else chooses a new password, makes new keys, is
+/// certified after the fingerprint is compared, and gets their documents
+/// back from the officer with the recovery code. The trail stays whole.
+#[test]
+fn the_upgrade_certifies_the_officer_and_everyone_else_makes_new_keys() {
+    let v = schema2_vault();
+    let report = upgrade(&v, "boss", OFFICER_PW, &recovery_code())
+        .ok()
+        .json();
+    assert_eq!(
+        report["awaiting_certification"],
+        serde_json::json!(["hana", "mika"])
+    );
+    assert_eq!(report["set_aside"], 2);
+    assert_eq!(report["unsigned"], serde_json::json!([]));
+    upgrade(&v, "boss", OFFICER_PW, &recovery_code()).code(1);
+    v.boss(&["verify"]).ok();
+    v.boss(&["audit", "verify"]).ok();
+    let r = v.boss(&["open", "1", "--out", "-"]).ok();
+    assert_eq!(r.stdout, b"PLAINTEXT-MARKER-SCHEMA2 one\n");
     let log = v
         .boss(&["--json", "audit", "log", "--event", "vault.upgrade"])
         .ok()
         .json();
-    let detail = log[0]["detail"].as_str().unwrap().to_string();
-    assert!(detail.contains("certified: boss,hana,mika"), "{detail}");
-    v.as_user("hana", "Zq8!own-Secret-4", &["open", "1", "--out", "-"])
+    assert!(log[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("awaiting certification: hana,mika"));
+
+    // hana's keys were made under a password someone else set: new ones.
+    let r = v
+        .as_user("hana", HANA, &["open", "1", "--out", "-"])
+        .code(3);
+    assert!(r.stderr.contains("new password"), "{}", r.stderr);
+    let fresh = "Fresh-Keys-4u!w";
+    let changed = v
+        .run_env(
+            &["--json", "passwd"],
+            &[
+                ("KINKO_USER", "hana"),
+                ("KINKO_PASSWORD", HANA),
+                ("KINKO_NEW_PASSWORD", fresh),
+            ],
+        )
+        .ok()
+        .json();
+    let fingerprint = changed["key_fingerprint"].as_str().unwrap().to_string();
+    v.boss(&["account", "certify", "hana", "--fingerprint", &fingerprint])
         .ok();
-    assert!(v
-        .accounts()
-        .iter()
-        .all(|a| a["certification"] == "certified"));
+    v.run_env(
+        &["account", "recover", "hana"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", OFFICER_PW),
+            ("KINKO_RECOVERY_CODE", &recovery_code()),
+        ],
+    )
+    .ok();
+    let r = v.as_user("hana", fresh, &["open", "1", "--out", "-"]).ok();
+    assert_eq!(r.stdout, b"PLAINTEXT-MARKER-SCHEMA2 one\n");
     v.boss(&["audit", "verify"]).ok();
+
     // The officer's slot now names the root: a swapped root is noticed.
-    v.raw_db("hana", "Zq8!own-Secret-4")
+    v.raw_db("hana", fresh)
         .execute(
             "UPDATE meta SET value = (SELECT sign_public FROM accounts WHERE id = 'hana') WHERE key = 'root_public'",
             [],
@@ -85,23 +145,23 @@ fn the_officers_first_sign_in_upgrades_and_certifies_as_the_trail_says() {
     v.boss(&["list"]).code(5);
 }
 
-/// A role written on a row before the upgrade is not certified by it:
-/// the trail says what the account was given.
+/// An insider makes schema 3 by hand before the upgrade, with a root key
+/// of his own: the officer's slot from before certificates meets a
+/// schema-3 vault it did not upgrade, which is tampering.
 #[test]
-fn a_role_edited_before_the_upgrade_is_not_certified() {
+fn a_schema_3_made_by_hand_is_refused() {
     let v = schema2_vault();
-    v.raw_db("hana", "Zq8!own-Secret-4")
-        .execute(
-            "UPDATE accounts SET roles = 'officer' WHERE id = 'mika'",
-            [],
+    v.raw_db("hana", HANA)
+        .execute_batch(
+            "ALTER TABLE accounts ADD COLUMN key_request BLOB;
+             ALTER TABLE wraps ADD COLUMN statement BLOB;
+             ALTER TABLE wraps ADD COLUMN signature BLOB;
+             CREATE TABLE certificates (serial INTEGER PRIMARY KEY, account TEXT NOT NULL, body BLOB NOT NULL, signature BLOB NOT NULL);
+             INSERT INTO meta (key, value) SELECT 'root_public', sign_public FROM accounts WHERE id = 'hana';
+             INSERT INTO meta (key, value) VALUES ('root_sealed', x'00');
+             PRAGMA user_version = 3;",
         )
         .unwrap();
-    v.boss(&["list"]).ok();
-    let mika = v
-        .accounts()
-        .into_iter()
-        .find(|a| a["id"] == "mika")
-        .unwrap();
-    assert_eq!(mika["certification"], "awaiting_officer");
-    v.as_user("mika", "Zq8!own-Secret-5x", &["list"]).code(5);
+    let r = v.boss(&["list"]).code(5);
+    assert!(r.stderr.contains("upgrade"), "{}", r.stderr);
 }

@@ -179,6 +179,8 @@ pub enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Upgrade a vault an earlier Kinko made, once (the officer: --user, password, recovery code from the terminal or $KINKO_RECOVERY_CODE).
+    Upgrade,
     /// Re-encrypt every document under new keys, and the database under a new key (officer, with the recovery code).
     Rekey {
         /// Content suite for the new object files: 1 AES-256-GCM, 2 Camellia-256-GCM (default: the current one).

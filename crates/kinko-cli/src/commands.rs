@@ -178,6 +178,7 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         Command::Backups => crate::backup::list(&ui, g),
         Command::About { sbom } => crate::about::about(&ui, sbom),
         Command::Rekey { suite } => crate::keys::rekey(&ui, g, suite),
+        Command::Upgrade => crate::keys::upgrade(&ui, g),
         Command::Restore { file, to } => crate::backup::restore(&ui, g, &file, &to),
         Command::Alerts { all, ack, note } => {
             crate::audit::alerts(&ui, g, all, ack, note.as_deref())

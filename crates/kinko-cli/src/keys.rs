@@ -57,3 +57,47 @@ pub fn rekey(ui: &Ui, g: &Global, suite: Option<u16>) -> Out {
         ]
     })
 }
+
+/// Upgrade a vault an earlier release made (the officer, once, with the
+/// recovery code): certificates from now on.
+pub fn upgrade(ui: &Ui, g: &Global) -> Out {
+    let vault = crate::ui::open_vault(g)?;
+    let Some(user) = &g.user else {
+        return Err(kinko_core::Error::NotSignedIn(
+            "the upgrade is the officer's: give --user (or KINKO_USER)".into(),
+        )
+        .into());
+    };
+    let pw = auth::password(g, &format!("Password for {user}: "), false)?;
+    let code = auth::recovery_code()?;
+    let report = vault.upgrade(
+        user,
+        &pw,
+        auth::totp().as_deref(),
+        code.as_str(),
+        &kinko_core::vault::local_terminal(),
+    )?;
+    ui.show(&report, || {
+        format!(
+            "{}\n{} {}\n{} {}",
+            ui.t(
+                "金庫を更新しました。これからは情報管理責任者の認証が要ります。",
+                "The vault is upgraded: accounts now need the officer's certification.",
+            ),
+            ui.t(
+                "次回のサインインで新しいパスワードを決め、鍵の指紋を責任者に見せる人:",
+                "People who choose a new password at their next sign-in and show the officer their key fingerprint:",
+            ),
+            if report.awaiting_certification.is_empty() {
+                "-".to_string()
+            } else {
+                report.awaiting_certification.join(", ")
+            },
+            ui.t(
+                "認証後に kinko account recover で戻す文書の鍵:",
+                "Document keys to give back with kinko account recover once they are certified:",
+            ),
+            report.set_aside
+        )
+    })
+}

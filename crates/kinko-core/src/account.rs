@@ -241,6 +241,19 @@ pub(crate) fn check_may_manage(
     Ok(())
 }
 
+/// The roles the trail recorded when the account was added (`None` if
+/// that event was archived).
+pub(crate) fn added_with_roles(conn: &rusqlite::Connection, id: &str) -> Result<Option<String>> {
+    let detail: Option<String> = conn
+        .query_row(
+            "SELECT detail FROM audit_events WHERE event = 'account.add' AND object = ?1 AND outcome = 'ok' ORDER BY seq DESC LIMIT 1",
+            [format!("account:{id}")],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(detail.and_then(|d| d.strip_prefix("roles=").map(str::to_string)))
+}
+
 pub(crate) fn account_status(tx: &rusqlite::Transaction, id: &str) -> Result<String> {
     tx.query_row("SELECT status FROM accounts WHERE id = ?1", [id], |r| {
         r.get(0)

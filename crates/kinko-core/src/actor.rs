@@ -47,6 +47,12 @@ pub struct Ctx {
     /// The root signing key this person's keyslot trusts (checked against
     /// their anchor at sign-in): every certificate is checked against it.
     pub(crate) root_public: Vec<u8>,
+    /// The custodian key this person's keyslot trusts: every wrap to the
+    /// custodian uses it, never a copy read from the database later.
+    pub(crate) custodian_public: Vec<u8>,
+    /// The serial of the certificate this person acts under (none until
+    /// the officer certified the keys their slot holds).
+    pub(crate) cert_serial: Option<i64>,
 }
 
 impl Ctx {
@@ -57,6 +63,19 @@ impl Ctx {
     pub(crate) fn object_path(&self, name: &crate::object::ObjectName) -> PathBuf {
         name.path(&self.objects_dir())
     }
+    /// This person as the signer of a statement (a wrap's grant).
+    pub(crate) fn signer(&self) -> crate::error::Result<crate::grant::Signer<'_>> {
+        let serial = self.cert_serial.ok_or_else(|| {
+            crate::error::Error::denied("the officer has not certified your keys yet")
+        })?;
+        Ok(crate::grant::Signer {
+            vault_id: &self.vault_id,
+            account: &self.actor.id,
+            serial,
+            secret: &self.secrets.sign_secret,
+        })
+    }
+
     pub(crate) fn keyslots_path(&self) -> PathBuf {
         self.dir.join(KEYSLOTS_FILE)
     }

@@ -72,7 +72,9 @@ impl Cert {
             ));
         }
         Ok(Cert {
-            roles: Roles::parse(&body.roles)?,
+            roles: Roles::parse(&body.roles).map_err(|_| {
+                Error::tampered("a stored certificate names roles Kinko never gives")
+            })?,
             hpke_public: crypto::unb64(&body.hpke_public, "a certificate's HPKE key")?,
             sign_public: crypto::unb64(&body.sign_public, "a certificate's signing key")?,
             body,
@@ -126,7 +128,7 @@ pub(crate) fn issue(
         roles: subject.roles.into(),
         hpke_public: crypto::b64(subject.hpke_public),
         sign_public: crypto::b64(subject.sign_public),
-        valid_from: crate::audit::now(),
+        valid_from: crate::time::now(),
         issuer: issuer.name.into(),
         issuer_serial: issuer.serial,
     };
@@ -175,9 +177,27 @@ pub(crate) fn current(
     let Some(serial) = serial else {
         return Ok(None);
     };
-    let cert = load(conn, serial)?.expect("the serial was just read");
+    let cert = load(conn, serial)?
+        .ok_or_else(|| Error::tampered(format!("certificate {serial} of {account} vanished")))?;
     check_chain(conn, vault_id, root, &cert)?;
     Ok(Some(cert))
+}
+
+/// Certificate `serial`, checked back to the root (the signer of a
+/// statement names the certificate it signed under).
+pub(crate) fn by_serial(
+    conn: &Connection,
+    vault_id: &str,
+    root: &[u8],
+    serial: i64,
+) -> Result<Cert> {
+    let cert = load(conn, serial)?.ok_or_else(|| {
+        Error::tampered(format!(
+            "a statement names certificate {serial}, which the vault does not hold"
+        ))
+    })?;
+    check_chain(conn, vault_id, root, &cert)?;
+    Ok(cert)
 }
 
 /// Every link up to the root: a valid signature by an issuer whose own
@@ -209,8 +229,11 @@ fn check_chain(conn: &Connection, vault_id: &str, root: &[u8], cert: &Cert) -> R
             .transpose()?
             .flatten()
             .ok_or_else(forged)?;
+        // Only the officer's own certificate, which the root signed,
+        // certifies anyone: a certificate the officer signed never does.
         let entitled = parent.body.account == at.body.issuer
-            && parent.roles.has(crate::permission::Role::Officer);
+            && parent.roles.has(crate::permission::Role::Officer)
+            && parent.body.issuer == ROOT;
         if !entitled
             || !crypto::ecdsa_verify(&parent.sign_public, &message(&at.bytes), &at.signature)
         {
@@ -245,12 +268,33 @@ pub(crate) fn wrap_key(
     if status != "active" {
         return Err(Error::denied(format!("account {account} is {status}")));
     }
-    let cert = held_and_certified(conn, vault_id, root, account)?.ok_or_else(|| {
-        Error::denied(format!(
-            "{account} is not certified by the officer for the keys they hold, so no document key can be given to them (kinko account certify {account})"
-        ))
-    })?;
+    let Some(cert) = held_and_certified(conn, vault_id, root, account)? else {
+        return Err(if requested_own_keys(conn, vault_id, root, account)? {
+            Error::denied(format!(
+                "{account}'s keys await the officer's certification, so no document key can be given to them yet (kinko account certify {account})"
+            ))
+        } else {
+            Error::tampered(format!(
+                "the account record of {account} names keys that are neither certified nor asked for by {account} (changed outside Kinko)"
+            ))
+        });
+    };
     may_hold_documents(&cert)
+}
+
+/// Does `account`'s row carry the person's own request for the keys on it?
+pub(crate) fn requested_own_keys(
+    conn: &Connection,
+    vault_id: &str,
+    root: &[u8],
+    account: &str,
+) -> Result<bool> {
+    let (hpke, sign, request): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) = conn.query_row(
+        "SELECT hpke_public, sign_public, key_request FROM accounts WHERE id = ?1",
+        [account],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(request.is_some_and(|sig| request_holds(vault_id, account, &hpke, &sign, root, &sig)))
 }
 
 /// The HPKE key a document key already given to `account` is wrapped to
@@ -263,6 +307,19 @@ pub(crate) fn holder_key(
     root: &[u8],
     account: &str,
 ) -> Result<Vec<u8>> {
+    let status: Option<String> = conn
+        .query_row(
+            "SELECT status FROM accounts WHERE id = ?1",
+            [account],
+            |r| r.get(0),
+        )
+        .optional()?;
+    // Disabling destroys every wrap of the account: one now was put back.
+    if status.as_deref() == Some("disabled") {
+        return Err(Error::tampered(format!(
+            "a document is wrapped to {account}, whose account is disabled"
+        )));
+    }
     let cert = held_and_certified(conn, vault_id, root, account)?.ok_or_else(|| {
         Error::tampered(format!(
             "{account} is not certified by the officer for the keys they hold"

@@ -63,6 +63,12 @@ pub fn check_schema(conn: &Connection) -> Result<()> {
 /// [`SCHEMA_3_TABLES`], it is then the same as a new one).
 pub(crate) const SCHEMA_2_TO_3: &str = r#"
 ALTER TABLE accounts ADD COLUMN key_request BLOB;
+ALTER TABLE wraps ADD COLUMN statement BLOB;
+ALTER TABLE wraps ADD COLUMN signature BLOB;
+ALTER TABLE export_approvals ADD COLUMN statement BLOB;
+ALTER TABLE export_approvals ADD COLUMN signature BLOB;
+ALTER TABLE documents ADD COLUMN statement BLOB;
+ALTER TABLE documents ADD COLUMN signature BLOB;
 PRAGMA user_version = 3;
 "#;
 
@@ -135,7 +141,10 @@ CREATE TABLE documents (
     -- Set when the document is disposed of (its keys and file destroyed).
     erased_at     TEXT,
     -- The key epoch of its data key and object file (see key_epochs).
-    epoch         INTEGER NOT NULL DEFAULT 1
+    epoch         INTEGER NOT NULL DEFAULT 1,
+    -- The receiver's signed statement of what was received (statement.rs).
+    statement     BLOB,
+    signature     BLOB
 );
 -- Plaintext copies that left the vault to a file (D4, E1): disposal
 -- lists them for erasure by hand.
@@ -154,6 +163,10 @@ CREATE TABLE wraps (
     ciphertext BLOB NOT NULL,
     granted_by TEXT NOT NULL,
     granted_at TEXT NOT NULL,
+    -- The signed statement that gave this wrap (grant.rs): who, by
+    -- which right, over these exact bytes (schema 3).
+    statement  BLOB,
+    signature  BLOB,
     PRIMARY KEY (doc_id, holder)
 );
 CREATE TABLE export_approvals (
@@ -164,7 +177,10 @@ CREATE TABLE export_approvals (
     approved_by TEXT NOT NULL,
     approved_at TEXT NOT NULL,
     used_by     TEXT,
-    used_at     TEXT
+    used_at     TEXT,
+    -- The officer's signed statement of this approval (statement.rs).
+    statement   BLOB,
+    signature   BLOB
 );
 -- The audit trail (A1, A2): one row per event; `leaf` is its RFC 6962
 -- leaf hash. Rows are only ever added, except that events older than the

@@ -21,6 +21,7 @@ use crate::actor::Ctx;
 use crate::audit;
 use crate::crypto::{self, stream, Wrapped};
 use crate::error::{Error, Result};
+use crate::grant::{Right, WrapRow};
 use crate::object::{seal_new, ObjectName, Sealed, Sealing};
 
 /// Holder name of the custodian's wrap in the `wraps` table; account IDs
@@ -99,7 +100,7 @@ pub fn wrap_context(vault_id: &str, uid: &[u8; 16], holder: &str) -> Vec<u8> {
     format!("kinko dek v1\0{vault_id}\0{}\0{holder}", crypto::hex(uid)).into_bytes()
 }
 
-pub(crate) fn load_doc(tx: &Transaction, id: i64) -> Result<DocRow> {
+pub(crate) fn load_doc(tx: &rusqlite::Connection, id: i64) -> Result<DocRow> {
     tx.query_row(
         "SELECT id, uid, version, object_name, object_sha256, personal_data, sha256 FROM documents WHERE id = ?1 AND erased_at IS NULL",
         [id],
@@ -210,20 +211,70 @@ pub(crate) fn store_wrap(
     uid: &[u8; 16],
     holder: &str,
     dek: &[u8; 32],
+    right: Right,
 ) -> Result<()> {
     // Never the row's key: only a key the officer certified (or the
     // custodian's, anchored in every keyslot).
     let public = if holder == CUSTODIAN {
-        crate::db::meta(tx, "custodian_public")?
+        ctx.custodian_public.clone()
     } else {
         crate::cert::wrap_key(tx, &ctx.vault_id, &ctx.root_public, holder)?
     };
     let w = crypto::hpke_wrap(&public, &wrap_context(&ctx.vault_id, uid, holder), dek)?;
+    let (statement, signature) = crate::grant::sign(
+        &ctx.signer()?,
+        &WrapRow {
+            uid,
+            holder,
+            enc: &w.enc,
+            ciphertext: &w.ciphertext,
+        },
+        right,
+    )?;
     tx.execute(
-        "INSERT INTO wraps (doc_id, holder, enc, ciphertext, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![doc, holder, w.enc, w.ciphertext, ctx.actor.id, audit::now()],
+        "INSERT INTO wraps (doc_id, holder, enc, ciphertext, granted_by, granted_at, statement, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![doc, holder, w.enc, w.ciphertext, ctx.actor.id, audit::now(), statement, signature],
     )?;
     Ok(())
+}
+
+/// Check the signed grant of every wrap of document `doc_id` (whose uid
+/// is `uid`): the holders whose wraps hold, or tampering naming the first
+/// that does not.
+pub(crate) fn checked_holders(
+    tx: &Transaction,
+    ctx: &Ctx,
+    doc_id: i64,
+    uid: &[u8; 16],
+) -> Result<Vec<String>> {
+    type Row = (String, Vec<u8>, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+    let rows: Vec<Row> = tx
+        .prepare("SELECT holder, enc, ciphertext, statement, signature FROM wraps WHERE doc_id = ?1 ORDER BY holder")?
+        .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut holders = Vec::with_capacity(rows.len());
+    for (holder, enc, ciphertext, statement, signature) in rows {
+        let wrap = WrapRow {
+            uid,
+            holder: &holder,
+            enc: &enc,
+            ciphertext: &ciphertext,
+        };
+        crate::grant::check(
+            tx,
+            &ctx.vault_id,
+            &ctx.root_public,
+            &wrap,
+            (statement, signature),
+        )
+        .map_err(|e| match e {
+            Error::Tampered(m) => Error::tampered(format!("document {doc_id}: {m}")),
+            e => e,
+        })?;
+        holders.push(holder);
+    }
+    Ok(holders)
 }
 
 /// Point document `doc` at a new object file (and key epoch), if it still
@@ -250,34 +301,43 @@ pub(crate) fn move_to_object(
 pub(crate) fn rewrap_holders(
     tx: &Transaction,
     ctx: &Ctx,
-    doc_id: i64,
+    doc: &DocRow,
     uid: &[u8; 16],
     dek: &[u8; 32],
 ) -> Result<()> {
-    let holders: Vec<String> = tx
-        .prepare("SELECT holder FROM wraps WHERE doc_id = ?1")?
-        .query_map([doc_id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let custodian_public = crate::db::meta(tx, "custodian_public")?;
+    // Only rows whose signed grant holds, over the document as it was
+    // read: a row someone added with a SQLCipher tool stops the run
+    // instead of receiving the new key.
+    let holders = checked_holders(tx, ctx, doc.id, &doc.uid)?;
+    let custodian_public = &ctx.custodian_public;
+    let signer = ctx.signer()?;
     for holder in holders {
-        // The certified key, never the row's: a wrap row someone added
-        // for an account the officer did not certify to hold documents
-        // stops the run instead of handing them the new key.
+        // The certified key, never the row's.
         let public = match holder.as_str() {
             CUSTODIAN => custodian_public.clone(),
             other => crate::cert::holder_key(tx, &ctx.vault_id, &ctx.root_public, other).map_err(
                 |e| match e {
                     Error::Tampered(m) => {
-                        Error::tampered(format!("document {doc_id} is wrapped to {other}: {m}"))
+                        Error::tampered(format!("document {} is wrapped to {other}: {m}", doc.id))
                     }
                     e => e,
                 },
             )?,
         };
         let w = crypto::hpke_wrap(&public, &wrap_context(&ctx.vault_id, uid, &holder), dek)?;
+        let (statement, signature) = crate::grant::sign(
+            &signer,
+            &WrapRow {
+                uid,
+                holder: &holder,
+                enc: &w.enc,
+                ciphertext: &w.ciphertext,
+            },
+            Right::Rewrap,
+        )?;
         tx.execute(
-            "UPDATE wraps SET enc = ?1, ciphertext = ?2 WHERE doc_id = ?3 AND holder = ?4",
-            params![w.enc, w.ciphertext, doc_id, holder],
+            "UPDATE wraps SET enc = ?1, ciphertext = ?2, statement = ?3, signature = ?4 WHERE doc_id = ?5 AND holder = ?6",
+            params![w.enc, w.ciphertext, statement, signature, doc.id, holder],
         )?;
     }
     Ok(())
@@ -402,21 +462,87 @@ pub(crate) fn check_digest(doc: &DocRow, digest: &stream::Digest256) -> Result<(
     Ok(())
 }
 
-/// Use up one approval for this document and person; refuse without one.
-pub(crate) fn use_export_approval(tx: &Transaction, ctx: &Ctx, id: i64) -> Result<(i64, String)> {
-    let approval: Option<(i64, String)> = tx
+/// What the receiver's statement of a document says: which document, its
+/// plaintext's SHA-256 and whether it holds personal data (which decides
+/// whether it may leave without an approval).
+pub(crate) fn receipt_says(doc: &DocRow) -> serde_json::Value {
+    serde_json::json!({"document": doc.id, "sha256": doc.sha256, "personal_data": doc.personal_data})
+}
+
+/// The document row must say what its receiver signed.
+pub(crate) fn check_receipt(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<()> {
+    let signed: (Option<Vec<u8>>, Option<Vec<u8>>) = tx.query_row(
+        "SELECT statement, signature FROM documents WHERE id = ?1",
+        [doc.id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    crate::statement::check(
+        tx,
+        &ctx.vault_id,
+        &ctx.root_public,
+        &crate::statement::Claim {
+            kind: "receipt",
+            says: receipt_says(doc),
+            needs: crate::permission::Action::DocumentImport,
+            what: &format!("the record of document {}", doc.id),
+        },
+        signed,
+    )
+}
+
+/// What the officer's statement of an export approval says.
+pub(crate) fn approval_says(
+    approval: i64,
+    doc: &DocRow,
+    reference: &str,
+    for_account: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "approval": approval, "document": doc.id, "sha256": doc.sha256,
+        "reference": reference, "for": for_account,
+    })
+}
+
+/// Use up one approval for this document and person; refuse without one,
+/// and report one the officer did not sign as tampering.
+pub(crate) fn use_export_approval(
+    tx: &Transaction,
+    ctx: &Ctx,
+    doc: &DocRow,
+) -> Result<(i64, String)> {
+    let id = doc.id;
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
+    let approval: Option<Row> = tx
         .query_row(
-            "SELECT id, reference FROM export_approvals WHERE doc_id = ?1 AND used_at IS NULL
+            "SELECT id, reference, for_account, statement, signature FROM export_approvals WHERE doc_id = ?1 AND used_at IS NULL
              AND (for_account IS NULL OR for_account = ?2) ORDER BY id LIMIT 1",
             params![id, ctx.actor.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let (approval, reference) = approval.ok_or_else(|| {
+    let (approval, reference, for_account, statement, signature) = approval.ok_or_else(|| {
         Error::denied(format!(
             "document {id} holds personal data and may leave only under an approval the officer recorded (kinko approve-export)"
         ))
     })?;
+    crate::statement::check(
+        tx,
+        &ctx.vault_id,
+        &ctx.root_public,
+        &crate::statement::Claim {
+            kind: "export approval",
+            says: approval_says(approval, doc, &reference, for_account.as_deref()),
+            needs: crate::permission::Action::ExportApprove,
+            what: &format!("the export approval {reference} of document {id}"),
+        },
+        (statement, signature),
+    )?;
     tx.execute(
         "UPDATE export_approvals SET used_by = ?2, used_at = ?3 WHERE id = ?1",
         params![approval, ctx.actor.id, audit::now()],

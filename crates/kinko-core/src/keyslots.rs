@@ -280,6 +280,7 @@ impl KeySlots {
 
 /// The vault's public keys, which a keyslot's owner trusts: hashed into
 /// the anchor sealed in their slot.
+#[derive(Clone)]
 pub(crate) struct VaultFacts {
     pub vault_id: String,
     pub custodian_public: Vec<u8>,
@@ -352,4 +353,20 @@ pub(crate) fn anchor_v2(f: &VaultFacts, a: &AccountFacts) -> [u8; 32] {
             a.sign_public,
         ],
     )
+}
+
+/// Write the new keyslots file, then commit; if the commit fails, put the
+/// old file back so the password and the trail stay in step.
+pub(crate) fn commit_with(
+    tx: rusqlite::Transaction,
+    path: &std::path::Path,
+    new: &KeySlots,
+) -> Result<()> {
+    let old = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    new.save(path)?;
+    if let Err(e) = tx.commit() {
+        let _ = fsutil::write_atomic(path, &old);
+        return Err(e.into());
+    }
+    Ok(())
 }

@@ -43,6 +43,7 @@ pub mod rekey;
 pub mod roster;
 pub mod session;
 pub mod signed;
+pub mod statement;
 pub mod status_report;
 pub mod time;
 pub mod token;

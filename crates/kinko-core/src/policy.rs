@@ -292,6 +292,55 @@ pub(crate) fn store(tx: &rusqlite::Transaction, key: &str, value: &str) -> Resul
     Ok(old)
 }
 
+/// Every setting the vault stores, as its policy statement says them.
+fn stored_settings(conn: &Connection) -> Result<serde_json::Value> {
+    let rows: std::collections::BTreeMap<String, String> = conn
+        .prepare("SELECT key, value FROM policy ORDER BY key")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(serde_json::to_value(rows).expect("settings serialise"))
+}
+
+/// Sign the stored settings as the vault's policy (the officer, after
+/// every change, at `init` and at the upgrade).
+pub(crate) fn sign_settings(conn: &Connection, signer: &crate::grant::Signer) -> Result<()> {
+    let s = crate::statement::sign(signer, "policy", stored_settings(conn)?)?;
+    for (k, v) in [
+        ("policy_statement", s.bytes),
+        ("policy_signature", s.signature),
+    ] {
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![k, v],
+        )?;
+    }
+    Ok(())
+}
+
+/// The stored settings must be the ones the officer signed: a setting
+/// written, changed or deleted outside Kinko is tampering.
+pub(crate) fn check_signed(conn: &Connection, vault_id: &str, root: &[u8]) -> Result<()> {
+    let get = |k: &str| -> Result<Option<Vec<u8>>> {
+        Ok(rusqlite::OptionalExtension::optional(conn.query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [k],
+            |r| r.get(0),
+        ))?)
+    };
+    crate::statement::check(
+        conn,
+        vault_id,
+        root,
+        &crate::statement::Claim {
+            kind: "policy",
+            says: stored_settings(conn)?,
+            needs: crate::permission::Action::PolicySet,
+            what: "the vault's policy",
+        },
+        (get("policy_statement")?, get("policy_signature")?),
+    )
+}
+
 /// The lockout settings, copied beside the keyslots where a failed
 /// sign-in (which cannot open the database) can read them.
 pub(crate) fn sync_lockout(policy: &Policy, dir: &std::path::Path) -> Result<()> {

@@ -60,9 +60,6 @@ pub struct Session {
     pub(crate) conn: Connection,
     pub(crate) ctx: Ctx,
     token_id: Option<String>,
-    /// The key of this session's stored file, to seal it again when the
-    /// person's keys change (their first password of their own).
-    token_key: Option<Zeroizing<[u8; 32]>>,
     notices: Vec<String>,
 }
 
@@ -87,6 +84,8 @@ impl Session {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Every rule reads the policy: it must be the officer's.
+            crate::policy::check_signed(&tx, &self.ctx.vault_id, &self.ctx.root_public)?;
             let done = work(&tx, &self.ctx)?;
             let object = done.object.as_deref().unwrap_or(object);
             audit::append(
@@ -97,7 +96,7 @@ impl Session {
             )?;
             match &done.keyslots {
                 None => tx.commit()?,
-                Some(new) => commit_with_keyslots(tx, &self.ctx.keyslots_path(), new)?,
+                Some(new) => crate::keyslots::commit_with(tx, &self.ctx.keyslots_path(), new)?,
             }
             Ok(done.value)
         })();
@@ -199,6 +198,7 @@ impl Session {
         let standing = self.standing()?;
         let mut notices = standing.notices.clone();
         self.ctx.actor = standing.actor.clone();
+        self.ctx.cert_serial = standing.serial;
         let found = restriction(
             &self.conn,
             &self.ctx.actor,
@@ -213,20 +213,12 @@ impl Session {
     }
 
     /// Take new slot secrets (the person's own new keys) for the rest of
-    /// this session, and into its stored file if it has one.
-    pub(crate) fn renew_secrets(&mut self, secrets: SlotSecrets) -> Result<()> {
+    /// this session.
+    pub(crate) fn renew_secrets(&mut self, secrets: SlotSecrets) {
+        // Every stored session of this person ended with the old keys
+        // (`own_keys`), this one's too: it is no longer a token session.
         self.ctx.secrets = secrets;
-        if let (Some(id), Some(key)) = (&self.token_id, &self.token_key) {
-            let file = token::seal_session_file(
-                key,
-                &self.ctx.vault_id,
-                id,
-                &self.ctx.secrets,
-                &self.ctx.actor.id,
-            );
-            fsutil::write_atomic(&session_path(&self.ctx.dir, id)?, &file)?;
-        }
-        Ok(())
+        self.token_id = None;
     }
 
     pub(crate) fn standing(&self) -> Result<Standing> {
@@ -295,9 +287,7 @@ impl Session {
             }
         }
         self.token_id = Some(id.clone());
-        let out = token::token(&id, &key);
-        self.token_key = Some(key);
-        Ok(out)
+        Ok(token::token(&id, &key))
     }
 
     /// End this session (`kinko logout`): its stored key material is
@@ -397,13 +387,19 @@ pub(crate) fn open_signed_in(
     let (mut conn, mut secrets) = open_database(vault, id, secrets)?;
     check_keyslots_match(&conn, vault)?;
     if db::schema_version(&conn)? == 2 {
-        crate::upgrade::from_schema_2(&mut conn, &vault_id, id, &secrets, terminal)?;
+        return Err(Error::Unsupported(
+            "this vault was made by an earlier Kinko: its Information Management Officer upgrades it once (kinko upgrade, with the recovery code)".into(),
+        ));
     }
     db::check_schema(&conn)?;
     let facts = VaultFacts::read(&conn, &vault_id)?;
     let sealed_before_certificates = check_anchor(&conn, &facts, id, &secrets)?;
+    if sealed_before_certificates {
+        refuse_old_officer_slot(&conn, id)?;
+    }
     secrets.anchor = anchor(&facts);
     let standing = Standing::of(&conn, &vault_id, &facts.root_public, id, &secrets)?;
+    crate::policy::check_signed(&conn, &vault_id, &facts.root_public)?;
     let mut actor = standing.actor.clone();
     let policy = Policy::load(&conn)?;
     let mut notices = standing.notices.clone();
@@ -418,6 +414,8 @@ pub(crate) fn open_signed_in(
         dir,
         secrets,
         root_public: facts.root_public,
+        custodian_public: facts.custodian_public,
+        cert_serial: standing.serial,
     };
     // A slot sealed before schema 3 is sealed again now, with the anchor
     // that names the root, while the password is at hand.
@@ -456,7 +454,7 @@ pub(crate) fn open_signed_in(
         )?;
     }
     match &reseal {
-        Some(slots) => commit_with_keyslots(tx, &ctx.keyslots_path(), slots)?,
+        Some(slots) => crate::keyslots::commit_with(tx, &ctx.keyslots_path(), slots)?,
         None => tx.commit()?,
     }
     remove_all(&done);
@@ -468,7 +466,6 @@ pub(crate) fn open_signed_in(
         conn,
         ctx,
         token_id,
-        token_key: None,
         notices,
     })
 }
@@ -477,7 +474,7 @@ pub(crate) fn open_signed_in(
 /// `rekey` left for it, else its slot's. A `rekey` stopped between writing
 /// the new keys and re-keying the database leaves the slot's key in force,
 /// so both are tried, newest first.
-fn open_database(
+pub(crate) fn open_database(
     vault: &Vault,
     id: &str,
     mut secrets: SlotSecrets,
@@ -535,6 +532,14 @@ fn restriction(
             "you must change your initial password first (kinko passwd)".into(),
         )));
     }
+    if !standing.certified && !standing.requested {
+        // Keys nobody asked the officer to certify: made under a password
+        // someone else set (an initial one, or before certificates).
+        return Ok(Some((
+            Pending::ChangePassword,
+            "choose a new password first (kinko passwd): Kinko then makes your own keys for the officer to certify".into(),
+        )));
+    }
     let changed_at = chrono::DateTime::parse_from_rfc3339(&changed_at)
         .map_err(|_| Error::tampered("an account record has an unreadable time"))?
         .with_timezone(&chrono::Utc);
@@ -582,7 +587,7 @@ fn remove_all(paths: &[PathBuf]) {
 /// The public keys in the keyslots file must be the ones the database
 /// recorded at creation: a swapped key would let an attacker read future
 /// inbox events or recovery wraps.
-fn check_keyslots_match(conn: &Connection, vault: &Vault) -> Result<()> {
+pub(crate) fn check_keyslots_match(conn: &Connection, vault: &Vault) -> Result<()> {
     let slots = vault.slots();
     let inbox: Vec<u8> = meta(conn, "inbox_public")?;
     let custodian: Vec<u8> = meta(conn, "custodian_public")?;
@@ -635,9 +640,24 @@ fn check_anchor(
     ))
 }
 
+/// The upgrade seals the officer's slot again with the anchor that names
+/// the root, so an officer's slot from before certificates in a schema-3
+/// vault means someone else made schema 3 (and its root) by hand.
+fn refuse_old_officer_slot(conn: &Connection, id: &str) -> Result<()> {
+    let roles: String = conn.query_row("SELECT roles FROM accounts WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
+    if Roles::parse(&roles)?.has(crate::permission::Role::Officer) {
+        return Err(Error::tampered(
+            "the vault's certificates and root key were not made by its officer's upgrade (made outside Kinko)",
+        ));
+    }
+    Ok(())
+}
+
 /// The keyslots with this person's slot sealed again under `password`
 /// (same keys, the current anchor).
-fn reanchored_slots(ctx: &Ctx, password: &crate::account::Password) -> Result<KeySlots> {
+pub(crate) fn reanchored_slots(ctx: &Ctx, password: &crate::account::Password) -> Result<KeySlots> {
     let mut slots = KeySlots::load(&ctx.keyslots_path())?;
     let kdf = slots
         .slot(&ctx.actor.id)
@@ -658,6 +678,11 @@ fn reanchored_slots(ctx: &Ctx, password: &crate::account::Password) -> Result<Ke
 pub(crate) struct Standing {
     pub actor: Actor,
     pub certified: bool,
+    /// The certificate they act under, when certified.
+    pub serial: Option<i64>,
+    /// Whether the row carries this person's own request for the keys
+    /// their slot holds (made at a password change of their own).
+    pub requested: bool,
     /// Of the keys this person's slot holds and the root it trusts.
     pub fingerprint: String,
     pub notices: Vec<String>,
@@ -675,14 +700,15 @@ impl Standing {
         id: &str,
         secrets: &SlotSecrets,
     ) -> Result<Self> {
-        let row: Option<(String, String, Vec<u8>, Vec<u8>)> = conn
+        type Row = (String, String, Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+        let row: Option<Row> = conn
             .query_row(
-                "SELECT name, roles, hpke_public, sign_public FROM accounts WHERE id = ?1",
+                "SELECT name, roles, hpke_public, sign_public, key_request FROM accounts WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let (name, roles, row_hpke, row_sign) =
+        let (name, roles, row_hpke, row_sign, request) =
             row.ok_or_else(|| Error::tampered(format!("keyslot for {id} has no account")))?;
         let hpke = crate::crypto::HpkeKeyPair::public_of(&secrets.hpke_secret)?;
         let sign = crate::crypto::SigningKeyPair::public_of(&secrets.sign_secret)?;
@@ -692,9 +718,12 @@ impl Standing {
             )));
         }
         let fingerprint = crate::cert::fingerprint(vault_id, id, &hpke, &sign, root);
+        let requested = request
+            .is_some_and(|sig| crate::cert::request_holds(vault_id, id, &hpke, &sign, root, &sig));
         let cert =
             crate::cert::current(conn, vault_id, root, id)?.filter(|c| c.names_keys(&hpke, &sign));
         let mut notices = Vec::new();
+        let serial = cert.as_ref().map(|c| c.body.serial);
         let (name, roles, certified) = match cert {
             Some(c) => {
                 if c.body.roles != roles || c.body.name != name {
@@ -716,22 +745,12 @@ impl Standing {
                 pending: None,
             },
             certified,
+            serial,
+            requested,
             fingerprint,
             notices,
         })
     }
-}
-
-/// Write the new keyslots file, then commit; if the commit fails, put the
-/// old file back so the password and the trail stay in step.
-fn commit_with_keyslots(tx: Transaction, path: &std::path::Path, new: &KeySlots) -> Result<()> {
-    let old = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    new.save(path)?;
-    if let Err(e) = tx.commit() {
-        let _ = fsutil::write_atomic(path, &old);
-        return Err(e.into());
-    }
-    Ok(())
 }
 
 /// Resume a stored session from its token.
@@ -757,7 +776,6 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
         Proof::Token(id.to_string()),
     )?;
     session.touch_or_expire(id, &path)?;
-    session.token_key = Some(key);
     Ok(session)
 }
 

@@ -1,11 +1,16 @@
 //! Japan time, the one zone of every day, hour and date a person sees or
 //! types (JST, UTC+9, no daylight saving). Times are stored in UTC as RFC
-//! 3339 with microseconds and a `Z` (`audit::now`), so bounds made here
+//! 3339 with microseconds and a `Z` ([`now`]), so bounds made here
 //! compare as strings with stored times.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, Utc};
 
 use crate::error::{Error, Result};
+
+/// The current time in UTC, to the microsecond (A1, A6).
+pub fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
 
 /// Japan Standard Time.
 pub fn japan() -> FixedOffset {

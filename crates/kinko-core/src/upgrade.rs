@@ -1,47 +1,82 @@
 //! Upgrading, in place, a vault an earlier release made.
 //!
-//! Schema 2 → 3 (certificates, issue 14) runs at the officer's first
-//! sign-in with the new release, in one transaction: the officer's own
-//! slot proves the vault's keys and the officer's record (its schema-2
-//! anchor covers both); the audit trail must verify; a root key is made
-//! and sealed to the custodian key; the root certifies the officer; the
-//! officer certifies every account whose person has set their own
-//! password and whose roles are the ones the trail recorded when it was
-//! added. Anyone else waits for the officer's `account certify`. Until the
-//! upgrade, nobody else can sign in.
+//! Schema 2 → 3 (certificates, issue 14) is one step the Information
+//! Management Officer takes once, with their password and the recovery
+//! code (`kinko upgrade`), in one transaction: the officer's own slot
+//! proves the vault's keys and the officer's record (its schema-2 anchor
+//! covers both) and the recovery code proves it is the custodian; the
+//! audit trail must verify; a root key is made and sealed to the custodian
+//! key; the root certifies the officer; the officer signs the wraps the
+//! trail shows for the officer and the custodian; the officer's slot is
+//! sealed again with the anchor that names the root.
+//!
+//! Nobody else is certified by the upgrade: a schema-2 account's keys may
+//! be the ones made under its initial password, which whoever set it
+//! knew. Every other person chooses a new password at their next
+//! sign-in, Kinko makes their keys, and the officer certifies them after
+//! comparing fingerprints; their documents wait in `regrant_pending` for
+//! the officer's `account recover`. Until the upgrade, nobody signs in.
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
 
+use crate::account::Password;
 use crate::audit::{self, Event};
 use crate::cert::{self, Issuer, Subject};
-use crate::crypto::{self, SigningKeyPair};
+use crate::crypto::{self, kdf::KdfParams, SigningKeyPair};
 use crate::db;
 use crate::error::{Error, Result};
-use crate::keyslots::{anchor_v2, AccountFacts, SlotSecrets, VaultFacts};
+use crate::keyslots::{anchor, anchor_v2, AccountFacts, KeySlots, SlotSecrets, VaultFacts};
 use crate::permission::{Role, Roles};
 
-/// Upgrade a schema-2 database, signed in as `id` with `secrets`.
-pub(crate) fn from_schema_2(
-    conn: &mut Connection,
-    vault_id: &str,
-    id: &str,
-    secrets: &SlotSecrets,
-    terminal: &str,
-) -> Result<()> {
-    let officer = AccountRow::load(conn, id)?;
-    officer.check_anchor(conn, vault_id, secrets)?;
+/// What the upgrade did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpgradeReport {
+    pub officer: String,
+    /// Accounts that must choose a new password and be certified.
+    pub awaiting_certification: Vec<String>,
+    /// Document keys set aside for `account recover` once certified.
+    pub set_aside: usize,
+    /// Wraps the trail does not show, left unsigned (`document:holder`).
+    pub unsigned: Vec<String>,
+}
+
+/// Who upgrades, with what.
+pub(crate) struct Upgrader<'a> {
+    pub vault_id: &'a str,
+    pub id: &'a str,
+    pub secrets: &'a SlotSecrets,
+    pub password: &'a Password,
+    pub recovery_code: &'a str,
+    pub terminal: &'a str,
+    pub keyslots_path: &'a std::path::Path,
+}
+
+/// Upgrade a schema-2 database.
+pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<UpgradeReport> {
+    let officer = AccountRow::load(conn, u.id)?;
+    let facts = officer.check_anchor(conn, u.vault_id, u.secrets)?;
     if !Roles::parse(&officer.roles)?.has(Role::Officer) {
-        return Err(Error::Unsupported(
-            "this vault was made by an earlier Kinko: its Information Management Officer must sign in once to upgrade it".into(),
+        return Err(Error::denied(
+            "only the Information Management Officer upgrades the vault",
         ));
     }
-    audit::verify::verify_trail(conn, vault_id, None)?;
-    let custodian = db::meta(conn, "custodian_public")?;
+    let custodian = crate::vault::parse_recovery_code(u.recovery_code)?;
+    if crypto::HpkeKeyPair::public_of(&custodian)? != facts.custodian_public {
+        return Err(Error::denied(
+            "that recovery code does not belong to this vault",
+        ));
+    }
+    audit::verify::verify_trail(conn, u.vault_id, None)?;
+    let root = SigningKeyPair::generate();
+    let sealed = crypto::hpke_wrap(
+        &facts.custodian_public,
+        &cert::root_context(u.vault_id),
+        &*root.secret,
+    )?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(db::SCHEMA_2_TO_3)?;
     tx.execute_batch(db::SCHEMA_3_TABLES)?;
-    let root = SigningKeyPair::generate();
-    let sealed = crypto::hpke_wrap(&custodian, &cert::root_context(vault_id), &*root.secret)?;
     for (k, v) in [
         ("root_public", root.public.clone()),
         ("root_sealed", [sealed.enc, sealed.ciphertext].concat()),
@@ -53,7 +88,7 @@ pub(crate) fn from_schema_2(
     }
     let officer_serial = cert::issue(
         &tx,
-        vault_id,
+        u.vault_id,
         &Issuer {
             name: cert::ROOT,
             serial: None,
@@ -61,53 +96,200 @@ pub(crate) fn from_schema_2(
         },
         &officer.subject(),
     )?;
-    let by_officer = Issuer {
-        name: id,
-        serial: Some(officer_serial),
-        secret: &secrets.sign_secret,
+    let signer = crate::grant::Signer {
+        vault_id: u.vault_id,
+        account: u.id,
+        serial: officer_serial,
+        secret: &u.secrets.sign_secret,
     };
-    let (mut certified, mut waiting) = (vec![id.to_string()], Vec::new());
-    for other in AccountRow::others(&tx, id)? {
-        if other.set_own_password && trail_roles(&tx, &other.id)? == Some(other.roles.clone()) {
-            cert::issue(&tx, vault_id, &by_officer, &other.subject())?;
-            certified.push(other.id);
-        } else {
-            waiting.push(other.id);
-        }
-    }
+    let unsigned = sign_existing_wraps(&tx, &signer)?;
+    crate::policy::sign_settings(&tx, &signer)?;
+    let unsigned_facts = sign_existing_facts(&tx, &signer)?;
+    let set_aside = tx.execute(
+        "INSERT OR IGNORE INTO regrant_pending (account, doc_id)
+         SELECT holder, doc_id FROM wraps WHERE holder != ?1 AND holder != ?2",
+        params![u.id, crate::document::CUSTODIAN],
+    )?;
+    tx.execute(
+        "DELETE FROM wraps WHERE holder != ?1 AND holder != ?2",
+        params![u.id, crate::document::CUSTODIAN],
+    )?;
+    let awaiting: Vec<String> = AccountRow::others(&tx, u.id)?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     audit::append(
         &tx,
         &Event::new(
-            id,
+            u.id,
             "vault.upgrade",
-            &format!("vault:{vault_id}"),
+            &format!("vault:{}", u.vault_id),
             audit::OK,
-            terminal,
+            u.terminal,
             &format!(
-                "schema 2 -> 3; certified: {}; awaiting certification: {}",
-                certified.join(","),
-                if waiting.is_empty() {
-                    "none".to_string()
-                } else {
-                    waiting.join(",")
-                }
+                "schema 2 -> 3; certified: {}; awaiting certification: {}; {set_aside} document keys set aside for recovery; wraps the trail does not show (left unsigned): {}; records the trail does not show (left unsigned): {}",
+                u.id,
+                list_or_none(&awaiting),
+                list_or_none(&unsigned),
+                list_or_none(&unsigned_facts),
             ),
         ),
     )?;
-    tx.commit()?;
-    Ok(())
+    let slots = resealed_officer_slot(u, &facts, &root.public)?;
+    crate::keyslots::commit_with(tx, u.keyslots_path, &slots)?;
+    Ok(UpgradeReport {
+        officer: u.id.to_string(),
+        awaiting_certification: awaiting,
+        set_aside,
+        unsigned,
+    })
 }
 
-/// The roles the trail recorded when the account was added.
-fn trail_roles(conn: &Connection, id: &str) -> Result<Option<String>> {
-    let detail: Option<String> = conn
-        .query_row(
-            "SELECT detail FROM audit_events WHERE event = 'account.add' AND object = ?1 AND outcome = 'ok' ORDER BY seq DESC LIMIT 1",
-            [format!("account:{id}")],
+/// The officer's slot, same keys, with the anchor that names the root.
+fn resealed_officer_slot(u: &Upgrader, facts: &VaultFacts, root_public: &[u8]) -> Result<KeySlots> {
+    let mut slots = KeySlots::load(u.keyslots_path)?;
+    let profile = slots
+        .slot(u.id)
+        .map(|s| s.kdf.profile())
+        .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
+    let mut secrets = u.secrets.clone();
+    secrets.anchor = anchor(&VaultFacts {
+        root_public: root_public.to_vec(),
+        ..facts.clone()
+    });
+    slots.set(
+        u.id,
+        u.password.as_bytes(),
+        KdfParams::new(profile),
+        &secrets,
+    )?;
+    Ok(slots)
+}
+
+/// The officer signs the records of documents and the unused export
+/// approvals the trail shows as they are (a receipt's SHA-256 and
+/// personal-data flag as its import event recorded them; an approval as
+/// its event recorded it). Others stay unsigned and count as tampering
+/// from now on; their names are returned for the event.
+fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Result<Vec<String>> {
+    let mut unsigned = Vec::new();
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM documents WHERE erased_at IS NULL ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        let doc = crate::document::load_doc(conn, id)?;
+        let recorded: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.import' AND object = ?1 AND outcome = 'ok'
+               AND detail LIKE '%sha256=' || ?2 || ' personal_data=' || ?3)",
+            params![format!("document:{id}"), doc.sha256, doc.personal_data.to_string()],
             |r| r.get(0),
-        )
-        .optional()?;
-    Ok(detail.and_then(|d| d.strip_prefix("roles=").map(str::to_string)))
+        )?;
+        if !recorded {
+            unsigned.push(format!("receipt:{id}"));
+            continue;
+        }
+        let s = crate::statement::sign(signer, "receipt", crate::document::receipt_says(&doc))?;
+        conn.execute(
+            "UPDATE documents SET statement = ?2, signature = ?3 WHERE id = ?1",
+            params![id, s.bytes, s.signature],
+        )?;
+        let approvals: Vec<(i64, String, Option<String>)> = conn
+            .prepare("SELECT id, reference, for_account FROM export_approvals WHERE doc_id = ?1 AND used_at IS NULL")?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (approval, reference, for_account) in approvals {
+            let detail = format!(
+                "ref={reference} for={}",
+                for_account.as_deref().unwrap_or("*")
+            );
+            let recorded: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.approve_export' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
+                params![format!("document:{id}"), detail],
+                |r| r.get(0),
+            )?;
+            if !recorded {
+                unsigned.push(format!("approval:{approval}"));
+                continue;
+            }
+            let says =
+                crate::document::approval_says(approval, &doc, &reference, for_account.as_deref());
+            let s = crate::statement::sign(signer, "export approval", says)?;
+            conn.execute(
+                "UPDATE export_approvals SET statement = ?2, signature = ?3 WHERE id = ?1",
+                params![approval, s.bytes, s.signature],
+            )?;
+        }
+    }
+    Ok(unsigned)
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(",")
+    }
+}
+
+/// The officer signs, by the right "upgrade", the officer's own wraps and
+/// the custodian's that the trail shows were given (at import, by a
+/// grant, by a recovery). Others of theirs stay unsigned (and so count as
+/// tampering from now on); their `document:holder` names are returned.
+fn sign_existing_wraps(conn: &Connection, signer: &crate::grant::Signer) -> Result<Vec<String>> {
+    type Row = (i64, Vec<u8>, String, Vec<u8>, Vec<u8>);
+    let rows: Vec<Row> = conn
+        .prepare(
+            "SELECT w.doc_id, d.uid, w.holder, w.enc, w.ciphertext FROM wraps w JOIN documents d ON d.id = w.doc_id
+             WHERE w.holder = ?1 OR w.holder = ?2 ORDER BY w.doc_id, w.holder",
+        )?
+        .query_map(params![signer.account, crate::document::CUSTODIAN], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut unsigned = Vec::new();
+    for (doc_id, uid, holder, enc, ciphertext) in rows {
+        let uid: [u8; 16] = uid.try_into().map_err(|_| {
+            Error::tampered(format!("document {doc_id} has a uid of the wrong length"))
+        })?;
+        if !trail_shows_wrap(conn, doc_id, &holder)? {
+            unsigned.push(format!("{doc_id}:{holder}"));
+            continue;
+        }
+        let wrap = crate::grant::WrapRow {
+            uid: &uid,
+            holder: &holder,
+            enc: &enc,
+            ciphertext: &ciphertext,
+        };
+        let (statement, signature) =
+            crate::grant::sign(signer, &wrap, crate::grant::Right::Upgrade)?;
+        conn.execute(
+            "UPDATE wraps SET statement = ?1, signature = ?2 WHERE doc_id = ?3 AND holder = ?4",
+            params![statement, signature, doc_id, holder],
+        )?;
+    }
+    Ok(unsigned)
+}
+
+/// Does the trail show how `holder` came to hold document `doc_id`?
+fn trail_shows_wrap(conn: &Connection, doc_id: i64, holder: &str) -> Result<bool> {
+    let object = format!("document:{doc_id}");
+    let found: bool = if holder == crate::document::CUSTODIAN {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.import' AND object = ?1 AND outcome = 'ok')",
+            [&object],
+            |r| r.get(0),
+        )?
+    } else {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE outcome = 'ok' AND (
+                 (event = 'document.import' AND object = ?1 AND actor = ?2)
+              OR (event = 'document.grant' AND object = ?1 AND detail = 'to=' || ?2)
+              OR (event = 'account.recover' AND object = 'account:' || ?2)))",
+            params![object, holder],
+            |r| r.get(0),
+        )?
+    };
+    Ok(found)
 }
 
 struct AccountRow {
@@ -116,12 +298,10 @@ struct AccountRow {
     roles: String,
     hpke_public: Vec<u8>,
     sign_public: Vec<u8>,
-    set_own_password: bool,
 }
 
 impl AccountRow {
-    const COLUMNS: &'static str =
-        "id, name, roles, hpke_public, sign_public, must_change_password = 0";
+    const COLUMNS: &'static str = "id, name, roles, hpke_public, sign_public";
 
     fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Self> {
         Ok(AccountRow {
@@ -130,7 +310,6 @@ impl AccountRow {
             roles: r.get(2)?,
             hpke_public: r.get(3)?,
             sign_public: r.get(4)?,
-            set_own_password: r.get(5)?,
         })
     }
 
@@ -158,7 +337,12 @@ impl AccountRow {
 
     /// The schema-2 anchor of the slot covers the vault's keys and this
     /// record: a changed role or key of the officer is tampering.
-    fn check_anchor(&self, conn: &Connection, vault_id: &str, secrets: &SlotSecrets) -> Result<()> {
+    fn check_anchor(
+        &self,
+        conn: &Connection,
+        vault_id: &str,
+        secrets: &SlotSecrets,
+    ) -> Result<VaultFacts> {
         let facts = VaultFacts {
             vault_id: vault_id.to_string(),
             custodian_public: db::meta(conn, "custodian_public")?,
@@ -180,7 +364,7 @@ impl AccountRow {
                 "the vault's keys or your account record were changed outside Kinko",
             ));
         }
-        Ok(())
+        Ok(facts)
     }
 
     fn subject(&self) -> Subject<'_> {

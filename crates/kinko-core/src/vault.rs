@@ -318,6 +318,15 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             ),
         )?;
     }
+    crate::policy::sign_settings(
+        &tx,
+        &crate::grant::Signer {
+            vault_id: &vault_id,
+            account: &opts.officer_id,
+            serial: 1,
+            secret: &officer_sign.secret,
+        },
+    )?;
     crate::policy::sync_lockout(&crate::policy::Policy::load(&tx)?, dir)?;
     crate::credentials::record_history(&tx, &opts.officer_id, &opts.password)?;
     tx.commit()?;

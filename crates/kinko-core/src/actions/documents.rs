@@ -100,8 +100,17 @@ impl Session {
                 ],
             )?;
             let id = tx.last_insert_rowid();
-            store_wrap(tx, ctx, id, &uid, &ctx.actor.id, &dek)?;
-            store_wrap(tx, ctx, id, &uid, CUSTODIAN, &dek)?;
+            store_wrap(tx, ctx, id, &uid, &ctx.actor.id, &dek, Right::Receipt)?;
+            let receipt = crate::statement::sign(
+                &ctx.signer()?,
+                "receipt",
+                receipt_says(&load_doc(tx, id)?),
+            )?;
+            tx.execute(
+                "UPDATE documents SET statement = ?2, signature = ?3 WHERE id = ?1",
+                params![id, receipt.bytes, receipt.signature],
+            )?;
+            store_wrap(tx, ctx, id, &uid, CUSTODIAN, &dek, Right::Receipt)?;
             let mut done = Done::ok(
                 id,
                 format!("size={} sha256={} personal_data={}", digest.len, crypto::hex(&digest.sha256), req.personal_data),
@@ -168,7 +177,7 @@ impl Session {
     ) -> Result<i64> {
         self.perform(Action::ExportApprove, &object(id), |tx, ctx| {
             validate_text("reference", reference, 200)?;
-            load_doc(tx, id)?;
+            let doc = load_doc(tx, id)?;
             if let Some(a) = for_account {
                 let exists: Option<String> = tx.query_row("SELECT id FROM accounts WHERE id = ?1", [a], |r| r.get(0)).optional()?;
                 exists.ok_or_else(|| Error::NotFound(format!("account {a}")))?;
@@ -178,6 +187,15 @@ impl Session {
                 params![id, reference, for_account, ctx.actor.id, audit::now()],
             )?;
             let approval = tx.last_insert_rowid();
+            let signed = crate::statement::sign(
+                &ctx.signer()?,
+                "export approval",
+                approval_says(approval, &doc, reference, for_account),
+            )?;
+            tx.execute(
+                "UPDATE export_approvals SET statement = ?2, signature = ?3 WHERE id = ?1",
+                params![approval, signed.bytes, signed.signature],
+            )?;
             Ok(Done::ok(approval, format!("ref={reference} for={}", for_account.unwrap_or("*"))))
         })
     }
@@ -219,10 +237,12 @@ impl Session {
                 ],
             )?;
             let dek = unwrap_own_dek(tx, ctx, &doc)?;
+            // Whether it holds personal data is the receiver's word.
+            check_receipt(tx, ctx, &doc)?;
             let mut detail = String::new();
             let mut approval = None;
             if doc.personal_data {
-                let (approval_id, reference) = use_export_approval(tx, ctx, id)?;
+                let (approval_id, reference) = use_export_approval(tx, ctx, &doc)?;
                 detail = format!("personal data; approval ref={reference}");
                 approval = Some(approval_id);
             }
@@ -352,7 +372,7 @@ impl Session {
                 )),
                 other => other,
             })?;
-            store_wrap(tx, ctx, id, &doc.uid, to, &dek)?;
+            store_wrap(tx, ctx, id, &doc.uid, to, &dek, Right::Grant)?;
             Ok(Done::ok((), format!("to={to}")))
         })
     }
@@ -407,7 +427,7 @@ impl Session {
             if !move_to_object(tx, &doc, &uid, (&sealed.name, &sealed.object_sha256), epoch)? {
                 return Err(Error::Database(format!("document {id} changed during the revoke; try again")));
             }
-            rewrap_holders(tx, ctx, id, &uid, &new_dek)?;
+            rewrap_holders(tx, ctx, &doc, &uid, &new_dek)?;
             Ok(Done::ok(
                 ctx.object_path(&doc.object_name),
                 format!("from={from}"),

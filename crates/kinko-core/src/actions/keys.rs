@@ -93,7 +93,7 @@ impl Session {
         }
         let custodian = crate::vault::parse_recovery_code(recovery_code)?;
         let public = crypto::HpkeKeyPair::public_of(&custodian)?;
-        if public != meta(&self.conn, "custodian_public")? {
+        if public != self.ctx.custodian_public {
             return Err(Error::denied(
                 "that recovery code does not belong to this vault",
             ));
@@ -204,7 +204,7 @@ impl Session {
         if !document::move_to_object(&tx, doc, uid, (name, object_sha), epoch)? {
             return Ok(false);
         }
-        document::rewrap_holders(&tx, &self.ctx, doc.id, uid, dek)?;
+        document::rewrap_holders(&tx, &self.ctx, doc, uid, dek)?;
         audit::append(
             &tx,
             &self.ctx.event(
@@ -257,7 +257,7 @@ impl Session {
         self.conn.pragma_update(None, "rekey", spec.as_str())?;
         // Only now the custodian's copy: until the database has the new
         // key, the old copy is the one that opens it.
-        let custodian = meta(&self.conn, "custodian_public")?;
+        let custodian = self.ctx.custodian_public.clone();
         slots.custodian_slot = WrapJson::from_wrapped(&crypto::hpke_wrap(
             &custodian,
             &crate::vault::custodian_db_context(&self.ctx.vault_id),

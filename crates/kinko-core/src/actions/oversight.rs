@@ -225,6 +225,20 @@ impl Session {
                     });
                     continue;
                 }
+                let facts = crate::document::check_receipt(tx, ctx, &doc).and_then(|_| {
+                    crate::document::checked_holders(tx, ctx, id, &doc.uid).map(drop)
+                });
+                match facts {
+                    Err(Error::Tampered(problem)) => {
+                        report.damaged.push(Damage {
+                            item: format!("document {id}"),
+                            problem,
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
                 if deep && load_wrap(tx, id, &ctx.actor.id)?.is_some() {
                     let dek = unwrap_own_dek(tx, ctx, &doc)?;
                     let mut f = std::io::BufReader::new(

@@ -107,6 +107,23 @@ impl Session {
                 }
                 Certification::AwaitingOfficer => candidate_keys(tx, ctx, id)?,
             };
+            // No command changes roles: the ones to vouch for are the ones
+            // the account was added with, whatever its row says now. The
+            // officer is certified by the root key only.
+            match added_with_roles(tx, id)? {
+                Some(added) if added != info.roles => {
+                    return Err(Error::tampered(format!(
+                        "the roles on {id}'s account record ({}) are not the ones it was added with ({added}): changed outside Kinko",
+                        info.roles
+                    )))
+                }
+                _ => {}
+            }
+            if Roles::parse(&info.roles)?.has(Role::Officer) {
+                return Err(Error::denied(
+                    "the officer's account is certified by the vault's root key, not by another officer",
+                ));
+            }
             let shown = info.fingerprint.clone().unwrap_or_default();
             if let Some(given) = fingerprint {
                 if normalise_fingerprint(given) != normalise_fingerprint(&shown) {
@@ -324,7 +341,7 @@ impl Session {
             )?;
             let held = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
             tx.execute(
-                "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, must_change_password = 1, password_changed_at = ?4,
+                "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = NULL, must_change_password = 1, password_changed_at = ?4,
                  totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
                 params![id, issued.hpke_public, issued.sign_public, audit::now()],
             )?;
@@ -351,7 +368,7 @@ impl Session {
         self.perform(Action::AccountRecover, &object, |tx, ctx| {
             let custodian = crate::vault::parse_recovery_code(recovery_code)?;
             let public = crypto::HpkeKeyPair::public_of(&custodian)?;
-            if public != crate::db::meta(tx, "custodian_public")? {
+            if public != ctx.custodian_public {
                 return Err(Error::denied(
                     "that recovery code does not belong to this vault",
                 ));
@@ -385,7 +402,15 @@ impl Session {
             for doc_id in &docs {
                 let doc = crate::document::load_doc(tx, *doc_id)?;
                 let dek = crate::document::custodian_dek(tx, &ctx.vault_id, &doc, &custodian)?;
-                crate::document::store_wrap(tx, ctx, *doc_id, &doc.uid, id, &dek)?;
+                crate::document::store_wrap(
+                    tx,
+                    ctx,
+                    *doc_id,
+                    &doc.uid,
+                    id,
+                    &dek,
+                    crate::grant::Right::Recover,
+                )?;
             }
             tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
             let n = docs.len();
@@ -570,8 +595,9 @@ impl Session {
 
     /// Change one setting (officer).
     pub fn policy_set(&mut self, key: &str, value: &str) -> Result<()> {
-        self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, _| {
+        self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, ctx| {
             let old = store(tx, key, value)?;
+            sign_settings(tx, &ctx.signer()?)?;
             Ok(Done::ok((), format!("{key}: {old} -> {}", value.trim())))
         })?;
         // The copy beside the keyslots follows the committed policy, never

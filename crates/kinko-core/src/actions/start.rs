@@ -136,15 +136,11 @@ impl Session {
                 .slot(&ctx.actor.id)
                 .map(|s| s.kdf.profile())
                 .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
-            let first: bool = tx.query_row(
-                "SELECT must_change_password FROM accounts WHERE id = ?1",
-                [&ctx.actor.id],
-                |r| r.get(0),
-            )?;
-            // The first password of one's own: whoever set the initial one
-            // knew it, so the keys it sealed are replaced by new ones only
-            // this person ever held, for the officer to certify.
-            let (secrets, detail) = if first {
+            // Until the officer certified this person's keys, every
+            // password of their own makes new ones: whoever set an initial
+            // password knew it and so the keys it sealed, so only keys
+            // made under a password nobody else knows are put forward.
+            let (secrets, detail) = if ctx.cert_serial.is_none() {
                 let (secrets, fingerprint) = own_keys(tx, ctx)?;
                 (Some(secrets), format!("new keys {fingerprint} await certification"))
             } else {
@@ -165,7 +161,7 @@ impl Session {
             Ok(done)
         })?;
         if let Some(secrets) = renewed {
-            self.renew_secrets(secrets)?;
+            self.renew_secrets(secrets);
         }
         self.refresh_restriction()
     }
@@ -198,6 +194,8 @@ fn own_keys(
         "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = ?4 WHERE id = ?1",
         params![id, hpke.public, sign.public, request],
     )?;
+    // Other sessions hold the old keys: they end (sign in again).
+    crate::account::end_sessions(tx, &ctx.dir, id, "new keys")?;
     let mut secrets = ctx.secrets.clone();
     secrets.hpke_secret = *hpke.secret;
     secrets.sign_secret = *sign.secret;
@@ -212,6 +210,40 @@ fn own_keys(
 }
 
 impl Vault {
+    /// Upgrade a vault an earlier release made (schema 2) to certificates,
+    /// once, as its officer with the recovery code (`upgrade.rs`).
+    pub fn upgrade(
+        &self,
+        id: &str,
+        password: &Password,
+        totp: Option<&str>,
+        recovery_code: &str,
+        terminal: &str,
+    ) -> Result<crate::upgrade::UpgradeReport> {
+        let secrets = self.slots.unlock(id, password.as_bytes())?;
+        let (mut conn, secrets) = session::open_database(self, id, secrets)?;
+        session::check_keyslots_match(&conn, self)?;
+        if crate::db::schema_version(&conn)? != 2 {
+            return Err(Error::invalid("the vault is already upgraded"));
+        }
+        check_totp(&conn, id, totp).map_err(|e| match e {
+            Error::NotSignedIn(m) => Error::BadCode(m),
+            other => other,
+        })?;
+        crate::upgrade::from_schema_2(
+            &mut conn,
+            &crate::upgrade::Upgrader {
+                vault_id: &self.slots.vault_id,
+                id,
+                secrets: &secrets,
+                password,
+                recovery_code,
+                terminal,
+                keyslots_path: &self.dir.join(KEYSLOTS_FILE),
+            },
+        )
+    }
+
     /// Sign in with ID, password and (once enrolled) a one-time code.
     /// Failures are counted towards the lockout and, since the database
     /// cannot be opened without a slot, sealed into the inbox.

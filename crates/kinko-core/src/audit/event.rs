@@ -91,7 +91,4 @@ pub struct Record {
     pub leaf: String,
 }
 
-/// The current time in UTC, to the microsecond (A1, A6).
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
+pub use crate::time::now;

@@ -1,0 +1,171 @@
+//! Statements signed by the person entitled to make them: the officer's
+//! export approvals and the vault's policy (issue 14), the pattern the
+//! roster and disposal approvals follow. A statement is compact JSON,
+//! signed as stored, naming what it says, its kind, and the certificate
+//! of its signer; whoever reads the fact checks that the statement says
+//! exactly what the row says and that the signer's certified roles allow
+//! the action that makes it. A fact written with a SQLCipher tool has no
+//! such statement, so it is tampering wherever it is read.
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::grant::Signer;
+use crate::permission::{allows, Action};
+
+const FORMAT: &str = "kinko-statement v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    format: String,
+    vault_id: String,
+    kind: String,
+    says: serde_json::Value,
+    signer: String,
+    signer_serial: i64,
+    at: String,
+}
+
+fn message(bytes: &[u8]) -> Vec<u8> {
+    [b"kinko statement v1\0".as_slice(), bytes].concat()
+}
+
+/// A signed statement as stored: its bytes and the signature over them.
+pub(crate) struct Signed {
+    pub bytes: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+/// Sign that `signer` says `says`, as a statement of `kind`.
+pub(crate) fn sign(signer: &Signer, kind: &str, says: serde_json::Value) -> Result<Signed> {
+    let envelope = Envelope {
+        format: FORMAT.into(),
+        vault_id: signer.vault_id.into(),
+        kind: kind.into(),
+        says,
+        signer: signer.account.into(),
+        signer_serial: signer.serial,
+        at: crate::time::now(),
+    };
+    let bytes = serde_json::to_vec(&envelope).expect("a statement serialises");
+    let signature = crypto::ecdsa_sign(signer.secret, &message(&bytes))?;
+    Ok(Signed { bytes, signature })
+}
+
+/// What is checked: the fact as the database holds it now, the kind of
+/// statement that must back it, the action whose right it needs, and how
+/// to name it in the report.
+pub(crate) struct Claim<'a> {
+    pub kind: &'a str,
+    pub says: serde_json::Value,
+    pub needs: Action,
+    pub what: &'a str,
+}
+
+/// The fact holds only if a statement of its kind says exactly it, was
+/// signed under a valid certificate of the person it names, and that
+/// person's certified roles allow the action.
+pub(crate) fn check(
+    conn: &Connection,
+    vault_id: &str,
+    root: &[u8],
+    claim: &Claim,
+    signed: (Option<Vec<u8>>, Option<Vec<u8>>),
+) -> Result<()> {
+    let forged = || {
+        Error::tampered(format!(
+            "{} carries no valid signature of someone entitled to make it (written outside Kinko)",
+            claim.what
+        ))
+    };
+    let (Some(bytes), Some(signature)) = signed else {
+        return Err(forged());
+    };
+    let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|_| forged())?;
+    if envelope.format != FORMAT
+        || envelope.vault_id != vault_id
+        || envelope.kind != claim.kind
+        || envelope.says != claim.says
+    {
+        return Err(forged());
+    }
+    let cert = crate::cert::by_serial(conn, vault_id, root, envelope.signer_serial)?;
+    let entitled = cert.roles.0.iter().any(|r| allows(*r, claim.needs));
+    if cert.body.account != envelope.signer
+        || !entitled
+        || !crypto::ecdsa_verify(&cert.sign_public, &message(&bytes), &signature)
+    {
+        return Err(forged());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_says_only_what_it_was_signed_over() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE certificates (serial INTEGER PRIMARY KEY, account TEXT NOT NULL, body BLOB NOT NULL, signature BLOB NOT NULL);",
+        )
+        .unwrap();
+        let root = crypto::SigningKeyPair::generate();
+        let officer = crypto::SigningKeyPair::generate();
+        let serial = crate::cert::issue(
+            &c,
+            "v",
+            &crate::cert::Issuer {
+                name: crate::cert::ROOT,
+                serial: None,
+                secret: &root.secret,
+            },
+            &crate::cert::Subject {
+                account: "boss",
+                name: "boss",
+                roles: "officer",
+                hpke_public: b"h",
+                sign_public: &officer.public,
+            },
+        )
+        .unwrap();
+        let signer = Signer {
+            vault_id: "v",
+            account: "boss",
+            serial,
+            secret: &officer.secret,
+        };
+        let says = serde_json::json!({"totp.required": "true"});
+        let s = sign(&signer, "policy", says.clone()).unwrap();
+        let claim = |says| Claim {
+            kind: "policy",
+            says,
+            needs: Action::PolicySet,
+            what: "the policy",
+        };
+        let stored = || (Some(s.bytes.clone()), Some(s.signature.clone()));
+        check(&c, "v", &root.public, &claim(says), stored()).unwrap();
+        let weaker = serde_json::json!({"totp.required": "false"});
+        assert!(matches!(
+            check(&c, "v", &root.public, &claim(weaker), stored()),
+            Err(Error::Tampered(_))
+        ));
+        let other_kind = Claim {
+            kind: "export approval",
+            ..claim(serde_json::json!({"totp.required": "true"}))
+        };
+        assert!(check(&c, "v", &root.public, &other_kind, stored()).is_err());
+        assert!(check(
+            &c,
+            "v",
+            &root.public,
+            &claim(serde_json::json!({})),
+            (None, None)
+        )
+        .is_err());
+    }
+}
