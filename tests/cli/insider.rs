@@ -473,3 +473,86 @@ fn a_forged_export_approval_or_flag_lets_nothing_out() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(!crate::contains(&r.stdout, SECRET));
 }
+
+/// A handler puts someone on the handler roster with a SQLCipher tool
+/// (an entry with no statement, or a copy of his own signed entry with
+/// the person changed), so that a grant may go to them. The entry is
+/// not the officer's record of the bureau's approval: the grant and the
+/// roster list report tampering, and nothing is wrapped.
+#[test]
+fn a_roster_entry_added_by_hand_lets_no_grant() {
+    for copy_statement in [false, true] {
+        let v = TestVault::new();
+        let hana = v.add("hana", "handler");
+        let initial = v.add_initial("eri", "handler");
+        let own = "Quiet-Lake-7t!q";
+        v.run_env(
+            &["passwd"],
+            &[
+                ("KINKO_USER", "eri"),
+                ("KINKO_PASSWORD", &initial),
+                ("KINKO_NEW_PASSWORD", own),
+            ],
+        )
+        .ok();
+        v.certify("eri", own);
+        let doc = v.import(&v.file("r.txt", SECRET), &[]);
+        v.boss(&["grant", &doc, "--to", "eri"]).code(4);
+        let columns = if copy_statement {
+            "statement, signature"
+        } else {
+            "NULL, NULL"
+        };
+        v.raw_db("hana", &hana)
+            .execute(
+                &format!(
+                    "INSERT INTO roster_entries (roster, person, fields, approved_ref, approved_date, approved_by, approved_at, statement, signature)
+                     SELECT roster, 'eri', fields, approved_ref, approved_date, approved_by, approved_at, {columns} FROM roster_entries WHERE person = 'hana'"
+                ),
+                [],
+            )
+            .unwrap();
+        let r = v.boss(&["grant", &doc, "--to", "eri"]);
+        assert_eq!(r.code, 5, "{}", r.stderr);
+        assert!(r.stderr.contains("roster entry of eri"), "{}", r.stderr);
+        v.boss(&["roster", "list"]).code(5);
+        let wraps: i64 = v
+            .raw_db("hana", &hana)
+            .query_row("SELECT count(*) FROM wraps WHERE holder = 'eri'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(wraps, 0);
+    }
+}
+
+/// A handler adds rows to `regrant_pending` naming himself for documents
+/// he never held, hoping the officer's routine `account recover` hands
+/// him their keys from the custodian's copies. Recovery gives back only
+/// what a signed grant shows was held: it stops as tampering, and no key
+/// is wrapped to him.
+#[test]
+fn a_recovery_row_added_by_hand_gives_nothing() {
+    let (v, printed) = TestVault::init_with(&["--policy", "totp.required=false"]);
+    let code = printed["recovery_code"].as_str().unwrap().to_string();
+    let hana = v.add("hana", "handler");
+    let doc = v.import(&v.file("g.txt", SECRET), &[]);
+    v.raw_db("hana", &hana)
+        .execute(
+            "INSERT INTO regrant_pending (account, doc_id) VALUES ('hana', ?1)",
+            [&doc],
+        )
+        .unwrap();
+    let r = v.boss_with_code(&code, &["account", "recover", "hana"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("set aside for hana"), "{}", r.stderr);
+    let wraps: i64 = v
+        .raw_db("hana", &hana)
+        .query_row(
+            "SELECT count(*) FROM wraps WHERE holder = 'hana'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(wraps, 0);
+}

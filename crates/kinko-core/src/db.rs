@@ -69,6 +69,13 @@ ALTER TABLE export_approvals ADD COLUMN statement BLOB;
 ALTER TABLE export_approvals ADD COLUMN signature BLOB;
 ALTER TABLE documents ADD COLUMN statement BLOB;
 ALTER TABLE documents ADD COLUMN signature BLOB;
+ALTER TABLE roster_entries ADD COLUMN statement BLOB;
+ALTER TABLE roster_entries ADD COLUMN signature BLOB;
+ALTER TABLE regrant_pending ADD COLUMN uid BLOB;
+ALTER TABLE regrant_pending ADD COLUMN enc BLOB;
+ALTER TABLE regrant_pending ADD COLUMN ciphertext BLOB;
+ALTER TABLE regrant_pending ADD COLUMN statement BLOB;
+ALTER TABLE regrant_pending ADD COLUMN signature BLOB;
 PRAGMA user_version = 3;
 "#;
 
@@ -247,7 +254,10 @@ CREATE TABLE roster_entries (
     approved_by   TEXT NOT NULL,
     approved_at   TEXT NOT NULL,
     ended_at      TEXT,
-    ended_ref     TEXT
+    ended_ref     TEXT,
+    -- The officer's signed record of the bureau's approval (statement.rs).
+    statement     BLOB,
+    signature     BLOB
 );
 CREATE TABLE roster_requests (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -279,6 +289,13 @@ CREATE TABLE password_history (
 CREATE TABLE regrant_pending (
     account TEXT NOT NULL REFERENCES accounts(id),
     doc_id  INTEGER NOT NULL REFERENCES documents(id),
+    -- The wrap set aside, with its signed grant (schema 3): `account
+    -- recover` gives back only what a valid grant shows was held.
+    uid        BLOB,
+    enc        BLOB,
+    ciphertext BLOB,
+    statement  BLOB,
+    signature  BLOB,
     PRIMARY KEY (account, doc_id)
 );
 -- Inbox files already moved into the chain: a file is deleted only after

@@ -239,6 +239,65 @@ pub(crate) fn store_wrap(
     Ok(())
 }
 
+/// Set aside every wrap `account` holds, with its signed grant, for the
+/// officer's `account recover` (a reset, new keys, the upgrade); returns
+/// how many.
+pub(crate) fn set_aside_wraps(tx: &rusqlite::Connection, account: &str) -> Result<usize> {
+    tx.execute(
+        "INSERT OR IGNORE INTO regrant_pending (account, doc_id, uid, enc, ciphertext, statement, signature)
+         SELECT w.holder, w.doc_id, d.uid, w.enc, w.ciphertext, w.statement, w.signature
+         FROM wraps w JOIN documents d ON d.id = w.doc_id WHERE w.holder = ?1",
+        [account],
+    )?;
+    Ok(tx.execute("DELETE FROM wraps WHERE holder = ?1", [account])?)
+}
+
+/// The documents set aside for `account` whose signed grant holds; one
+/// set aside without it (a row added by hand) is tampering.
+pub(crate) fn checked_set_aside(tx: &Transaction, ctx: &Ctx, account: &str) -> Result<Vec<i64>> {
+    type Row = (
+        i64,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
+    let rows: Vec<Row> = tx
+        .prepare("SELECT doc_id, uid, enc, ciphertext, statement, signature FROM regrant_pending WHERE account = ?1 ORDER BY doc_id")?
+        .query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut docs = Vec::with_capacity(rows.len());
+    for (doc_id, uid, enc, ciphertext, statement, signature) in rows {
+        let forged = || {
+            Error::tampered(format!(
+            "document {doc_id} was set aside for {account} without a grant that shows they held it (added outside Kinko)"
+        ))
+        };
+        let uid: [u8; 16] = uid.and_then(|u| u.try_into().ok()).ok_or_else(forged)?;
+        let (enc, ciphertext) = enc.zip(ciphertext).ok_or_else(forged)?;
+        let wrap = WrapRow {
+            uid: &uid,
+            holder: account,
+            enc: &enc,
+            ciphertext: &ciphertext,
+        };
+        grant_holds(tx, ctx, &wrap, (statement, signature)).map_err(|_| forged())?;
+        docs.push(doc_id);
+    }
+    Ok(docs)
+}
+
+/// Does the signed grant of `wrap` hold, for this person's root?
+fn grant_holds(
+    tx: &Transaction,
+    ctx: &Ctx,
+    wrap: &WrapRow,
+    signed: (Option<Vec<u8>>, Option<Vec<u8>>),
+) -> Result<()> {
+    crate::grant::check(tx, &ctx.vault_id, &ctx.root_public, wrap, signed)
+}
+
 /// Check the signed grant of every wrap of document `doc_id` (whose uid
 /// is `uid`): the holders whose wraps hold, or tampering naming the first
 /// that does not.
@@ -261,14 +320,7 @@ pub(crate) fn checked_holders(
             enc: &enc,
             ciphertext: &ciphertext,
         };
-        crate::grant::check(
-            tx,
-            &ctx.vault_id,
-            &ctx.root_public,
-            &wrap,
-            (statement, signature),
-        )
-        .map_err(|e| match e {
+        grant_holds(tx, ctx, &wrap, (statement, signature)).map_err(|e| match e {
             Error::Tampered(m) => Error::tampered(format!("document {doc_id}: {m}")),
             e => e,
         })?;
@@ -471,11 +523,13 @@ pub(crate) fn receipt_says(doc: &DocRow) -> serde_json::Value {
 
 /// The document row must say what its receiver signed.
 pub(crate) fn check_receipt(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<()> {
-    let signed: (Option<Vec<u8>>, Option<Vec<u8>>) = tx.query_row(
-        "SELECT statement, signature FROM documents WHERE id = ?1",
-        [doc.id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let (received_by, statement, signature): (String, Option<Vec<u8>>, Option<Vec<u8>>) = tx
+        .query_row(
+            "SELECT received_by, statement, signature FROM documents WHERE id = ?1",
+            [doc.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+    let signed = (statement, signature);
     crate::statement::check(
         tx,
         &ctx.vault_id,
@@ -485,6 +539,7 @@ pub(crate) fn check_receipt(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result
             says: receipt_says(doc),
             needs: crate::permission::Action::DocumentImport,
             what: &format!("the record of document {}", doc.id),
+            by: Some(&received_by),
         },
         signed,
     )
@@ -540,6 +595,7 @@ pub(crate) fn use_export_approval(
             says: approval_says(approval, doc, &reference, for_account.as_deref()),
             needs: crate::permission::Action::ExportApprove,
             what: &format!("the export approval {reference} of document {id}"),
+            by: None,
         },
         (statement, signature),
     )?;

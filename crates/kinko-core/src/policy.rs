@@ -336,6 +336,7 @@ pub(crate) fn check_signed(conn: &Connection, vault_id: &str, root: &[u8]) -> Re
             says: stored_settings(conn)?,
             needs: crate::permission::Action::PolicySet,
             what: "the vault's policy",
+            by: None,
         },
         (get("policy_statement")?, get("policy_signature")?),
     )

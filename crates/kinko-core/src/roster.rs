@@ -186,7 +186,87 @@ pub struct Request {
 
 /// Is `person` on the approved, current handler roster with no removal
 /// pending? Grants are refused otherwise.
-pub(crate) fn check_may_receive(tx: &Transaction, person: &str) -> Result<()> {
+/// What the officer's record of an approved roster entry says.
+pub(crate) fn entry_says(id: i64, row: &EntryRow) -> serde_json::Value {
+    serde_json::json!({
+        "entry": id, "roster": row.roster, "person": row.person, "fields": row.fields,
+        "approved_ref": row.approved_ref, "approved_date": row.approved_date,
+    })
+}
+
+/// A roster entry as stored.
+pub(crate) struct EntryRow {
+    pub roster: String,
+    pub person: String,
+    pub fields: String,
+    pub approved_ref: String,
+    pub approved_date: String,
+}
+
+/// Sign entry `id` as the officer's record of the bureau's approval.
+pub(crate) fn sign_entry(
+    tx: &rusqlite::Connection,
+    signer: &crate::grant::Signer,
+    id: i64,
+) -> Result<()> {
+    let (row, _) = load_entry(tx, id)?;
+    let s = crate::statement::sign(signer, "roster entry", entry_says(id, &row))?;
+    tx.execute(
+        "UPDATE roster_entries SET statement = ?2, signature = ?3 WHERE id = ?1",
+        rusqlite::params![id, s.bytes, s.signature],
+    )?;
+    Ok(())
+}
+
+type Signed = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn load_entry(tx: &rusqlite::Connection, id: i64) -> Result<(EntryRow, Signed)> {
+    Ok(tx.query_row(
+        "SELECT roster, person, fields, approved_ref, approved_date, statement, signature FROM roster_entries WHERE id = ?1",
+        [id],
+        |r| {
+            Ok((
+                EntryRow {
+                    roster: r.get(0)?,
+                    person: r.get(1)?,
+                    fields: r.get(2)?,
+                    approved_ref: r.get(3)?,
+                    approved_date: r.get(4)?,
+                },
+                (r.get(5)?, r.get(6)?),
+            ))
+        },
+    )?)
+}
+
+/// Entry `id` must say what the officer signed when recording the
+/// bureau's approval: one written outside Kinko is tampering.
+pub(crate) fn check_entry(
+    tx: &rusqlite::Connection,
+    ctx: &crate::actor::Ctx,
+    id: i64,
+) -> Result<()> {
+    let (row, signed) = load_entry(tx, id)?;
+    crate::statement::check(
+        tx,
+        &ctx.vault_id,
+        &ctx.root_public,
+        &crate::statement::Claim {
+            kind: "roster entry",
+            says: entry_says(id, &row),
+            needs: crate::permission::Action::RosterApprove,
+            what: &format!("the roster entry of {}", row.person),
+            by: None,
+        },
+        signed,
+    )
+}
+
+pub(crate) fn check_may_receive(
+    tx: &Transaction,
+    ctx: &crate::actor::Ctx,
+    person: &str,
+) -> Result<()> {
     let current: Option<i64> = tx
         .query_row(
             "SELECT id FROM roster_entries WHERE roster = 'handler' AND person = ?1 AND ended_at IS NULL",
@@ -194,11 +274,12 @@ pub(crate) fn check_may_receive(tx: &Transaction, person: &str) -> Result<()> {
             |r| r.get(0),
         )
         .optional()?;
-    if current.is_none() {
+    let Some(current) = current else {
         return Err(Error::denied(format!(
             "{person} is not on the approved handler roster (情報取扱者名簿); request it with kinko roster request add"
         )));
-    }
+    };
+    check_entry(tx, ctx, current)?;
     let removing: Option<i64> = tx
         .query_row(
             "SELECT id FROM roster_requests WHERE roster = 'handler' AND person = ?1 AND change = 'remove' AND state = 'pending'",
@@ -221,30 +302,23 @@ pub(crate) fn parse_fields(json: Option<String>) -> Result<Option<RosterFields>>
     .transpose()
 }
 
-pub(crate) fn current_entries(tx: &Transaction) -> Result<Vec<Entry>> {
-    let mut stmt = tx.prepare(
-        "SELECT roster, person, fields, approved_ref, approved_date FROM roster_entries
-         WHERE ended_at IS NULL ORDER BY roster, id",
-    )?;
-    let raw = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<(String, String, String, String, String)>>>()?;
-    raw.into_iter()
-        .map(|(roster, person, fields, approved_ref, approved_date)| {
+/// The current entries of both rosters, each checked against the
+/// officer's signed record.
+pub(crate) fn current_entries(tx: &Transaction, ctx: &crate::actor::Ctx) -> Result<Vec<Entry>> {
+    let ids: Vec<i64> = tx
+        .prepare("SELECT id FROM roster_entries WHERE ended_at IS NULL ORDER BY roster, id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.into_iter()
+        .map(|id| {
+            check_entry(tx, ctx, id)?;
+            let (row, _) = load_entry(tx, id)?;
             Ok(Entry {
-                roster: roster.parse()?,
-                person,
-                fields: parse_fields(Some(fields))?.unwrap_or_default(),
-                approved_ref,
-                approved_date,
+                roster: row.roster.parse()?,
+                person: row.person,
+                fields: parse_fields(Some(row.fields))?.unwrap_or_default(),
+                approved_ref: row.approved_ref,
+                approved_date: row.approved_date,
             })
         })
         .collect()

@@ -63,6 +63,9 @@ pub(crate) struct Claim<'a> {
     pub says: serde_json::Value,
     pub needs: Action,
     pub what: &'a str,
+    /// The one person who may have made it, when only one may (the
+    /// receiver of a document).
+    pub by: Option<&'a str>,
 }
 
 /// The fact holds only if a statement of its kind says exactly it, was
@@ -95,6 +98,7 @@ pub(crate) fn check(
     let cert = crate::cert::by_serial(conn, vault_id, root, envelope.signer_serial)?;
     let entitled = cert.roles.0.iter().any(|r| allows(*r, claim.needs));
     if cert.body.account != envelope.signer
+        || claim.by.is_some_and(|by| by != envelope.signer)
         || !entitled
         || !crypto::ecdsa_verify(&cert.sign_public, &message(&bytes), &signature)
     {
@@ -146,6 +150,7 @@ mod tests {
             says,
             needs: Action::PolicySet,
             what: "the policy",
+            by: None,
         };
         let stored = || (Some(s.bytes.clone()), Some(s.signature.clone()));
         check(&c, "v", &root.public, &claim(says), stored()).unwrap();
@@ -159,6 +164,11 @@ mod tests {
             ..claim(serde_json::json!({"totp.required": "true"}))
         };
         assert!(check(&c, "v", &root.public, &other_kind, stored()).is_err());
+        let by_someone_else = Claim {
+            by: Some("hana"),
+            ..claim(serde_json::json!({"totp.required": "true"}))
+        };
+        assert!(check(&c, "v", &root.public, &by_someone_else, stored()).is_err());
         assert!(check(
             &c,
             "v",

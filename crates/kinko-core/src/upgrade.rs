@@ -103,17 +103,18 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
         secret: &u.secrets.sign_secret,
     };
     let unsigned = sign_existing_wraps(&tx, &signer)?;
+    check_policy_against_trail(&tx)?;
     crate::policy::sign_settings(&tx, &signer)?;
+    let withdrawn = tx.execute("DELETE FROM export_approvals WHERE used_at IS NULL", [])?;
     let unsigned_facts = sign_existing_facts(&tx, &signer)?;
-    let set_aside = tx.execute(
-        "INSERT OR IGNORE INTO regrant_pending (account, doc_id)
-         SELECT holder, doc_id FROM wraps WHERE holder != ?1 AND holder != ?2",
-        params![u.id, crate::document::CUSTODIAN],
-    )?;
-    tx.execute(
-        "DELETE FROM wraps WHERE holder != ?1 AND holder != ?2",
-        params![u.id, crate::document::CUSTODIAN],
-    )?;
+    let mut set_aside = 0;
+    let holders: Vec<String> = tx
+        .prepare("SELECT DISTINCT holder FROM wraps WHERE holder != ?1 AND holder != ?2")?
+        .query_map(params![u.id, crate::document::CUSTODIAN], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for holder in holders {
+        set_aside += crate::document::set_aside_wraps(&tx, &holder)?;
+    }
     let awaiting: Vec<String> = AccountRow::others(&tx, u.id)?
         .into_iter()
         .map(|a| a.id)
@@ -127,7 +128,7 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
             audit::OK,
             u.terminal,
             &format!(
-                "schema 2 -> 3; certified: {}; awaiting certification: {}; {set_aside} document keys set aside for recovery; wraps the trail does not show (left unsigned): {}; records the trail does not show (left unsigned): {}",
+                "schema 2 -> 3; certified: {}; awaiting certification: {}; {set_aside} document keys set aside for recovery; {withdrawn} unused export approvals withdrawn; wraps the trail does not show (left unsigned): {}; records the trail does not show (left unsigned): {}",
                 u.id,
                 list_or_none(&awaiting),
                 list_or_none(&unsigned),
@@ -166,11 +167,13 @@ fn resealed_officer_slot(u: &Upgrader, facts: &VaultFacts, root_public: &[u8]) -
     Ok(slots)
 }
 
-/// The officer signs the records of documents and the unused export
-/// approvals the trail shows as they are (a receipt's SHA-256 and
-/// personal-data flag as its import event recorded them; an approval as
-/// its event recorded it). Others stay unsigned and count as tampering
-/// from now on; their names are returned for the event.
+/// The officer signs the records of documents the trail shows as they
+/// are (a receipt's size, SHA-256 and personal-data flag exactly as its
+/// import event recorded them) and the current roster entries. Others
+/// stay unsigned and count as tampering from now on; their names are
+/// returned for the event. Unused export approvals are withdrawn by the
+/// upgrade (a row copied or made unused again cannot be told from the
+/// real one): the officer approves again.
 fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Result<Vec<String>> {
     let mut unsigned = Vec::new();
     let ids: Vec<i64> = conn
@@ -179,10 +182,15 @@ fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Resu
         .collect::<rusqlite::Result<_>>()?;
     for id in ids {
         let doc = crate::document::load_doc(conn, id)?;
+        let size: i64 = conn.query_row("SELECT size FROM documents WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
         let recorded: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.import' AND object = ?1 AND outcome = 'ok'
-               AND detail LIKE '%sha256=' || ?2 || ' personal_data=' || ?3)",
-            params![format!("document:{id}"), doc.sha256, doc.personal_data.to_string()],
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.import' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
+            params![
+                format!("document:{id}"),
+                format!("size={size} sha256={} personal_data={}", doc.sha256, doc.personal_data)
+            ],
             |r| r.get(0),
         )?;
         if !recorded {
@@ -194,34 +202,64 @@ fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Resu
             "UPDATE documents SET statement = ?2, signature = ?3 WHERE id = ?1",
             params![id, s.bytes, s.signature],
         )?;
-        let approvals: Vec<(i64, String, Option<String>)> = conn
-            .prepare("SELECT id, reference, for_account FROM export_approvals WHERE doc_id = ?1 AND used_at IS NULL")?
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (approval, reference, for_account) in approvals {
-            let detail = format!(
-                "ref={reference} for={}",
-                for_account.as_deref().unwrap_or("*")
-            );
-            let recorded: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.approve_export' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
-                params![format!("document:{id}"), detail],
-                |r| r.get(0),
-            )?;
-            if !recorded {
-                unsigned.push(format!("approval:{approval}"));
-                continue;
-            }
-            let says =
-                crate::document::approval_says(approval, &doc, &reference, for_account.as_deref());
-            let s = crate::statement::sign(signer, "export approval", says)?;
-            conn.execute(
-                "UPDATE export_approvals SET statement = ?2, signature = ?3 WHERE id = ?1",
-                params![approval, s.bytes, s.signature],
-            )?;
+    }
+    sign_roster_entries(conn, signer, &mut unsigned)?;
+    Ok(unsigned)
+}
+
+/// The officer signs the current roster entries whose approval the trail
+/// recorded as they stand.
+fn sign_roster_entries(
+    conn: &Connection,
+    signer: &crate::grant::Signer,
+    unsigned: &mut Vec<String>,
+) -> Result<()> {
+    type Row = (i64, String, String, String, String);
+    let entries: Vec<Row> = conn
+        .prepare("SELECT id, roster, person, approved_ref, approved_date FROM roster_entries WHERE ended_at IS NULL ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, roster, person, reference, date) in entries {
+        let recorded: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'roster.approve' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
+            params![
+                format!("roster:{roster}:{person}"),
+                format!("add {roster}:{person} ref={reference} date={date}")
+            ],
+            |r| r.get(0),
+        )?;
+        if recorded {
+            crate::roster::sign_entry(conn, signer, id)?;
+        } else {
+            unsigned.push(format!("roster:{id}"));
         }
     }
-    Ok(unsigned)
+    Ok(())
+}
+
+/// Each stored setting must be the value its last `policy.set` event
+/// recorded: a setting written outside Kinko is not signed into the new
+/// policy; the upgrade stops, naming it.
+fn check_policy_against_trail(conn: &Connection) -> Result<()> {
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT key, value FROM policy ORDER BY key")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (key, value) in rows {
+        let last: Option<String> = conn
+            .query_row(
+                "SELECT detail FROM audit_events WHERE event = 'policy.set' AND object = ?1 AND outcome = 'ok' ORDER BY seq DESC LIMIT 1",
+                [format!("policy:{key}")],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if !last.is_some_and(|d| d.ends_with(&format!(" -> {value}"))) {
+            return Err(Error::tampered(format!(
+                "the policy setting {key} = {value} is not what the trail recorded (written outside Kinko); the upgrade was not made"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -232,18 +270,19 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-/// The officer signs, by the right "upgrade", the officer's own wraps and
-/// the custodian's that the trail shows were given (at import, by a
-/// grant, by a recovery). Others of theirs stay unsigned (and so count as
-/// tampering from now on); their `document:holder` names are returned.
+/// The officer signs, by the right "upgrade", every wrap the trail shows
+/// was given (at import, by a grant, by a recovery), the others' before
+/// they are set aside, so that `account recover` gives back only those.
+/// The rest stay unsigned (and so count as tampering from now on); their
+/// `document:holder` names are returned.
 fn sign_existing_wraps(conn: &Connection, signer: &crate::grant::Signer) -> Result<Vec<String>> {
     type Row = (i64, Vec<u8>, String, Vec<u8>, Vec<u8>);
     let rows: Vec<Row> = conn
         .prepare(
             "SELECT w.doc_id, d.uid, w.holder, w.enc, w.ciphertext FROM wraps w JOIN documents d ON d.id = w.doc_id
-             WHERE w.holder = ?1 OR w.holder = ?2 ORDER BY w.doc_id, w.holder",
+             ORDER BY w.doc_id, w.holder",
         )?
-        .query_map(params![signer.account, crate::document::CUSTODIAN], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut unsigned = Vec::new();
     for (doc_id, uid, holder, enc, ciphertext) in rows {

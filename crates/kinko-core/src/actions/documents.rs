@@ -362,7 +362,7 @@ impl Session {
                     "account {to} ({roles}) may never read documents (separation of duties)"
                 )));
             }
-            crate::roster::check_may_receive(tx, to)?;
+            crate::roster::check_may_receive(tx, ctx, to)?;
             if load_wrap(tx, id, to)?.is_some() {
                 return Err(Error::invalid(format!("document {id} is already granted to {to}")));
             }

@@ -335,11 +335,7 @@ impl Session {
                 return Err(Error::invalid("change your own password with kinko passwd"));
             }
             let issued = issue_credentials(ctx, id)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
-                [id],
-            )?;
-            let held = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
+            let held = crate::document::set_aside_wraps(tx, id)?;
             tx.execute(
                 "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = NULL, must_change_password = 1, password_changed_at = ?4,
                  totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
@@ -394,11 +390,8 @@ impl Session {
                     "{id} must first sign in and set their own password"
                 )));
             }
-            crate::roster::check_may_receive(tx, id)?;
-            let docs: Vec<i64> = tx
-                .prepare("SELECT doc_id FROM regrant_pending WHERE account = ?1 ORDER BY doc_id")?
-                .query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            crate::roster::check_may_receive(tx, ctx, id)?;
+            let docs = crate::document::checked_set_aside(tx, ctx, id)?;
             for doc_id in &docs {
                 let doc = crate::document::load_doc(tx, *doc_id)?;
                 let dek = crate::document::custodian_dek(tx, &ctx.vault_id, &doc, &custodian)?;
@@ -523,6 +516,7 @@ impl Session {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![roster, person, fields, reference, date.to_string(), ctx.actor.id, now],
                 )?;
+                crate::roster::sign_entry(tx, &ctx.signer()?, tx.last_insert_rowid())?;
             }
             tx.execute(
                 "UPDATE roster_requests SET state = 'approved', approved_ref = ?2, approved_date = ?3, approved_by = ?4, approved_at = ?5 WHERE id = ?1",
@@ -536,8 +530,8 @@ impl Session {
 
     /// The current entries of both rosters, or the pending requests.
     pub fn roster_list(&mut self) -> Result<(Vec<Entry>, Vec<Request>)> {
-        self.perform(Action::RosterRead, "rosters", |tx, _| {
-            let entries = current_entries(tx)?;
+        self.perform(Action::RosterRead, "rosters", |tx, ctx| {
+            let entries = current_entries(tx, ctx)?;
             let mut stmt = tx.prepare(
                 "SELECT id, roster, change, person, requested_by, requested_at, fields FROM roster_requests
                  WHERE state = 'pending' ORDER BY id",
@@ -567,7 +561,7 @@ impl Session {
     /// (Japanese, 令和 dates) and CSV. A logged export of personal data.
     pub fn roster_export(&mut self) -> Result<crate::forms::RosterExport> {
         self.perform(Action::RosterExport, "rosters", |tx, ctx| {
-            let entries = current_entries(tx)?;
+            let entries = current_entries(tx, ctx)?;
             let council = String::from_utf8_lossy(&crate::db::meta(tx, "council")?).into_owned();
             let export = crate::forms::rosters(&council, &entries, &ctx.actor.name)?;
             Ok(Done::ok(export, format!("{} entries", entries.len())))

@@ -185,11 +185,7 @@ fn own_keys(
         &sign.secret,
         &ctx.root_public,
     )?;
-    tx.execute(
-        "INSERT OR IGNORE INTO regrant_pending (account, doc_id) SELECT holder, doc_id FROM wraps WHERE holder = ?1",
-        [id],
-    )?;
-    tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
+    crate::document::set_aside_wraps(tx, id)?;
     tx.execute(
         "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = ?4 WHERE id = ?1",
         params![id, hpke.public, sign.public, request],
