@@ -286,17 +286,7 @@ fn a_manager_the_sysadmin_made_can_do_nothing_until_certified() {
         .unwrap()
         .to_string();
     let own = "Strings-Held-8k!q";
-    let changed = v
-        .run_env(
-            &["--json", "passwd"],
-            &[
-                ("KINKO_USER", "puppet"),
-                ("KINKO_PASSWORD", &initial),
-                ("KINKO_NEW_PASSWORD", own),
-            ],
-        )
-        .ok()
-        .json();
+    let changed = v.own_password("puppet", &initial, own);
     assert_eq!(changed["awaiting_certification"], true);
     for args in [
         &["roster", "list"][..],
@@ -337,17 +327,7 @@ fn a_reset_gives_the_sysadmin_no_documents() {
         .unwrap()
         .to_string();
     let taken = "Taken-Over-9x!p";
-    let changed = v
-        .run_env(
-            &["--json", "passwd"],
-            &[
-                ("KINKO_USER", "hana"),
-                ("KINKO_PASSWORD", &initial),
-                ("KINKO_NEW_PASSWORD", taken),
-            ],
-        )
-        .ok()
-        .json();
+    let changed = v.own_password("hana", &initial, taken);
     assert_ne!(changed["key_fingerprint"], before["key_fingerprint"]);
     let r = v.boss_with_code(&code, &["account", "recover", "hana"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
@@ -486,15 +466,7 @@ fn a_roster_entry_added_by_hand_lets_no_grant() {
         let hana = v.add("hana", "handler");
         let initial = v.add_initial("eri", "handler");
         let own = "Quiet-Lake-7t!q";
-        v.run_env(
-            &["passwd"],
-            &[
-                ("KINKO_USER", "eri"),
-                ("KINKO_PASSWORD", &initial),
-                ("KINKO_NEW_PASSWORD", own),
-            ],
-        )
-        .ok();
+        v.own_password("eri", &initial, own);
         v.certify("eri", own);
         let doc = v.import(&v.file("r.txt", SECRET), &[]);
         v.boss(&["grant", &doc, "--to", "eri"]).code(4);

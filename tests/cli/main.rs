@@ -196,17 +196,7 @@ impl TestVault {
     pub fn add(&self, id: &str, role: &str) -> String {
         let initial = self.add_initial(id, role);
         let own = format!("Zq8!own-Secret-{}", id.len());
-        let changed = self
-            .run_env(
-                &["--json", "passwd"],
-                &[
-                    ("KINKO_USER", id),
-                    ("KINKO_PASSWORD", &initial),
-                    ("KINKO_NEW_PASSWORD", &own),
-                ],
-            )
-            .ok()
-            .json();
+        let changed = self.own_password(id, &initial, &own);
         // The person's new keys take effect once the officer certifies
         // them, comparing the fingerprint the person's screen shows.
         let fingerprint = changed["key_fingerprint"].as_str().unwrap().to_string();
@@ -231,6 +221,21 @@ impl TestVault {
         let fingerprint = status["key_fingerprint"].as_str().unwrap().to_string();
         self.boss(&["account", "certify", id, "--fingerprint", &fingerprint])
             .ok();
+    }
+
+    /// The person `id` replaces the password they were given (`passwd`);
+    /// returns what `passwd --json` printed (their new key fingerprint).
+    pub fn own_password(&self, id: &str, given: &str, own: &str) -> serde_json::Value {
+        self.run_env(
+            &["--json", "passwd"],
+            &[
+                ("KINKO_USER", id),
+                ("KINKO_PASSWORD", given),
+                ("KINKO_NEW_PASSWORD", own),
+            ],
+        )
+        .ok()
+        .json()
     }
 
     /// `kinko account list` as the officer sees it.

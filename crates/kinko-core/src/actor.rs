@@ -63,6 +63,15 @@ impl Ctx {
     pub(crate) fn object_path(&self, name: &crate::object::ObjectName) -> PathBuf {
         name.path(&self.objects_dir())
     }
+    /// Check a signed statement against the root this person's slot trusts.
+    pub(crate) fn check_statement(
+        &self,
+        conn: &rusqlite::Connection,
+        claim: &crate::statement::Claim,
+        signed: (Option<Vec<u8>>, Option<Vec<u8>>),
+    ) -> crate::error::Result<()> {
+        crate::statement::check(conn, &self.vault_id, &self.root_public, claim, signed)
+    }
     /// This person as the signer of a statement (a wrap's grant).
     pub(crate) fn signer(&self) -> crate::error::Result<crate::grant::Signer<'_>> {
         let serial = self.cert_serial.ok_or_else(|| {

@@ -24,8 +24,6 @@ use crate::permission::Roles;
 const FORMAT: &str = "kinko-certificate v1";
 /// The issuer name of certificates the root key signed.
 pub(crate) const ROOT: &str = "root";
-/// How deep a chain may go (root → officer → person is 2).
-const MAX_DEPTH: usize = 4;
 
 /// What a certificate says, as signed (compact JSON of this struct).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,48 +201,47 @@ pub(crate) fn by_serial(
 /// Every link up to the root: a valid signature by an issuer whose own
 /// certificate (an officer's) is valid, ending at the root key.
 fn check_chain(conn: &Connection, vault_id: &str, root: &[u8], cert: &Cert) -> Result<()> {
-    let mut at = cert.clone();
-    for _ in 0..MAX_DEPTH {
-        let forged = || {
-            Error::tampered(format!(
-                "the certificate of {} (serial {}) was not signed by the officer or the vault's root key",
-                cert.body.account, cert.body.serial
-            ))
-        };
-        if at.body.vault_id != vault_id {
-            return Err(forged());
-        }
-        if at.body.issuer == ROOT && at.body.issuer_serial.is_none() {
-            return if crypto::ecdsa_verify(root, &message(&at.bytes), &at.signature) {
-                Ok(())
-            } else {
-                Err(forged())
-            };
-        }
-        let parent = at
-            .body
-            .issuer_serial
-            .filter(|s| *s < at.body.serial)
-            .map(|s| load(conn, s))
-            .transpose()?
-            .flatten()
-            .ok_or_else(forged)?;
-        // Only the officer's own certificate, which the root signed,
-        // certifies anyone: a certificate the officer signed never does.
-        let entitled = parent.body.account == at.body.issuer
-            && parent.roles.has(crate::permission::Role::Officer)
-            && parent.body.issuer == ROOT;
-        if !entitled
-            || !crypto::ecdsa_verify(&parent.sign_public, &message(&at.bytes), &at.signature)
-        {
-            return Err(forged());
-        }
-        at = parent;
+    let forged = || {
+        Error::tampered(format!(
+            "the certificate of {} (serial {}) was not signed by the officer or the vault's root key",
+            cert.body.account, cert.body.serial
+        ))
+    };
+    let root_signed = |c: &Cert| {
+        c.body.vault_id == vault_id
+            && c.body.issuer == ROOT
+            && c.body.issuer_serial.is_none()
+            && crypto::ecdsa_verify(root, &message(&c.bytes), &c.signature)
+    };
+    if cert.body.vault_id != vault_id {
+        return Err(forged());
     }
-    Err(Error::tampered(format!(
-        "the certificate chain of {} is too long",
-        cert.body.account
-    )))
+    if cert.body.issuer == ROOT {
+        return if root_signed(cert) {
+            Ok(())
+        } else {
+            Err(forged())
+        };
+    }
+    // The rule has two links only: the root certifies the officer, and
+    // only the officer's own root-signed certificate certifies anyone.
+    let parent = cert
+        .body
+        .issuer_serial
+        .filter(|s| *s < cert.body.serial)
+        .map(|s| load(conn, s))
+        .transpose()?
+        .flatten()
+        .ok_or_else(forged)?;
+    let entitled = parent.body.account == cert.body.issuer
+        && parent.roles.has(crate::permission::Role::Officer)
+        && root_signed(&parent);
+    if entitled && crypto::ecdsa_verify(&parent.sign_public, &message(&cert.bytes), &cert.signature)
+    {
+        Ok(())
+    } else {
+        Err(forged())
+    }
 }
 
 /// The HPKE key Kinko may wrap a new document key to for `account`: the
@@ -257,19 +254,16 @@ pub(crate) fn wrap_key(
     root: &[u8],
     account: &str,
 ) -> Result<Vec<u8>> {
-    let status: String = conn
-        .query_row(
-            "SELECT status FROM accounts WHERE id = ?1",
-            [account],
-            |r| r.get(0),
-        )
-        .optional()?
+    let held = HeldKeys::read(conn, account)?
         .ok_or_else(|| Error::NotFound(format!("account {account}")))?;
-    if status != "active" {
-        return Err(Error::denied(format!("account {account} is {status}")));
+    if held.status != "active" {
+        return Err(Error::denied(format!(
+            "account {account} is {}",
+            held.status
+        )));
     }
-    let Some(cert) = held_and_certified(conn, vault_id, root, account)? else {
-        return Err(if requested_own_keys(conn, vault_id, root, account)? {
+    let Some(cert) = held.certificate(conn, vault_id, root, account)? else {
+        return Err(if held.requested(vault_id, root, account) {
             Error::denied(format!(
                 "{account}'s keys await the officer's certification, so no document key can be given to them yet (kinko account certify {account})"
             ))
@@ -282,21 +276,6 @@ pub(crate) fn wrap_key(
     may_hold_documents(&cert)
 }
 
-/// Does `account`'s row carry the person's own request for the keys on it?
-pub(crate) fn requested_own_keys(
-    conn: &Connection,
-    vault_id: &str,
-    root: &[u8],
-    account: &str,
-) -> Result<bool> {
-    let (hpke, sign, request): (Vec<u8>, Vec<u8>, Option<Vec<u8>>) = conn.query_row(
-        "SELECT hpke_public, sign_public, key_request FROM accounts WHERE id = ?1",
-        [account],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    Ok(request.is_some_and(|sig| request_holds(vault_id, account, &hpke, &sign, root, &sig)))
-}
-
 /// The HPKE key a document key already given to `account` is wrapped to
 /// again (`rekey`, `revoke`): as [`wrap_key`], but a suspended account
 /// keeps its grants, and a holder without a certificate for the keys it
@@ -307,48 +286,73 @@ pub(crate) fn holder_key(
     root: &[u8],
     account: &str,
 ) -> Result<Vec<u8>> {
-    let status: Option<String> = conn
-        .query_row(
-            "SELECT status FROM accounts WHERE id = ?1",
-            [account],
-            |r| r.get(0),
-        )
-        .optional()?;
-    // Disabling destroys every wrap of the account: one now was put back.
-    if status.as_deref() == Some("disabled") {
-        return Err(Error::tampered(format!(
-            "a document is wrapped to {account}, whose account is disabled"
-        )));
-    }
-    let cert = held_and_certified(conn, vault_id, root, account)?.ok_or_else(|| {
-        Error::tampered(format!(
-            "{account} is not certified by the officer for the keys they hold"
-        ))
-    })?;
-    may_hold_documents(&cert)
-}
-
-/// The certificate of `account`, if it names the keys the account holds
-/// now (its row; only the person writes their keys there).
-fn held_and_certified(
-    conn: &Connection,
-    vault_id: &str,
-    root: &[u8],
-    account: &str,
-) -> Result<Option<Cert>> {
-    let row: Option<(Vec<u8>, Vec<u8>)> = conn
-        .query_row(
-            "SELECT hpke_public, sign_public FROM accounts WHERE id = ?1",
-            [account],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (hpke, sign) = row.ok_or_else(|| {
+    let held = HeldKeys::read(conn, account)?.ok_or_else(|| {
         Error::tampered(format!(
             "a document is wrapped to {account}, who is not an account"
         ))
     })?;
-    Ok(current(conn, vault_id, root, account)?.filter(|c| c.names_keys(&hpke, &sign)))
+    // Disabling destroys every wrap of the account: one now was put back.
+    if held.status == "disabled" {
+        return Err(Error::tampered(format!(
+            "a document is wrapped to {account}, whose account is disabled"
+        )));
+    }
+    let cert = held
+        .certificate(conn, vault_id, root, account)?
+        .ok_or_else(|| {
+            Error::tampered(format!(
+                "{account} is not certified by the officer for the keys they hold"
+            ))
+        })?;
+    may_hold_documents(&cert)
+}
+
+/// What an account row says about the keys its person holds now (only the
+/// person writes their keys there), read once per check.
+struct HeldKeys {
+    status: String,
+    hpke: Vec<u8>,
+    sign: Vec<u8>,
+    request: Option<Vec<u8>>,
+}
+
+impl HeldKeys {
+    fn read(conn: &Connection, account: &str) -> Result<Option<HeldKeys>> {
+        Ok(conn
+            .query_row(
+                "SELECT status, hpke_public, sign_public, key_request FROM accounts WHERE id = ?1",
+                [account],
+                |r| {
+                    Ok(HeldKeys {
+                        status: r.get(0)?,
+                        hpke: r.get(1)?,
+                        sign: r.get(2)?,
+                        request: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// The newest valid certificate of the account, if it names these keys.
+    fn certificate(
+        &self,
+        conn: &Connection,
+        vault_id: &str,
+        root: &[u8],
+        account: &str,
+    ) -> Result<Option<Cert>> {
+        Ok(
+            current(conn, vault_id, root, account)?
+                .filter(|c| c.names_keys(&self.hpke, &self.sign)),
+        )
+    }
+
+    fn requested(&self, vault_id: &str, root: &[u8], account: &str) -> bool {
+        self.request
+            .as_ref()
+            .is_some_and(|sig| request_holds(vault_id, account, &self.hpke, &self.sign, root, sig))
+    }
 }
 
 fn may_hold_documents(cert: &Cert) -> Result<Vec<u8>> {

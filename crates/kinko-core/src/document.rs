@@ -530,10 +530,8 @@ pub(crate) fn check_receipt(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
     let signed = (statement, signature);
-    crate::statement::check(
+    ctx.check_statement(
         tx,
-        &ctx.vault_id,
-        &ctx.root_public,
         &crate::statement::Claim {
             kind: "receipt",
             says: receipt_says(doc),
@@ -586,10 +584,8 @@ pub(crate) fn use_export_approval(
             "document {id} holds personal data and may leave only under an approval the officer recorded (kinko approve-export)"
         ))
     })?;
-    crate::statement::check(
+    ctx.check_statement(
         tx,
-        &ctx.vault_id,
-        &ctx.root_public,
         &crate::statement::Claim {
             kind: "export approval",
             says: approval_says(approval, doc, &reference, for_account.as_deref()),

@@ -319,7 +319,17 @@ pub(crate) fn sign_settings(conn: &Connection, signer: &crate::grant::Signer) ->
 
 /// The stored settings must be the ones the officer signed: a setting
 /// written, changed or deleted outside Kinko is tampering.
-pub(crate) fn check_signed(conn: &Connection, vault_id: &str, root: &[u8]) -> Result<()> {
+///
+/// `seen` is the digest of the settings and statement this session last
+/// found valid: while they stay byte for byte the same, the signature and
+/// its chain are not verified again (every action reads the policy, so
+/// this is the hot path); any change is checked in full.
+pub(crate) fn check_signed(
+    conn: &Connection,
+    vault_id: &str,
+    root: &[u8],
+    seen: &mut Option<[u8; 32]>,
+) -> Result<()> {
     let get = |k: &str| -> Result<Option<Vec<u8>>> {
         Ok(rusqlite::OptionalExtension::optional(conn.query_row(
             "SELECT value FROM meta WHERE key = ?1",
@@ -327,19 +337,40 @@ pub(crate) fn check_signed(conn: &Connection, vault_id: &str, root: &[u8]) -> Re
             |r| r.get(0),
         ))?)
     };
+    let settings = stored_settings(conn)?;
+    let signed = (get("policy_statement")?, get("policy_signature")?);
+    let digest = {
+        use crate::crypto::Digest;
+        let mut h = crate::crypto::Sha256::new();
+        for part in [
+            Some(settings.to_string().into_bytes()),
+            signed.0.clone(),
+            signed.1.clone(),
+        ] {
+            let part = part.unwrap_or_default();
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(&part);
+        }
+        <[u8; 32]>::from(h.finalize())
+    };
+    if *seen == Some(digest) {
+        return Ok(());
+    }
     crate::statement::check(
         conn,
         vault_id,
         root,
         &crate::statement::Claim {
             kind: "policy",
-            says: stored_settings(conn)?,
+            says: settings,
             needs: crate::permission::Action::PolicySet,
             what: "the vault's policy",
             by: None,
         },
-        (get("policy_statement")?, get("policy_signature")?),
-    )
+        signed,
+    )?;
+    *seen = Some(digest);
+    Ok(())
 }
 
 /// The lockout settings, copied beside the keyslots where a failed

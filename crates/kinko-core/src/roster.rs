@@ -247,10 +247,8 @@ pub(crate) fn check_entry(
     id: i64,
 ) -> Result<()> {
     let (row, signed) = load_entry(tx, id)?;
-    crate::statement::check(
+    ctx.check_statement(
         tx,
-        &ctx.vault_id,
-        &ctx.root_public,
         &crate::statement::Claim {
             kind: "roster entry",
             says: entry_says(id, &row),

@@ -61,6 +61,8 @@ pub struct Session {
     pub(crate) ctx: Ctx,
     token_id: Option<String>,
     notices: Vec<String>,
+    /// The policy this session last found signed (`policy::check_signed`).
+    policy_seen: Option<[u8; 32]>,
 }
 
 impl Session {
@@ -85,7 +87,12 @@ impl Session {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Every rule reads the policy: it must be the officer's.
-            crate::policy::check_signed(&tx, &self.ctx.vault_id, &self.ctx.root_public)?;
+            crate::policy::check_signed(
+                &tx,
+                &self.ctx.vault_id,
+                &self.ctx.root_public,
+                &mut self.policy_seen,
+            )?;
             let done = work(&tx, &self.ctx)?;
             let object = done.object.as_deref().unwrap_or(object);
             audit::append(
@@ -236,7 +243,18 @@ impl Session {
     /// trusts: what they show the officer, who compares it before
     /// certifying them (`account certify`).
     pub fn key_fingerprint(&self) -> Result<String> {
-        Ok(self.standing()?.fingerprint)
+        // From the slot's own keys, which sign-in checked against the row:
+        // nothing to read or verify again.
+        let c = &self.ctx;
+        let hpke = crate::crypto::HpkeKeyPair::public_of(&c.secrets.hpke_secret)?;
+        let sign = crate::crypto::SigningKeyPair::public_of(&c.secrets.sign_secret)?;
+        Ok(crate::cert::fingerprint(
+            &c.vault_id,
+            &c.actor.id,
+            &hpke,
+            &sign,
+            &c.root_public,
+        ))
     }
 
     /// The actions this person may take now (audit event names): their
@@ -399,7 +417,8 @@ pub(crate) fn open_signed_in(
     }
     secrets.anchor = anchor(&facts);
     let standing = Standing::of(&conn, &vault_id, &facts.root_public, id, &secrets)?;
-    crate::policy::check_signed(&conn, &vault_id, &facts.root_public)?;
+    let mut policy_seen = None;
+    crate::policy::check_signed(&conn, &vault_id, &facts.root_public, &mut policy_seen)?;
     let mut actor = standing.actor.clone();
     let policy = Policy::load(&conn)?;
     let mut notices = standing.notices.clone();
@@ -467,6 +486,7 @@ pub(crate) fn open_signed_in(
         ctx,
         token_id,
         notices,
+        policy_seen,
     })
 }
 

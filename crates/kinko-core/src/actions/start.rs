@@ -85,8 +85,8 @@ impl Session {
 impl Session {
     /// Counts and state of the vault.
     pub fn status(&mut self, public: PublicStatus) -> Result<VaultStatus> {
-        let standing = self.standing()?;
-        let (key_fingerprint, certified) = (standing.fingerprint, standing.certified);
+        let (key_fingerprint, certified) =
+            (self.key_fingerprint()?, self.ctx.cert_serial.is_some());
         self.perform(crate::permission::Action::Status, "vault", |tx, _| {
             let text = |k: &str| -> Result<String> {
                 Ok(String::from_utf8_lossy(&crate::db::meta(tx, k)?).into_owned())
