@@ -15,8 +15,11 @@ fn busy() -> (TestVault, String, String) {
     (v, doc, pw)
 }
 
+/// `audit verify` names what was wrong. It runs on a terminal that never
+/// saw the trail: on the officer's own, the sign-in already refuses a
+/// trail that no longer holds what he saw (`insider_trail.rs`).
 fn verify_fails(v: &TestVault, names: &str) {
-    let r = v.boss(&["audit", "verify"]).code(5);
+    let r = v.boss_on("auditors-terminal", &["audit", "verify"]).code(5);
     assert!(r.stderr.contains("tampering detected"), "{}", r.stderr);
     assert!(
         r.stderr.contains(names),
@@ -219,13 +222,24 @@ fn a_rolled_back_vault_fails_against_a_later_checkpoint() {
         .ok();
     std::fs::remove_dir_all(&v.dir).unwrap();
     copy_dir(&old, &v.dir);
+    // The officer's own terminal saw the later trail: his sign-in refuses.
+    let r = v.boss(&["audit", "verify"]).code(5);
+    assert!(
+        r.stderr.contains("put back to an earlier copy"),
+        "{}",
+        r.stderr
+    );
+    // On a terminal that saw nothing, the kept checkpoint tells.
     let r = v
-        .boss(&["audit", "verify", "--checkpoint", cp.to_str().unwrap()])
+        .boss_on(
+            "new-terminal",
+            &["audit", "verify", "--checkpoint", cp.to_str().unwrap()],
+        )
         .code(5);
     assert!(r.stderr.contains("rolled back"), "{}", r.stderr);
-    // Without the kept checkpoint the old copy is self-consistent: that is
-    // what keeping a checkpoint apart is for.
-    v.boss(&["audit", "verify"]).ok();
+    // Without it the old copy is self-consistent there: that is what
+    // keeping a checkpoint apart (or a terminal that saw more) is for.
+    v.boss_on("another-new-terminal", &["audit", "verify"]).ok();
 }
 
 #[test]

@@ -528,3 +528,50 @@ fn a_recovery_row_added_by_hand_gives_nothing() {
         .unwrap();
     assert_eq!(wraps, 0);
 }
+
+/// A manager (the plan's executor) marks the current plan approved by
+/// hand, with a reference of his choosing, to destroy the documents
+/// before the bureau has approved anything; then copies a genuine
+/// approval of the officer's from an earlier plan onto a new one. The
+/// approval is the officer's signed statement over that plan's number and
+/// SHA-256: both are tampering (exit 5) and nothing is destroyed.
+#[test]
+fn a_disposal_approval_written_by_hand_destroys_nothing() {
+    let v = TestVault::new();
+    let mika = v.add("mika", "manager");
+    v.import(&v.file("d.txt", SECRET), &[]);
+    let objects = v.object_files().len();
+    v.plan("plan.html", &[]);
+    // The execution needs the vault to itself: each edit closes its
+    // connection before Kinko runs.
+    let edit = |sql: &str| v.raw_db("mika", &mika).execute_batch(sql).unwrap();
+    edit("UPDATE disposal_plans SET state = 'approved', approved_ref = '労発1201第9号', approved_date = '2026-12-01', approved_by = 'boss', approved_at = '2026-12-01T00:00:00Z' WHERE state = 'draft'");
+    let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(5);
+    assert!(
+        r.stderr.contains("approval of disposal plan"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(v.object_files().len(), objects);
+    let r = v.boss(&["verify"]).code(5);
+    assert!(r.text().contains("disposal plan 1"), "{}", r.text());
+
+    // A genuine approval of plan 1, moved to plan 2.
+    edit("UPDATE disposal_plans SET state = 'draft', approved_ref = NULL, approved_date = NULL, approved_by = NULL, approved_at = NULL");
+    v.approve();
+    v.plan("plan2.html", &[]);
+    edit(
+        "UPDATE disposal_plans SET state = 'approved',
+           (approved_ref, approved_date, approved_by, approved_at, approval_statement, approval_signature) =
+           (SELECT approved_ref, approved_date, approved_by, approved_at, approval_statement, approval_signature
+              FROM disposal_plans WHERE id = 1)
+         WHERE id = 2;",
+    );
+    let r = v.as_user("mika", &mika, &["disposal", "execute"]).code(5);
+    assert!(
+        r.stderr.contains("approval of disposal plan 2"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(v.object_files().len(), objects);
+}

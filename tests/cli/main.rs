@@ -12,6 +12,7 @@ mod documents;
 mod errors;
 mod incidents;
 mod insider;
+mod insider_trail;
 mod permissions;
 mod rosters;
 mod tamper;
@@ -148,6 +149,9 @@ impl TestVault {
         let mut cmd = Command::new(kinko_bin());
         cmd.args(args)
             .env("KINKO_VAULT", &self.dir)
+            // This test's terminal: what it remembers of the trail stays
+            // with the test (and a test can play a second terminal).
+            .env("KINKO_STATE_DIR", self.tmp.path().join("terminal"))
             .env("KINKO_LANG", "en")
             .env_remove("KINKO_SESSION")
             .env_remove("KINKO_USER")
@@ -168,6 +172,20 @@ impl TestVault {
             stdout: out.stdout,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+
+    /// Run `kinko` as the officer on another terminal, `terminal`, which
+    /// remembers only what was done on it (a new name saw nothing yet).
+    pub fn boss_on(&self, terminal: &str, args: &[&str]) -> Run {
+        let state = self.tmp.path().join(terminal);
+        self.run_env(
+            args,
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_STATE_DIR", state.to_str().unwrap()),
+            ],
+        )
     }
 
     /// Run `kinko` signed in as `user` with `password`.

@@ -65,7 +65,7 @@ impl Ui {
 }
 
 pub(crate) fn open_vault(g: &Global) -> Result<Vault, Failure> {
-    Ok(Vault::open(&auth::vault_dir(g)?)?)
+    Ok(Vault::open_on_terminal(&auth::vault_dir(g)?)?)
 }
 
 pub(crate) fn session(g: &Global) -> Result<kinko_core::Session, Failure> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::audit::Event;
+use crate::audit::{Event, EventSigner};
 use crate::keyslots::SlotSecrets;
 use crate::layout::{KEYSLOTS_FILE, OBJECTS_DIR};
 use crate::permission::Roles;
@@ -53,6 +53,9 @@ pub struct Ctx {
     /// The serial of the certificate this person acts under (none until
     /// the officer certified the keys their slot holds).
     pub(crate) cert_serial: Option<i64>,
+    /// Where this terminal remembers the trail this person saw, if the
+    /// shell gave a place (`witness.rs`).
+    pub(crate) witness: Option<crate::witness::Place>,
 }
 
 impl Ctx {
@@ -85,8 +88,62 @@ impl Ctx {
         })
     }
 
+    /// What this terminal remembers of the trail this person saw.
+    pub(crate) fn remembered(&self) -> crate::error::Result<Option<crate::witness::Memory>> {
+        match &self.witness {
+            Some(place) => place.load(&self.secrets.sign_secret),
+            None => Ok(None),
+        }
+    }
+
+    /// Remember the trail as it is now as seen by this person, and
+    /// `verified` as the head up to which they checked every signature.
+    pub(crate) fn remember(
+        &self,
+        conn: &rusqlite::Connection,
+        verified: Option<crate::witness::Head>,
+    ) -> crate::error::Result<()> {
+        let Some(place) = &self.witness else {
+            return Ok(());
+        };
+        let seen = crate::witness::head_now(conn)?;
+        place.save(&self.secrets.sign_secret, &place.memory(seen, verified))
+    }
+
+    /// Remember the trail as it is now, keeping the verified head while
+    /// the trail still holds it (sign-in, sign-out).
+    pub(crate) fn remember_seen(&self, conn: &rusqlite::Connection) -> crate::error::Result<()> {
+        let verified = match self.remembered()?.and_then(|m| m.verified) {
+            Some(h) if crate::witness::holds(conn, &h)? => Some(h),
+            _ => None,
+        };
+        self.remember(conn, verified)
+    }
+
+    /// The head up to which this person checked every signature before.
+    pub(crate) fn verified_head(&self) -> crate::error::Result<Option<crate::witness::Head>> {
+        Ok(self.remembered()?.and_then(|m| m.verified))
+    }
+
     pub(crate) fn keyslots_path(&self) -> PathBuf {
         self.dir.join(KEYSLOTS_FILE)
+    }
+    /// This person as the signer of the events their session writes.
+    pub(crate) fn event_signer(&self) -> crate::error::Result<EventSigner<'_>> {
+        EventSigner::new(
+            &self.vault_id,
+            &self.actor.id,
+            self.cert_serial,
+            &self.secrets.sign_secret,
+        )
+    }
+    /// Append `e` to the trail, signed by this person.
+    pub(crate) fn append(
+        &self,
+        conn: &rusqlite::Connection,
+        e: &Event,
+    ) -> crate::error::Result<i64> {
+        crate::audit::append(conn, e, &self.event_signer()?)
     }
     pub(crate) fn event(&self, event: &str, object: &str, outcome: &str, detail: &str) -> Event {
         Event::new(

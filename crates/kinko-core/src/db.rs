@@ -76,6 +76,11 @@ ALTER TABLE regrant_pending ADD COLUMN enc BLOB;
 ALTER TABLE regrant_pending ADD COLUMN ciphertext BLOB;
 ALTER TABLE regrant_pending ADD COLUMN statement BLOB;
 ALTER TABLE regrant_pending ADD COLUMN signature BLOB;
+ALTER TABLE disposal_plans ADD COLUMN approval_statement BLOB;
+ALTER TABLE disposal_plans ADD COLUMN approval_signature BLOB;
+ALTER TABLE audit_events ADD COLUMN signer TEXT;
+ALTER TABLE audit_events ADD COLUMN signer_serial INTEGER;
+ALTER TABLE audit_events ADD COLUMN signature BLOB;
 PRAGMA user_version = 3;
 "#;
 
@@ -202,7 +207,13 @@ CREATE TABLE audit_events (
     outcome  TEXT NOT NULL,
     terminal TEXT NOT NULL,
     detail   TEXT NOT NULL,
-    leaf     BLOB NOT NULL
+    leaf     BLOB NOT NULL,
+    -- Who signed the event (audit/event.rs::signed_bytes), under which
+    -- certificate (none before the officer certified them), and the
+    -- ECDSA signature. Events of a schema-2 vault have none.
+    signer        TEXT,
+    signer_serial INTEGER,
+    signature     BLOB
 );
 CREATE INDEX audit_events_at ON audit_events(at);
 CREATE INDEX audit_events_actor ON audit_events(actor, at);
@@ -318,6 +329,10 @@ CREATE TABLE disposal_plans (
     approved_date  TEXT,
     approved_by    TEXT,
     approved_at    TEXT,
+    -- The officer's signed statement of the bureau's approval (statement.rs,
+    -- kind "disposal approval": plan, SHA-256, reference, date).
+    approval_statement BLOB,
+    approval_signature BLOB,
     executed_by    TEXT,
     executed_at    TEXT,
     confirmed_by   TEXT,

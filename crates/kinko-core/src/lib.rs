@@ -51,6 +51,7 @@ pub mod upgrade;
 pub mod vault;
 pub mod viewer;
 pub mod wareki;
+pub mod witness;
 
 pub use account::{AccountInfo, Certification, Certified, NewAccount, Password};
 pub use actor::{Actor, Pending};

@@ -243,6 +243,22 @@ impl Action {
     ];
 
     /// The audit event name of this action.
+    /// May a restricted person take it (one who may only set their
+    /// credentials: a new or reset account, an expired password, TOTP not
+    /// yet enrolled, keys not yet certified)?
+    pub fn while_restricted(self) -> bool {
+        matches!(
+            self,
+            Action::ChangeOwnPassword
+                | Action::TotpEnroll
+                | Action::TotpConfirm
+                | Action::PolicyShow
+                | Action::SessionStart
+                | Action::SessionEnd
+                | Action::Status
+        )
+    }
+
     pub fn event(self) -> &'static str {
         match self {
             Action::AccountAdd => "account.add",

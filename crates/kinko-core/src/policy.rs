@@ -403,14 +403,17 @@ pub struct Policy {
 impl Policy {
     /// Read the policy; settings never set take their defaults.
     pub fn load(conn: &Connection) -> Result<Self> {
+        // One cached statement for all settings: every event's alert rules
+        // read the policy, so this is on the hot path of every append.
+        let mut stored: std::collections::HashMap<String, String> = conn
+            .prepare_cached("SELECT key, value FROM policy")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
         let mut values = Vec::with_capacity(SETTINGS.len());
         for s in SETTINGS {
-            let v: Option<String> = rusqlite::OptionalExtension::optional(conn.query_row(
-                "SELECT value FROM policy WHERE key = ?1",
-                [s.key],
-                |r| r.get(0),
-            ))?;
-            let v = v.unwrap_or_else(|| s.default.to_string());
+            let v = stored
+                .remove(s.key)
+                .unwrap_or_else(|| s.default.to_string());
             // Values are checked when set; one that fails now was written
             // outside Kinko.
             (s.check)(&v).map_err(|_| {

@@ -95,7 +95,7 @@ impl Session {
             )?;
             let done = work(&tx, &self.ctx)?;
             let object = done.object.as_deref().unwrap_or(object);
-            audit::append(
+            self.ctx.append(
                 &tx,
                 &self
                     .ctx
@@ -173,7 +173,7 @@ impl Session {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(Error::from)
             .and_then(|tx| {
-                audit::append(&tx, &ev)?;
+                self.ctx.append(&tx, &ev)?;
                 tx.commit().map_err(Error::from)
             });
     }
@@ -181,16 +181,7 @@ impl Session {
     /// A restricted person (new or reset account, expired password, TOTP
     /// required but not enrolled) may only set their credentials (P5, P6).
     fn check_restriction(&self, action: Action) -> Result<()> {
-        let allowed = matches!(
-            action,
-            Action::ChangeOwnPassword
-                | Action::TotpEnroll
-                | Action::TotpConfirm
-                | Action::PolicyShow
-                | Action::SessionStart
-                | Action::SessionEnd
-                | Action::Status
-        );
+        let allowed = action.while_restricted();
         match &self.ctx.actor.restriction {
             Some(why) if !allowed => Err(Error::NotSignedIn(why.clone())),
             _ => Ok(()),
@@ -224,8 +215,13 @@ impl Session {
     pub(crate) fn renew_secrets(&mut self, secrets: SlotSecrets) {
         // Every stored session of this person ended with the old keys
         // (`own_keys`), this one's too: it is no longer a token session.
+        // What this terminal remembers was sealed with the old keys: keep it.
+        let kept = self.ctx.remembered().ok().flatten();
         self.ctx.secrets = secrets;
         self.token_id = None;
+        if let (Some(place), Some(memory)) = (&self.ctx.witness, kept) {
+            let _ = place.save(&self.ctx.secrets.sign_secret, &memory);
+        }
     }
 
     pub(crate) fn standing(&self) -> Result<Standing> {
@@ -341,7 +337,8 @@ impl Session {
         if let Some(id) = removed {
             fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?)?;
         }
-        Ok(())
+        // Signed out here: the next sign-in must find at least this.
+        self.ctx.remember_seen(&self.conn)
     }
 }
 
@@ -369,7 +366,7 @@ fn end_open_sessions(
             "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1",
             params![id, audit::now(), reason],
         )?;
-        audit::append(
+        ctx.append(
             tx,
             &ctx.event(
                 "session.end",
@@ -435,7 +432,20 @@ pub(crate) fn open_signed_in(
         root_public: facts.root_public,
         custodian_public: facts.custodian_public,
         cert_serial: standing.serial,
+        witness: vault
+            .witness_dir
+            .as_deref()
+            .map(|d| crate::witness::Place::new(d, vault.dir(), &vault.slots().vault_id, id)),
     };
+    // The trail must still hold what this person saw last on this
+    // terminal: a vault put back to an earlier copy is tampering.
+    let memory = ctx.remembered()?;
+    let against = crate::witness::check(&conn, &ctx.root_public, memory.as_ref());
+    if let Ok(crate::witness::Against::Restored { seq, by, at }) = &against {
+        notices.push(format!(
+            "the vault was restored from a backup by {by} at {at} (audit event {seq}): what you saw here after that backup is not in it"
+        ));
+    }
     // A slot sealed before schema 3 is sealed again now, with the anchor
     // that names the root, while the password is at hand.
     let reseal = match (&proof, sealed_before_certificates) {
@@ -449,15 +459,15 @@ pub(crate) fn open_signed_in(
     let done = audit::ingest_inbox(
         &tx,
         &ctx.dir.join(INBOX_DIR),
-        &ctx.vault_id,
         &inbox_secret,
         terminal,
+        &ctx.event_signer()?,
     )?;
     let object = format!("account:{id}");
-    let refusal = admission(&tx, &ctx, &policy, &proof);
+    let refusal = against.and_then(|_| admission(&tx, &ctx, &policy, &proof));
     if let Err(e) = refusal {
         let outcome = audit::outcome_of(&e);
-        audit::append(
+        ctx.append(
             &tx,
             &ctx.event("session.signin", &object, outcome, &e.to_string()),
         )?;
@@ -467,7 +477,7 @@ pub(crate) fn open_signed_in(
     }
     if matches!(proof, Proof::Password { .. }) {
         let detail = ctx.actor.restriction.clone().unwrap_or_default();
-        audit::append(
+        ctx.append(
             &tx,
             &ctx.event("session.signin", &object, audit::OK, &detail),
         )?;
@@ -477,6 +487,11 @@ pub(crate) fn open_signed_in(
         None => tx.commit()?,
     }
     remove_all(&done);
+    if let Err(e) = ctx.remember_seen(&conn) {
+        notices.push(format!(
+            "this terminal could not remember the audit trail you saw ({e}), so a vault put back to an earlier copy would not be noticed at your next sign-in here"
+        ));
+    }
     let token_id = match proof {
         Proof::Token(id) => Some(id),
         Proof::Password { .. } => None,
@@ -827,7 +842,7 @@ impl Session {
                     "UPDATE sessions SET ended_at = ?2, ended_reason = 'idle' WHERE id = ?1",
                     params![id, audit::now()],
                 )?;
-                audit::append(
+                self.ctx.append(
                     &tx,
                     &self
                         .ctx

@@ -67,7 +67,6 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
             "that recovery code does not belong to this vault",
         ));
     }
-    audit::verify::verify_trail(conn, u.vault_id, None)?;
     let root = SigningKeyPair::generate();
     let sealed = crypto::hpke_wrap(
         &facts.custodian_public,
@@ -77,6 +76,9 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(db::SCHEMA_2_TO_3)?;
     tx.execute_batch(db::SCHEMA_3_TABLES)?;
+    // Every event so far is unsigned (schema 2): the tree must still be
+    // whole before the officer signs anything on its word.
+    audit::verify::verify_trail(&tx, u.vault_id, &root.public, None, None)?;
     for (k, v) in [
         ("root_public", root.public.clone()),
         ("root_sealed", [sealed.enc, sealed.ciphertext].concat()),
@@ -135,6 +137,12 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
                 list_or_none(&unsigned_facts),
             ),
         ),
+        &audit::EventSigner::new(
+            u.vault_id,
+            u.id,
+            Some(officer_serial),
+            &u.secrets.sign_secret,
+        )?,
     )?;
     let slots = resealed_officer_slot(u, &facts, &root.public)?;
     crate::keyslots::commit_with(tx, u.keyslots_path, &slots)?;
@@ -204,7 +212,50 @@ fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Resu
         )?;
     }
     sign_roster_entries(conn, signer, &mut unsigned)?;
+    sign_disposal_approvals(conn, signer, &mut unsigned)?;
     Ok(unsigned)
+}
+
+/// The officer signs the recorded approval of a plan that is still in
+/// force when the trail shows it as recorded; an approval the trail does
+/// not show is withdrawn from a plan not yet executing (the officer
+/// records it again) and left unsigned otherwise (named in the report).
+fn sign_disposal_approvals(
+    conn: &Connection,
+    signer: &crate::grant::Signer,
+    unsigned: &mut Vec<String>,
+) -> Result<()> {
+    type Row = (i64, String, String, Option<String>, Option<String>);
+    let plans: Vec<Row> = conn
+        .prepare("SELECT id, state, body_sha256, approved_ref, approved_date FROM disposal_plans WHERE approved_ref IS NOT NULL AND state != 'superseded' ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, state, sha, reference, date) in plans {
+        let recorded: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'disposal.approve' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
+            params![
+                format!("disposal:{id}"),
+                format!(
+                    "plan {id} sha256={sha} ref={} date={}",
+                    reference.as_deref().unwrap_or_default(),
+                    date.as_deref().unwrap_or_default()
+                )
+            ],
+            |r| r.get(0),
+        )?;
+        if recorded {
+            crate::disposal::sign_approval(conn, signer, id)?;
+        } else if state == "approved" {
+            conn.execute(
+                "UPDATE disposal_plans SET state = 'draft', approved_ref = NULL, approved_date = NULL, approved_by = NULL, approved_at = NULL WHERE id = ?1",
+                [id],
+            )?;
+            unsigned.push(format!("disposal approval:{id} (withdrawn)"));
+        } else {
+            unsigned.push(format!("disposal approval:{id}"));
+        }
+    }
+    Ok(())
 }
 
 /// The officer signs the current roster entries whose approval the trail

@@ -56,11 +56,33 @@ pub struct PublicStatus {
 pub struct Vault {
     pub(crate) dir: PathBuf,
     pub(crate) slots: KeySlots,
+    /// Where this terminal remembers what each person saw of the trail
+    /// (`witness.rs`); the shell chooses it, outside the vault.
+    pub(crate) witness_dir: Option<PathBuf>,
 }
 
 impl Vault {
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Remember, in `state_dir` on this terminal, the trail each person
+    /// saw, and check it at their next sign-in (a vault put back to an
+    /// earlier copy is noticed). The shells always do; without it a
+    /// rollback of the whole vault goes unseen.
+    /// [`Vault::open`], remembering in this terminal's state directory
+    /// ([`default_state_dir`]) when there is one: what the shells use.
+    pub fn open_on_terminal(dir: &Path) -> Result<Self> {
+        let vault = Vault::open(dir)?;
+        Ok(match default_state_dir() {
+            Some(state) => vault.remembering_in(&state),
+            None => vault,
+        })
+    }
+
+    pub fn remembering_in(mut self, state_dir: &Path) -> Self {
+        self.witness_dir = Some(state_dir.to_path_buf());
+        self
     }
 
     pub(crate) fn slots(&self) -> &KeySlots {
@@ -100,6 +122,7 @@ impl Vault {
         Ok(Vault {
             dir: dir.to_path_buf(),
             slots,
+            witness_dir: None,
         })
     }
 
@@ -271,6 +294,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         params![crypto::stream::SUITE_AES256GCM, now, opts.officer_id],
     )?;
     let officer = format!("account:{}", opts.officer_id);
+    let by = audit::EventSigner::new(&vault_id, &opts.officer_id, Some(1), &officer_sign.secret)?;
     audit::append(
         &tx,
         &Event::new(
@@ -281,6 +305,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             &opts.terminal,
             "",
         ),
+        &by,
     )?;
     audit::append(
         &tx,
@@ -292,6 +317,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             &opts.terminal,
             "roles=officer",
         ),
+        &by,
     )?;
     audit::append(
         &tx,
@@ -303,6 +329,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             &opts.terminal,
             "serial=1 roles=officer by=root",
         ),
+        &by,
     )?;
     for (k, v) in &opts.policy {
         let old = crate::policy::store(&tx, k, v)?;
@@ -316,6 +343,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
                 &opts.terminal,
                 &format!("{k}: {old} -> {v}"),
             ),
+            &by,
         )?;
     }
     crate::policy::sign_settings(
@@ -380,7 +408,6 @@ pub fn parse_recovery_code(code: &str) -> Result<Zeroizing<[u8; 32]>> {
     Ok(key)
 }
 
-/// The user and machine an action came from (A1: terminal).
 /// Where a vault lives when no directory is named: `$KINKO_VAULT`, else
 /// `kinko/vault` in the user's data directory (`$XDG_DATA_HOME`, else
 /// `~/.local/share`). The command and the app both use this, so they
@@ -399,6 +426,22 @@ pub fn default_dir() -> Result<PathBuf> {
     Ok(data.join("kinko").join("vault"))
 }
 
+/// Where this terminal keeps what it remembers of each vault's trail
+/// (`witness.rs`): `$KINKO_STATE_DIR`, else `kinko` in the user's state
+/// directory (`$XDG_STATE_HOME`, else `~/.local/state`). Outside every
+/// vault on purpose: a copy of the vault put back must not bring it back.
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os("KINKO_STATE_DIR").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(v));
+    }
+    std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .map(|d| d.join("kinko"))
+}
+
+/// The user and machine an action came from (A1: terminal).
 pub fn local_terminal() -> String {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let user = std::env::var("USER")

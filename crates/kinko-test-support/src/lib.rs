@@ -24,6 +24,16 @@ pub fn raw_db(vault: &Path, id: &str, password: &str) -> rusqlite::Connection {
     conn
 }
 
+/// The vault's id and the signing key in `id`'s keyslot: what an insider
+/// holding that slot signs with (attack tests forge with it).
+pub fn own_signing_key(vault: &Path, id: &str, password: &str) -> (String, [u8; 32]) {
+    let slots = KeySlots::load(&vault.join("keyslots")).expect("the vault has a keyslots file");
+    let keys = slots
+        .unlock(id, password.as_bytes())
+        .expect("the password opens the slot");
+    (slots.vault_id.clone(), keys.sign_secret)
+}
+
 /// The one-time code an authenticator would show at `unix` seconds.
 pub fn totp_at(secret_base32: &str, unix: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret_base32).expect("a base32 secret");
@@ -46,4 +56,92 @@ pub fn now_unix() -> u64 {
 /// The one-time code an authenticator shows now.
 pub fn totp_now(secret_base32: &str) -> String {
     totp_at(secret_base32, now_unix())
+}
+
+/// One stored audit event as an insider reads it from the database.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub event: kinko_core::audit::Event,
+    pub signer: Option<String>,
+    pub serial: Option<i64>,
+    pub signature: Option<Vec<u8>>,
+}
+
+/// Every live event of the trail, oldest first.
+pub fn read_trail(conn: &rusqlite::Connection) -> Vec<StoredEvent> {
+    let mut stmt = conn
+        .prepare("SELECT at, actor, event, object, outcome, terminal, detail, signer, signer_serial, signature FROM audit_events ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(StoredEvent {
+            event: kinko_core::audit::Event {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                event: r.get(2)?,
+                object: r.get(3)?,
+                outcome: r.get(4)?,
+                terminal: r.get(5)?,
+                detail: r.get(6)?,
+            },
+            signer: r.get(7)?,
+            serial: r.get(8)?,
+            signature: r.get(9)?,
+        })
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+/// Who an insider is when re-signing: their account, certificate serial
+/// and the signing key in their own slot.
+pub struct Insider<'a> {
+    pub vault_id: &'a str,
+    pub account: &'a str,
+    pub serial: i64,
+    pub secret: &'a [u8; 32],
+}
+
+/// Write `events` back as the whole trail, as an insider with our formats
+/// and code would: numbered from 1, every leaf and the tree recomputed,
+/// the recorded size set; the events `me` signed (or that `me` claims by
+/// naming themselves as signer) signed again with my key, every other
+/// signature carried over unchanged (nobody else's key is at hand).
+pub fn write_trail(conn: &rusqlite::Connection, me: &Insider, events: &[StoredEvent]) {
+    use kinko_core::audit::tree;
+    let tx = conn.unchecked_transaction().unwrap();
+    // The stored checkpoints go too: until they are on the officer's key,
+    // an insider can sign new ones with the audit key in `meta`.
+    tx.execute_batch(
+        "DELETE FROM audit_events; DELETE FROM audit_nodes; DELETE FROM audit_checkpoints;",
+    )
+    .unwrap();
+    for (i, e) in events.iter().enumerate() {
+        let seq = i as i64 + 1;
+        let leaf = tree::leaf_hash(&e.event.leaf_bytes(seq));
+        let mut signature = e.signature.clone();
+        if e.signer.as_deref() == Some(me.account) {
+            let bytes =
+                kinko_core::audit::signed_bytes(me.vault_id, &leaf, me.account, Some(me.serial));
+            signature = Some(crypto::ecdsa_sign(me.secret, &bytes).unwrap());
+        }
+        tx.execute(
+            "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            rusqlite::params![
+                seq, e.event.at, e.event.actor, e.event.event, e.event.object, e.event.outcome,
+                e.event.terminal, e.event.detail, leaf.to_vec(), e.signer,
+                if e.signer.as_deref() == Some(me.account) { Some(me.serial) } else { e.serial },
+                signature
+            ],
+        )
+        .unwrap();
+        tree::append(&tx, i as u64, leaf).unwrap();
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'audit_size'",
+        [(events.len() as u64).to_be_bytes().to_vec()],
+    )
+    .unwrap();
+    tx.commit().unwrap();
 }

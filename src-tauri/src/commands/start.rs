@@ -148,7 +148,7 @@ pub async fn sign_in(
     totp: Option<String>,
 ) -> Reply<Me> {
     let password = kinko_core::Password::new(password.to_string());
-    let vault = kinko_core::Vault::open(&state.vault)?;
+    let vault = kinko_core::Vault::open_on_terminal(&state.vault)?;
     let session = vault.sign_in(id.trim(), &password, totp.as_deref(), &terminal())?;
     let who = me(&session)?;
     state.forget_view();

@@ -101,7 +101,27 @@ against: CheckedCheckpoint | null,
 /**
  * Clock anomalies recorded in the trail (A6).
  */
-clock_anomalies: number, };
+clock_anomalies: number, 
+/**
+ * Live events whose signature was checked against the certificate of
+ * the person who signed them.
+ */
+signed: number, 
+/**
+ * Events written before the vault's upgrade to signed events (schema
+ * 2), which carry no signature.
+ */
+unsigned_before_upgrade: number, 
+/**
+ * Events of people the officer had not yet certified (setting their
+ * own credentials): signed by keys no certificate names yet.
+ */
+uncertified: number, 
+/**
+ * Events whose signatures this person had checked before (their
+ * terminal remembers the head), covered now by the tree's root.
+ */
+verified_before: number, };
 export type CheckedCheckpoint = { size: number, at: string, made_by: string, };
 export type Alert = { id: number, rule: string, actor: string, object: string, 
 /**

@@ -125,6 +125,7 @@ impl Session {
                 "UPDATE disposal_plans SET state = 'approved', approved_ref = ?1, approved_date = ?2, approved_by = ?3, approved_at = ?4 WHERE id = ?5",
                 params![reference, date.to_string(), ctx.actor.id, audit::now(), plan.plan],
             )?;
+            sign_approval(tx, &ctx.signer()?, plan.plan)?;
             let mut done = Done::ok(plan.plan, format!("plan {} sha256={sha} ref={reference} date={date}", plan.plan));
             done.object = Some(format!("disposal:{}", plan.plan));
             Ok(done)
@@ -225,6 +226,7 @@ impl Session {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (plan, _, state) = load_current(&tx)?;
         require_state(&state, &["approved", "executing"], "execute")?;
+        check_approval(&tx, &self.ctx, plan.plan)?;
         if plan.executor.id != self.ctx.actor.id {
             return Err(Error::denied(format!(
                 "the plan names {} as its executor",
@@ -265,7 +267,7 @@ impl Session {
                 "UPDATE disposal_plans SET state = 'executing' WHERE id = ?1",
                 [plan.plan],
             )?;
-            audit::append(
+            self.ctx.append(
                 &tx,
                 &self.ctx.event(
                     "disposal.step",
@@ -363,7 +365,7 @@ impl Session {
             "INSERT INTO disposal_steps (plan_id, item, step, at) VALUES (?1, ?2, ?3, ?4)",
             params![plan.plan, item, step, audit::now()],
         )?;
-        audit::append(
+        self.ctx.append(
             &tx,
             &self.ctx.event(
                 "disposal.step",
@@ -382,6 +384,7 @@ impl Session {
         self.perform(Action::DisposalConfirm, "disposal", |tx, ctx| {
             let (plan, sha, state) = load_current(tx)?;
             require_state(&state, &["executed"], "confirm")?;
+            check_approval(tx, ctx, plan.plan)?;
             let executed_by: String = tx.query_row(
                 "SELECT executed_by FROM disposal_plans WHERE id = ?1",
                 [plan.plan],
@@ -443,6 +446,7 @@ impl Session {
         self.perform(Action::DisposalReport, "disposal", |tx, ctx| {
             let (plan, sha, state) = load_current(tx)?;
             require_state(&state, &["confirmed", "reported"], "report")?;
+            check_approval(tx, ctx, plan.plan)?;
             let s = plan_state(tx, plan.clone(), sha.clone(), state)?;
             let confirmed_at = s.confirmed_at.clone().unwrap_or_default();
             // The tree as it stood when the disposal was confirmed.
@@ -512,6 +516,7 @@ impl Session {
         let result = self.perform(Action::ReturnPackage, "disposal", |tx, ctx| {
             let (plan, _, state) = load_current(tx)?;
             require_state(&state, &["approved"], "write the return package")?;
+            check_approval(tx, ctx, plan.plan)?;
             if !plan.returned {
                 return Err(Error::field(
                     "return",

@@ -278,7 +278,7 @@ impl Session {
                     "UPDATE export_approvals SET used_by = NULL, used_at = NULL WHERE id = ?1",
                     [approval],
                 )?;
-                audit::append(&tx, &event)?;
+                self.ctx.append(&tx, &event)?;
                 tx.commit().map_err(Error::from)
             });
         if returned.is_err() {

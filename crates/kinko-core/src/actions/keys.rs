@@ -138,7 +138,7 @@ impl Session {
             "INSERT INTO key_epochs (epoch, suite, started_at, started_by) VALUES (?1, ?2, ?3, ?4)",
             params![epoch, suite, audit::now(), self.ctx.actor.id],
         )?;
-        audit::append(
+        self.ctx.append(
             &tx,
             &self.ctx.event(
                 Action::Rekey.event(),
@@ -205,7 +205,7 @@ impl Session {
             return Ok(false);
         }
         document::rewrap_holders(&tx, &self.ctx, doc, uid, dek)?;
-        audit::append(
+        self.ctx.append(
             &tx,
             &self.ctx.event(
                 Action::Rekey.event(),
@@ -356,7 +356,7 @@ impl Session {
             params![crypto::hex(&uid), epoch, path, self.ctx.actor.id, crate::audit::now()],
         )?;
         let id = tx.last_insert_rowid();
-        crate::audit::append(
+        self.ctx.append(
             &tx,
             &self.ctx.event(
                 Action::Backup.event(),

@@ -44,7 +44,17 @@ impl Session {
             crate::permission::Action::AuditVerify,
             &object,
             |tx, ctx| {
-                let report = verify::verify_trail(tx, &ctx.vault_id, kept)?;
+                let before = ctx.verified_head()?;
+                let report = verify::verify_trail(
+                    tx,
+                    &ctx.vault_id,
+                    &ctx.root_public,
+                    kept,
+                    before.as_ref(),
+                )?;
+                // Every signature up to here is checked: the next verify
+                // on this terminal starts from it.
+                ctx.remember(tx, Some(crate::witness::head_now(tx)?))?;
                 checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
                 let detail = format!("events={} root={}", report.events, report.root);
                 Ok(Done::ok(report, detail))
@@ -137,7 +147,15 @@ impl Session {
             crate::permission::Action::AuditArchive,
             "audit",
             |tx, ctx| {
-                let s = archive(tx, &ctx.vault_id, &ctx.actor.id, before, Utc::now(), out)?;
+                let s = archive(
+                    tx,
+                    &ctx.vault_id,
+                    &ctx.root_public,
+                    &ctx.actor.id,
+                    before,
+                    Utc::now(),
+                    out,
+                )?;
                 let detail = format!("events {}–{} sha256={}", s.first, s.last, s.file_sha256);
                 Ok(Done::ok(s, detail))
             },
@@ -199,8 +217,18 @@ impl Session {
                     problem: quick,
                 });
             }
-            match audit::verify::verify_trail(tx, &ctx.vault_id, None) {
-                Ok(t) => report.audit_events_checked = t.events,
+            let before = ctx.verified_head()?;
+            match audit::verify::verify_trail(
+                tx,
+                &ctx.vault_id,
+                &ctx.root_public,
+                None,
+                before.as_ref(),
+            ) {
+                Ok(t) => {
+                    report.audit_events_checked = t.events;
+                    ctx.remember(tx, Some(crate::witness::head_now(tx)?))?;
+                }
                 Err(e) => report.damaged.push(Damage {
                     item: "audit trail".into(),
                     problem: e.to_string(),
@@ -258,6 +286,21 @@ impl Session {
                             problem: "does not decrypt".into(),
                         }),
                     }
+                }
+            }
+            // Every approval still in force must be the officer's record.
+            let approved: Vec<i64> = tx
+                .prepare("SELECT id FROM disposal_plans WHERE approved_ref IS NOT NULL AND state != 'superseded' ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for plan in approved {
+                match crate::disposal::check_approval(tx, ctx, plan) {
+                    Err(Error::Tampered(problem)) => report.damaged.push(Damage {
+                        item: format!("disposal plan {plan}"),
+                        problem,
+                    }),
+                    Err(e) => return Err(e),
+                    Ok(()) => {}
                 }
             }
             report.leftovers = leftovers(&ctx.objects_dir(), &known)?;

@@ -131,11 +131,8 @@ fn since(at: DateTime<Utc>, minutes: u64) -> String {
 /// burst is enough to call a person's attention.
 fn raised_since(conn: &Connection, rule: Rule, actor: &str, from: &str) -> Result<bool> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM alerts WHERE rule = ?1 AND actor = ?2 AND at >= ?3 LIMIT 1",
-            params![rule.name(), actor, from],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM alerts WHERE rule = ?1 AND actor = ?2 AND at >= ?3 LIMIT 1")?
+        .query_row(params![rule.name(), actor, from], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -156,9 +153,7 @@ fn bulk_access(
         policy.number("alert.bulk_minutes"),
     );
     let from = since(at, minutes);
-    let count: i64 = conn.query_row(
-        "SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = ?4 AND outcome = 'ok'",
-        params![e.actor, from, e.at, DOCUMENT_OPEN],
+    let count: i64 = conn.prepare_cached("SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = ?4 AND outcome = 'ok'")?.query_row(params![e.actor, from, e.at, DOCUMENT_OPEN],
         |r| r.get(0),
     )?;
     if count as u64 <= limit || raised_since(conn, Rule::BulkAccess, &e.actor, &from)? {
@@ -175,11 +170,8 @@ fn bulk_access(
 
 fn off_hours(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
     let account: Option<(String, Option<String>)> = conn
-        .query_row(
-            "SELECT roles, hours FROM accounts WHERE id = ?1",
-            [&e.actor],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT roles, hours FROM accounts WHERE id = ?1")?
+        .query_row([&e.actor], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((roles, own)) = account else {
         return Ok(None);
@@ -227,9 +219,7 @@ fn failed_signins(
         policy.number("alert.failed_minutes"),
     );
     let from = since(at, minutes);
-    let count: i64 = conn.query_row(
-        "SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = 'session.signin' AND outcome <> 'ok'",
-        params![e.actor, from, e.at],
+    let count: i64 = conn.prepare_cached("SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = 'session.signin' AND outcome <> 'ok'")?.query_row(params![e.actor, from, e.at],
         |r| r.get(0),
     )?;
     if (count as u64) < limit || raised_since(conn, Rule::FailedSignins, &e.actor, &from)? {
@@ -250,19 +240,15 @@ fn ended_access(conn: &Connection, e: &Event, at: DateTime<Utc>) -> Result<Findi
     }
     // Revoked, and not granted again since.
     let last = |event: &str, detail: String| -> Result<i64> {
-        Ok(conn.query_row(
-            "SELECT coalesce(max(seq), 0) FROM audit_events WHERE event = ?1 AND outcome = 'ok' AND object = ?2 AND detail = ?3",
-            params![event, e.object, detail],
+        Ok(conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM audit_events WHERE event = ?1 AND outcome = 'ok' AND object = ?2 AND detail = ?3")?.query_row(params![event, e.object, detail],
             |r| r.get(0),
         )?)
     };
     let revoked_at = last("document.revoke", format!("from={}", e.actor))?;
     let revoked = revoked_at > last("document.grant", format!("to={}", e.actor))?;
     let roster_ended = conn
-        .query_row(
-            "SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NULL) LIMIT 1",
-            [&e.actor],
+        .prepare_cached("SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM roster_entries WHERE person = ?1 AND ended_at IS NULL) LIMIT 1")?.query_row([&e.actor],
             |_| Ok(()),
         )
         .optional()?
@@ -297,9 +283,7 @@ fn personal_data_export(e: &Event) -> Finding {
 
 /// Record the alert; its `alert.raise` event is for the caller to append.
 fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> Result<Event> {
-    conn.execute(
-        "INSERT INTO alerts (rule, actor, object, seq, at, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![rule.name(), e.actor, e.object, seq, e.at, summary],
+    conn.prepare_cached("INSERT INTO alerts (rule, actor, object, seq, at, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![rule.name(), e.actor, e.object, seq, e.at, summary],
     )?;
     let id = conn.last_insert_rowid();
     Ok(Event::new(

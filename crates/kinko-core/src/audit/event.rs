@@ -79,6 +79,57 @@ impl Event {
     }
 }
 
+/// Who signs an event as it is appended: the person whose session wrote
+/// it (for events Kinko raises itself, such as alerts, and failed sign-ins
+/// moved in from the inbox, the person whose action raised or moved them).
+/// `serial` is their certificate's; none until the officer certified them.
+pub struct EventSigner<'a> {
+    pub vault_id: &'a str,
+    pub account: &'a str,
+    pub serial: Option<i64>,
+    pub(crate) key: crate::crypto::EcdsaSecret,
+}
+
+impl<'a> EventSigner<'a> {
+    pub fn new(
+        vault_id: &'a str,
+        account: &'a str,
+        serial: Option<i64>,
+        secret: &[u8; 32],
+    ) -> crate::error::Result<Self> {
+        Ok(EventSigner {
+            vault_id,
+            account,
+            serial,
+            key: crate::crypto::EcdsaSecret::parse(secret)?,
+        })
+    }
+}
+
+/// The bytes an event's signature covers: the vault, the event's leaf
+/// hash (which covers its number and every field) and who signed it.
+pub fn signed_bytes(vault_id: &str, leaf: &[u8; 32], signer: &str, serial: Option<i64>) -> Vec<u8> {
+    let mut buf = b"kinko audit event signature v1\0".to_vec();
+    for part in [vault_id.as_bytes(), &leaf[..], signer.as_bytes()] {
+        buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        buf.extend_from_slice(part);
+    }
+    buf.extend_from_slice(&serial.unwrap_or(-1).to_be_bytes());
+    buf
+}
+
+/// May `signer` sign an event that names `e.actor`? Only their own, the
+/// events Kinko raised on their action, and failed sign-ins they moved in
+/// from the inbox (whoever signs in next moves them).
+pub(crate) fn may_sign(signer: &str, e: &Event) -> bool {
+    signer == e.actor
+        || e.actor == SYSTEM
+        || (e.actor == "-" && e.event == "audit.inbox")
+        || (e.event == "session.signin"
+            && (e.outcome == FAILED || e.outcome == TAMPERED)
+            && e.detail.ends_with("from the inbox)"))
+}
+
 /// A stored event with its place in the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

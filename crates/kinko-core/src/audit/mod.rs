@@ -32,18 +32,19 @@ use crate::crypto::{self, Wrapped};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
-pub use event::{now, outcome_of, Event, Record, DENIED, FAILED, OK, SYSTEM, TAMPERED};
+pub use event::{
+    now, outcome_of, signed_bytes, Event, EventSigner, Record, DENIED, FAILED, OK, SYSTEM, TAMPERED,
+};
 
 /// How many events the trail holds (archived ones included): the size of
 /// the tree.
 pub fn size(conn: &Connection) -> Result<u64> {
-    let live: Option<i64> =
-        conn.query_row("SELECT max(seq) FROM audit_events", [], |r| r.get(0))?;
-    let archived: Option<i64> = conn.query_row(
-        "SELECT max(idx) + 1 FROM audit_nodes WHERE level = 0",
-        [],
-        |r| r.get(0),
-    )?;
+    let live: Option<i64> = conn
+        .prepare_cached("SELECT max(seq) FROM audit_events")?
+        .query_row([], |r| r.get(0))?;
+    let archived: Option<i64> = conn
+        .prepare_cached("SELECT max(idx) + 1 FROM audit_nodes WHERE level = 0")?
+        .query_row([], |r| r.get(0))?;
     checked_size(live.or(archived).unwrap_or(0))
 }
 
@@ -62,9 +63,8 @@ fn checked_size(size: i64) -> Result<u64> {
 /// covers them.
 pub fn recorded_size(conn: &Connection) -> Result<Option<u64>> {
     let v: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'audit_size'", [], |r| {
-            r.get(0)
-        })
+        .prepare_cached("SELECT value FROM meta WHERE key = 'audit_size'")?
+        .query_row([], |r| r.get(0))
         .optional()?;
     v.map(|b| {
         let b: [u8; 8] = b
@@ -78,24 +78,21 @@ pub fn recorded_size(conn: &Connection) -> Result<Option<u64>> {
 /// Append one event to the trail and the tree, and run it past the alert
 /// rules. Call inside the action's transaction: if anything here fails,
 /// the action fails with it (fail closed).
-pub fn append(conn: &Connection, e: &Event) -> Result<i64> {
-    let written = insert(conn, e);
+pub fn append(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
+    let written = insert(conn, e, by);
     written.map_err(|err| match err {
         Error::Tampered(_) => err,
         other => Error::AuditWrite(other.to_string()),
     })
 }
 
-fn insert(conn: &Connection, e: &Event) -> Result<i64> {
+fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
     // The last event gives both the size and the time to compare the
     // clock with; only a trail whose live events were all archived needs
     // the tree's leaves.
     let last: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, at FROM audit_events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT seq, at FROM audit_events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let size = match &last {
         Some((seq, _)) => checked_size(*seq)?,
@@ -106,9 +103,7 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
         // Events were cut off the end (or added) outside Kinko. Appending
         // would paper over it, so the damage is noted for good first, and
         // `audit verify` reports it as tampering from then on.
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_damage', ?1)",
-            [format!(
+        conn.prepare_cached("INSERT OR IGNORE INTO meta (key, value) VALUES ('audit_damage', ?1)")?.execute([format!(
                 "the trail held {size} events where {recorded} were recorded (events were deleted or added outside Kinko)"
             )
             .into_bytes()],
@@ -116,10 +111,16 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
     }
     let seq = size as i64 + 1;
     let leaf = tree::leaf_hash(&e.leaf_bytes(seq));
-    conn.execute(
-        "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    // Signed by the person who acted, so nobody else can add, change or
+    // move an event in their name without it showing (`verify`).
+    let signature = by.key.sign(&event::signed_bytes(
+        by.vault_id,
+        &leaf,
+        by.account,
+        by.serial,
+    ));
+    conn.prepare_cached("INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
             seq,
             e.at,
             e.actor,
@@ -128,20 +129,23 @@ fn insert(conn: &Connection, e: &Event) -> Result<i64> {
             e.outcome,
             e.terminal,
             e.detail,
-            leaf.to_vec()
+            leaf.to_vec(),
+            by.account,
+            by.serial,
+            signature
         ],
     )?;
     tree::append(conn, seq as u64 - 1, leaf)?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('audit_size', ?1)
          ON CONFLICT(key) DO UPDATE SET value = ?1",
-        [(seq as u64).to_be_bytes().to_vec()],
-    )?;
+    )?
+    .execute([(seq as u64).to_be_bytes().to_vec()])?;
     // The order of the trail is the order of the tree, whatever the clock
     // says; a clock that went back is itself worth an alert (A6).
     let clock_back = previous_at.filter(|p| e.at < *p);
     for raised in alerts::on_event(conn, seq, e, clock_back.as_deref())? {
-        append(conn, &raised)?;
+        append(conn, &raised, by)?;
     }
     Ok(seq)
 }
@@ -247,10 +251,11 @@ pub fn seal_to_inbox(
 pub fn ingest_inbox(
     conn: &Connection,
     inbox_dir: &Path,
-    vault_id: &str,
     inbox_secret: &[u8; 32],
     terminal: &str,
+    by: &EventSigner,
 ) -> Result<Vec<std::path::PathBuf>> {
+    let vault_id = by.vault_id;
     let entries = match std::fs::read_dir(inbox_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -267,10 +272,8 @@ pub fn ingest_inbox(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let fresh = conn
-            .execute(
-                "INSERT OR IGNORE INTO inbox_ingested (name) VALUES (?1)",
-                [&name],
-            )
+            .prepare_cached("INSERT OR IGNORE INTO inbox_ingested (name) VALUES (?1)")?
+            .execute([&name])
             .map_err(|e| Error::AuditWrite(e.to_string()))?;
         if fresh == 0 {
             continue;
@@ -283,7 +286,7 @@ pub fn ingest_inbox(
             event.actor = pseudonym(conn, &event.actor)?;
             event.object = format!("account:{}", event.actor);
         }
-        append(conn, &event)?;
+        append(conn, &event, by)?;
     }
     Ok(files)
 }
@@ -302,7 +305,8 @@ pub fn open_inbox_file(bytes: &[u8], inbox_secret: &[u8; 32], vault_id: &str) ->
 
 fn account_exists(conn: &Connection, id: &str) -> Result<bool> {
     Ok(conn
-        .query_row("SELECT 1 FROM accounts WHERE id = ?1", [id], |_| Ok(()))
+        .prepare_cached("SELECT 1 FROM accounts WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
         .optional()?
         .is_some())
 }

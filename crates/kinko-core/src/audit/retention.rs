@@ -72,6 +72,7 @@ pub fn cutoff(policy: &Policy, before: NaiveDate, now: DateTime<Utc>) -> String 
 pub fn archive(
     conn: &Connection,
     vault_id: &str,
+    root_key: &[u8],
     made_by: &str,
     before: NaiveDate,
     now: DateTime<Utc>,
@@ -85,7 +86,7 @@ pub fn archive(
     }
     // Nothing leaves the vault unchecked: an event edited in place would
     // otherwise be archived and dropped, and the damage with it.
-    super::verify::verify_trail(conn, vault_id, None)?;
+    super::verify::verify_trail(conn, vault_id, root_key, None, None)?;
     let cutoff = cutoff(&Policy::load(conn)?, before, now);
     let (first, max): (Option<i64>, Option<i64>) =
         conn.query_row("SELECT min(seq), max(seq) FROM audit_events", [], |r| {

@@ -20,6 +20,16 @@ use crate::error::{Error, Result};
 
 pub type Hash = [u8; 32];
 
+/// A tree head: the size of the trail and the root over those events (what
+/// a person's terminal remembers, `witness.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    pub size: u64,
+    /// Hex of the root hash.
+    pub root: String,
+}
+
 /// `SHA-256(0x00 || bytes)`: the hash of a leaf.
 pub fn leaf_hash(bytes: &[u8]) -> Hash {
     let mut h = Sha256::new_with_prefix([0u8]);
@@ -163,10 +173,11 @@ pub fn append(conn: &Connection, idx: u64, leaf: Hash) -> Result<()> {
         hash = parent_hash(&left, &hash);
         level += 1;
         j >>= 1;
-        let inserted = conn.execute(
-            "INSERT OR IGNORE INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-            params![level, j as i64, hash.to_vec()],
-        )?;
+        let inserted = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![level, j as i64, hash.to_vec()])?;
         if inserted == 0 {
             // The node exists already: the events it covered were deleted.
             return Err(Error::tampered(format!(
@@ -186,11 +197,8 @@ impl Nodes for Stored<'_> {
         let found: Option<Vec<u8>> = if level == 0 {
             let live = self
                 .0
-                .query_row(
-                    "SELECT leaf FROM audit_events WHERE seq = ?1",
-                    [idx as i64 + 1],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT leaf FROM audit_events WHERE seq = ?1")?
+                .query_row([idx as i64 + 1], |r| r.get(0))
                 .optional()?;
             match live {
                 Some(h) => Some(h),
@@ -207,11 +215,8 @@ impl Stored<'_> {
     fn stored(&self, level: u32, idx: u64) -> Result<Option<Vec<u8>>> {
         Ok(self
             .0
-            .query_row(
-                "SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2",
-                params![level, idx as i64],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?
+            .query_row(params![level, idx as i64], |r| r.get(0))
             .optional()?)
     }
 }

@@ -232,6 +232,48 @@ pub fn ecdsa_verify(public: &[u8], message: &[u8], signature: &[u8]) -> bool {
     vk.verify(message, &sig).is_ok()
 }
 
+/// An ECDSA P-256 private key parsed once, for signing many messages (a
+/// batch of audit events); wiped when dropped.
+pub struct EcdsaSecret(p256::ecdsa::SigningKey);
+
+impl EcdsaSecret {
+    pub fn parse(secret: &[u8; 32]) -> Result<Self> {
+        p256::ecdsa::SigningKey::from_slice(secret)
+            .map(EcdsaSecret)
+            .map_err(|_| Error::Crypto("not a valid ECDSA P-256 private key".into()))
+    }
+
+    /// Sign as [`ecdsa_sign`] does (64 bytes, r || s).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = self.0.sign(message);
+        sig.to_bytes().to_vec()
+    }
+}
+
+/// An ECDSA P-256 public key parsed once, for checking many signatures
+/// by the same person (the audit trail's events).
+pub struct EcdsaPublic(p256::ecdsa::VerifyingKey);
+
+impl EcdsaPublic {
+    pub fn parse(public: &[u8]) -> Option<Self> {
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(public)
+            .ok()
+            .map(EcdsaPublic)
+    }
+
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier;
+        p256::ecdsa::Signature::from_slice(signature)
+            .is_ok_and(|sig| self.0.verify(message, &sig).is_ok())
+    }
+}
+
+/// Bytes from lower-case hex; `None` for anything else.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    data_encoding::HEXLOWER.decode(text.as_bytes()).ok()
+}
+
 /// Lower-case hex, for ids and hashes shown to people.
 pub fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)

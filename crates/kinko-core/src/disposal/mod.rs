@@ -327,6 +327,76 @@ pub(crate) fn load_current(conn: &Connection) -> Result<(Plan, String, String)> 
     Ok((plan, sha, state))
 }
 
+/// What the officer's statement of the bureau's approval says: which
+/// plan, the SHA-256 the bureau approved, their reference and date.
+pub(crate) fn approval_says(
+    plan: i64,
+    sha256: &str,
+    reference: &str,
+    date: &str,
+) -> serde_json::Value {
+    serde_json::json!({"plan": plan, "sha256": sha256, "reference": reference, "date": date})
+}
+
+/// Sign the approval recorded on `plan` (the officer, when recording it,
+/// or at the upgrade from what the trail shows).
+pub(crate) fn sign_approval(
+    conn: &Connection,
+    signer: &crate::grant::Signer,
+    plan: i64,
+) -> Result<()> {
+    let (sha, reference, date): (String, String, String) = conn.query_row(
+        "SELECT body_sha256, approved_ref, approved_date FROM disposal_plans WHERE id = ?1",
+        [plan],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let s = crate::statement::sign(
+        signer,
+        "disposal approval",
+        approval_says(plan, &sha, &reference, &date),
+    )?;
+    conn.execute(
+        "UPDATE disposal_plans SET approval_statement = ?2, approval_signature = ?3 WHERE id = ?1",
+        rusqlite::params![plan, s.bytes, s.signature],
+    )?;
+    Ok(())
+}
+
+/// The approval recorded on `plan` must be the officer's signed record of
+/// the bureau's approval of exactly this plan: one written by hand, or
+/// moved from another plan, is tampering. Checked before anything is
+/// returned, destroyed, confirmed or reported under it.
+pub(crate) fn check_approval(conn: &Connection, ctx: &Ctx, plan: i64) -> Result<()> {
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
+    let (sha, reference, date, statement, signature): Row = conn.query_row(
+        "SELECT body_sha256, approved_ref, approved_date, approval_statement, approval_signature FROM disposal_plans WHERE id = ?1",
+        [plan],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    ctx.check_statement(
+        conn,
+        &crate::statement::Claim {
+            kind: "disposal approval",
+            says: approval_says(
+                plan,
+                &sha,
+                reference.as_deref().unwrap_or_default(),
+                date.as_deref().unwrap_or_default(),
+            ),
+            needs: Action::DisposalApprove,
+            what: &format!("the bureau's approval of disposal plan {plan}"),
+            by: None,
+        },
+        (statement, signature),
+    )
+}
+
 pub(crate) fn require_state(state: &str, wanted: &[&str], doing: &str) -> Result<()> {
     if wanted.contains(&state) {
         return Ok(());

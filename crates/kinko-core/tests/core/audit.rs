@@ -50,7 +50,8 @@ fn every_action_and_refusal_is_in_the_audit_trail() {
             .is_none(),
         "inbox drained"
     );
-    assert!(boss.verify(false).unwrap().is_intact());
+    let report = boss.verify(false).unwrap();
+    assert!(report.is_intact(), "{:?}", report.damaged);
 }
 
 /// A6: an event dated before the one ahead of it keeps its place in the
@@ -65,7 +66,9 @@ fn a_clock_that_goes_back_is_an_anomaly_and_holidays_alert() {
     let mut e = Event::new("boss", "document.list", "documents", "ok", "test", "");
     // 元日 (New Year's Day), noon in Japan: earlier than every event so far.
     e.at = "2026-01-01T03:00:00.000000Z".into();
-    let seq = audit::append(&tx, &e).unwrap();
+    let (vault_id, secret) = kinko_test_support::own_signing_key(&f.dir, "boss", OFFICER_PW);
+    let by = audit::EventSigner::new(&vault_id, "boss", Some(1), &secret).unwrap();
+    let seq = audit::append(&tx, &e, &by).unwrap();
     tx.commit().unwrap();
     let raised = alerts::list(&raw, true).unwrap();
     assert!(raised
@@ -95,6 +98,14 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     boss.audit_checkpoint().unwrap();
     drop(boss);
     let id = vault_id(&f);
+    let root = f
+        .raw_db("boss", OFFICER_PW)
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'root_public'",
+            [],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .unwrap();
     let far = chrono::NaiveDate::from_ymd_opt(2999, 1, 1).unwrap();
     let later = chrono::Utc::now() + chrono::Duration::days(400);
     let first_file = f.work.join("a1.json");
@@ -103,11 +114,19 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     // Today every event is younger than the retention period.
     let tx = raw.unchecked_transaction().unwrap();
     assert!(matches!(
-        archive(&tx, &id, "boss", far, chrono::Utc::now(), &first_file),
+        archive(
+            &tx,
+            &id,
+            &root,
+            "boss",
+            far,
+            chrono::Utc::now(),
+            &first_file
+        ),
         Err(Error::Invalid(_))
     ));
     assert!(!first_file.exists());
-    let a1 = archive(&tx, &id, "boss", far, later, &first_file).unwrap();
+    let a1 = archive(&tx, &id, &root, "boss", far, later, &first_file).unwrap();
     tx.commit().unwrap();
     assert_eq!(a1.first, 1);
     let checked = verify_archive(&std::fs::read(&first_file).unwrap(), None).unwrap();
@@ -129,7 +148,7 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     // its own from the subtrees to its left.
     let second_file = f.work.join("a2.json");
     let tx = raw.unchecked_transaction().unwrap();
-    let a2 = archive(&tx, &id, "boss", far, later, &second_file).unwrap();
+    let a2 = archive(&tx, &id, &root, "boss", far, later, &second_file).unwrap();
     tx.commit().unwrap();
     assert_eq!(a2.first, a1.last + 1);
     verify_archive(&std::fs::read(&second_file).unwrap(), None).unwrap();
