@@ -98,7 +98,7 @@ fn the_whole_life_of_a_contract_end() {
     check(&v.work("report.json")).ok();
     // Signed by this vault's key, and by no other.
     let status = v.boss(&["--json", "status"]).ok().json();
-    let key = status["audit_key_fingerprint"]
+    let key = status["report_key_fingerprint"]
         .as_str()
         .unwrap()
         .to_string();

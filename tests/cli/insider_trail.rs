@@ -213,3 +213,108 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         .success();
     assert!(ok);
 }
+
+/// Hana's serial, her signing key and the vault's id.
+fn hana_keys(v: &TestVault, hana: &str) -> (i64, [u8; 32], String) {
+    let serial: i64 = v
+        .raw_db("hana", hana)
+        .query_row(
+            "SELECT max(serial) FROM certificates WHERE account = 'hana'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let (vault_id, secret) = own_signing_key(&v.dir, "hana", hana);
+    (serial, secret, vault_id)
+}
+
+/// Hana signs checkpoints with her own key: one in the officer's name
+/// (his serial, her key) and one in her own (a handler may make none).
+/// Kept apart or put among the stored ones, both are tampering.
+#[test]
+fn a_checkpoint_signed_by_an_insider_is_refused() {
+    use kinko_core::audit::checkpoint::Checkpoint;
+    use kinko_core::crypto;
+    let (v, hana) = trail_with_an_export();
+    let real = v.work("real.json");
+    v.boss(&["audit", "checkpoint", "--out", real.to_str().unwrap()])
+        .ok();
+    let (serial, secret, _) = hana_keys(&v, &hana);
+    let public = crypto::SigningKeyPair::public_of(&secret).unwrap();
+    for (made_by, as_serial) in [("boss", 1), ("hana", serial)] {
+        let mut c = Checkpoint::from_json(&std::fs::read(&real).unwrap()).unwrap();
+        c.made_by = made_by.into();
+        c.serial = Some(as_serial);
+        c.public_key = crypto::b64(&public);
+        c.signature =
+            crypto::b64(&crypto::ecdsa_sign(&secret, &c.signed_bytes().unwrap()).unwrap());
+        let forged = v.file("forged.json", &c.to_json());
+        let r = v
+            .boss(&["audit", "verify", "--checkpoint", forged.to_str().unwrap()])
+            .code(5);
+        assert!(
+            r.stderr.contains("was not signed by someone entitled to"),
+            "{}",
+            r.stderr
+        );
+        // The same among the stored checkpoints.
+        let db = v.raw_db("hana", &hana);
+        db.execute(
+            "INSERT OR REPLACE INTO audit_checkpoints (size, root, at, made_by, signature, serial, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                c.size as i64,
+                c.root_hash().unwrap().to_vec(),
+                c.at,
+                made_by,
+                crypto::unb64(&c.signature, "sig").unwrap(),
+                as_serial,
+                public,
+            ],
+        )
+        .unwrap();
+        drop(db);
+        let r = v.boss_on("auditors-terminal", &["audit", "verify"]).code(5);
+        assert!(
+            r.stderr.contains("was not signed by someone entitled to"),
+            "{}",
+            r.stderr
+        );
+        v.raw_db("hana", &hana)
+            .execute(
+                "DELETE FROM audit_checkpoints WHERE size = ?1",
+                [c.size as i64],
+            )
+            .unwrap();
+    }
+}
+
+/// Hana writes a completion report (別添2) and signs it in the officer's
+/// name with her own key. The file's signature holds on its own, but the
+/// bureau checks it against the officer's key fingerprint (registered
+/// from the plan it approved): exit 5, naming the key that signed it.
+#[test]
+fn a_completion_report_signed_by_an_insider_fails_the_officers_fingerprint() {
+    let (v, hana) = trail_with_an_export();
+    let (_, secret, vault_id) = hana_keys(&v, &hana);
+    let signer =
+        kinko_core::signed::Signer::with_key(&vault_id, "boss", "Officer", &secret).unwrap();
+    let page = signer
+        .html("completion report", "<p>全て消去しました</p>\n")
+        .unwrap();
+    let forged = v.file("report.html", page.as_bytes());
+    let r = v
+        .run_env(&["--json", "verify-report", forged.to_str().unwrap()], &[])
+        .ok();
+    assert_eq!(r.json()["signer"], "boss", "the file claims the officer");
+    let officer = v.boss(&["--json", "status"]).ok().json()["report_key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = v
+        .run_env(
+            &["verify-report", forged.to_str().unwrap(), "--key", &officer],
+            &[],
+        )
+        .code(5);
+    assert!(r.stderr.contains("was signed with key"), "{}", r.stderr);
+}

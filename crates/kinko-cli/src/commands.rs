@@ -420,8 +420,11 @@ fn status(ui: &Ui, g: &Global) -> Out {
                 s.last_checkpoint.clone().unwrap_or_else(|| "-".into()),
             ),
             (
-                ui.t("監査鍵の指紋", "Audit key fingerprint"),
-                s.audit_key_fingerprint.clone(),
+                ui.t(
+                    "署名鍵の指紋（報告書）",
+                    "Signing key fingerprint (reports)",
+                ),
+                s.report_key_fingerprint.clone(),
             ),
             (
                 ui.t("あなたの鍵の指紋", "Your key fingerprint"),

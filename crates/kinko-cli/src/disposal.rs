@@ -136,9 +136,13 @@ fn show_state(ui: &Ui, s: &PlanState) -> Out {
 pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>) -> Out {
     let bytes = read_input(file)?;
     let c = kinko_core::signed::check(&bytes, key)?;
+    let signer = match (&c.signer, &c.signer_name) {
+        (Some(id), Some(name)) => format!("{name} ({id})"),
+        _ => ui.t("金庫の監査鍵", "the vault's audit key").to_string(),
+    };
     ui.show(&c, || {
         format!(
-            "{} {} ({} {}, {} {})",
+            "{} {} ({} {}, {} {signer}, {} {})",
             ui.t(
                 "署名は正しく、改変はありません:",
                 "The signature holds; nothing was changed:"
@@ -146,6 +150,7 @@ pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>) -> Out {
             c.kind,
             ui.t("金庫", "vault"),
             c.vault_id,
+            ui.t("署名者", "signed by"),
             ui.t("鍵の指紋", "key fingerprint"),
             c.key_fingerprint
         )

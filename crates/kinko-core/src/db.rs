@@ -78,6 +78,8 @@ ALTER TABLE regrant_pending ADD COLUMN statement BLOB;
 ALTER TABLE regrant_pending ADD COLUMN signature BLOB;
 ALTER TABLE disposal_plans ADD COLUMN approval_statement BLOB;
 ALTER TABLE disposal_plans ADD COLUMN approval_signature BLOB;
+ALTER TABLE audit_checkpoints ADD COLUMN serial INTEGER;
+ALTER TABLE audit_checkpoints ADD COLUMN public_key BLOB;
 ALTER TABLE audit_events ADD COLUMN signer TEXT;
 ALTER TABLE audit_events ADD COLUMN signer_serial INTEGER;
 ALTER TABLE audit_events ADD COLUMN signature BLOB;
@@ -230,7 +232,11 @@ CREATE TABLE audit_checkpoints (
     root      BLOB NOT NULL,
     at        TEXT NOT NULL,
     made_by   TEXT NOT NULL,
-    signature BLOB NOT NULL
+    signature BLOB NOT NULL,
+    -- The signer's certificate serial and public key (schema 3); none for
+    -- a checkpoint signed with the vault's audit key before.
+    serial     INTEGER,
+    public_key BLOB
 );
 -- Events archived to a signed file and dropped (A3).
 CREATE TABLE audit_archives (

@@ -107,7 +107,7 @@ fn wrap_digest(enc: &[u8], ciphertext: &[u8]) -> String {
 }
 
 /// Who signs a statement: a certified person with their signing key.
-pub(crate) struct Signer<'a> {
+pub struct Signer<'a> {
     pub vault_id: &'a str,
     pub account: &'a str,
     pub serial: i64,

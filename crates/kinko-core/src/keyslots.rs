@@ -127,6 +127,13 @@ pub struct KeySlots {
 pub struct PendingKey {
     pub epoch: u32,
     pub wrap: WrapJson,
+    /// The key the database was under when this one was written, kept
+    /// until the slot holds a newer key: a `rekey` killed after writing
+    /// the new keys but before the database took them leaves the
+    /// database under this one, which the slot may no longer hold (an
+    /// earlier `rekey` finished since the slot was sealed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<WrapJson>,
 }
 
 /// HPKE context of a pending database key: bound to the vault, the
@@ -250,23 +257,32 @@ impl KeySlots {
         SlotSecrets::from_bytes(&plain)
     }
 
-    /// The database key waiting for `account` after a `rekey`, opened with
-    /// the account's own HPKE key; `None` if there is none.
-    pub fn pending_db_key(
+    /// The database keys waiting for `account` after a `rekey`, newest
+    /// first (the new key, then the one the database was under before),
+    /// opened with the account's own HPKE key; none if there are none.
+    pub fn pending_db_keys(
         &self,
         account: &str,
         secrets: &SlotSecrets,
-    ) -> Result<Option<Zeroizing<[u8; 32]>>> {
+    ) -> Result<Vec<Zeroizing<[u8; 32]>>> {
         let Some(p) = self.db_keys.get(&self.slot_name(account)) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let ctx = pending_context(&self.vault_id, account, p.epoch);
-        let key = crypto::hpke_unwrap(&secrets.hpke_secret, &ctx, &p.wrap.to_wrapped()?)
-            .filter(|k| k.len() == 32)
-            .ok_or_else(|| Error::tampered("the keyslots file's new database key does not open"))?;
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&key);
-        Ok(Some(out))
+        let open = |w: &WrapJson| -> Result<Zeroizing<[u8; 32]>> {
+            let key = crypto::hpke_unwrap(&secrets.hpke_secret, &ctx, &w.to_wrapped()?)
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| {
+                    Error::tampered("the keyslots file's new database key does not open")
+                })?;
+            let mut out = Zeroizing::new([0u8; 32]);
+            out.copy_from_slice(&key);
+            Ok(out)
+        };
+        std::iter::once(&p.wrap)
+            .chain(p.previous.as_ref())
+            .map(open)
+            .collect()
     }
 
     pub fn inbox_public(&self) -> Result<Vec<u8>> {

@@ -67,7 +67,7 @@ pub fn keyslots(data: &[u8]) {
         sign_secret: [0; 32],
         anchor: [0; 32],
     };
-    let _ = ks.pending_db_key("boss", &secrets);
+    let _ = ks.pending_db_keys("boss", &secrets);
 }
 
 /// A session token (the first line) and a session file (all of it).

@@ -10,8 +10,10 @@
 //!              → encrypt under a new DEK and uid into a new object file
 //!              → one transaction: row points at the new file, every wrap
 //!                replaced, event → old file overwritten and unlinked
-//! database   new key wrapped to every account in the keyslots file
-//!            → PRAGMA rekey → custodian copy → sessions ended → epoch finished
+//! database   new key (and the current one) wrapped to every account in
+//!            the keyslots file → the database exported under the new key
+//!            to a new file, renamed over the old → custodian copy →
+//!            sessions ended → epoch finished
 //! ```
 //!
 //! The whole run holds the vault alone (rollback journal, exclusive lock):

@@ -515,7 +515,7 @@ pub(crate) fn open_database(
     mut secrets: SlotSecrets,
 ) -> Result<(Connection, SlotSecrets)> {
     let path = vault.dir().join(DB_FILE);
-    if let Some(newer) = vault.slots().pending_db_key(id, &secrets)? {
+    for newer in vault.slots().pending_db_keys(id, &secrets)? {
         if let Ok(conn) = db::open(&path, &newer) {
             secrets.db_key = *newer;
             return Ok((conn, secrets));

@@ -63,10 +63,10 @@ fn events_where(tx: &Transaction, start: &str, end: &str, filter: &str) -> Resul
 
 pub(crate) fn build(
     tx: &Transaction,
-    vault_id: &str,
-    made_by: &str,
+    signer: &crate::grant::Signer,
     month: &str,
 ) -> Result<StatusReport> {
+    let (vault_id, made_by) = (signer.vault_id, signer.account);
     let (first, last) = month_days(month)?;
     let council = String::from_utf8_lossy(&meta(tx, "council")?).into_owned();
     // The month's counts, alerts and signed checkpoint are the audit
@@ -80,6 +80,7 @@ pub(crate) fn build(
             vault_id,
             made_by,
         },
+        signer,
     )?;
     let (start, end) = report::utc_bounds(first, last);
     let lines = |filter: &str| events_where(tx, &start, &end, filter);

@@ -108,6 +108,9 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
     check_policy_against_trail(&tx)?;
     crate::policy::sign_settings(&tx, &signer)?;
     let withdrawn = tx.execute("DELETE FROM export_approvals WHERE used_at IS NULL", [])?;
+    // Checkpoints and reports are signed by people now: the vault-wide
+    // audit key, which every account could read, signs nothing more.
+    tx.execute("DELETE FROM meta WHERE key = 'audit_secret'", [])?;
     let unsigned_facts = sign_existing_facts(&tx, &signer)?;
     let mut set_aside = 0;
     let holders: Vec<String> = tx

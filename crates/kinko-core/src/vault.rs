@@ -202,8 +202,11 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
     let custodian = HpkeKeyPair::generate();
     let officer_hpke = HpkeKeyPair::generate();
     let officer_sign = SigningKeyPair::generate();
-    // Signs the audit trail's checkpoints; its public half is anchored in
-    // every keyslot like the custodian and inbox keys.
+    // Before schema 3 a vault-wide audit key signed checkpoints and
+    // reports; now each person signs with their own key. The anchor still
+    // names an audit key (its format is shared with upgraded vaults, whose
+    // old checkpoints it checks), so a new vault gets one whose private
+    // half is never kept: nobody can sign with it.
     let audit_key = SigningKeyPair::generate();
     let pseudonym_key = crypto::random_key();
 
@@ -254,7 +257,6 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         ("inbox_secret", inbox.secret.to_vec()),
         ("inbox_public", inbox.public.clone()),
         ("custodian_public", custodian.public.clone()),
-        ("audit_secret", audit_key.secret.to_vec()),
         ("audit_public", audit_key.public.clone()),
         ("audit_pseudonym_key", pseudonym_key.to_vec()),
         ("root_public", root.public.clone()),
@@ -492,9 +494,10 @@ pub struct VaultStatus {
     pub audit_events: i64,
     pub last_event_at: Option<String>,
     pub last_checkpoint: Option<String>,
-    /// SHA-256 of the audit key's public half: checkpoints and archives
-    /// name the same fingerprint.
-    pub audit_key_fingerprint: String,
+    /// SHA-256 of the signed-in person's signing key: what their signed
+    /// reports, checkpoints and archives name (`kinko verify-report
+    /// --key`); the bureau registers the officer's.
+    pub report_key_fingerprint: String,
     /// The fingerprint of the signed-in person's keys and the root their
     /// keyslot trusts: what the officer compares before certifying them.
     pub key_fingerprint: String,

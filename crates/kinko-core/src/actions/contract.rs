@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::package::{self, Protect};
 use crate::permission::Action;
 use crate::session::{Done, Session};
-use crate::signed::AuditKey;
 use crate::{crypto, fsutil};
 use chrono::NaiveDate;
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
@@ -79,8 +78,7 @@ impl Session {
                 "UPDATE disposal_plans SET body = ?1, body_sha256 = ?2 WHERE id = ?3",
                 params![body, sha, id],
             )?;
-            let key = AuditKey::load(tx)?;
-            let signer = key.signer(&ctx.vault_id);
+            let signer = crate::signed::Signer::of(ctx)?;
             let html = signer.html("disposal plan", &forms::plan_html(&plan, &sha))?;
             let json = signer.json("disposal plan", &serde_json::json!({"plan": plan, "sha256": sha}))?;
             let detail = format!("plan {id}: {} items sha256={sha}", plan.items.len());
@@ -423,7 +421,7 @@ impl Session {
             let today = chrono::Utc::now()
                 .with_timezone(&crate::time::japan())
                 .date_naive();
-            let audit = Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+            let audit = Checkpoint::make(tx, &ctx.signer()?)?;
             tx.execute(
                 "UPDATE disposal_plans SET state = 'confirmed', confirmed_by = ?1, confirmed_at = ?2, completed_date = ?3, verification = ?4, audit_size = ?5 WHERE id = ?6",
                 params![
@@ -478,8 +476,7 @@ impl Session {
                 checks: s.checks.clone(),
                 audit,
             };
-            let key = AuditKey::load(tx)?;
-            let signer = key.signer(&ctx.vault_id);
+            let signer = crate::signed::Signer::of(ctx)?;
             let html = signer.html("completion report", &forms::report_html(&completion))?;
             let json = signer.json("completion report", &completion)?;
             tx.execute(

@@ -238,23 +238,23 @@ impl Session {
             if slots.slot(&id).is_none() {
                 continue;
             }
-            let w = crypto::hpke_wrap(
-                &public,
-                &pending_context(&self.ctx.vault_id, &id, epoch),
-                &*new,
-            )?;
+            let context = pending_context(&self.ctx.vault_id, &id, epoch);
+            let w = crypto::hpke_wrap(&public, &context, &*new)?;
+            // And the key the database is under now, in case this run
+            // stops before the database takes the new one.
+            let now = crypto::hpke_wrap(&public, &context, &self.ctx.secrets.db_key)?;
             let name = slots.slot_name(&id);
             slots.db_keys.insert(
                 name,
                 PendingKey {
                     epoch,
                     wrap: WrapJson::from_wrapped(&w),
+                    previous: Some(WrapJson::from_wrapped(&now)),
                 },
             );
         }
         slots.save(&path)?;
-        let spec = Zeroizing::new(format!("x'{}'", crypto::hex(&*new)));
-        self.conn.pragma_update(None, "rekey", spec.as_str())?;
+        self.replace_database(&new)?;
         // Only now the custodian's copy: until the database has the new
         // key, the old copy is the one that opens it.
         let custodian = self.ctx.custodian_public.clone();
@@ -270,6 +270,63 @@ impl Session {
 }
 
 impl Session {
+    /// Write the whole database again under `key` into a new file beside
+    /// it, then put that file in its place, so the vault's database is
+    /// either the old file under the old key or the new one under the new
+    /// key, never pages of both: SQLCipher's in-place `PRAGMA rekey`,
+    /// killed midway, could leave a file and journal that the next sign-in
+    /// opened with the new key and then found unreadable. Runs with the
+    /// vault alone; the connection is opened again on the new file and
+    /// keeps the vault alone.
+    fn replace_database(&mut self, key: &[u8; 32]) -> Result<()> {
+        use crate::layout::{DB_FILE, DB_REKEY_FILE};
+        let live = self.ctx.dir.join(DB_FILE);
+        let fresh = self.ctx.dir.join(DB_REKEY_FILE);
+        for stale in [
+            fresh.clone(),
+            self.ctx.dir.join(format!("{DB_REKEY_FILE}-journal")),
+        ] {
+            match std::fs::remove_file(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&stale, e))
+                }
+                _ => {}
+            }
+        }
+        let target = fresh
+            .to_str()
+            .ok_or_else(|| Error::invalid("the vault path is not valid UTF-8"))?;
+        let spec = Zeroizing::new(format!("x'{}'", crypto::hex(key)));
+        self.conn.execute(
+            "ATTACH DATABASE ?1 AS fresh KEY ?2",
+            params![target, spec.as_str()],
+        )?;
+        let copied = (|| -> Result<()> {
+            let tx = self.conn.transaction()?;
+            tx.query_row("SELECT sqlcipher_export('fresh')", [], |_| Ok(()))?;
+            // sqlcipher_export copies tables, not the schema version.
+            let version: i64 = tx.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
+            tx.execute_batch(&format!("PRAGMA fresh.user_version = {version}"))?;
+            tx.commit()?;
+            Ok(())
+        })();
+        let _ = self.conn.execute("DETACH DATABASE fresh", []);
+        copied?;
+        File::open(&fresh)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&fresh, e))?;
+        // The old connection still holds the old file, locked: nobody
+        // else can open it between here and the new connection.
+        std::fs::rename(&fresh, &live).map_err(|e| Error::io(&live, e))?;
+        fsutil::sync_dir(&self.ctx.dir)?;
+        let conn = crate::db::open(&live, key)?;
+        conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
+        self.conn = conn;
+        Ok(())
+    }
+
     /// Write a backup of the whole vault to `out`, a new file (officer,
     /// system administrator): the file holds only ciphertext, so making it
     /// reads no document.
@@ -520,10 +577,8 @@ impl Vault {
         let mut first = [0u8; stream::HEADER_LEN];
         r.read_exact(&mut first)
             .map_err(|_| Error::tampered("the backup is truncated inside its body"))?;
-        let mut keys = vec![Zeroizing::new(secrets.db_key)];
-        if let Some(newer) = slots.pending_db_key(req.id, &secrets)? {
-            keys.insert(0, newer);
-        }
+        let mut keys = slots.pending_db_keys(req.id, &secrets)?;
+        keys.push(Zeroizing::new(secrets.db_key));
         drop(secrets);
         let key = keys
             .iter()

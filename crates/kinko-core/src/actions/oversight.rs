@@ -14,7 +14,6 @@ use crate::incident::*;
 use crate::integrity::*;
 use crate::permission::Action;
 use crate::session::{Done, Session};
-use crate::signed::AuditKey;
 use crate::status_report::*;
 use chrono::{NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -55,7 +54,7 @@ impl Session {
                 // Every signature up to here is checked: the next verify
                 // on this terminal starts from it.
                 ctx.remember(tx, Some(crate::witness::head_now(tx)?))?;
-                checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+                checkpoint::Checkpoint::make(tx, &ctx.signer()?)?;
                 let detail = format!("events={} root={}", report.events, report.root);
                 Ok(Done::ok(report, detail))
             },
@@ -69,7 +68,7 @@ impl Session {
             crate::permission::Action::AuditCheckpoint,
             "audit",
             |tx, ctx| {
-                let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+                let c = checkpoint::Checkpoint::make(tx, &ctx.signer()?)?;
                 let detail = format!("size={} root={}", c.size, c.root);
                 Ok(Done::ok(c, detail))
             },
@@ -81,7 +80,7 @@ impl Session {
     pub fn audit_proof(&mut self, seq: i64) -> Result<EventProof> {
         let object = format!("event:{seq}");
         self.perform(crate::permission::Action::AuditRead, &object, |tx, ctx| {
-            let c = checkpoint::Checkpoint::make(tx, &ctx.vault_id, &ctx.actor.id)?;
+            let c = checkpoint::Checkpoint::make(tx, &ctx.signer()?)?;
             c.check_signature()?;
             let p = prove(tx, seq, c.size, c.root_hash()?)?;
             Ok(Done::ok(p, format!("checkpoint size={}", c.size)))
@@ -149,9 +148,8 @@ impl Session {
             |tx, ctx| {
                 let s = archive(
                     tx,
-                    &ctx.vault_id,
+                    &ctx.signer()?,
                     &ctx.root_public,
-                    &ctx.actor.id,
                     before,
                     Utc::now(),
                     out,
@@ -181,6 +179,7 @@ impl Session {
                         vault_id: &ctx.vault_id,
                         made_by: &ctx.actor.id,
                     },
+                    &ctx.signer()?,
                 )?;
                 let detail = format!("{from} to {to}: {} events", report.events);
                 Ok(Done::ok(report, detail))
@@ -502,9 +501,8 @@ impl Session {
             Action::StatusReport,
             &format!("report:{}", month.trim()),
             |tx, ctx| {
-                let report = crate::status_report::build(tx, &ctx.vault_id, &ctx.actor.id, month)?;
-                let key = AuditKey::load(tx)?;
-                let signer = key.signer(&ctx.vault_id);
+                let report = crate::status_report::build(tx, &ctx.signer()?, month)?;
+                let signer = crate::signed::Signer::of(ctx)?;
                 let page = signer.html("status report", &crate::status_report::html(&report))?;
                 let detail = format!("{}: {} people", report.month, report.access.len());
                 Ok(Done::ok(StatusFiles { report, html: page }, detail))

@@ -87,7 +87,7 @@ impl Session {
     pub fn status(&mut self, public: PublicStatus) -> Result<VaultStatus> {
         let (key_fingerprint, certified) =
             (self.key_fingerprint()?, self.ctx.cert_serial.is_some());
-        self.perform(crate::permission::Action::Status, "vault", |tx, _| {
+        self.perform(crate::permission::Action::Status, "vault", |tx, ctx| {
             let text = |k: &str| -> Result<String> {
                 Ok(String::from_utf8_lossy(&crate::db::meta(tx, k)?).into_owned())
             };
@@ -112,10 +112,9 @@ impl Session {
                         |r| r.get(0),
                     )
                     .optional()?,
-                audit_key_fingerprint: crypto::hex(&crypto::sha256(&crate::db::meta(
-                    tx,
-                    "audit_public",
-                )?)),
+                report_key_fingerprint: crypto::hex(&crypto::sha256(
+                    &crypto::SigningKeyPair::public_of(&ctx.secrets.sign_secret)?,
+                )),
                 key_fingerprint,
                 certified,
             };

@@ -1,10 +1,12 @@
 //! Signed checkpoints of the audit tree (A2): the size and root of the
-//! tree at a moment, signed with the vault's ECDSA P-256 audit key. They
-//! are kept in the database, and `audit checkpoint --out FILE` writes one
-//! as a small JSON file for a person to keep apart from the vault: given
-//! that file later, `audit verify` proves the trail still begins with
-//! exactly the events it vouched for, and that the vault was not rolled
-//! back to a copy older than it.
+//! tree at a moment, signed by the person who asked for it (the officer or
+//! the auditor) with the key their certificate names. They are kept in
+//! the database, and `audit checkpoint --out FILE` writes one as a small
+//! JSON file for a person to keep apart from the vault: given that file
+//! later, `audit verify` proves the trail still begins with exactly the
+//! events it vouched for, and that the vault was not rolled back to a copy
+//! older than it. Checkpoints made before schema 3 (version 1) were signed
+//! with the vault's audit key, whose public half the anchor names.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -13,9 +15,11 @@ use super::tree::{self, Hash};
 use crate::crypto;
 use crate::db::meta;
 use crate::error::{Error, Result};
+use crate::grant::Signer;
 
 pub const FORMAT: &str = "kinko-audit-checkpoint";
-pub const VERSION: u32 = 1;
+/// Version 2: signed by a certified person; version 1: the audit key.
+pub const VERSION: u32 = 2;
 
 /// A signed tree head, as stored and as exported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,56 +34,79 @@ pub struct Checkpoint {
     pub root: String,
     /// When it was signed (UTC).
     pub at: String,
-    /// Who asked for it (an account ID, or `kinko`).
+    /// Who asked for it and signed it (an account ID).
     pub made_by: String,
-    /// Base64 of the audit key's public half (SEC1).
+    /// The serial of the signer's certificate (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<i64>,
+    /// Base64 of the signing key's public half (SEC1): the signer's, or
+    /// for version 1 the vault's audit key.
     pub public_key: String,
     /// Base64 of the ECDSA P-256 / SHA-256 signature (r || s).
     pub signature: String,
 }
 
-fn message(vault_id: &str, size: u64, root: &Hash, at: &str, made_by: &str) -> Vec<u8> {
-    let mut m = format!("kinko audit checkpoint v1\0{vault_id}\0").into_bytes();
+fn message(
+    vault_id: &str,
+    size: u64,
+    root: &Hash,
+    at: &str,
+    made_by: &str,
+    serial: Option<i64>,
+) -> Vec<u8> {
+    let v = if serial.is_some() { 2 } else { 1 };
+    let mut m = format!("kinko audit checkpoint v{v}\0{vault_id}\0").into_bytes();
     m.extend_from_slice(&size.to_be_bytes());
     m.extend_from_slice(root);
     m.extend_from_slice(format!("{at}\0{made_by}").as_bytes());
+    if let Some(serial) = serial {
+        m.push(0);
+        m.extend_from_slice(&serial.to_be_bytes());
+    }
     m
 }
 
+/// One stored checkpoint row: root, at, made_by, signature, serial, key.
+type Row = (
+    Vec<u8>,
+    String,
+    String,
+    Vec<u8>,
+    Option<i64>,
+    Option<Vec<u8>>,
+);
+
 impl Checkpoint {
     /// Sign the tree as it is now and keep the checkpoint in the database.
-    pub fn make(conn: &Connection, vault_id: &str, made_by: &str) -> Result<Checkpoint> {
+    pub fn make(conn: &Connection, signer: &Signer) -> Result<Checkpoint> {
         let size = super::size(conn)?;
-        Self::make_at(conn, vault_id, made_by, size)
+        Self::make_at(conn, signer, size)
     }
 
     /// Sign the tree of the first `size` events (archiving signs the part
-    /// it archives).
-    pub(crate) fn make_at(
-        conn: &Connection,
-        vault_id: &str,
-        made_by: &str,
-        size: u64,
-    ) -> Result<Checkpoint> {
-        if let Some(existing) = Self::stored(conn, vault_id, size)? {
+    /// it archives). One already stored for that size is kept.
+    pub(crate) fn make_at(conn: &Connection, signer: &Signer, size: u64) -> Result<Checkpoint> {
+        if let Some(existing) = Self::stored(conn, signer.vault_id, size)? {
             return Ok(existing);
         }
         let root = tree::root(&tree::Stored(conn), size)?;
         let at = super::now();
-        let key = crate::signed::AuditKey::load(conn)?;
-        let signature =
-            crypto::ecdsa_sign(&key.secret, &message(vault_id, size, &root, &at, made_by))?;
+        let (made_by, serial) = (signer.account, Some(signer.serial));
+        let signature = crypto::ecdsa_sign(
+            signer.secret,
+            &message(signer.vault_id, size, &root, &at, made_by, serial),
+        )?;
+        let public = crypto::SigningKeyPair::public_of(signer.secret)?;
         conn.execute(
-            "INSERT INTO audit_checkpoints (size, root, at, made_by, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![size as i64, root.to_vec(), at, made_by, signature],
+            "INSERT INTO audit_checkpoints (size, root, at, made_by, signature, serial, public_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![size as i64, root.to_vec(), at, made_by, signature, serial, public],
         )?;
         Ok(Checkpoint::assemble(
-            vault_id,
+            signer.vault_id,
             size,
             &root,
-            at,
-            made_by.into(),
-            &meta(conn, "audit_public")?,
+            (at, made_by.into(), serial),
+            &public,
             &signature,
         ))
     }
@@ -88,19 +115,19 @@ impl Checkpoint {
         vault_id: &str,
         size: u64,
         root: &Hash,
-        at: String,
-        made_by: String,
+        (at, made_by, serial): (String, String, Option<i64>),
         public: &[u8],
         signature: &[u8],
     ) -> Checkpoint {
         Checkpoint {
             format: FORMAT.into(),
-            version: VERSION,
+            version: if serial.is_some() { VERSION } else { 1 },
             vault_id: vault_id.into(),
             size,
             root: crypto::hex(root),
             at,
             made_by,
+            serial,
             public_key: crypto::b64(public),
             signature: crypto::b64(signature),
         }
@@ -108,21 +135,23 @@ impl Checkpoint {
 
     /// The stored checkpoint of `size` events, if there is one.
     pub fn stored(conn: &Connection, vault_id: &str, size: u64) -> Result<Option<Checkpoint>> {
-        let row: Option<(Vec<u8>, String, String, Vec<u8>)> = conn
+        let row: Option<Row> = conn
             .query_row(
-                "SELECT root, at, made_by, signature FROM audit_checkpoints WHERE size = ?1",
+                "SELECT root, at, made_by, signature, serial, public_key FROM audit_checkpoints WHERE size = ?1",
                 [size as i64],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
-        let public = meta(conn, "audit_public")?;
-        row.map(|(root, at, made_by, sig)| {
+        row.map(|(root, at, made_by, sig, serial, public)| {
+            let public = match public {
+                Some(p) => p,
+                None => meta(conn, "audit_public")?,
+            };
             Ok(Checkpoint::assemble(
                 vault_id,
                 size,
                 &tree::to_hash(root)?,
-                at,
-                made_by,
+                (at, made_by, serial),
                 &public,
                 &sig,
             ))
@@ -152,7 +181,7 @@ impl Checkpoint {
         if c.format != FORMAT {
             return Err(Error::invalid("the file is not a Kinko audit checkpoint"));
         }
-        if c.version != VERSION {
+        if c.version != VERSION && c.version != 1 {
             return Err(Error::Unsupported(format!(
                 "audit checkpoint version {}",
                 c.version
@@ -178,16 +207,22 @@ impl Checkpoint {
         crypto::unb64(&self.public_key, "the checkpoint's public key")
     }
 
-    /// Does the signature hold under the key the checkpoint names?
-    pub fn check_signature(&self) -> Result<()> {
-        let sig = crypto::unb64(&self.signature, "the checkpoint's signature")?;
-        let m = message(
+    /// The bytes its signature covers (`docs/audit.md`).
+    pub fn signed_bytes(&self) -> Result<Vec<u8>> {
+        Ok(message(
             &self.vault_id,
             self.size,
             &self.root_hash()?,
             &self.at,
             &self.made_by,
-        );
+            self.serial,
+        ))
+    }
+
+    /// Does the signature hold under the key the checkpoint names?
+    pub fn check_signature(&self) -> Result<()> {
+        let sig = crypto::unb64(&self.signature, "the checkpoint's signature")?;
+        let m = self.signed_bytes()?;
         if crypto::ecdsa_verify(&self.public_key_bytes()?, &m, &sig) {
             Ok(())
         } else {
@@ -196,5 +231,65 @@ impl Checkpoint {
                 self.size, self.at
             )))
         }
+    }
+}
+
+/// The actions that sign a checkpoint of the tree as it stands (the
+/// verifications, reports, archives and the disposal's confirmation): a
+/// checkpoint is accepted from someone whose roles allow one of them.
+const MAKE_CHECKPOINTS: [crate::permission::Action; 8] = {
+    use crate::permission::Action::*;
+    [
+        AuditRead,
+        AuditCheckpoint,
+        AuditVerify,
+        AuditArchive,
+        AuditReport,
+        DisposalConfirm,
+        DisposalReport,
+        StatusReport,
+    ]
+};
+
+impl Checkpoint {
+    /// Was it signed by someone entitled to, in this vault? A version 2
+    /// checkpoint must name a valid certificate of the person it says made
+    /// it, whose key signed it and whose roles may make checkpoints; a
+    /// version 1 one must carry the vault's audit key (the anchor names
+    /// it). The signature itself is [`Checkpoint::check_signature`].
+    pub(crate) fn check_signer(
+        &self,
+        conn: &Connection,
+        vault_id: &str,
+        root: &[u8],
+    ) -> Result<()> {
+        let forged = || {
+            Error::tampered(format!(
+                "the checkpoint of {} events made {} was not signed by someone entitled to (it names {})",
+                self.size, self.at, self.made_by
+            ))
+        };
+        let public = self.public_key_bytes()?;
+        match self.serial {
+            Some(serial) => {
+                let cert = crate::cert::by_serial(conn, vault_id, root, serial)?;
+                let entitled = cert.roles.0.iter().any(|r| {
+                    MAKE_CHECKPOINTS
+                        .iter()
+                        .any(|a| crate::permission::allows(*r, *a))
+                });
+                if cert.body.account != self.made_by || cert.sign_public != public || !entitled {
+                    return Err(forged());
+                }
+            }
+            None => {
+                if public != meta(conn, "audit_public")? {
+                    return Err(Error::tampered(
+                        "the checkpoint was signed with a different audit key than this vault's (the key was replaced)",
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }

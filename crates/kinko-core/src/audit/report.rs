@@ -98,7 +98,7 @@ pub struct Period<'a> {
 
 /// Count the events of the period. The checkpoint is signed for the tree
 /// as it stands, so a printed report names the trail it came from.
-pub fn build(conn: &Connection, p: &Period) -> Result<AuditReport> {
+pub fn build(conn: &Connection, p: &Period, signer: &crate::grant::Signer) -> Result<AuditReport> {
     use chrono::Datelike;
     for d in [p.from, p.to] {
         if !(2000..=9999).contains(&d.year()) {
@@ -126,7 +126,7 @@ pub fn build(conn: &Connection, p: &Period) -> Result<AuditReport> {
     while let Some(r) = rows.next()? {
         counts.add(super::record_from_row(r)?);
     }
-    let checkpoint = Checkpoint::make(conn, p.vault_id, p.made_by)?;
+    let checkpoint = Checkpoint::make(conn, signer)?;
     Ok(counts.finish(p, checkpoint, alerts::between(conn, &start, &end)?))
 }
 

@@ -71,9 +71,8 @@ pub fn cutoff(policy: &Policy, before: NaiveDate, now: DateTime<Utc>) -> String 
 /// the file cannot be written nothing is dropped.
 pub fn archive(
     conn: &Connection,
-    vault_id: &str,
+    signer: &crate::grant::Signer,
     root_key: &[u8],
-    made_by: &str,
     before: NaiveDate,
     now: DateTime<Utc>,
     out: &Path,
@@ -86,6 +85,7 @@ pub fn archive(
     }
     // Nothing leaves the vault unchecked: an event edited in place would
     // otherwise be archived and dropped, and the damage with it.
+    let (vault_id, made_by) = (signer.vault_id, signer.account);
     super::verify::verify_trail(conn, vault_id, root_key, None, None)?;
     let cutoff = cutoff(&Policy::load(conn)?, before, now);
     let (first, max): (Option<i64>, Option<i64>) =
@@ -115,7 +115,7 @@ pub fn archive(
     }
     let stored = tree::Stored(conn);
     let before_nodes = frontier(&stored, first as u64 - 1)?;
-    let checkpoint = Checkpoint::make_at(conn, vault_id, made_by, last as u64)?;
+    let checkpoint = Checkpoint::make_at(conn, signer, last as u64)?;
     let events = super::query_range(conn, first, last)?;
     let file = Archive {
         format: FORMAT.into(),

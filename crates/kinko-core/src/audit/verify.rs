@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::checkpoint::Checkpoint;
 use super::tree::{self, Rebuilt};
 use crate::crypto;
-use crate::db::meta;
 use crate::error::{Error, Result};
 
 /// What a verification found (it stops with an error at the first fault).
@@ -100,12 +99,13 @@ pub fn verify_trail(
     }
     let checkpoints = Checkpoint::all_stored(conn, vault_id)?;
     for c in &checkpoints {
+        c.check_signer(conn, vault_id, root_key)?;
         check_against(&rebuilt, c, "stored")?;
     }
     let against = match kept {
         None => None,
         Some(c) => {
-            check_kept(conn, vault_id, c)?;
+            check_kept(conn, vault_id, root_key, c)?;
             check_against(&rebuilt, c, "kept")?;
             check_extends(&rebuilt, c)?;
             Some(CheckedCheckpoint {
@@ -438,21 +438,17 @@ fn check_extends(rebuilt: &Rebuilt, c: &Checkpoint) -> Result<()> {
     }
 }
 
-/// A kept checkpoint must be signed by this vault's audit key.
-fn check_kept(conn: &Connection, vault_id: &str, c: &Checkpoint) -> Result<()> {
+/// A kept checkpoint must be this vault's, signed by someone entitled to
+/// (`Checkpoint::check_signer`).
+fn check_kept(conn: &Connection, vault_id: &str, root_key: &[u8], c: &Checkpoint) -> Result<()> {
     if c.vault_id != vault_id {
         return Err(Error::invalid(format!(
             "the checkpoint is of vault {}, not of this vault ({vault_id})",
             c.vault_id
         )));
     }
-    if c.public_key_bytes()? != meta(conn, "audit_public")? {
-        return Err(Error::tampered(
-            "the checkpoint was signed with a different audit key than this vault's (the key was replaced)",
-        ));
-    }
     // Its signature is checked with the root, in `check_against`.
-    Ok(())
+    c.check_signer(conn, vault_id, root_key)
 }
 
 /// The rebuilt tree must hold the checkpoint's events, with its root.

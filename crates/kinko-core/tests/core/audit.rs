@@ -111,14 +111,20 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     let first_file = f.work.join("a1.json");
 
     let raw = f.raw_db("boss", OFFICER_PW);
+    let (_, secret) = kinko_test_support::own_signing_key(&f.dir, "boss", OFFICER_PW);
+    let boss_signs = kinko_core::grant::Signer {
+        vault_id: &id,
+        account: "boss",
+        serial: 1,
+        secret: &secret,
+    };
     // Today every event is younger than the retention period.
     let tx = raw.unchecked_transaction().unwrap();
     assert!(matches!(
         archive(
             &tx,
-            &id,
+            &boss_signs,
             &root,
-            "boss",
             far,
             chrono::Utc::now(),
             &first_file
@@ -126,7 +132,7 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
         Err(Error::Invalid(_))
     ));
     assert!(!first_file.exists());
-    let a1 = archive(&tx, &id, &root, "boss", far, later, &first_file).unwrap();
+    let a1 = archive(&tx, &boss_signs, &root, far, later, &first_file).unwrap();
     tx.commit().unwrap();
     assert_eq!(a1.first, 1);
     let checked = verify_archive(&std::fs::read(&first_file).unwrap(), None).unwrap();
@@ -148,7 +154,7 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     // its own from the subtrees to its left.
     let second_file = f.work.join("a2.json");
     let tx = raw.unchecked_transaction().unwrap();
-    let a2 = archive(&tx, &id, &root, "boss", far, later, &second_file).unwrap();
+    let a2 = archive(&tx, &boss_signs, &root, far, later, &second_file).unwrap();
     tx.commit().unwrap();
     assert_eq!(a2.first, a1.last + 1);
     verify_archive(&std::fs::read(&second_file).unwrap(), None).unwrap();
