@@ -575,3 +575,40 @@ fn a_disposal_approval_written_by_hand_destroys_nothing() {
     );
     assert_eq!(v.object_files().len(), objects);
 }
+
+/// A handler about to be disabled keeps a copy of the keyslots file. Her
+/// old slot still opens with her password, but disabling gave the
+/// database a new key that only the others hold: the old key opens
+/// nothing current, and everyone else works on.
+#[test]
+fn a_disabled_persons_old_slot_opens_nothing_current() {
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let sam = v.add("sam", "sysadmin");
+    let doc = v.import(&v.file("d.txt", SECRET), &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    let kept = std::fs::read(v.dir.join("keyslots")).unwrap();
+    v.as_user("sam", &sam, &["account", "disable", "hana"]).ok();
+    let old = KeySlots::from_bytes(&kept)
+        .unwrap()
+        .unlock("hana", hana.as_bytes())
+        .unwrap();
+    let db = rusqlite::Connection::open(v.dir.join("kinko.db")).unwrap();
+    db.pragma_update(None, "key", format!("x'{}'", crypto::hex(&old.db_key)))
+        .unwrap();
+    assert!(db
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+            .get::<_, i64>(0))
+        .is_err());
+    // Her kept slot file put back opens nothing current either.
+    let now = std::fs::read(v.dir.join("keyslots")).unwrap();
+    std::fs::write(v.dir.join("keyslots"), &kept).unwrap();
+    let r = v.as_user("hana", &hana, &["open", &doc, "--out", "-"]);
+    assert_ne!(r.code, 0);
+    assert!(!crate::contains(&r.stdout, SECRET));
+    std::fs::write(v.dir.join("keyslots"), &now).unwrap();
+    // Everyone else works on: the new key waits beside their slots.
+    v.boss(&["open", &doc, "--out", "-"]).ok();
+    v.as_user("sam", &sam, &["status"]).ok();
+    v.boss(&["verify"]).ok();
+}

@@ -221,10 +221,35 @@ impl Session {
         Ok(true)
     }
 
+    /// A new database key in the current key epoch, outside a `rekey`
+    /// (account `disabled` was disabled): the documents keep their keys.
+    /// Run with the vault alone; recorded as its own event, under the
+    /// action that asked for it.
+    pub(crate) fn new_database_key(&mut self, disabled: &str) -> Result<()> {
+        let (epoch, _) = current_epoch(&self.conn)?;
+        self.rotate_database_key(epoch)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.ctx.append(
+            &tx,
+            &self.ctx.event(
+                Action::AccountManage.event(),
+                &format!("account:{disabled}"),
+                audit::OK,
+                &format!(
+                    "disable: new database key (key epoch {epoch}), given to every other account"
+                ),
+            ),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// A new database key: first waiting in the keyslots file for every
-    /// account, then applied to the database (SQLCipher re-encrypts every
-    /// page; the vault is held alone, in rollback-journal mode), then
-    /// given to the custodian.
+    /// account (beside the current one), then the database written again
+    /// under it and put in place (`replace_database`; the vault is held
+    /// alone, in rollback-journal mode), then given to the custodian.
     fn rotate_database_key(&mut self, epoch: u32) -> Result<()> {
         let new = crypto::random_key();
         let path = self.ctx.keyslots_path();

@@ -244,8 +244,21 @@ fn normalise_fingerprint(text: &str) -> String {
 }
 
 impl Session {
-    /// Suspend, resume, disable or unlock an account.
+    /// Suspend, resume, disable or unlock an account. Disabling also
+    /// gives the database a new key at once, wrapped to everyone else: a
+    /// copy of the person's slot kept from before holds the old one, which
+    /// then opens nothing current. So it needs the vault to itself.
     pub fn account_lifecycle(&mut self, id: &str, what: Lifecycle) -> Result<()> {
+        if what != Lifecycle::Disable {
+            return self.change_lifecycle(id, what);
+        }
+        self.with_vault_alone("kinko account disable", |s| {
+            s.change_lifecycle(id, what)?;
+            s.new_database_key(id)
+        })
+    }
+
+    fn change_lifecycle(&mut self, id: &str, what: Lifecycle) -> Result<()> {
         let object = format!("account:{id}");
         self.perform(Action::AccountManage, &object, |tx, ctx| {
             let status = account_status(tx, id)?;
@@ -286,7 +299,8 @@ impl Session {
                     slots.slots.remove(&name);
                     slots.db_keys.remove(&name);
                     done.keyslots = Some(slots);
-                    done.detail = format!("disable; {grants} grants destroyed");
+                    done.detail =
+                        format!("disable; {grants} grants destroyed; the database gets a new key");
                 }
                 Lifecycle::Unlock => {
                     let mut state = crate::lockout::SigninState::load(&ctx.dir)?;
