@@ -196,13 +196,14 @@ fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Resu
         let size: i64 = conn.query_row("SELECT size FROM documents WHERE id = ?1", [id], |r| {
             r.get(0)
         })?;
-        let recorded: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'document.import' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
-            params![
-                format!("document:{id}"),
-                format!("size={size} sha256={} personal_data={}", doc.sha256, doc.personal_data)
-            ],
-            |r| r.get(0),
+        let recorded = trail_shows(
+            conn,
+            "document.import",
+            &format!("document:{id}"),
+            &format!(
+                "size={size} sha256={} personal_data={}",
+                doc.sha256, doc.personal_data
+            ),
         )?;
         if !recorded {
             unsigned.push(format!("receipt:{id}"));
@@ -217,6 +218,16 @@ fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Resu
     sign_roster_entries(conn, signer, &mut unsigned)?;
     sign_disposal_approvals(conn, signer, &mut unsigned)?;
     Ok(unsigned)
+}
+
+/// Does the trail hold an `ok` event of this kind, object and detail, as
+/// the action that made the fact wrote it? The upgrade signs only those.
+fn trail_shows(conn: &Connection, event: &str, object: &str, detail: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = ?1 AND object = ?2 AND outcome = 'ok' AND detail = ?3)",
+        params![event, object, detail],
+        |r| r.get(0),
+    )?)
 }
 
 /// The officer signs the recorded approval of a plan that is still in
@@ -234,17 +245,15 @@ fn sign_disposal_approvals(
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, state, sha, reference, date) in plans {
-        let recorded: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'disposal.approve' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
-            params![
-                format!("disposal:{id}"),
-                format!(
-                    "plan {id} sha256={sha} ref={} date={}",
-                    reference.as_deref().unwrap_or_default(),
-                    date.as_deref().unwrap_or_default()
-                )
-            ],
-            |r| r.get(0),
+        let recorded = trail_shows(
+            conn,
+            "disposal.approve",
+            &format!("disposal:{id}"),
+            &format!(
+                "plan {id} sha256={sha} ref={} date={}",
+                reference.as_deref().unwrap_or_default(),
+                date.as_deref().unwrap_or_default()
+            ),
         )?;
         if recorded {
             crate::disposal::sign_approval(conn, signer, id)?;
@@ -274,13 +283,11 @@ fn sign_roster_entries(
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, roster, person, reference, date) in entries {
-        let recorded: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM audit_events WHERE event = 'roster.approve' AND object = ?1 AND outcome = 'ok' AND detail = ?2)",
-            params![
-                format!("roster:{roster}:{person}"),
-                format!("add {roster}:{person} ref={reference} date={date}")
-            ],
-            |r| r.get(0),
+        let recorded = trail_shows(
+            conn,
+            "roster.approve",
+            &format!("roster:{roster}:{person}"),
+            &format!("add {roster}:{person} ref={reference} date={date}"),
         )?;
         if recorded {
             crate::roster::sign_entry(conn, signer, id)?;
