@@ -9,10 +9,15 @@ use crate::TestVault;
 
 const SECRET: &[u8] = b"PLAINTEXT-MARKER-TRAIL personal data of a citizen";
 
+/// The own password `TestVault::add` gives the auditor aki.
+const AUDITOR_PW: &str = "Zq8!own-Secret-3";
+
 /// A vault where hana (a handler) opened a document the officer granted
 /// her, and the officer acted after that; returns hana's password.
 fn trail_with_an_export() -> (TestVault, String) {
     let v = TestVault::new();
+    let auditor = v.add("aki", "auditor");
+    assert_eq!(auditor, AUDITOR_PW);
     let hana = v.add("hana", "handler");
     let doc = v.import(&v.file("t.txt", SECRET), &[]);
     v.boss(&["grant", &doc, "--to", "hana"]).ok();
@@ -53,11 +58,23 @@ fn is_export(e: &StoredEvent) -> bool {
     e.event.actor == "hana" && e.event.event == "document.export"
 }
 
-/// `audit verify` as the officer on a terminal that never saw the trail
-/// (so the signatures, not his memory of it, must tell): exit 5 with
-/// `needle` in the message.
+/// `audit verify` as the auditor on a terminal that never saw the trail
+/// (so the signatures, not a memory of it, must tell; and not as the
+/// officer, whose own last event the edit may have left unsigned, so
+/// that Kinko no longer acts in his name): exit 5 with `needle` in the
+/// message.
 fn verify_reports(v: &TestVault, needle: &str) {
-    let r = v.boss_on("new-terminal", &["audit", "verify"]).code(5);
+    let terminal = v.work("auditors-terminal");
+    let r = v
+        .run_env(
+            &["audit", "verify"],
+            &[
+                ("KINKO_USER", "aki"),
+                ("KINKO_PASSWORD", AUDITOR_PW),
+                ("KINKO_STATE_DIR", terminal.to_str().unwrap()),
+            ],
+        )
+        .code(5);
     assert!(r.stderr.contains(needle), "{}", r.stderr);
 }
 
@@ -124,6 +141,79 @@ fn an_event_added_in_someone_elses_name_shows() {
         events.push(forged);
     });
     verify_reports(&v, "was signed by hana, who did not act");
+}
+
+/// Hana adds an export in the officer's name at the end, as his: his
+/// account as signer, his certificate, linked to his last event as his
+/// own next event would be; only the signature cannot be his. The next
+/// time he acts, Kinko checks his last event before linking to it and
+/// stops; `verify` names the event too.
+#[test]
+fn an_event_forged_as_someone_elses_next_stops_their_next_action() {
+    let (v, hana) = trail_with_an_export();
+    let (vault_id, secret) = own_signing_key(&v.dir, "hana", &hana);
+    let db = v.raw_db("hana", &hana);
+    let mut events = read_trail(&db);
+    let (seq, boss_last) = events
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, e)| e.signer.as_deref() == Some("boss") && e.serial.is_some())
+        .map(|(i, e)| (i as i64 + 1, e.clone()))
+        .unwrap();
+    let leaf = kinko_core::audit::tree::leaf_hash(&boss_last.event.leaf_bytes(seq));
+    let his_last = kinko_core::audit::signed_bytes(
+        &vault_id,
+        &leaf,
+        "boss",
+        boss_last.serial,
+        boss_last.previous.as_deref(),
+    );
+    let mut forged = events.iter().find(|e| is_export(e)).unwrap().clone();
+    forged.event.actor = "boss".into();
+    forged.signer = Some("boss".into());
+    forged.serial = boss_last.serial;
+    forged.previous = Some(kinko_core::audit::chain_digest(&his_last).to_vec());
+    let next = events.len() as i64 + 1;
+    let forged_leaf = kinko_core::audit::tree::leaf_hash(&forged.event.leaf_bytes(next));
+    let message = kinko_core::audit::signed_bytes(
+        &vault_id,
+        &forged_leaf,
+        "boss",
+        forged.serial,
+        forged.previous.as_deref(),
+    );
+    forged.signature = Some(kinko_core::crypto::ecdsa_sign(&secret, &message).unwrap());
+    events.push(forged);
+    let serial: i64 = db
+        .query_row(
+            "SELECT max(serial) FROM certificates WHERE account = 'hana'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let me = Insider {
+        vault_id: &vault_id,
+        account: "hana",
+        serial,
+        secret: &secret,
+    };
+    write_trail(&db, &me, &events);
+    drop(db);
+    let r = v.boss(&["list"]).code(5);
+    assert!(
+        r.stderr.contains(&format!(
+            "audit event {next} in the name of boss does not carry their signature"
+        )),
+        "{}",
+        r.stderr
+    );
+    verify_reports(
+        &v,
+        &format!(
+            "audit event {next} (document.export by boss) does not carry a valid signature of boss"
+        ),
+    );
 }
 
 /// Hana cuts off the end of the trail from her export on: every event

@@ -161,6 +161,16 @@ fn verify(ui: &Ui, g: &Global, checkpoint: Option<&Path>) -> Out {
                 r.checkpoints
             ),
             format!(
+                "{}: {} ({}: {})",
+                ui.t("署名付きイベント", "Signed events"),
+                r.signed,
+                ui.t(
+                    "各署名者の最新の署名を確認",
+                    "last signature of each signer checked"
+                ),
+                r.signatures_checked
+            ),
+            format!(
                 "{}: {}",
                 ui.t("時刻の逆行", "Clock anomalies"),
                 r.clock_anomalies

@@ -56,6 +56,10 @@ pub struct Ctx {
     /// Where this terminal remembers the trail this person saw, if the
     /// shell gave a place (`witness.rs`).
     pub(crate) witness: Option<crate::witness::Place>,
+    /// This person as the signer of their events, made at the first event
+    /// (parsing the key once) and made again when their keys or
+    /// certificate change in the session ([`Ctx::keys_changed`]).
+    pub(crate) events: std::sync::OnceLock<EventSigner>,
 }
 
 impl Ctx {
@@ -129,13 +133,23 @@ impl Ctx {
         self.dir.join(KEYSLOTS_FILE)
     }
     /// This person as the signer of the events their session writes.
-    pub(crate) fn event_signer(&self) -> crate::error::Result<EventSigner<'_>> {
-        EventSigner::new(
+    pub(crate) fn event_signer(&self) -> crate::error::Result<&EventSigner> {
+        if let Some(signer) = self.events.get() {
+            return Ok(signer);
+        }
+        let signer = EventSigner::new(
             &self.vault_id,
+            &self.root_public,
             &self.actor.id,
             self.cert_serial,
             &self.secrets.sign_secret,
-        )
+        )?;
+        Ok(self.events.get_or_init(|| signer))
+    }
+    /// The person's keys or certificate changed in this session: their
+    /// next event is signed with what they hold now.
+    pub(crate) fn keys_changed(&mut self) {
+        self.events = std::sync::OnceLock::new();
     }
     /// Append `e` to the trail, signed by this person.
     pub(crate) fn append(
@@ -143,7 +157,7 @@ impl Ctx {
         conn: &rusqlite::Connection,
         e: &Event,
     ) -> crate::error::Result<i64> {
-        crate::audit::append(conn, e, &self.event_signer()?)
+        crate::audit::append(conn, e, self.event_signer()?)
     }
     pub(crate) fn event(&self, event: &str, object: &str, outcome: &str, detail: &str) -> Event {
         Event::new(

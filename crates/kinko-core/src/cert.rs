@@ -61,6 +61,23 @@ fn message(bytes: &[u8]) -> Vec<u8> {
 }
 
 impl Cert {
+    /// Does this certificate vouch for `message` as signed by `account`
+    /// acting with roles that `may` accept? The one rule every signed fact
+    /// is held to: the certificate is the signer's, its certified roles
+    /// give the right, and its key made the signature. (Its chain to the
+    /// root was checked when it was loaded, `by_serial`.)
+    pub(crate) fn vouches(
+        &self,
+        account: &str,
+        may: impl Fn(&Roles) -> bool,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        self.body.account == account
+            && may(&self.roles)
+            && crypto::ecdsa_verify(&self.sign_public, message, signature)
+    }
+
     fn parse(bytes: Vec<u8>, signature: Vec<u8>) -> Result<Self> {
         let body: CertBody = serde_json::from_slice(&bytes)
             .map_err(|_| Error::tampered("a stored certificate is not a Kinko certificate"))?;

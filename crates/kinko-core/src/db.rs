@@ -83,6 +83,8 @@ ALTER TABLE audit_checkpoints ADD COLUMN public_key BLOB;
 ALTER TABLE audit_events ADD COLUMN signer TEXT;
 ALTER TABLE audit_events ADD COLUMN signer_serial INTEGER;
 ALTER TABLE audit_events ADD COLUMN signature BLOB;
+ALTER TABLE audit_events ADD COLUMN signer_previous BLOB;
+CREATE INDEX audit_events_signer ON audit_events(signer, seq);
 PRAGMA user_version = 3;
 "#;
 
@@ -215,9 +217,14 @@ CREATE TABLE audit_events (
     -- ECDSA signature. Events of a schema-2 vault have none.
     signer        TEXT,
     signer_serial INTEGER,
-    signature     BLOB
+    signature     BLOB,
+    -- The chain digest of the signer's previous certified event
+    -- (event.rs::chain_digest), which the signature covers; none for
+    -- their first and for events of keys not yet certified.
+    signer_previous BLOB
 );
 CREATE INDEX audit_events_at ON audit_events(at);
+CREATE INDEX audit_events_signer ON audit_events(signer, seq);
 CREATE INDEX audit_events_actor ON audit_events(actor, at);
 -- Perfect subtrees of the audit tree: 2^level leaves from leaf idx<<level.
 CREATE TABLE audit_nodes (

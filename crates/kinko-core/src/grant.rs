@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::permission::{allows, Action, Role, Roles};
+use crate::permission::{Action, Role, Roles};
 
 const FORMAT: &str = "kinko-grant v1";
 
@@ -69,12 +69,11 @@ impl Right {
 
     /// May someone certified with `roles` make a wrap by this right?
     fn entitled(self, roles: &Roles) -> bool {
-        let any = |a: Action| roles.0.iter().any(|r| allows(*r, a));
         match self {
-            Right::Receipt => any(Action::DocumentImport),
-            Right::Grant => any(Action::Grant),
-            Right::Rewrap => any(Action::Rekey) || any(Action::Revoke),
-            Right::Recover => any(Action::AccountRecover),
+            Right::Receipt => roles.allow(Action::DocumentImport),
+            Right::Grant => roles.allow(Action::Grant),
+            Right::Rewrap => roles.allow(Action::Rekey) || roles.allow(Action::Revoke),
+            Right::Recover => roles.allow(Action::AccountRecover),
             Right::Upgrade => roles.has(Role::Officer),
         }
     }
@@ -172,10 +171,12 @@ pub(crate) fn check(
         return Err(forged());
     }
     let cert = crate::cert::by_serial(conn, vault_id, root, body.signer_serial)?;
-    if cert.body.account != body.signer
-        || !right.entitled(&cert.roles)
-        || !crypto::ecdsa_verify(&cert.sign_public, &message(&bytes), &signature)
-    {
+    if !cert.vouches(
+        &body.signer,
+        |roles| right.entitled(roles),
+        &message(&bytes),
+        &signature,
+    ) {
         return Err(forged());
     }
     Ok(())

@@ -95,6 +95,11 @@ impl Roles {
         Ok(())
     }
 
+    /// Does any of these roles allow `action`?
+    pub fn allow(&self, action: Action) -> bool {
+        self.0.iter().any(|r| allows(*r, action))
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.0.contains(&role)
     }

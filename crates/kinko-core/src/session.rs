@@ -196,7 +196,10 @@ impl Session {
         let standing = self.standing()?;
         let mut notices = standing.notices.clone();
         self.ctx.actor = standing.actor.clone();
-        self.ctx.cert_serial = standing.serial;
+        if self.ctx.cert_serial != standing.serial {
+            self.ctx.cert_serial = standing.serial;
+            self.ctx.keys_changed();
+        }
         let found = restriction(
             &self.conn,
             &self.ctx.actor,
@@ -218,6 +221,7 @@ impl Session {
         // What this terminal remembers was sealed with the old keys: keep it.
         let kept = self.ctx.remembered().ok().flatten();
         self.ctx.secrets = secrets;
+        self.ctx.keys_changed();
         self.token_id = None;
         if let (Some(place), Some(memory)) = (&self.ctx.witness, kept) {
             let _ = place.save(&self.ctx.secrets.sign_secret, &memory);
@@ -436,6 +440,7 @@ pub(crate) fn open_signed_in(
             .witness_dir
             .as_deref()
             .map(|d| crate::witness::Place::new(d, vault.dir(), &vault.slots().vault_id, id)),
+        events: Default::default(),
     };
     // The trail must still hold what this person saw last on this
     // terminal: a vault put back to an earlier copy is tampering.
@@ -461,20 +466,32 @@ pub(crate) fn open_signed_in(
         &ctx.dir.join(INBOX_DIR),
         &inbox_secret,
         terminal,
-        &ctx.event_signer()?,
-    )?;
+        ctx.event_signer()?,
+    );
     let object = format!("account:{id}");
     let refusal = against.and_then(|_| admission(&tx, &ctx, &policy, &proof));
-    if let Err(e) = refusal {
-        let outcome = audit::outcome_of(&e);
-        ctx.append(
-            &tx,
-            &ctx.event("session.signin", &object, outcome, &e.to_string()),
-        )?;
-        tx.commit()?;
-        remove_all(&done);
-        return Err(e);
-    }
+    let done = match (done, refusal) {
+        (Ok(done), Ok(())) => done,
+        (Err(e), Ok(())) => return Err(e),
+        (done, Err(e)) => {
+            // Recorded if the trail can take it; if it cannot (its last
+            // event in this person's name is not theirs), what they are
+            // told is still the first fault found.
+            let outcome = audit::outcome_of(&e);
+            let recorded = done.and_then(|done| {
+                ctx.append(
+                    &tx,
+                    &ctx.event("session.signin", &object, outcome, &e.to_string()),
+                )?;
+                tx.commit()?;
+                Ok(done)
+            });
+            if let Ok(done) = recorded {
+                remove_all(&done);
+            }
+            return Err(e);
+        }
+    };
     if matches!(proof, Proof::Password { .. }) {
         let detail = ctx.actor.restriction.clone().unwrap_or_default();
         ctx.append(

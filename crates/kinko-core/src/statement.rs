@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::grant::Signer;
-use crate::permission::{allows, Action};
+use crate::permission::Action;
 
 const FORMAT: &str = "kinko-statement v1";
 
@@ -96,12 +96,13 @@ pub(crate) fn check(
         return Err(forged());
     }
     let cert = crate::cert::by_serial(conn, vault_id, root, envelope.signer_serial)?;
-    let entitled = cert.roles.0.iter().any(|r| allows(*r, claim.needs));
-    if cert.body.account != envelope.signer
-        || claim.by.is_some_and(|by| by != envelope.signer)
-        || !entitled
-        || !crypto::ecdsa_verify(&cert.sign_public, &message(&bytes), &signature)
-    {
+    let vouched = cert.vouches(
+        &envelope.signer,
+        |roles| roles.allow(claim.needs),
+        &message(&bytes),
+        &signature,
+    );
+    if claim.by.is_some_and(|by| by != envelope.signer) || !vouched {
         return Err(forged());
     }
     Ok(())

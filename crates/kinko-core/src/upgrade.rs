@@ -142,6 +142,7 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
         ),
         &audit::EventSigner::new(
             u.vault_id,
+            &root.public,
             u.id,
             Some(officer_serial),
             &u.secrets.sign_secret,

@@ -296,7 +296,13 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         params![crypto::stream::SUITE_AES256GCM, now, opts.officer_id],
     )?;
     let officer = format!("account:{}", opts.officer_id);
-    let by = audit::EventSigner::new(&vault_id, &opts.officer_id, Some(1), &officer_sign.secret)?;
+    let by = audit::EventSigner::new(
+        &vault_id,
+        &root.public,
+        &opts.officer_id,
+        Some(1),
+        &officer_sign.secret,
+    )?;
     audit::append(
         &tx,
         &Event::new(

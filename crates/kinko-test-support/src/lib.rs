@@ -65,12 +65,14 @@ pub struct StoredEvent {
     pub signer: Option<String>,
     pub serial: Option<i64>,
     pub signature: Option<Vec<u8>>,
+    /// The chain digest of the signer's previous event, as stored.
+    pub previous: Option<Vec<u8>>,
 }
 
 /// Every live event of the trail, oldest first.
 pub fn read_trail(conn: &rusqlite::Connection) -> Vec<StoredEvent> {
     let mut stmt = conn
-        .prepare("SELECT at, actor, event, object, outcome, terminal, detail, signer, signer_serial, signature FROM audit_events ORDER BY seq")
+        .prepare("SELECT at, actor, event, object, outcome, terminal, detail, signer, signer_serial, signature, signer_previous FROM audit_events ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| {
         Ok(StoredEvent {
@@ -86,6 +88,7 @@ pub fn read_trail(conn: &rusqlite::Connection) -> Vec<StoredEvent> {
             signer: r.get(7)?,
             serial: r.get(8)?,
             signature: r.get(9)?,
+            previous: r.get(10)?,
         })
     })
     .unwrap()
@@ -116,23 +119,33 @@ pub fn write_trail(conn: &rusqlite::Connection, me: &Insider, events: &[StoredEv
         "DELETE FROM audit_events; DELETE FROM audit_nodes; DELETE FROM audit_checkpoints;",
     )
     .unwrap();
+    // My own chain, made again as I go; everyone else's carried over.
+    let mut my_last: Option<[u8; 32]> = None;
     for (i, e) in events.iter().enumerate() {
         let seq = i as i64 + 1;
         let leaf = tree::leaf_hash(&e.event.leaf_bytes(seq));
-        let mut signature = e.signature.clone();
-        if e.signer.as_deref() == Some(me.account) {
-            let bytes =
-                kinko_core::audit::signed_bytes(me.vault_id, &leaf, me.account, Some(me.serial));
+        let mine = e.signer.as_deref() == Some(me.account);
+        let (mut signature, mut previous) = (e.signature.clone(), e.previous.clone());
+        if mine {
+            previous = my_last.map(|d| d.to_vec());
+            let bytes = kinko_core::audit::signed_bytes(
+                me.vault_id,
+                &leaf,
+                me.account,
+                Some(me.serial),
+                previous.as_deref(),
+            );
             signature = Some(crypto::ecdsa_sign(me.secret, &bytes).unwrap());
+            my_last = Some(kinko_core::audit::chain_digest(&bytes));
         }
         tx.execute(
-            "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature, signer_previous)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             rusqlite::params![
                 seq, e.event.at, e.event.actor, e.event.event, e.event.object, e.event.outcome,
                 e.event.terminal, e.event.detail, leaf.to_vec(), e.signer,
-                if e.signer.as_deref() == Some(me.account) { Some(me.serial) } else { e.serial },
-                signature
+                if mine { Some(me.serial) } else { e.serial },
+                signature, previous
             ],
         )
         .unwrap();

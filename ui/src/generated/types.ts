@@ -103,10 +103,16 @@ against: CheckedCheckpoint | null,
  */
 clock_anomalies: number, 
 /**
- * Live events whose signature was checked against the certificate of
- * the person who signed them.
+ * Live events signed by people the officer certified, each vouched
+ * for by its signer: by its own signature or by that of their later
+ * event, which covers it through their chain (`event::chain_digest`).
  */
 signed: number, 
+/**
+ * Signatures checked against certificates: the last event of each
+ * signer's chain.
+ */
+signatures_checked: number, 
 /**
  * Events written before the vault's upgrade to signed events (schema
  * 2), which carry no signature.
@@ -118,8 +124,8 @@ unsigned_before_upgrade: number,
  */
 uncertified: number, 
 /**
- * Events whose signatures this person had checked before (their
- * terminal remembers the head), covered now by the tree's root.
+ * Events this person had verified before (their terminal remembers
+ * the head), found under the same root again.
  */
 verified_before: number, };
 export type CheckedCheckpoint = { size: number, at: string, made_by: string, };

@@ -83,39 +83,96 @@ impl Event {
 /// it (for events Kinko raises itself, such as alerts, and failed sign-ins
 /// moved in from the inbox, the person whose action raised or moved them).
 /// `serial` is their certificate's; none until the officer certified them.
-pub struct EventSigner<'a> {
-    pub vault_id: &'a str,
-    pub account: &'a str,
+///
+/// A certified person's events form a chain: each signature covers the
+/// digest of their previous certified event's signed message, and before
+/// linking to it the appender checks that it is theirs. So the signature
+/// of a person's last event vouches for all their earlier ones, and
+/// `verify` checks one signature per person (`docs/audit.md`).
+pub struct EventSigner {
+    pub vault_id: String,
+    pub account: String,
     pub serial: Option<i64>,
+    /// The root the signer's keyslot trusts: an earlier event of theirs
+    /// under an older certificate is checked against that certificate.
+    pub(crate) root_public: Vec<u8>,
     pub(crate) key: crate::crypto::EcdsaSecret,
+    own: crate::crypto::EcdsaPublic,
+    /// The last event of this signer's chain known to be theirs (signed
+    /// here or checked here): its number and its message's digest.
+    known: std::sync::Mutex<Option<(i64, [u8; 32])>>,
 }
 
-impl<'a> EventSigner<'a> {
+impl EventSigner {
     pub fn new(
-        vault_id: &'a str,
-        account: &'a str,
+        vault_id: &str,
+        root_public: &[u8],
+        account: &str,
         serial: Option<i64>,
         secret: &[u8; 32],
     ) -> crate::error::Result<Self> {
+        let key = crate::crypto::EcdsaSecret::parse(secret)?;
         Ok(EventSigner {
-            vault_id,
-            account,
+            vault_id: vault_id.into(),
+            account: account.into(),
             serial,
-            key: crate::crypto::EcdsaSecret::parse(secret)?,
+            root_public: root_public.to_vec(),
+            own: key.public(),
+            key,
+            known: Default::default(),
         })
+    }
+
+    /// Is this a signature of the signer's own current key?
+    pub(crate) fn signed_by_me(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.own.verify(message, signature)
+    }
+
+    pub(crate) fn known(&self) -> Option<(i64, [u8; 32])> {
+        *self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_known(&self, seq: i64, digest: [u8; 32]) {
+        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some((seq, digest));
     }
 }
 
 /// The bytes an event's signature covers: the vault, the event's leaf
-/// hash (which covers its number and every field) and who signed it.
-pub fn signed_bytes(vault_id: &str, leaf: &[u8; 32], signer: &str, serial: Option<i64>) -> Vec<u8> {
-    let mut buf = b"kinko audit event signature v1\0".to_vec();
-    for part in [vault_id.as_bytes(), &leaf[..], signer.as_bytes()] {
+/// hash (which covers its number and every field), who signed it, under
+/// which certificate, and the digest of their previous certified event's
+/// message ([`chain_digest`]; none for their first, and for events of
+/// keys not yet certified, which stand outside the chain).
+pub fn signed_bytes(
+    vault_id: &str,
+    leaf: &[u8; 32],
+    signer: &str,
+    serial: Option<i64>,
+    previous: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut buf = b"kinko audit event signature v2\0".to_vec();
+    for part in [
+        vault_id.as_bytes(),
+        &leaf[..],
+        signer.as_bytes(),
+        previous.unwrap_or_default(),
+    ] {
         buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
         buf.extend_from_slice(part);
     }
     buf.extend_from_slice(&serial.unwrap_or(-1).to_be_bytes());
     buf
+}
+
+/// What the next event of the same signer links to: SHA-256 over a label
+/// and the event's signed message (which covers its own link, so each
+/// signature vouches for the signer's whole chain before it).
+pub fn chain_digest(message: &[u8]) -> [u8; 32] {
+    use crate::crypto::Digest;
+    crate::crypto::Sha256::new()
+        .chain_update(b"kinko audit chain v1\0")
+        .chain_update(message)
+        .finalize()
+        .into()
 }
 
 /// May `signer` sign an event that names `e.actor`? Only their own, the

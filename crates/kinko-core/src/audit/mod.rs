@@ -33,7 +33,8 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 
 pub use event::{
-    now, outcome_of, signed_bytes, Event, EventSigner, Record, DENIED, FAILED, OK, SYSTEM, TAMPERED,
+    chain_digest, now, outcome_of, signed_bytes, Event, EventSigner, Record, DENIED, FAILED, OK,
+    SYSTEM, TAMPERED,
 };
 
 /// How many events the trail holds (archived ones included): the size of
@@ -112,15 +113,19 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
     let seq = size as i64 + 1;
     let leaf = tree::leaf_hash(&e.leaf_bytes(seq));
     // Signed by the person who acted, so nobody else can add, change or
-    // move an event in their name without it showing (`verify`).
-    let signature = by.key.sign(&event::signed_bytes(
-        by.vault_id,
+    // move an event in their name without it showing (`verify`), and
+    // linked to their previous event, which must be theirs.
+    let previous = previous_link(conn, by)?;
+    let message = event::signed_bytes(
+        &by.vault_id,
         &leaf,
-        by.account,
+        &by.account,
         by.serial,
-    ));
-    conn.prepare_cached("INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
+        previous.as_ref().map(|d| &d[..]),
+    );
+    let signature = by.key.sign(&message);
+    conn.prepare_cached("INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature, signer_previous)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?.execute(params![
             seq,
             e.at,
             e.actor,
@@ -132,9 +137,13 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
             leaf.to_vec(),
             by.account,
             by.serial,
-            signature
+            signature,
+            previous.map(|d| d.to_vec()),
         ],
     )?;
+    if by.serial.is_some() {
+        by.set_known(seq, event::chain_digest(&message));
+    }
     tree::append(conn, seq as u64 - 1, leaf)?;
     conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('audit_size', ?1)
@@ -148,6 +157,64 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
         append(conn, &raised, by)?;
     }
     Ok(seq)
+}
+
+/// What a certified signer's next event links to: the chain digest of
+/// their last certified event, once it is known to be theirs (signed or
+/// checked by this signer before, or its signature checked now). Fail
+/// closed: an event written in their name outside Kinko is never vouched
+/// for by their next signature, and nothing they do is recorded until
+/// the trail is put right.
+fn previous_link(conn: &Connection, by: &EventSigner) -> Result<Option<[u8; 32]>> {
+    if by.serial.is_none() {
+        return Ok(None);
+    }
+    type Last = (i64, Vec<u8>, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+    let last: Option<Last> = conn
+        .prepare_cached(
+            "SELECT seq, leaf, signer_serial, signer_previous, signature FROM audit_events
+             WHERE signer = ?1 AND signer_serial IS NOT NULL ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([&by.account], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()
+        .map_err(|_| {
+            Error::tampered(format!(
+                "the last audit event of {} is not well-formed (written outside Kinko)",
+                by.account
+            ))
+        })?;
+    let Some((seq, leaf, serial, previous, signature)) = last else {
+        return Ok(None);
+    };
+    let message = event::signed_bytes(
+        &by.vault_id,
+        &tree::to_hash(leaf)?,
+        &by.account,
+        Some(serial),
+        previous.as_deref(),
+    );
+    let digest = event::chain_digest(&message);
+    if by.known() == Some((seq, digest)) {
+        return Ok(Some(digest));
+    }
+    let signature = signature.unwrap_or_default();
+    let theirs = if Some(serial) == by.serial {
+        by.signed_by_me(&message, &signature)
+    } else {
+        let cert = crate::cert::by_serial(conn, &by.vault_id, &by.root_public, serial)?;
+        cert.body.account == by.account
+            && crypto::ecdsa_verify(&cert.sign_public, &message, &signature)
+    };
+    if !theirs {
+        return Err(Error::tampered(format!(
+            "audit event {seq} in the name of {} does not carry their signature (written or changed outside Kinko)",
+            by.account
+        )));
+    }
+    by.set_known(seq, digest);
+    Ok(Some(digest))
 }
 
 /// Filters for reading the log.
@@ -255,7 +322,7 @@ pub fn ingest_inbox(
     terminal: &str,
     by: &EventSigner,
 ) -> Result<Vec<std::path::PathBuf>> {
-    let vault_id = by.vault_id;
+    let vault_id = &by.vault_id;
     let entries = match std::fs::read_dir(inbox_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

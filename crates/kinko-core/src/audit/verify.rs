@@ -27,17 +27,21 @@ pub struct TrailReport {
     pub against: Option<CheckedCheckpoint>,
     /// Clock anomalies recorded in the trail (A6).
     pub clock_anomalies: u64,
-    /// Live events whose signature was checked against the certificate of
-    /// the person who signed them.
+    /// Live events signed by people the officer certified, each vouched
+    /// for by its signer: by its own signature or by that of their later
+    /// event, which covers it through their chain (`event::chain_digest`).
     pub signed: u64,
+    /// Signatures checked against certificates: the last event of each
+    /// signer's chain.
+    pub signatures_checked: u64,
     /// Events written before the vault's upgrade to signed events (schema
     /// 2), which carry no signature.
     pub unsigned_before_upgrade: u64,
     /// Events of people the officer had not yet certified (setting their
     /// own credentials): signed by keys no certificate names yet.
     pub uncertified: u64,
-    /// Events whose signatures this person had checked before (their
-    /// terminal remembers the head), covered now by the tree's root.
+    /// Events this person had verified before (their terminal remembers
+    /// the head), found under the same root again.
     pub verified_before: u64,
 }
 
@@ -51,10 +55,9 @@ pub struct CheckedCheckpoint {
 
 /// Recompute and check everything; `kept` is a checkpoint file kept apart.
 ///
-/// `verified` is the head up to which this person already checked every
-/// event's signature (their terminal remembers it, `witness.rs`): those
-/// events' signatures are not checked again, but the rebuilt tree must
-/// still have that root over them, so none of them changed since.
+/// `verified` is the head up to which this person verified the trail
+/// before (their terminal remembers it, `witness.rs`): the rebuilt tree
+/// must still have that root over those events, so none of them changed.
 pub fn verify_trail(
     conn: &Connection,
     vault_id: &str,
@@ -64,8 +67,7 @@ pub fn verify_trail(
 ) -> Result<TrailReport> {
     let mut rebuilt = Rebuilt::default();
     let archived = push_archived_leaves(conn, &mut rebuilt)?;
-    let mut signatures = Signatures::new(conn, vault_id, root_key);
-    signatures.checked_before = verified.map_or(0, |h| h.size);
+    let mut signatures = Signatures::new(conn, vault_id, root_key, archived > 0);
     push_live_events(conn, &mut rebuilt, &mut signatures)?;
     if let Some(h) = verified {
         let same = h.size <= rebuilt.len() && crypto::hex(&tree::root(&rebuilt, h.size)?) == h.root;
@@ -128,9 +130,10 @@ pub fn verify_trail(
         against,
         clock_anomalies: clock_anomalies as u64,
         signed: signatures.signed,
+        signatures_checked: signatures.checked,
         unsigned_before_upgrade: signatures.unsigned,
         uncertified: signatures.uncertified,
-        verified_before: signatures.checked_before.min(size),
+        verified_before: verified.map_or(0, |h| h.size),
     })
 }
 
@@ -161,7 +164,7 @@ fn push_events(
     signatures: &mut Signatures,
 ) -> Result<()> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {}, signer, signer_serial, signature FROM audit_events ORDER BY seq",
+        "SELECT {}, signer, signer_serial, signature, signer_previous FROM audit_events ORDER BY seq",
         super::RECORD_COLUMNS
     ))?;
     let mut rows = stmt.query([])?;
@@ -185,7 +188,7 @@ fn push_events(
                 "audit event {seq} was changed, inserted or moved (it does not match its hash)"
             )));
         }
-        let signed = (|| Ok::<_, rusqlite::Error>((r.get(9)?, r.get(10)?, r.get(11)?)))()
+        let signed = stored_signature(r)
             .map_err(|_| Error::tampered(format!("audit event {seq} has a damaged signature")))?;
         signatures.check(seq, &e, &leaf, signed)?;
         rebuilt.push(leaf);
@@ -193,8 +196,8 @@ fn push_events(
     Ok(())
 }
 
-/// [`push_events`], and every signature checked: a fault found first in
-/// the events still yields to a bad signature of an earlier event.
+/// [`push_events`], and every signer's chain checked: a fault found first
+/// in the events still yields to a bad signature of an earlier event.
 fn push_live_events(
     conn: &Connection,
     rebuilt: &mut Rebuilt,
@@ -205,29 +208,54 @@ fn push_live_events(
     pushed
 }
 
-/// Each event must be signed by someone who may sign it (the person who
-/// acted; see `event::may_sign`), under a valid certificate of theirs.
-/// Only a vault upgraded from schema 2 has unsigned events, and then only
-/// before the officer's signed `vault.upgrade`.
-struct Signatures<'a> {
-    conn: &'a Connection,
-    vault_id: &'a str,
-    root_key: &'a [u8],
-    /// Certificates already checked, by serial: (account, public key).
-    known: std::collections::HashMap<i64, (String, crypto::EcdsaPublic)>,
-    signed: u64,
-    unsigned: u64,
-    uncertified: u64,
-    /// Events up to this number were checked in an earlier verify.
-    checked_before: u64,
-    /// Signed events among those, not checked again.
-    skipped: u64,
-    /// Signatures still to check, in order (checked in batches, on every
-    /// core: a million events' signatures take most of a full verify).
-    pending: Vec<Pending>,
+/// What an event's signature columns hold: signer, serial, signature and
+/// the chain digest of the signer's previous event.
+struct StoredSignature {
+    signer: Option<String>,
+    serial: Option<i64>,
+    signature: Option<Vec<u8>>,
+    previous: Option<Vec<u8>>,
 }
 
-/// One event's signature, to be checked in the next batch.
+/// The signature columns of a row that selected them after
+/// [`super::RECORD_COLUMNS`].
+fn stored_signature(r: &rusqlite::Row) -> rusqlite::Result<StoredSignature> {
+    Ok(StoredSignature {
+        signer: r.get(9)?,
+        serial: r.get(10)?,
+        signature: r.get(11)?,
+        previous: r.get(12)?,
+    })
+}
+
+/// Each event must be signed by someone who may sign it (the person who
+/// acted; see `event::may_sign`), under a valid certificate of theirs.
+/// A certified signer's events form a chain (each signs the digest of the
+/// one before): the chain is followed through every event and the last
+/// event's signature is checked, which vouches for all before it, since
+/// every appender checked its own previous event before linking to it
+/// (`audit::previous_link`). Only a vault upgraded from schema 2 has
+/// unsigned events, and then only before the officer's `vault.upgrade`.
+struct Signatures<'a> {
+    certificates: Certificates<'a>,
+    /// Events were archived: a chain may begin before the live trail.
+    archived: bool,
+    /// Each certified signer's chain so far.
+    chains: std::collections::BTreeMap<String, Chain>,
+    signed: u64,
+    checked: u64,
+    unsigned: u64,
+    uncertified: u64,
+}
+
+/// A signer's chain: the digest their next event must link to, and their
+/// last event, whose signature is checked at the end.
+struct Chain {
+    digest: [u8; 32],
+    last: Pending,
+}
+
+/// One event's signature, to be checked.
 struct Pending {
     seq: i64,
     serial: i64,
@@ -237,53 +265,64 @@ struct Pending {
     problem: String,
 }
 
-/// How many signatures are checked together.
-const BATCH: usize = 4096;
+/// Certificates by serial, each checked against the root once.
+struct Certificates<'a> {
+    conn: &'a Connection,
+    vault_id: &'a str,
+    root_key: &'a [u8],
+    known: std::collections::HashMap<i64, (String, crypto::EcdsaPublic)>,
+}
 
-type StoredSignature = (Option<String>, Option<i64>, Option<Vec<u8>>);
+impl Certificates<'_> {
+    /// The signing key of certificate `serial`, which must be `signer`'s.
+    fn key_of(&mut self, serial: i64, signer: &str, problem: &str) -> Result<&crypto::EcdsaPublic> {
+        if !self.known.contains_key(&serial) {
+            let cert = crate::cert::by_serial(self.conn, self.vault_id, self.root_key, serial)?;
+            let key = crypto::EcdsaPublic::parse(&cert.sign_public).ok_or_else(|| {
+                Error::tampered(format!("{problem}: its certificate has a damaged key"))
+            })?;
+            self.known.insert(serial, (cert.body.account.clone(), key));
+        }
+        let (account, key) = &self.known[&serial];
+        if account != signer {
+            return Err(Error::tampered(format!(
+                "{problem}: it names a certificate of {account}, not of {signer}"
+            )));
+        }
+        Ok(key)
+    }
+}
 
 impl<'a> Signatures<'a> {
-    fn new(conn: &'a Connection, vault_id: &'a str, root_key: &'a [u8]) -> Self {
+    fn new(conn: &'a Connection, vault_id: &'a str, root_key: &'a [u8], archived: bool) -> Self {
         Signatures {
-            conn,
-            vault_id,
-            root_key,
-            known: Default::default(),
+            certificates: Certificates {
+                conn,
+                vault_id,
+                root_key,
+                known: Default::default(),
+            },
+            archived,
+            chains: Default::default(),
             signed: 0,
+            checked: 0,
             unsigned: 0,
             uncertified: 0,
-            checked_before: 0,
-            skipped: 0,
-            pending: Vec::new(),
         }
     }
 
-    /// Check the signatures still pending; the first (lowest) event
-    /// whose signature does not hold is named.
+    /// Check the last signature of every chain; the lowest event whose
+    /// signature does not hold is named.
     fn finish(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.pending);
-        if batch.is_empty() {
-            return Ok(());
+        let mut bad: Option<&Pending> = None;
+        for chain in self.chains.values() {
+            let p = &chain.last;
+            let (_, key) = &self.certificates.known[&p.serial];
+            self.checked += 1;
+            if !key.verify(&p.message, &p.signature) && bad.is_none_or(|b| p.seq < b.seq) {
+                bad = Some(p);
+            }
         }
-        let known = &self.known;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let part = batch.len().div_ceil(threads);
-        let bad = std::thread::scope(|scope| {
-            let workers: Vec<_> = batch
-                .chunks(part)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .find(|p| !known[&p.serial].1.verify(&p.message, &p.signature))
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .filter_map(|w| w.join().expect("a signature check does not panic"))
-                .min_by_key(|p| p.seq)
-        });
         match bad {
             Some(p) => Err(Error::tampered(p.problem.clone())),
             None => Ok(()),
@@ -292,7 +331,7 @@ impl<'a> Signatures<'a> {
 
     /// Has a signed event gone before (after which every one is signed)?
     fn any_signed(&self) -> bool {
-        self.signed + self.uncertified + self.skipped > 0
+        self.signed + self.uncertified > 0
     }
 
     fn check(
@@ -300,16 +339,8 @@ impl<'a> Signatures<'a> {
         seq: i64,
         e: &super::Event,
         leaf: &tree::Hash,
-        (signer, serial, signature): StoredSignature,
+        stored: StoredSignature,
     ) -> Result<()> {
-        if (seq as u64) <= self.checked_before {
-            // Still counted, so the upgrade rule holds for what follows.
-            match signature {
-                None => self.unsigned += 1,
-                Some(_) => self.skipped += 1,
-            }
-            return Ok(());
-        }
         let problem = |why: &str| {
             format!(
                 "audit event {seq} ({} by {}) {why} (written or changed outside Kinko)",
@@ -317,7 +348,13 @@ impl<'a> Signatures<'a> {
             )
         };
         let forged = |why: &str| Error::tampered(problem(why));
-        let (Some(signer), Some(signature)) = (signer, signature) else {
+        let StoredSignature {
+            signer: Some(signer),
+            serial,
+            signature: Some(signature),
+            previous,
+        } = stored
+        else {
             // Before the upgrade nothing was signed; after it, everything.
             if self.any_signed() {
                 return Err(forged("carries no signature"));
@@ -334,43 +371,58 @@ impl<'a> Signatures<'a> {
             return Err(forged(&format!("was signed by {signer}, who did not act")));
         }
         let Some(serial) = serial else {
-            // Keys nobody certified yet sign only the setting of one's own
-            // credentials (a first sign-in, a password, a second factor)
-            // and the refusals of anything else.
-            let credentials = e.event == "session.signin"
-                || e.outcome != super::OK
-                || crate::permission::Action::ALL
-                    .iter()
-                    .any(|a| a.event() == e.event && a.while_restricted());
-            if !credentials || signer != e.actor {
+            if !signed_while_uncertified(&signer, e) {
                 return Err(forged("was signed by keys the officer has not certified"));
             }
             self.uncertified += 1;
             return Ok(());
         };
-        if !self.known.contains_key(&serial) {
-            let cert = crate::cert::by_serial(self.conn, self.vault_id, self.root_key, serial)?;
-            let key = crypto::EcdsaPublic::parse(&cert.sign_public)
-                .ok_or_else(|| forged("names a certificate with a damaged key"))?;
-            self.known.insert(serial, (cert.body.account.clone(), key));
+        self.certificates
+            .key_of(serial, &signer, &problem("is signed"))?;
+        let expected = self.chains.get(&signer).map(|c| c.digest);
+        let follows = match (&expected, &previous) {
+            (Some(d), Some(p)) => d[..] == p[..],
+            (None, None) => true,
+            // The signer's earlier events were archived.
+            (None, Some(_)) => self.archived,
+            (Some(_), None) => false,
+        };
+        if !follows {
+            return Err(forged(&format!(
+                "does not follow the previous event signed by {signer} (one of theirs before it was changed, moved or deleted)"
+            )));
         }
-        let problem = problem(&format!("does not carry a valid signature of {signer}"));
-        if self.known[&serial].0 != signer {
-            return Err(Error::tampered(problem));
-        }
-        self.pending.push(Pending {
+        let message = super::event::signed_bytes(
+            self.certificates.vault_id,
+            leaf,
+            &signer,
+            Some(serial),
+            previous.as_deref(),
+        );
+        let digest = super::event::chain_digest(&message);
+        let last = Pending {
             seq,
             serial,
-            message: super::event::signed_bytes(self.vault_id, leaf, &signer, Some(serial)),
+            message,
             signature,
-            problem,
-        });
-        if self.pending.len() >= BATCH {
-            self.finish()?;
-        }
+            problem: problem(&format!("does not carry a valid signature of {signer}")),
+        };
+        self.chains.insert(signer, Chain { digest, last });
         self.signed += 1;
         Ok(())
     }
+}
+
+/// Keys nobody certified yet sign only the setting of one's own
+/// credentials (a first sign-in, a password, a second factor) and the
+/// refusals of anything else.
+fn signed_while_uncertified(signer: &str, e: &super::Event) -> bool {
+    let credentials = e.event == "session.signin"
+        || e.outcome != super::OK
+        || crate::permission::Action::ALL
+            .iter()
+            .any(|a| a.event() == e.event && a.while_restricted());
+    credentials && signer == e.actor
 }
 
 /// The stored perfect subtrees must be exactly the rebuilt ones.
@@ -482,47 +534,43 @@ pub(crate) fn entitled_event(
     seq: i64,
     action: crate::permission::Action,
 ) -> Result<super::Event> {
-    let (e, leaf, signed): (super::Event, Vec<u8>, StoredSignature) = conn.query_row(
+    let (e, leaf, stored): (super::Event, Vec<u8>, StoredSignature) = conn.query_row(
         &format!(
-            "SELECT {}, signer, signer_serial, signature FROM audit_events WHERE seq = ?1",
+            "SELECT {}, signer, signer_serial, signature, signer_previous FROM audit_events WHERE seq = ?1",
             super::RECORD_COLUMNS
         ),
         [seq],
-        |r| {
-            Ok((
-                super::event_from_row(r)?,
-                r.get(8)?,
-                (r.get(9)?, r.get(10)?, r.get(11)?),
-            ))
-        },
+        |r| Ok((super::event_from_row(r)?, r.get(8)?, stored_signature(r)?)),
     )?;
     let computed = tree::leaf_hash(&e.leaf_bytes(seq));
+    let not_entitled = || {
+        Error::tampered(format!(
+            "audit event {seq} ({}) was not signed by someone entitled to it",
+            e.event
+        ))
+    };
     if leaf != computed {
         return Err(Error::tampered(format!(
             "audit event {seq} was changed, inserted or moved (it does not match its hash)"
         )));
     }
-    let serial = signed.1;
-    // On its own: as if signed events went before (it must be signed).
-    let mut one = Signatures::new(conn, vault_id, root_key);
-    one.skipped = 1;
-    one.check(seq, &e, &computed, signed)?;
-    one.finish()?;
-    let cert = serial
-        .map(|s| crate::cert::by_serial(conn, vault_id, root_key, s))
-        .transpose()?;
-    let entitled = cert.is_some_and(|c| {
-        c.body.account == e.actor
-            && c.roles
-                .0
-                .iter()
-                .any(|r| crate::permission::allows(*r, action))
-    });
-    if !entitled {
-        return Err(Error::tampered(format!(
-            "audit event {seq} ({}) was not signed by someone entitled to it",
-            e.event
-        )));
+    let (Some(signer), Some(serial), Some(signature)) =
+        (stored.signer, stored.serial, stored.signature)
+    else {
+        return Err(not_entitled());
+    };
+    let cert = crate::cert::by_serial(conn, vault_id, root_key, serial)?;
+    let message = super::event::signed_bytes(
+        vault_id,
+        &computed,
+        &signer,
+        Some(serial),
+        stored.previous.as_deref(),
+    );
+    let vouched = signer == e.actor
+        && cert.vouches(&signer, |roles| roles.allow(action), &message, &signature);
+    if !vouched {
+        return Err(not_entitled());
     }
     Ok(e)
 }

@@ -67,7 +67,14 @@ fn a_clock_that_goes_back_is_an_anomaly_and_holidays_alert() {
     // 元日 (New Year's Day), noon in Japan: earlier than every event so far.
     e.at = "2026-01-01T03:00:00.000000Z".into();
     let (vault_id, secret) = kinko_test_support::own_signing_key(&f.dir, "boss", OFFICER_PW);
-    let by = audit::EventSigner::new(&vault_id, "boss", Some(1), &secret).unwrap();
+    let root: Vec<u8> = raw
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'root_public'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let by = audit::EventSigner::new(&vault_id, &root, "boss", Some(1), &secret).unwrap();
     let seq = audit::append(&tx, &e, &by).unwrap();
     tx.commit().unwrap();
     let raised = alerts::list(&raw, true).unwrap();
