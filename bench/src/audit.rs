@@ -332,10 +332,7 @@ pub fn run(n: usize) {
 fn signature_cost(vault_id: &str, secret: &[u8; 32]) {
     let rounds = 2_000;
     let key = kinko_core::crypto::EcdsaSecret::parse(secret).unwrap();
-    let public = kinko_core::crypto::EcdsaPublic::parse(
-        &kinko_core::crypto::SigningKeyPair::public_of(secret).unwrap(),
-    )
-    .unwrap();
+    let public = key.public();
     let e = event(7, Utc::now(), Duration::seconds(1));
     let (leaf, hash_secs) = time(|| {
         let mut leaf = [0u8; 32];
@@ -348,7 +345,7 @@ fn signature_cost(vault_id: &str, secret: &[u8; 32]) {
     let (sig, sign_secs) = time(|| {
         let mut sig = Vec::new();
         for _ in 0..rounds {
-            sig = key.sign(&bytes);
+            sig = key.sign(&bytes).unwrap();
         }
         sig
     });

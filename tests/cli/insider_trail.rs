@@ -152,54 +152,25 @@ fn an_event_added_in_someone_elses_name_shows() {
 fn an_event_forged_as_someone_elses_next_stops_their_next_action() {
     let (v, hana) = trail_with_an_export();
     let (vault_id, secret) = own_signing_key(&v.dir, "hana", &hana);
-    let db = v.raw_db("hana", &hana);
-    let mut events = read_trail(&db);
-    let (seq, boss_last) = events
-        .iter()
-        .enumerate()
-        .rev()
-        .find(|(_, e)| e.signer.as_deref() == Some("boss") && e.serial.is_some())
-        .map(|(i, e)| (i as i64 + 1, e.clone()))
-        .unwrap();
-    let leaf = kinko_core::audit::tree::leaf_hash(&boss_last.event.leaf_bytes(seq));
-    let his_last = kinko_core::audit::signed_bytes(
-        &vault_id,
-        &leaf,
-        "boss",
-        boss_last.serial,
-        boss_last.previous.as_deref(),
-    );
-    let mut forged = events.iter().find(|e| is_export(e)).unwrap().clone();
-    forged.event.actor = "boss".into();
-    forged.signer = Some("boss".into());
-    forged.serial = boss_last.serial;
-    forged.previous = Some(kinko_core::audit::chain_digest(&his_last).to_vec());
-    let next = events.len() as i64 + 1;
-    let forged_leaf = kinko_core::audit::tree::leaf_hash(&forged.event.leaf_bytes(next));
-    let message = kinko_core::audit::signed_bytes(
-        &vault_id,
-        &forged_leaf,
-        "boss",
-        forged.serial,
-        forged.previous.as_deref(),
-    );
-    forged.signature = Some(kinko_core::crypto::ecdsa_sign(&secret, &message).unwrap());
-    events.push(forged);
-    let serial: i64 = db
-        .query_row(
-            "SELECT max(serial) FROM certificates WHERE account = 'hana'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let me = Insider {
-        vault_id: &vault_id,
-        account: "hana",
-        serial,
-        secret: &secret,
-    };
-    write_trail(&db, &me, &events);
-    drop(db);
+    let mut next = 0;
+    as_hana(&v, &hana, |events| {
+        let (at, his_last) = events
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, e)| e.signer.as_deref() == Some("boss") && e.serial.is_some())
+            .unwrap();
+        let his_last = his_last.signed_bytes(&vault_id, at as i64 + 1);
+        let mut forged = events.iter().find(|e| is_export(e)).unwrap().clone();
+        forged.event.actor = "boss".into();
+        forged.signer = Some("boss".into());
+        forged.serial = events[at].serial;
+        forged.previous = Some(kinko_core::audit::chain_digest(&his_last).to_vec());
+        next = events.len() as i64 + 1;
+        let message = forged.signed_bytes(&vault_id, next);
+        forged.signature = Some(kinko_core::crypto::ecdsa_sign(&secret, &message).unwrap());
+        events.push(forged);
+    });
     let r = v.boss(&["list"]).code(5);
     assert!(
         r.stderr.contains(&format!(

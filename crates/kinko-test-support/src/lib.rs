@@ -69,6 +69,20 @@ pub struct StoredEvent {
     pub previous: Option<Vec<u8>>,
 }
 
+impl StoredEvent {
+    /// The message its signature covers at place `seq` of the trail.
+    pub fn signed_bytes(&self, vault_id: &str, seq: i64) -> Vec<u8> {
+        let leaf = kinko_core::audit::tree::leaf_hash(&self.event.leaf_bytes(seq));
+        kinko_core::audit::signed_bytes(
+            vault_id,
+            &leaf,
+            self.signer.as_deref().unwrap_or_default(),
+            self.serial,
+            self.previous.as_deref(),
+        )
+    }
+}
+
 /// Every live event of the trail, oldest first.
 pub fn read_trail(conn: &rusqlite::Connection) -> Vec<StoredEvent> {
     let mut stmt = conn
@@ -124,18 +138,12 @@ pub fn write_trail(conn: &rusqlite::Connection, me: &Insider, events: &[StoredEv
     for (i, e) in events.iter().enumerate() {
         let seq = i as i64 + 1;
         let leaf = tree::leaf_hash(&e.event.leaf_bytes(seq));
-        let mine = e.signer.as_deref() == Some(me.account);
-        let (mut signature, mut previous) = (e.signature.clone(), e.previous.clone());
-        if mine {
-            previous = my_last.map(|d| d.to_vec());
-            let bytes = kinko_core::audit::signed_bytes(
-                me.vault_id,
-                &leaf,
-                me.account,
-                Some(me.serial),
-                previous.as_deref(),
-            );
-            signature = Some(crypto::ecdsa_sign(me.secret, &bytes).unwrap());
+        let mut e = e.clone();
+        if e.signer.as_deref() == Some(me.account) {
+            e.serial = Some(me.serial);
+            e.previous = my_last.map(|d| d.to_vec());
+            let bytes = e.signed_bytes(me.vault_id, seq);
+            e.signature = Some(crypto::ecdsa_sign(me.secret, &bytes).unwrap());
             my_last = Some(kinko_core::audit::chain_digest(&bytes));
         }
         tx.execute(
@@ -144,8 +152,7 @@ pub fn write_trail(conn: &rusqlite::Connection, me: &Insider, events: &[StoredEv
             rusqlite::params![
                 seq, e.event.at, e.event.actor, e.event.event, e.event.object, e.event.outcome,
                 e.event.terminal, e.event.detail, leaf.to_vec(), e.signer,
-                if mine { Some(me.serial) } else { e.serial },
-                signature, previous
+                e.serial, e.signature, e.previous
             ],
         )
         .unwrap();

@@ -97,7 +97,6 @@ pub struct EventSigner {
     /// under an older certificate is checked against that certificate.
     pub(crate) root_public: Vec<u8>,
     pub(crate) key: crate::crypto::EcdsaSecret,
-    own: crate::crypto::EcdsaPublic,
     /// The last event of this signer's chain known to be theirs (signed
     /// here or checked here): its number and its message's digest.
     known: std::sync::Mutex<Option<(i64, [u8; 32])>>,
@@ -111,21 +110,19 @@ impl EventSigner {
         serial: Option<i64>,
         secret: &[u8; 32],
     ) -> crate::error::Result<Self> {
-        let key = crate::crypto::EcdsaSecret::parse(secret)?;
         Ok(EventSigner {
             vault_id: vault_id.into(),
             account: account.into(),
             serial,
             root_public: root_public.to_vec(),
-            own: key.public(),
-            key,
+            key: crate::crypto::EcdsaSecret::parse(secret)?,
             known: Default::default(),
         })
     }
 
     /// Is this a signature of the signer's own current key?
     pub(crate) fn signed_by_me(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.own.verify(message, signature)
+        self.key.public().verify(message, signature)
     }
 
     pub(crate) fn known(&self) -> Option<(i64, [u8; 32])> {

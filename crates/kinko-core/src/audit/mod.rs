@@ -123,7 +123,7 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
         by.serial,
         previous.as_ref().map(|d| &d[..]),
     );
-    let signature = by.key.sign(&message);
+    let signature = by.key.sign(&message)?;
     conn.prepare_cached("INSERT INTO audit_events (seq, at, actor, event, object, outcome, terminal, detail, leaf, signer, signer_serial, signature, signer_previous)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?.execute(params![
             seq,

@@ -213,7 +213,7 @@ impl SigningKeyPair {
 
 /// Sign a message with a stored ECDSA P-256 private key (DER-free, 64 bytes).
 pub fn ecdsa_sign(secret: &[u8; 32], message: &[u8]) -> Result<Vec<u8>> {
-    Ok(EcdsaSecret::parse(secret)?.sign(message))
+    EcdsaSecret::parse(secret)?.sign(message)
 }
 
 /// Check an ECDSA P-256 signature made by [`ecdsa_sign`].
@@ -222,39 +222,42 @@ pub fn ecdsa_verify(public: &[u8], message: &[u8], signature: &[u8]) -> bool {
 }
 
 /// An ECDSA P-256 private key parsed once, for signing many messages (a
-/// person's audit events). AWS-LC signs (its P-256 is several times faster
-/// than the pure-Rust one, which an action signing its event feels) and
-/// wipes the key when it frees it.
-pub struct EcdsaSecret(aws_lc_rs::signature::EcdsaKeyPair);
+/// person's audit events), with its public half for checking one's own
+/// signatures. AWS-LC signs (its P-256 is several times faster than the
+/// pure-Rust one, which an action signing its event feels) and wipes the
+/// key when it frees it.
+pub struct EcdsaSecret {
+    pair: aws_lc_rs::signature::EcdsaKeyPair,
+    public: EcdsaPublic,
+}
 
 impl EcdsaSecret {
     pub fn parse(secret: &[u8; 32]) -> Result<Self> {
-        let public = SigningKeyPair::public_of(secret)?;
-        aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+        let invalid = || Error::Crypto("not a valid ECDSA P-256 private key".into());
+        let public_bytes = SigningKeyPair::public_of(secret)?;
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             secret,
-            &public,
+            &public_bytes,
         )
-        .map(EcdsaSecret)
-        .map_err(|_| Error::Crypto("not a valid ECDSA P-256 private key".into()))
+        .map_err(|_| invalid())?;
+        let public = EcdsaPublic::parse(&public_bytes).ok_or_else(invalid)?;
+        Ok(EcdsaSecret { pair, public })
     }
 
     /// Sign as [`ecdsa_sign`] does (64 bytes, r || s).
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         // AWS-LC draws its own nonce; the generator argument is ring's.
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.0
+        self.pair
             .sign(&rng, message)
-            .expect("signing with a parsed P-256 key does not fail")
-            .as_ref()
-            .to_vec()
+            .map(|sig| sig.as_ref().to_vec())
+            .map_err(|_| Error::Crypto("ECDSA signing failed".into()))
     }
 
-    /// The public half (SEC1), to check one's own signatures with.
-    pub fn public(&self) -> EcdsaPublic {
-        use aws_lc_rs::signature::KeyPair;
-        EcdsaPublic::parse(self.0.public_key().as_ref())
-            .expect("a key pair's own public key parses")
+    /// The public half, to check one's own signatures with.
+    pub fn public(&self) -> &EcdsaPublic {
+        &self.public
     }
 }
 
