@@ -63,7 +63,14 @@ fn the_whole_life_of_a_contract_end() {
     v.approve();
     // Only the named executor executes.
     v.boss(&["disposal", "execute"]).code(4);
+    // A rekey killed before its rename left the new database beside the
+    // live one: the execution destroys it too.
+    let rekey_left = v.dir.join("kinko.db.rekey");
+    std::fs::write(&rekey_left, b"database pages under a newer key").unwrap();
+    std::fs::write(v.dir.join("kinko.db.rekey-journal"), b"journal").unwrap();
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    assert!(!rekey_left.exists());
+    assert!(!v.dir.join("kinko.db.rekey-journal").exists());
     // The executor cannot confirm; a handler cannot either.
     v.as_user("mika", &mika, &["disposal", "confirm"]).code(4);
     v.as_user("hana", &hana, &["disposal", "confirm"]).code(4);

@@ -612,3 +612,91 @@ fn a_disabled_persons_old_slot_opens_nothing_current() {
     v.as_user("sam", &sam, &["status"]).ok();
     v.boss(&["verify"]).ok();
 }
+
+/// A manager who left kept a copy of her keyslot and her password, so
+/// she still holds her signing key and the key of a document she held.
+/// After she was disabled, a handler still at the council helps her: she
+/// wraps the document's key to him and signs the grant as she always
+/// did, he puts the row in with a SQLCipher tool. Her certificate was
+/// revoked when she was disabled: a statement under it holds only if she
+/// made it before (her real grant to eri still does), so the forged one
+/// is tampering and he reads nothing.
+#[test]
+fn a_disabled_managers_kept_key_grants_nothing() {
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let eri = v.add("eri", "handler");
+    let mia = v.add("mia", "manager");
+    let sam = v.add("sam", "sysadmin");
+    let doc = v.import(&v.file("m.txt", SECRET), &[]);
+    let id: i64 = doc.parse().unwrap();
+    v.boss(&["grant", &doc, "--to", "mia"]).ok();
+    v.as_user("mia", &mia, &["grant", &doc, "--to", "eri"]).ok();
+    // What she keeps: her wrap, her serial, her slot's keys.
+    let (enc, ciphertext, uid) = wrap_of(&v, "mia", &mia, id);
+    let serial = v.cert_serial("mia", &mia);
+    let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
+    let keys = slots.unlock("mia", mia.as_bytes()).unwrap();
+
+    let hanas = row_key(&v, ("hana", &hana), "hana");
+
+    v.as_user("sam", &sam, &["account", "disable", "mia"]).ok();
+
+    let dek = crypto::hpke_unwrap(
+        &keys.hpke_secret,
+        &wrap_context(&slots.vault_id, &uid, "mia"),
+        &Wrapped { enc, ciphertext },
+    )
+    .expect("her kept wrap opens with her kept key");
+    let wrap =
+        crypto::hpke_wrap(&hanas, &wrap_context(&slots.vault_id, &uid, "hana"), &dek).unwrap();
+    let body = serde_json::json!({
+        "format": "kinko-grant v1",
+        "vault_id": slots.vault_id,
+        "document": crypto::hex(&uid),
+        "holder": "hana",
+        "wrap_sha256": crypto::hex(&crypto::sha256(&[wrap.enc.clone(), wrap.ciphertext.clone()].concat())),
+        "right": "grant",
+        "signer": "mia",
+        "signer_serial": serial,
+        "at": "2026-12-01T09:00:00.000000Z",
+    });
+    let statement = serde_json::to_vec(&body).unwrap();
+    let signature = crypto::ecdsa_sign(
+        &keys.sign_secret,
+        &[b"kinko grant v1\0".as_slice(), &statement].concat(),
+    )
+    .unwrap();
+    v.raw_db("hana", &hana)
+        .execute(
+            "INSERT INTO wraps (doc_id, holder, enc, ciphertext, granted_by, granted_at, statement, signature)
+             VALUES (?1, 'hana', ?2, ?3, 'mia', '2026-12-01T09:00:00.000000Z', ?4, ?5)",
+            rusqlite::params![id, wrap.enc, wrap.ciphertext, statement, signature],
+        )
+        .unwrap();
+    let r = v.as_user("hana", &hana, &["open", &doc, "--out", "-"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("revoked"), "{}", r.stderr);
+    assert!(!crate::contains(&r.stdout, SECRET));
+    let r = v.boss(&["verify"]).code(5);
+    assert!(r.stderr.contains("revoked"), "{}", r.stderr);
+    // What she granted while she worked here still holds.
+    let r = v.as_user("eri", &eri, &["open", &doc, "--out", "-"]).ok();
+    assert_eq!(r.stdout, SECRET);
+    v.boss(&["audit", "verify"]).ok();
+
+    // He deletes the revocation, and the forged grant opens; but the
+    // trail recorded the revocation and `audit verify` names it.
+    v.raw_db("hana", &hana)
+        .execute_batch(&format!(
+            "DELETE FROM revocation_kept WHERE serial = {serial};
+             DELETE FROM revocations WHERE serial = {serial};"
+        ))
+        .unwrap();
+    let r = v.boss(&["audit", "verify"]).code(5);
+    assert!(
+        r.stderr.contains(&format!("revoked certificate {serial}")),
+        "{}",
+        r.stderr
+    );
+}

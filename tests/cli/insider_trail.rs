@@ -34,14 +34,8 @@ fn trail_with_an_export() -> (TestVault, String) {
 
 /// Rewrite the trail as hana would, with her own key.
 fn as_hana(v: &TestVault, hana: &str, edit: impl FnOnce(&mut Vec<StoredEvent>)) {
+    let serial = v.cert_serial("hana", hana);
     let db = v.raw_db("hana", hana);
-    let serial: i64 = db
-        .query_row(
-            "SELECT max(serial) FROM certificates WHERE account = 'hana'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
     let (vault_id, secret) = own_signing_key(&v.dir, "hana", hana);
     let mut events = read_trail(&db);
     edit(&mut events);
@@ -378,4 +372,53 @@ fn a_completion_report_signed_by_an_insider_fails_the_officers_fingerprint() {
         )
         .code(5);
     assert!(r.stderr.contains("was signed with key"), "{}", r.stderr);
+}
+
+/// A manager who left kept her keyslot and password. After she was
+/// disabled, a handler helps her add a grant in her name at the end of
+/// the trail, signed and chained with her own kept key under her own
+/// certificate, as her next event would be. The disabling revoked that
+/// certificate: `verify` names the event signed under it afterwards.
+#[test]
+fn an_event_signed_with_a_revoked_certificate_shows() {
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let mia = v.add("mia", "manager");
+    let sam = v.add("sam", "sysadmin");
+    v.add("aki", "auditor");
+    let doc = v.import(&v.file("g.txt", SECRET), &[]);
+    v.boss(&["grant", &doc, "--to", "mia"]).ok();
+    v.as_user("mia", &mia, &["grant", &doc, "--to", "hana"])
+        .ok();
+    let (vault_id, secret) = own_signing_key(&v.dir, "mia", &mia);
+    let serial = v.cert_serial("mia", &mia);
+    v.as_user("sam", &sam, &["account", "disable", "mia"]).ok();
+    v.boss(&["audit", "verify"]).ok();
+
+    let db = v.raw_db("hana", &hana);
+    let mut events = read_trail(&db);
+    let revoked_at = events
+        .iter()
+        .position(|e| e.event.detail.contains(&format!("revoked={serial}:")))
+        .unwrap() as i64
+        + 1;
+    let mut forged = events
+        .iter()
+        .find(|e| e.event.actor == "mia" && e.event.event == "document.grant")
+        .unwrap()
+        .clone();
+    forged.event.at = events.last().unwrap().event.at.clone();
+    events.push(forged);
+    let me = Insider {
+        vault_id: &vault_id,
+        account: "mia",
+        serial,
+        secret: &secret,
+    };
+    write_trail(&db, &me, &events);
+    drop(db);
+    verify_reports(
+        &v,
+        &format!("is signed with certificate {serial}, which audit event {revoked_at} had revoked"),
+    );
 }

@@ -406,6 +406,17 @@ impl TestVault {
         kinko_test_support::raw_db(&self.dir, id, password)
     }
 
+    /// The serial of `id`'s newest certificate, read with their own keys.
+    pub fn cert_serial(&self, id: &str, password: &str) -> i64 {
+        self.raw_db(id, password)
+            .query_row(
+                "SELECT max(serial) FROM certificates WHERE account = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     /// Events in the trail, as JSON, read by the officer.
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.boss(&["--json", "audit", "log"])

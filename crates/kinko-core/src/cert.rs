@@ -195,6 +195,10 @@ pub(crate) fn current(
     let cert = load(conn, serial)?
         .ok_or_else(|| Error::tampered(format!("certificate {serial} of {account} vanished")))?;
     check_chain(conn, vault_id, root, &cert)?;
+    // A reset or a disabling revoked it: the person is not certified now.
+    if crate::revocation::is_revoked(conn, serial)? {
+        return Ok(None);
+    }
     Ok(Some(cert))
 }
 
@@ -212,6 +216,21 @@ pub(crate) fn by_serial(
         ))
     })?;
     check_chain(conn, vault_id, root, &cert)?;
+    Ok(cert)
+}
+
+/// The certificate a statement (its stored bytes) names as its signer's:
+/// [`by_serial`], and if it was revoked since, the statement must be one
+/// its holder made before (`revocation.rs`).
+pub(crate) fn of_statement(
+    conn: &Connection,
+    vault_id: &str,
+    root: &[u8],
+    serial: i64,
+    bytes: &[u8],
+) -> Result<Cert> {
+    let cert = by_serial(conn, vault_id, root, serial)?;
+    crate::revocation::check_statement(conn, serial, &cert.body.account, bytes)?;
     Ok(cert)
 }
 
@@ -253,12 +272,14 @@ fn check_chain(conn: &Connection, vault_id: &str, root: &[u8], cert: &Cert) -> R
     let entitled = parent.body.account == cert.body.issuer
         && parent.roles.has(crate::permission::Role::Officer)
         && root_signed(&parent);
-    if entitled && crypto::ecdsa_verify(&parent.sign_public, &message(&cert.bytes), &cert.signature)
+    if !entitled
+        || !crypto::ecdsa_verify(&parent.sign_public, &message(&cert.bytes), &cert.signature)
     {
-        Ok(())
-    } else {
-        Err(forged())
+        return Err(forged());
     }
+    // An officer's certificate revoked since vouches only for what it
+    // certified before.
+    crate::revocation::check_statement(conn, parent.body.serial, &parent.body.account, &cert.bytes)
 }
 
 /// The HPKE key Kinko may wrap a new document key to for `account`: the
@@ -454,9 +475,10 @@ mod tests {
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE certificates (serial INTEGER PRIMARY KEY, account TEXT NOT NULL, body BLOB NOT NULL, signature BLOB NOT NULL);",
-        )
+        c.execute_batch(&format!(
+            "PRAGMA foreign_keys = OFF; {}",
+            crate::db::SCHEMA_3_TABLES
+        ))
         .unwrap();
         c
     }

@@ -100,6 +100,18 @@ CREATE TABLE certificates (
     signature BLOB NOT NULL
 );
 CREATE INDEX certificates_account ON certificates(account, serial);
+-- Revoked certificates (revocation.rs): a reset, a disabling or a new
+-- certificate ends the old one; what it had signed before is kept, by
+-- digest, and the revoking event names the count and hash of that list.
+CREATE TABLE revocations (
+    serial  INTEGER PRIMARY KEY REFERENCES certificates(serial),
+    account TEXT NOT NULL
+);
+CREATE TABLE revocation_kept (
+    serial INTEGER NOT NULL REFERENCES revocations(serial),
+    digest BLOB NOT NULL,
+    PRIMARY KEY (serial, digest)
+) WITHOUT ROWID;
 "#;
 
 const SCHEMA: &str = r#"

@@ -187,12 +187,15 @@ pub(crate) fn custodian_dek(
 }
 
 /// Unwrap the acting person's copy of a document's DEK. No wrap means the
-/// document was never granted to them (or was revoked).
+/// document was never granted to them (or was revoked). The wrap must
+/// carry a grant someone entitled signed, under a certificate in force
+/// then: a wrap a leaver made with a key they kept is tampering.
 pub(crate) fn unwrap_own_dek(
     tx: &Transaction,
     ctx: &Ctx,
     doc: &DocRow,
 ) -> Result<Zeroizing<[u8; 32]>> {
+    check_own_grant(tx, ctx, doc)?;
     unwrap_dek(
         tx,
         &ctx.vault_id,
@@ -286,6 +289,30 @@ pub(crate) fn checked_set_aside(tx: &Transaction, ctx: &Ctx, account: &str) -> R
         docs.push(doc_id);
     }
     Ok(docs)
+}
+
+/// The acting person's wrap of `doc`, if they hold one, carries a valid
+/// signed grant.
+fn check_own_grant(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<()> {
+    type Row = (Vec<u8>, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+    let row: Option<Row> = tx
+        .prepare_cached(
+            "SELECT enc, ciphertext, statement, signature FROM wraps WHERE doc_id = ?1 AND holder = ?2",
+        )?
+        .query_row(params![doc.id, ctx.actor.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((enc, ciphertext, statement, signature)) = row else {
+        return Ok(());
+    };
+    let wrap = WrapRow {
+        uid: &doc.uid,
+        holder: &ctx.actor.id,
+        enc: &enc,
+        ciphertext: &ciphertext,
+    };
+    grant_holds(tx, ctx, &wrap, (statement, signature))
 }
 
 /// Does the signed grant of `wrap` hold, for this person's root?

@@ -170,7 +170,7 @@ pub(crate) fn check(
     {
         return Err(forged());
     }
-    let cert = crate::cert::by_serial(conn, vault_id, root, body.signer_serial)?;
+    let cert = crate::cert::of_statement(conn, vault_id, root, body.signer_serial, &bytes)?;
     if !cert.vouches(
         &body.signer,
         |roles| right.entitled(roles),

@@ -102,6 +102,15 @@ pub(crate) fn remove_leftovers(
     Ok(gone.len())
 }
 
+/// The new database a `rekey` killed before its rename left beside the
+/// live one (`Session::replace_database`), and its journal: whole pages
+/// under a key some copy of the keyslots file may still hold.
+pub(crate) fn remove_rekey_leftover(vault: &std::path::Path) -> Result<()> {
+    use crate::layout::DB_REKEY_FILE;
+    fsutil::remove_overwritten(&vault.join(DB_REKEY_FILE))?;
+    fsutil::remove_overwritten(&vault.join(format!("{DB_REKEY_FILE}-journal")))
+}
+
 pub(crate) fn leftovers(dir: &std::path::Path, known: &HashSet<String>) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {

@@ -40,6 +40,7 @@ pub mod parsers;
 pub mod permission;
 pub mod policy;
 pub mod rekey;
+pub mod revocation;
 pub mod roster;
 pub mod session;
 pub mod signed;

@@ -81,6 +81,7 @@ impl Session {
         work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
     ) -> Result<T> {
         let attempt = (|| {
+            self.follow_certificate()?;
             permission::check(&self.ctx.actor.roles, action)?;
             self.check_restriction(action)?;
             let tx = self
@@ -211,6 +212,18 @@ impl Session {
         self.ctx.actor.restriction = found.map(|(_, why)| why);
         self.notices = notices;
         Ok(())
+    }
+
+    /// The officer certified this person anew (new roles) while the
+    /// session was open, which revoked the certificate it signs with:
+    /// act from now on with what the new one says.
+    fn follow_certificate(&mut self) -> Result<()> {
+        match self.ctx.cert_serial {
+            Some(serial) if crate::revocation::is_revoked(&self.conn, serial)? => {
+                self.refresh_restriction()
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Take new slot secrets (the person's own new keys) for the rest of

@@ -95,7 +95,7 @@ pub(crate) fn check(
     {
         return Err(forged());
     }
-    let cert = crate::cert::by_serial(conn, vault_id, root, envelope.signer_serial)?;
+    let cert = crate::cert::of_statement(conn, vault_id, root, envelope.signer_serial, &bytes)?;
     let vouched = cert.vouches(
         &envelope.signer,
         |roles| roles.allow(claim.needs),
@@ -115,9 +115,10 @@ mod tests {
     #[test]
     fn a_statement_says_only_what_it_was_signed_over() {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE certificates (serial INTEGER PRIMARY KEY, account TEXT NOT NULL, body BLOB NOT NULL, signature BLOB NOT NULL);",
-        )
+        c.execute_batch(&format!(
+            "PRAGMA foreign_keys = OFF; {}",
+            crate::db::SCHEMA_3_TABLES
+        ))
         .unwrap();
         let root = crypto::SigningKeyPair::generate();
         let officer = crypto::SigningKeyPair::generate();

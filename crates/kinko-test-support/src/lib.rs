@@ -18,10 +18,27 @@ pub fn raw_db(vault: &Path, id: &str, password: &str) -> rusqlite::Connection {
     let keys = slots
         .unlock(id, password.as_bytes())
         .expect("the password opens the slot");
-    let conn = rusqlite::Connection::open(vault.join("kinko.db")).expect("the database opens");
-    conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&keys.db_key)))
-        .expect("the key is accepted");
-    conn
+    // The slot's key, else a new one waiting beside it (after a rekey or
+    // a disabling): an insider tries each, as Kinko does at sign-in.
+    let waiting = slots.pending_db_keys(id, &keys).expect("waiting keys open");
+    let candidates = waiting
+        .iter()
+        .map(|k| **k)
+        .chain(std::iter::once(keys.db_key));
+    for key in candidates {
+        let conn = rusqlite::Connection::open(vault.join("kinko.db")).expect("the database opens");
+        conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&key)))
+            .expect("the key is accepted");
+        if conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .is_ok()
+        {
+            return conn;
+        }
+    }
+    panic!("no key of {id}'s slot opens the database")
 }
 
 /// The vault's id and the signing key in `id`'s keyslot: what an insider

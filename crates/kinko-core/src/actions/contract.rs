@@ -182,6 +182,7 @@ impl Session {
             self.step(&plan, "keys", "sessions_removed", |tx, ctx| {
                 remove_all_sessions(ctx)?;
                 crate::backup::remove_stale_snapshots(&ctx.dir)?;
+                crate::integrity::remove_rekey_leftover(&ctx.dir)?;
                 // Files of killed imports or re-encryptions: ciphertext
                 // whose keys some copy might still hold.
                 crate::integrity::remove_leftovers(tx, &ctx.objects_dir()).map(drop)

@@ -137,6 +137,9 @@ impl Session {
             }
             let own = crate::cert::current(tx, &ctx.vault_id, &ctx.root_public, &ctx.actor.id)?
                 .ok_or_else(|| Error::tampered("your own certificate is missing"))?;
+            // The new certificate ends the old one; what that one signed
+            // before stays valid.
+            let revoked = crate::revocation::revoke_account(tx, id)?;
             let serial = crate::cert::issue(
                 tx,
                 &ctx.vault_id,
@@ -162,7 +165,10 @@ impl Session {
                     roles: info.roles.clone(),
                     fingerprint: shown.clone(),
                 },
-                format!("serial={serial} roles={} fingerprint={shown} ({compared})", info.roles),
+                with_revoked(
+                    format!("serial={serial} roles={} fingerprint={shown} ({compared})", info.roles),
+                    &revoked,
+                ),
             ))
         })
     }
@@ -236,6 +242,15 @@ fn candidate_keys(
     Ok((hpke, sign))
 }
 
+/// An event's detail with the certificates its action revoked.
+fn with_revoked(detail: String, revoked: &str) -> String {
+    if revoked.is_empty() {
+        detail
+    } else {
+        format!("{detail}; {revoked}")
+    }
+}
+
 fn normalise_fingerprint(text: &str) -> String {
     text.chars()
         .filter(char::is_ascii_hexdigit)
@@ -299,8 +314,11 @@ impl Session {
                     slots.slots.remove(&name);
                     slots.db_keys.remove(&name);
                     done.keyslots = Some(slots);
-                    done.detail =
-                        format!("disable; {grants} grants destroyed; the database gets a new key");
+                    let revoked = crate::revocation::revoke_account(tx, id)?;
+                    done.detail = with_revoked(
+                        format!("disable; {grants} grants destroyed; the database gets a new key"),
+                        &revoked,
+                    );
                 }
                 Lifecycle::Unlock => {
                     let mut state = crate::lockout::SigninState::load(&ctx.dir)?;
@@ -350,6 +368,7 @@ impl Session {
             }
             let issued = issue_credentials(ctx, id)?;
             let held = crate::document::set_aside_wraps(tx, id)?;
+            let revoked = crate::revocation::revoke_account(tx, id)?;
             tx.execute(
                 "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = NULL, must_change_password = 1, password_changed_at = ?4,
                  totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
@@ -364,7 +383,7 @@ impl Session {
             }
             let mut done = Done::ok(
                 NewAccount { id: id.to_string(), initial_password: password },
-                format!("reset; {held} documents await recovery"),
+                with_revoked(format!("reset; {held} documents await recovery"), &revoked),
             );
             done.keyslots = Some(slots);
             Ok(done)

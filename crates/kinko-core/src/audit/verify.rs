@@ -191,6 +191,7 @@ fn push_events(
         let signed = stored_signature(r)
             .map_err(|_| Error::tampered(format!("audit event {seq} has a damaged signature")))?;
         signatures.check(seq, &e, &leaf, signed)?;
+        signatures.note_revocations(seq, &e);
         rebuilt.push(leaf);
     }
     Ok(())
@@ -205,7 +206,8 @@ fn push_live_events(
 ) -> Result<()> {
     let pushed = push_events(conn, rebuilt, signatures);
     signatures.finish()?;
-    pushed
+    pushed?;
+    crate::revocation::check_recorded(conn, &signatures.revoked)
 }
 
 /// What an event's signature columns hold: signer, serial, signature and
@@ -246,6 +248,9 @@ struct Signatures<'a> {
     checked: u64,
     unsigned: u64,
     uncertified: u64,
+    /// Certificates revoked so far: serial → the revoking event, the
+    /// account and what the event says was kept.
+    revoked: std::collections::HashMap<i64, (i64, String, crate::revocation::Named)>,
 }
 
 /// A signer's chain: the digest their next event must link to, and their
@@ -308,6 +313,22 @@ impl<'a> Signatures<'a> {
             checked: 0,
             unsigned: 0,
             uncertified: 0,
+            revoked: Default::default(),
+        }
+    }
+
+    /// A reset, a disabling or a new certificate revokes the account's
+    /// earlier certificates: nothing may be signed under them after it.
+    fn note_revocations(&mut self, seq: i64, e: &super::Event) {
+        let revoking = e.outcome == super::event::OK
+            && (e.event == crate::permission::Action::AccountManage.event()
+                || e.event == crate::permission::Action::AccountCertify.event());
+        let Some(account) = e.object.strip_prefix("account:").filter(|_| revoking) else {
+            return;
+        };
+        for named in crate::revocation::named_in(&e.detail).unwrap_or_default() {
+            self.revoked
+                .insert(named.serial, (seq, account.to_string(), named));
         }
     }
 
@@ -379,6 +400,11 @@ impl<'a> Signatures<'a> {
         };
         self.certificates
             .key_of(serial, &signer, &problem("is signed"))?;
+        if let Some((revoked_at, _, _)) = self.revoked.get(&serial) {
+            return Err(forged(&format!(
+                "is signed with certificate {serial}, which audit event {revoked_at} had revoked"
+            )));
+        }
         let expected = self.chains.get(&signer).map(|c| c.digest);
         let follows = match (&expected, &previous) {
             (Some(d), Some(p)) => d[..] == p[..],
