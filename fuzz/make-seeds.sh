@@ -4,6 +4,9 @@
 # plan, a checkpoint, a return package, an inbox file, recipient keys), so
 # the fuzzer starts from inputs that pass each parser's first checks.
 # Run once after a format changes: bash fuzz/make-seeds.sh [path/to/kinko]
+# fuzz/corpus/statements is written by hand (a certificate, a statement, a
+# grant, a revocation detail: cells of the database, which kinko never
+# prints) and left alone here.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 kinko="${1:-$root/target/debug/kinko}"

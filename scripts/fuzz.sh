@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(object keyslots session backup package signed inbox recovery_code)
+[ ${#targets[@]} -eq 0 ] && targets=(object keyslots session backup package signed inbox recovery_code statements)
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz --version 0.13.2 -j2
 export RUSTC_BOOTSTRAP=1

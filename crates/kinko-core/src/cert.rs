@@ -78,7 +78,9 @@ impl Cert {
             && crypto::ecdsa_verify(&self.sign_public, message, signature)
     }
 
-    fn parse(bytes: Vec<u8>, signature: Vec<u8>) -> Result<Self> {
+    /// A stored certificate's bytes and signature, parsed (not yet
+    /// checked against its issuer: [`by_serial`], [`current`]).
+    pub(crate) fn parse(bytes: Vec<u8>, signature: Vec<u8>) -> Result<Self> {
         let body: CertBody = serde_json::from_slice(&bytes)
             .map_err(|_| Error::tampered("a stored certificate is not a Kinko certificate"))?;
         if body.format != FORMAT {

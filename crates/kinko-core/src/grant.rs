@@ -82,7 +82,7 @@ impl Right {
 /// What a wrap's statement says, as signed (compact JSON of this struct).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct GrantBody {
+pub(crate) struct GrantBody {
     format: String,
     vault_id: String,
     /// Hex of the document's uid (a new one after each re-encryption).
@@ -139,6 +139,14 @@ pub(crate) fn sign(signer: &Signer, wrap: &WrapRow, right: Right) -> Result<(Vec
     Ok((bytes, signature))
 }
 
+/// A stored grant's bytes, with the right it names, if they are a grant
+/// of this format.
+pub(crate) fn parse(bytes: &[u8]) -> Option<(GrantBody, Right)> {
+    let body: GrantBody = serde_json::from_slice(bytes).ok()?;
+    let right = Right::parse(&body.right)?;
+    (body.format == FORMAT).then_some((body, right))
+}
+
 /// A wrap row holds only if its statement is about exactly these bytes,
 /// this document and this holder, and was signed under a valid
 /// certificate whose roles give the right it names. Anything else was
@@ -160,10 +168,8 @@ pub(crate) fn check(
     let (Some(bytes), Some(signature)) = signed else {
         return Err(forged());
     };
-    let body: GrantBody = serde_json::from_slice(&bytes).map_err(|_| forged())?;
-    let right = Right::parse(&body.right).ok_or_else(forged)?;
-    if body.format != FORMAT
-        || body.vault_id != vault_id
+    let (body, right) = parse(&bytes).ok_or_else(forged)?;
+    if body.vault_id != vault_id
         || body.document != crypto::hex(wrap.uid)
         || body.holder != wrap.holder
         || body.wrap_sha256 != wrap_digest(wrap.enc, wrap.ciphertext)

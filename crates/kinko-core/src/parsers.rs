@@ -2,7 +2,8 @@
 //! (files on disk someone could edit, files handed over, tokens typed in):
 //! object files, keyslots, session tokens and files, backups and their
 //! archives, return packages and recipient keys, signed plans, reports,
-//! checkpoints and audit archives, inbox files and recovery codes.
+//! checkpoints and audit archives, inbox files and recovery codes, and
+//! the signed cells of the database (certificates, statements, grants).
 //!
 //! The coverage-guided fuzz targets in `fuzz/` call these, and a test
 //! replays every seed and every saved crash (`fuzz/corpus`,
@@ -18,7 +19,7 @@ use crate::backup::{read_archive, read_header, Entry};
 use crate::crypto::stream;
 use crate::keyslots::{KeySlots, SlotSecrets};
 use crate::package::{self, Open};
-use crate::{signed, token, vault};
+use crate::{cert, grant, revocation, signed, statement, token, vault};
 
 /// A target: its name (the fuzz target and corpus folder) and entry.
 pub type Target = (&'static str, fn(&[u8]));
@@ -33,6 +34,7 @@ pub const TARGETS: &[Target] = &[
     ("signed", signed),
     ("inbox", inbox),
     ("recovery_code", recovery_code),
+    ("statements", statements),
 ];
 
 /// An object file: the header, then the chunks under a fixed key (the
@@ -118,6 +120,21 @@ pub fn signed(data: &[u8]) {
         let _ = c.root_hash();
     }
     let _ = retention::verify_archive(data, None);
+}
+
+/// What an insider can write into the database's signed cells: a
+/// certificate (its key then checks a signature made of the same bytes),
+/// a statement envelope, a grant, and the revocation list a revoking
+/// event's detail names.
+pub fn statements(data: &[u8]) {
+    if let Ok(c) = cert::Cert::parse(data.to_vec(), data.to_vec()) {
+        let _ = c.vouches(&c.body.account, |_| true, data, data);
+    }
+    let _ = statement::parse(data);
+    let _ = grant::parse(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = revocation::named_in(text);
+    }
 }
 
 /// A file in the inbox (anyone able to write the folder can put one).

@@ -19,7 +19,7 @@ const FORMAT: &str = "kinko-statement v1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Envelope {
+pub(crate) struct Envelope {
     format: String,
     vault_id: String,
     kind: String,
@@ -31,6 +31,13 @@ struct Envelope {
 
 fn message(bytes: &[u8]) -> Vec<u8> {
     [b"kinko statement v1\0".as_slice(), bytes].concat()
+}
+
+/// A stored statement's bytes as a statement of this format, if they are.
+pub(crate) fn parse(bytes: &[u8]) -> Option<Envelope> {
+    serde_json::from_slice::<Envelope>(bytes)
+        .ok()
+        .filter(|e| e.format == FORMAT)
 }
 
 /// A signed statement as stored: its bytes and the signature over them.
@@ -87,12 +94,8 @@ pub(crate) fn check(
     let (Some(bytes), Some(signature)) = signed else {
         return Err(forged());
     };
-    let envelope: Envelope = serde_json::from_slice(&bytes).map_err(|_| forged())?;
-    if envelope.format != FORMAT
-        || envelope.vault_id != vault_id
-        || envelope.kind != claim.kind
-        || envelope.says != claim.says
-    {
+    let envelope = parse(&bytes).ok_or_else(forged)?;
+    if envelope.vault_id != vault_id || envelope.kind != claim.kind || envelope.says != claim.says {
         return Err(forged());
     }
     let cert = crate::cert::of_statement(conn, vault_id, root, envelope.signer_serial, &bytes)?;
