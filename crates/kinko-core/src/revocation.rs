@@ -113,12 +113,17 @@ fn statements_under(conn: &Connection, serial: i64) -> Result<Vec<[u8; 32]>> {
         let mut stmt = conn.prepare(query)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let bytes: Vec<u8> = r.get(0)?;
-            let names = serde_json::from_slice::<serde_json::Value>(&bytes)
+            // A cell of another type written outside Kinko holds no
+            // statement of anyone's: it must not stop a revocation.
+            let bytes = match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => continue,
+            };
+            let names = serde_json::from_slice::<serde_json::Value>(bytes)
                 .ok()
                 .and_then(|v| v.get(field).and_then(serde_json::Value::as_i64));
             if names == Some(serial) {
-                found.push(digest(&bytes));
+                found.push(digest(bytes));
             }
         }
     }
@@ -208,9 +213,12 @@ pub(crate) fn check_statement(
 /// (serial → the revoking event's number and account, from `verify`'s
 /// walk over the events): the same certificates, each kept set as its
 /// event hashed it.
+/// With events archived, a revocation whose event was archived cannot be
+/// checked against it (its event was checked when it was archived).
 pub(crate) fn check_recorded(
     conn: &Connection,
     named: &HashMap<i64, (i64, String, Named)>,
+    archived: bool,
 ) -> Result<()> {
     let stored: Vec<(i64, String)> = conn
         .prepare("SELECT serial, account FROM revocations ORDER BY serial")?
@@ -218,6 +226,9 @@ pub(crate) fn check_recorded(
         .collect::<rusqlite::Result<_>>()?;
     for (serial, account) in &stored {
         let Some((seq, by_event, n)) = named.get(serial) else {
+            if archived {
+                continue;
+            }
             return Err(Error::tampered(format!(
                 "the vault holds a revocation of certificate {serial} that no audit event made (written outside Kinko)"
             )));

@@ -115,12 +115,20 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
     // Signed by the person who acted, so nobody else can add, change or
     // move an event in their name without it showing (`verify`), and
     // linked to their previous event, which must be theirs.
-    let previous = previous_link(conn, by)?;
+    // A certificate revoked while this session was open (a reset, a new
+    // certificate committed since its last check) signs nothing more:
+    // the event is signed as by keys not certified, which `verify`
+    // accepts only for a refusal or one's own credentials.
+    let serial = match by.serial {
+        Some(s) if crate::revocation::is_revoked(conn, s)? => None,
+        s => s,
+    };
+    let previous = previous_link(conn, by, serial)?;
     let message = event::signed_bytes(
         &by.vault_id,
         &leaf,
         &by.account,
-        by.serial,
+        serial,
         previous.as_ref().map(|d| &d[..]),
     );
     let signature = by.key.sign(&message)?;
@@ -136,12 +144,12 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
             e.detail,
             leaf.to_vec(),
             by.account,
-            by.serial,
+            serial,
             signature,
             previous.map(|d| d.to_vec()),
         ],
     )?;
-    if by.serial.is_some() {
+    if serial.is_some() {
         by.set_known(seq, event::chain_digest(&message));
     }
     tree::append(conn, seq as u64 - 1, leaf)?;
@@ -165,8 +173,12 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
 /// closed: an event written in their name outside Kinko is never vouched
 /// for by their next signature, and nothing they do is recorded until
 /// the trail is put right.
-fn previous_link(conn: &Connection, by: &EventSigner) -> Result<Option<[u8; 32]>> {
-    if by.serial.is_none() {
+fn previous_link(
+    conn: &Connection,
+    by: &EventSigner,
+    serial_now: Option<i64>,
+) -> Result<Option<[u8; 32]>> {
+    if serial_now.is_none() {
         return Ok(None);
     }
     type Last = (i64, Vec<u8>, i64, Option<Vec<u8>>, Option<Vec<u8>>);
@@ -200,7 +212,7 @@ fn previous_link(conn: &Connection, by: &EventSigner) -> Result<Option<[u8; 32]>
         return Ok(Some(digest));
     }
     let signature = signature.unwrap_or_default();
-    let theirs = if Some(serial) == by.serial {
+    let theirs = if Some(serial) == serial_now {
         by.signed_by_me(&message, &signature)
     } else {
         let cert = crate::cert::by_serial(conn, &by.vault_id, &by.root_public, serial)?;

@@ -190,8 +190,9 @@ fn push_events(
         }
         let signed = stored_signature(r)
             .map_err(|_| Error::tampered(format!("audit event {seq} has a damaged signature")))?;
+        let serial = signed.serial;
         signatures.check(seq, &e, &leaf, signed)?;
-        signatures.note_revocations(seq, &e);
+        signatures.note_revocations(seq, &e, serial)?;
         rebuilt.push(leaf);
     }
     Ok(())
@@ -207,7 +208,7 @@ fn push_live_events(
     let pushed = push_events(conn, rebuilt, signatures);
     signatures.finish()?;
     pushed?;
-    crate::revocation::check_recorded(conn, &signatures.revoked)
+    crate::revocation::check_recorded(conn, &signatures.revoked, signatures.archived)
 }
 
 /// What an event's signature columns hold: signer, serial, signature and
@@ -275,7 +276,7 @@ struct Certificates<'a> {
     conn: &'a Connection,
     vault_id: &'a str,
     root_key: &'a [u8],
-    known: std::collections::HashMap<i64, (String, crypto::EcdsaPublic)>,
+    known: std::collections::HashMap<i64, (String, crypto::EcdsaPublic, crate::permission::Roles)>,
 }
 
 impl Certificates<'_> {
@@ -286,9 +287,10 @@ impl Certificates<'_> {
             let key = crypto::EcdsaPublic::parse(&cert.sign_public).ok_or_else(|| {
                 Error::tampered(format!("{problem}: its certificate has a damaged key"))
             })?;
-            self.known.insert(serial, (cert.body.account.clone(), key));
+            self.known
+                .insert(serial, (cert.body.account.clone(), key, cert.roles.clone()));
         }
-        let (account, key) = &self.known[&serial];
+        let (account, key, _) = &self.known[&serial];
         if account != signer {
             return Err(Error::tampered(format!(
                 "{problem}: it names a certificate of {account}, not of {signer}"
@@ -319,17 +321,34 @@ impl<'a> Signatures<'a> {
 
     /// A reset, a disabling or a new certificate revokes the account's
     /// earlier certificates: nothing may be signed under them after it.
-    fn note_revocations(&mut self, seq: i64, e: &super::Event) {
-        let revoking = e.outcome == super::event::OK
-            && (e.event == crate::permission::Action::AccountManage.event()
-                || e.event == crate::permission::Action::AccountCertify.event());
-        let Some(account) = e.object.strip_prefix("account:").filter(|_| revoking) else {
-            return;
+    /// Only someone whose certified roles allow the action revokes.
+    fn note_revocations(&mut self, seq: i64, e: &super::Event, serial: Option<i64>) -> Result<()> {
+        use crate::permission::Action;
+        let action = [Action::AccountManage, Action::AccountCertify]
+            .into_iter()
+            .find(|a| a.event() == e.event);
+        let (Some(action), Some(account)) = (action, e.object.strip_prefix("account:")) else {
+            return Ok(());
         };
-        for named in crate::revocation::named_in(&e.detail).unwrap_or_default() {
-            self.revoked
-                .insert(named.serial, (seq, account.to_string(), named));
+        if e.outcome != super::event::OK {
+            return Ok(());
         }
+        let Some(named) = crate::revocation::named_in(&e.detail) else {
+            return Ok(());
+        };
+        let entitled = serial
+            .and_then(|s| self.certificates.known.get(&s))
+            .is_some_and(|(_, _, roles)| roles.allow(action));
+        if !entitled {
+            return Err(Error::tampered(format!(
+                "audit event {seq} revokes a certificate but was not signed by someone entitled to {} (written outside Kinko)",
+                e.event
+            )));
+        }
+        for n in named {
+            self.revoked.insert(n.serial, (seq, account.to_string(), n));
+        }
+        Ok(())
     }
 
     /// Check the last signature of every chain; the lowest event whose
@@ -338,7 +357,7 @@ impl<'a> Signatures<'a> {
         let mut bad: Option<&Pending> = None;
         for chain in self.chains.values() {
             let p = &chain.last;
-            let (_, key) = &self.certificates.known[&p.serial];
+            let (_, key, _) = &self.certificates.known[&p.serial];
             self.checked += 1;
             if !key.verify(&p.message, &p.signature) && bad.is_none_or(|b| p.seq < b.seq) {
                 bad = Some(p);
