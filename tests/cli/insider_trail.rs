@@ -422,3 +422,46 @@ fn an_event_signed_with_a_revoked_certificate_shows() {
         &format!("is signed with certificate {serial}, which audit event {revoked_at} had revoked"),
     );
 }
+
+/// Hana revokes the officer's certificate by hand: at the end of the
+/// trail an `account.manage` event of her own naming it, signed and
+/// chained with her own key, and a revocation row. Only someone whose
+/// certificate allows managing accounts revokes: `verify` names the
+/// event; with the row, every certificate the officer issued stops
+/// holding, and everyone's next sign-in reports it as tampering.
+#[test]
+fn a_revocation_made_by_a_handler_shows() {
+    let (v, hana) = trail_with_an_export();
+    let officer: i64 = v
+        .raw_db("hana", &hana)
+        .query_row(
+            "SELECT max(serial) FROM certificates WHERE account = 'boss'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut at = 0;
+    as_hana(&v, &hana, |events| {
+        let mut forged = events.iter().find(|e| is_export(e)).unwrap().clone();
+        forged.event.event = "account.manage".into();
+        forged.event.object = "account:boss".into();
+        forged.event.detail =
+            format!("reset; revoked={officer}:0:00000000000000000000000000000000");
+        events.push(forged);
+        at = events.len();
+    });
+    verify_reports(
+        &v,
+        &format!("audit event {at} revokes a certificate but was not signed by someone entitled"),
+    );
+    v.raw_db("hana", &hana)
+        .execute(
+            "INSERT INTO revocations (serial, account) VALUES (?1, 'boss')",
+            [officer],
+        )
+        .unwrap();
+    verify_reports(
+        &v,
+        &format!("certificate {officer} of boss, which was revoked"),
+    );
+}
