@@ -160,10 +160,20 @@ pub(crate) fn unwrap_dek(
     holder: &str,
     secret: &[u8; 32],
 ) -> Result<Option<Zeroizing<[u8; 32]>>> {
-    let Some(wrap) = load_wrap(tx, doc.id, holder)? else {
-        return Ok(None);
-    };
-    let dek = crypto::hpke_unwrap(secret, &wrap_context(vault_id, &doc.uid, holder), &wrap)
+    load_wrap(tx, doc.id, holder)?
+        .map(|wrap| open_wrap(vault_id, doc, holder, secret, &wrap))
+        .transpose()
+}
+
+/// Open a wrap of `doc`'s key to `holder` with `secret`.
+fn open_wrap(
+    vault_id: &str,
+    doc: &DocRow,
+    holder: &str,
+    secret: &[u8; 32],
+    wrap: &Wrapped,
+) -> Result<Zeroizing<[u8; 32]>> {
+    let dek = crypto::hpke_unwrap(secret, &wrap_context(vault_id, &doc.uid, holder), wrap)
         .ok_or_else(|| Error::tampered(format!("the key to document {} does not open", doc.id)))?;
     let key: [u8; 32] = dek.as_slice().try_into().map_err(|_| {
         Error::tampered(format!(
@@ -171,7 +181,7 @@ pub(crate) fn unwrap_dek(
             doc.id
         ))
     })?;
-    Ok(Some(Zeroizing::new(key)))
+    Ok(Zeroizing::new(key))
 }
 
 /// The custodian's copy of document `doc`'s key, opened with the custodian
@@ -195,15 +205,15 @@ pub(crate) fn unwrap_own_dek(
     ctx: &Ctx,
     doc: &DocRow,
 ) -> Result<Zeroizing<[u8; 32]>> {
-    check_own_grant(tx, ctx, doc)?;
-    unwrap_dek(
-        tx,
+    let wrap = own_granted_wrap(tx, ctx, doc)?
+        .ok_or_else(|| Error::denied(format!("document {} has not been granted to you", doc.id)))?;
+    open_wrap(
         &ctx.vault_id,
         doc,
         &ctx.actor.id,
         &ctx.secrets.hpke_secret,
-    )?
-    .ok_or_else(|| Error::denied(format!("document {} has not been granted to you", doc.id)))
+        &wrap,
+    )
 }
 
 /// Wrap a DEK to `holder` (an account, or the custodian) and store it.
@@ -291,9 +301,9 @@ pub(crate) fn checked_set_aside(tx: &Transaction, ctx: &Ctx, account: &str) -> R
     Ok(docs)
 }
 
-/// The acting person's wrap of `doc`, if they hold one, carries a valid
-/// signed grant.
-fn check_own_grant(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<()> {
+/// The acting person's wrap of `doc`, if they hold one, once its signed
+/// grant is found to hold.
+fn own_granted_wrap(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<Option<Wrapped>> {
     type Row = (Vec<u8>, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<Row> = tx
         .prepare_cached(
@@ -304,7 +314,7 @@ fn check_own_grant(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<()> {
         })
         .optional()?;
     let Some((enc, ciphertext, statement, signature)) = row else {
-        return Ok(());
+        return Ok(None);
     };
     let wrap = WrapRow {
         uid: &doc.uid,
@@ -312,7 +322,8 @@ fn check_own_grant(tx: &Transaction, ctx: &Ctx, doc: &DocRow) -> Result<()> {
         enc: &enc,
         ciphertext: &ciphertext,
     };
-    grant_holds(tx, ctx, &wrap, (statement, signature))
+    grant_holds(tx, ctx, &wrap, (statement, signature))?;
+    Ok(Some(Wrapped { enc, ciphertext }))
 }
 
 /// Does the signed grant of `wrap` hold, for this person's root?

@@ -105,10 +105,11 @@ fn kept_hash(serial: i64, kept: &[[u8; 32]]) -> String {
     crypto::hex(&crypto::sha256(&m)[..16])
 }
 
-/// Every statement the vault holds that was signed under `serial`, as
-/// sorted digests of their stored bytes.
-fn statements_under(conn: &Connection, serial: i64) -> Result<Vec<[u8; 32]>> {
-    let mut found = Vec::new();
+/// Every statement the vault holds that was signed under one of
+/// `serials`, as sorted digests of their stored bytes, per serial (one
+/// pass over the statements).
+fn statements_under(conn: &Connection, serials: &[i64]) -> Result<HashMap<i64, Vec<[u8; 32]>>> {
+    let mut found: HashMap<i64, Vec<[u8; 32]>> = serials.iter().map(|s| (*s, Vec::new())).collect();
     for (query, field) in SOURCES {
         let mut stmt = conn.prepare(query)?;
         let mut rows = stmt.query([])?;
@@ -122,13 +123,15 @@ fn statements_under(conn: &Connection, serial: i64) -> Result<Vec<[u8; 32]>> {
             let names = serde_json::from_slice::<serde_json::Value>(bytes)
                 .ok()
                 .and_then(|v| v.get(field).and_then(serde_json::Value::as_i64));
-            if names == Some(serial) {
-                found.push(digest(bytes));
+            if let Some(kept) = names.and_then(|s| found.get_mut(&s)) {
+                kept.push(digest(bytes));
             }
         }
     }
-    found.sort_unstable();
-    found.dedup();
+    for kept in found.values_mut() {
+        kept.sort_unstable();
+        kept.dedup();
+    }
     Ok(found)
 }
 
@@ -144,9 +147,10 @@ pub(crate) fn revoke_account(conn: &Connection, account: &str) -> Result<String>
         )?
         .query_map([account], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    let mut kept_of = statements_under(conn, &serials)?;
     let mut named = Vec::new();
     for serial in serials {
-        let kept = statements_under(conn, serial)?;
+        let kept = kept_of.remove(&serial).unwrap_or_default();
         conn.execute(
             "INSERT INTO revocations (serial, account) VALUES (?1, ?2)",
             params![serial, account],
@@ -212,9 +216,9 @@ pub(crate) fn check_statement(
 /// Check the revocations the vault holds against those the trail names
 /// (serial → the revoking event's number and account, from `verify`'s
 /// walk over the events): the same certificates, each kept set as its
-/// event hashed it.
-/// With events archived, a revocation whose event was archived cannot be
-/// checked against it (its event was checked when it was archived).
+/// event hashed it. With events archived, a revocation whose event was
+/// archived cannot be checked against it (the event was checked before
+/// it was archived).
 pub(crate) fn check_recorded(
     conn: &Connection,
     named: &HashMap<i64, (i64, String, Named)>,

@@ -101,7 +101,13 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
     use kinko_core::audit::retention::{archive, verify_archive};
     let f = fixture(KdfProfile::Argon2id);
     let mut boss = f.officer();
-    boss.add_account("hana", "Hana", "handler").unwrap();
+    let hana = boss.add_account("hana", "Hana", "handler").unwrap();
+    drop(boss);
+    // A revocation among the events to be archived: a reset of someone
+    // certified (verify must not then miss its event).
+    f.activate("hana", &hana.initial_password);
+    let mut boss = f.officer();
+    boss.reset_account("hana").unwrap();
     boss.audit_checkpoint().unwrap();
     drop(boss);
     let id = vault_id(&f);

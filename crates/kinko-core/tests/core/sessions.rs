@@ -191,3 +191,23 @@ fn a_session_tells_what_its_person_may_do() {
     assert!(sam.allowed().contains(&"account.add"));
     assert!(!sam.allowed().iter().any(|a| a.starts_with("document.")));
 }
+
+/// A person's certificate revoked while their session is open (the
+/// officer resets them while the app is open): their next action is
+/// refused, and the refusal is not signed under the revoked certificate,
+/// so the trail still verifies.
+#[test]
+fn a_session_open_across_a_reset_signs_nothing_under_the_old_certificate() {
+    let f = fixture(KdfProfile::Argon2id);
+    let mut boss = f.officer();
+    let hana = boss.add_account("hana", "Hana", "handler").unwrap();
+    drop(boss);
+    let hana_pw = f.activate("hana", &hana.initial_password);
+    let mut open = f.sign_in("hana", &hana_pw);
+    open.list_documents().unwrap();
+    let mut boss = f.officer();
+    boss.reset_account("hana").unwrap();
+    assert!(open.list_documents().is_err());
+    drop(open);
+    boss.audit_verify(None).unwrap();
+}
