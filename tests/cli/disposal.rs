@@ -103,6 +103,43 @@ fn the_whole_life_of_a_contract_end() {
     };
     check(&report).ok();
     check(&v.work("report.json")).ok();
+    // The confirmer signed what they found with their own key (here the
+    // officer confirmed, so it is his key; certified by the root).
+    assert!(page.contains("確認者の署名：Officer（boss）"), "{page}");
+    let officer_key = v.boss(&["--json", "status"]).ok().json()["report_key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for file in [&report, &v.work("report.json")] {
+        let found = v
+            .run_env(
+                &[
+                    "--json",
+                    "verify-report",
+                    path(file),
+                    "--confirmer-key",
+                    &officer_key,
+                ],
+                &[("KINKO_VAULT", path(&nowhere))],
+            )
+            .ok()
+            .json();
+        assert_eq!(found["confirmer"]["account"], "boss", "{found}");
+        assert_eq!(found["confirmer"]["key_fingerprint"], officer_key.as_str());
+        assert_eq!(found["confirmer"]["certified_by"], "root");
+        let r = v
+            .run_env(
+                &[
+                    "verify-report",
+                    path(file),
+                    "--confirmer-key",
+                    &"0".repeat(64),
+                ],
+                &[("KINKO_VAULT", path(&nowhere))],
+            )
+            .code(5);
+        assert!(r.stderr.contains("was confirmed with key"), "{}", r.stderr);
+    }
     // Signed by this vault's key, and by no other.
     let status = v.boss(&["--json", "status"]).ok().json();
     let key = status["report_key_fingerprint"]
@@ -504,4 +541,69 @@ fn a_plan_without_a_date_takes_the_policys_days() {
     .ok();
     let twin = std::fs::read_to_string(dated.with_extension("json")).unwrap();
     assert!(twin.contains("2027-03-31"), "{twin}");
+}
+
+/// The executor, a manager, puts her own signed confirmation in place of
+/// the confirmer's (a manager's roles may confirm, and she writes the
+/// row's `confirmed_by` too): the plan the bureau approved names the
+/// officer as confirmer, so the report refuses and `verify` names the
+/// plan (exit 5); a confirmation deleted is refused the same way.
+#[test]
+fn a_confirmation_signed_by_the_executor_makes_no_report() {
+    use kinko_core::crypto;
+    let (v, mika, _, doc1, _) = contract();
+    v.plan("plan.html", &["--items", &doc1]);
+    v.approve();
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    v.boss(&["disposal", "confirm"]).ok();
+    let serial = v.cert_serial("mika", &mika);
+    let (_, secret) = kinko_test_support::own_signing_key(&v.dir, "mika", &mika);
+    let db = v.raw_db("mika", &mika);
+    let (id, stored): (i64, Vec<u8>) = db
+        .query_row(
+            "SELECT id, confirmation_statement FROM disposal_plans WHERE state = 'confirmed'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut statement: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+    statement["signer"] = "mika".into();
+    statement["signer_serial"] = serial.into();
+    let bytes = serde_json::to_vec(&statement).unwrap();
+    let signature = crypto::ecdsa_sign(
+        &secret,
+        &[b"kinko statement v1\0".as_slice(), &bytes].concat(),
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE disposal_plans SET confirmation_statement = ?1, confirmation_signature = ?2, confirmed_by = 'mika' WHERE id = ?3",
+        rusqlite::params![bytes, signature, id],
+    )
+    .unwrap();
+    drop(db);
+    let report = v.work("report.html");
+    let r = v
+        .boss(&["disposal", "report", "--out", path(&report)])
+        .code(5);
+    assert!(
+        r.stderr
+            .contains(&format!("the confirmer's signature of disposal plan {id}")),
+        "{}",
+        r.stderr
+    );
+    assert!(!report.exists());
+    let r = v.boss(&["verify"]).code(5);
+    let said = format!("{}{}", String::from_utf8_lossy(&r.stdout), r.stderr);
+    assert!(said.contains(&format!("disposal plan {id}")), "{said}");
+    // Deleted instead: refused the same way.
+    v.raw_db("mika", &mika)
+        .execute(
+            "UPDATE disposal_plans SET confirmation_statement = NULL, confirmation_signature = NULL, confirmed_by = 'boss' WHERE id = ?1",
+            [id],
+        )
+        .unwrap();
+    let r = v
+        .boss(&["disposal", "report", "--out", path(&report)])
+        .code(5);
+    assert!(r.stderr.contains("is missing"), "{}", r.stderr);
 }

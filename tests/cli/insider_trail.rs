@@ -357,10 +357,16 @@ fn a_completion_report_signed_by_an_insider_fails_the_officers_fingerprint() {
         .html("completion report", "<p>全て消去しました</p>\n")
         .unwrap();
     let forged = v.file("report.html", page.as_bytes());
+    // Its signature holds on its own, but it carries no seal of a
+    // confirmer (she holds no confirmer's key): exit 5 already.
     let r = v
-        .run_env(&["--json", "verify-report", forged.to_str().unwrap()], &[])
-        .ok();
-    assert_eq!(r.json()["signer"], "boss", "the file claims the officer");
+        .run_env(&["verify-report", forged.to_str().unwrap()], &[])
+        .code(5);
+    assert!(
+        r.stderr.contains("carries no signature of its confirmer"),
+        "{}",
+        r.stderr
+    );
     let officer = v.boss(&["--json", "status"]).ok().json()["report_key_fingerprint"]
         .as_str()
         .unwrap()

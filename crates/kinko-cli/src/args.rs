@@ -129,9 +129,12 @@ pub enum Command {
     /// Check a signed disposal plan or completion report, HTML or JSON (needs no vault).
     VerifyReport {
         file: PathBuf,
-        /// The vault's audit key fingerprint (`kinko status`): the file must be signed with it.
+        /// The signer's key fingerprint (the officer's, from `kinko status`): the file must be signed with it.
         #[arg(long)]
         key: Option<String>,
+        /// The confirmer's key fingerprint: a completion report must have been confirmed with it.
+        #[arg(long)]
+        confirmer_key: Option<String>,
     },
     /// Write the return package of the approved plan's documents for the bureau (officer).
     Return {

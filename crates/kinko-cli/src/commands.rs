@@ -156,9 +156,11 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         }
         Command::Audit(cmd) => crate::audit::run(&ui, g, cmd),
         Command::Disposal(cmd) => crate::disposal::run(&ui, g, cmd),
-        Command::VerifyReport { file, key } => {
-            crate::disposal::verify_report(&ui, &file, key.as_deref())
-        }
+        Command::VerifyReport {
+            file,
+            key,
+            confirmer_key,
+        } => crate::disposal::verify_report(&ui, &file, key.as_deref(), confirmer_key.as_deref()),
         Command::Return {
             out,
             recipient,

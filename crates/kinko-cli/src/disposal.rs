@@ -133,15 +133,16 @@ fn show_state(ui: &Ui, s: &PlanState) -> Out {
 }
 
 /// Check a signed plan or report with no vault.
-pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>) -> Out {
+pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>, confirmer_key: Option<&str>) -> Out {
     let bytes = read_input(file)?;
-    let c = kinko_core::signed::check(&bytes, key)?;
+    let found = kinko_core::disposal::confirmation::check_report(&bytes, key, confirmer_key)?;
+    let c = &found.signed;
     let signer = match (&c.signer, &c.signer_name) {
         (Some(id), Some(name)) => format!("{name} ({id})"),
         _ => ui.t("金庫の監査鍵", "the vault's audit key").to_string(),
     };
-    ui.show(&c, || {
-        format!(
+    ui.show(&found, || {
+        let mut line = format!(
             "{} {} ({} {}, {} {signer}, {} {})",
             ui.t(
                 "署名は正しく、改変はありません:",
@@ -153,7 +154,33 @@ pub fn verify_report(ui: &Ui, file: &Path, key: Option<&str>) -> Out {
             ui.t("署名者", "signed by"),
             ui.t("鍵の指紋", "key fingerprint"),
             c.key_fingerprint
-        )
+        );
+        if let Some(k) = &found.confirmer {
+            line.push_str(&format!(
+                "\n{} {} ({}), {} {}, {} {}, {} {} {}",
+                if k.carried_over {
+                    ui.t(
+                        "確認者の署名（移行前の確認、情報管理責任者が移行時に署名）:",
+                        "Confirmed (before the upgrade; carried over by the officer):",
+                    )
+                } else {
+                    ui.t(
+                        "確認者の署名も正しい:",
+                        "The confirmer's signature holds too:",
+                    )
+                },
+                k.name,
+                k.account,
+                ui.t("鍵の指紋", "key fingerprint"),
+                k.key_fingerprint,
+                ui.t("証明書の発行者", "certified by"),
+                k.certified_by,
+                ui.t("計画", "plan"),
+                k.plan,
+                k.audit_root
+            ));
+        }
+        line
     })
 }
 

@@ -100,6 +100,11 @@ impl Cert {
         })
     }
 
+    /// The certificate as stored: its signed bytes and the signature.
+    pub(crate) fn stored(&self) -> (&[u8], &[u8]) {
+        (&self.bytes, &self.signature)
+    }
+
     /// Do these public keys belong to this certificate?
     pub fn names_keys(&self, hpke_public: &[u8], sign_public: &[u8]) -> bool {
         self.hpke_public == hpke_public && self.sign_public == sign_public
@@ -239,12 +244,37 @@ pub(crate) fn of_statement(
 /// Every link up to the root: a valid signature by an issuer whose own
 /// certificate (an officer's) is valid, ending at the root key.
 fn check_chain(conn: &Connection, vault_id: &str, root: &[u8], cert: &Cert) -> Result<()> {
-    let forged = || {
-        Error::tampered(format!(
+    let parent = match cert.body.issuer.as_str() {
+        ROOT => None,
+        _ => cert
+            .body
+            .issuer_serial
+            .filter(|s| *s < cert.body.serial)
+            .map(|s| load(conn, s))
+            .transpose()?
+            .flatten(),
+    };
+    if !chain_holds(vault_id, root, cert, parent.as_ref()) {
+        return Err(Error::tampered(format!(
             "the certificate of {} (serial {}) was not signed by the officer or the vault's root key",
             cert.body.account, cert.body.serial
-        ))
-    };
+        )));
+    }
+    // An officer's certificate revoked since vouches only for what it
+    // certified before.
+    match parent {
+        Some(p) => {
+            crate::revocation::check_statement(conn, p.body.serial, &p.body.account, &cert.bytes)
+        }
+        None => Ok(()),
+    }
+}
+
+/// The chain rule on certificates in hand (no database: a report's seal
+/// carries them). It has two links only: the root certifies the officer,
+/// and only the officer's own root-signed certificate (`parent`)
+/// certifies anyone else.
+pub(crate) fn chain_holds(vault_id: &str, root: &[u8], cert: &Cert, parent: Option<&Cert>) -> bool {
     let root_signed = |c: &Cert| {
         c.body.vault_id == vault_id
             && c.body.issuer == ROOT
@@ -252,36 +282,20 @@ fn check_chain(conn: &Connection, vault_id: &str, root: &[u8], cert: &Cert) -> R
             && crypto::ecdsa_verify(root, &message(&c.bytes), &c.signature)
     };
     if cert.body.vault_id != vault_id {
-        return Err(forged());
+        return false;
     }
     if cert.body.issuer == ROOT {
-        return if root_signed(cert) {
-            Ok(())
-        } else {
-            Err(forged())
-        };
+        return root_signed(cert);
     }
-    // The rule has two links only: the root certifies the officer, and
-    // only the officer's own root-signed certificate certifies anyone.
-    let parent = cert
-        .body
-        .issuer_serial
-        .filter(|s| *s < cert.body.serial)
-        .map(|s| load(conn, s))
-        .transpose()?
-        .flatten()
-        .ok_or_else(forged)?;
-    let entitled = parent.body.account == cert.body.issuer
+    let Some(parent) = parent else {
+        return false;
+    };
+    cert.body.issuer_serial == Some(parent.body.serial)
+        && parent.body.serial < cert.body.serial
+        && parent.body.account == cert.body.issuer
         && parent.roles.has(crate::permission::Role::Officer)
-        && root_signed(&parent);
-    if !entitled
-        || !crypto::ecdsa_verify(&parent.sign_public, &message(&cert.bytes), &cert.signature)
-    {
-        return Err(forged());
-    }
-    // An officer's certificate revoked since vouches only for what it
-    // certified before.
-    crate::revocation::check_statement(conn, parent.body.serial, &parent.body.account, &cert.bytes)
+        && root_signed(parent)
+        && crypto::ecdsa_verify(&parent.sign_public, &message(&cert.bytes), &cert.signature)
 }
 
 /// The HPKE key Kinko may wrap a new document key to for `account`: the

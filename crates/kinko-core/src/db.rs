@@ -78,6 +78,8 @@ ALTER TABLE regrant_pending ADD COLUMN statement BLOB;
 ALTER TABLE regrant_pending ADD COLUMN signature BLOB;
 ALTER TABLE disposal_plans ADD COLUMN approval_statement BLOB;
 ALTER TABLE disposal_plans ADD COLUMN approval_signature BLOB;
+ALTER TABLE disposal_plans ADD COLUMN confirmation_statement BLOB;
+ALTER TABLE disposal_plans ADD COLUMN confirmation_signature BLOB;
 ALTER TABLE audit_checkpoints ADD COLUMN serial INTEGER;
 ALTER TABLE audit_checkpoints ADD COLUMN public_key BLOB;
 ALTER TABLE audit_events ADD COLUMN signer TEXT;
@@ -364,6 +366,10 @@ CREATE TABLE disposal_plans (
     confirmed_at   TEXT,
     completed_date TEXT,
     verification   TEXT,
+    -- The confirmer's signed statement of what they found
+    -- (disposal/confirmation.rs, kind "disposal confirmation").
+    confirmation_statement BLOB,
+    confirmation_signature BLOB,
     -- The audit tree's size when the disposal was confirmed (its signed
     -- checkpoint goes into the completion report).
     audit_size     INTEGER

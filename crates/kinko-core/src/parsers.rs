@@ -110,11 +110,11 @@ pub fn package(data: &[u8]) {
     let _ = package::read_secret(data);
 }
 
-/// Signed plans and reports (HTML or JSON), checkpoint files and signed
-/// audit archives.
+/// Signed plans and reports (HTML or JSON, with a completion report's
+/// confirmer's seal), checkpoint files and signed audit archives.
 pub fn signed(data: &[u8]) {
     let _ = signed::check(data, None);
-    let _ = signed::check(data, Some("00"));
+    let _ = crate::disposal::confirmation::check_report(data, None, Some("00"));
     if let Ok(c) = Checkpoint::from_json(data) {
         let _ = c.check_signature();
         let _ = c.root_hash();

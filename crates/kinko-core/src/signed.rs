@@ -199,6 +199,12 @@ pub fn check(bytes: &[u8], key: Option<&str>) -> Result<Checked> {
     Ok(checked)
 }
 
+/// The part of a signed HTML page the signature covers (everything
+/// before the signature line), if it carries one.
+pub(crate) fn html_body(text: &str) -> Option<&str> {
+    text.rfind(MARK).map(|at| &text[..at])
+}
+
 fn check_html(text: &str) -> Result<Checked> {
     let at = text
         .rfind(MARK)

@@ -21,15 +21,16 @@ const FORMAT: &str = "kinko-statement v1";
 #[serde(deny_unknown_fields)]
 pub(crate) struct Envelope {
     format: String,
-    vault_id: String,
-    kind: String,
-    says: serde_json::Value,
-    signer: String,
-    signer_serial: i64,
-    at: String,
+    pub vault_id: String,
+    pub kind: String,
+    pub says: serde_json::Value,
+    pub signer: String,
+    pub signer_serial: i64,
+    pub at: String,
 }
 
-fn message(bytes: &[u8]) -> Vec<u8> {
+/// What a statement's signature is over: its stored bytes, in context.
+pub(crate) fn message(bytes: &[u8]) -> Vec<u8> {
     [b"kinko statement v1\0".as_slice(), bytes].concat()
 }
 

@@ -218,6 +218,7 @@ fn sign_existing_facts(conn: &Connection, signer: &crate::grant::Signer) -> Resu
     }
     sign_roster_entries(conn, signer, &mut unsigned)?;
     sign_disposal_approvals(conn, signer, &mut unsigned)?;
+    sign_confirmations(conn, signer, &mut unsigned)?;
     Ok(unsigned)
 }
 
@@ -266,6 +267,42 @@ fn sign_disposal_approvals(
             unsigned.push(format!("disposal approval:{id} (withdrawn)"));
         } else {
             unsigned.push(format!("disposal approval:{id}"));
+        }
+    }
+    Ok(())
+}
+
+/// A plan confirmed before the upgrade has no confirmer's signature
+/// (nobody signed one then): the officer signs the confirmation as
+/// carried over when the trail shows it as it is stored, so its report can
+/// still be made (and says so); else it is left unsigned (named).
+fn sign_confirmations(
+    conn: &Connection,
+    signer: &crate::grant::Signer,
+    unsigned: &mut Vec<String>,
+) -> Result<()> {
+    use crate::disposal::confirmation;
+    let plans: Vec<(i64, String)> = conn
+        .prepare("SELECT id, verification FROM disposal_plans WHERE state IN ('confirmed', 'reported') ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, verification) in plans {
+        let items = serde_json::from_str::<Vec<serde_json::Value>>(&verification).map(|v| v.len());
+        let recorded = match items {
+            Ok(n) => trail_shows(
+                conn,
+                "disposal.confirm",
+                "disposal",
+                &format!("plan {id}: {n} items verified unreadable"),
+            )?,
+            Err(_) => false,
+        };
+        match confirmation::stored_says(conn, signer.vault_id, id) {
+            Ok((says, _)) if recorded => {
+                confirmation::sign(conn, signer, id, confirmation::CARRIED_OVER, says)?
+            }
+            Ok(_) | Err(Error::Tampered(_)) => unsigned.push(format!("disposal confirmation:{id}")),
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use crate::actor::Ctx;
 use crate::audit;
 use crate::audit::checkpoint::Checkpoint;
 use crate::db::meta;
+use crate::disposal::confirmation;
 use crate::disposal::returning::*;
 use crate::disposal::{load_current, require_state, *};
 use crate::error::{Error, Result};
@@ -434,6 +435,21 @@ impl Session {
                     plan.plan
                 ],
             )?;
+            // The confirmer's own signature of what they found, for 別添2.
+            confirmation::sign(
+                tx,
+                &ctx.signer()?,
+                plan.plan,
+                confirmation::KIND,
+                confirmation::says(
+                    plan.plan,
+                    &sha,
+                    &today.to_string(),
+                    &checks,
+                    audit.size,
+                    &audit.root,
+                ),
+            )?;
             let detail = format!("plan {}: {} items verified unreadable", plan.plan, checks.len());
             let s = plan_state(tx, plan, sha, "confirmed".into())?;
             Ok(Done::ok(s, detail))
@@ -464,6 +480,7 @@ impl Session {
                 .as_deref()
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .ok_or_else(|| Error::tampered("the completion date is missing"))?;
+            let seal = confirmation::seal(tx, ctx, plan.plan)?;
             let completion = Completion {
                 plan,
                 plan_sha256: sha,
@@ -476,6 +493,7 @@ impl Session {
                 completed_date,
                 checks: s.checks.clone(),
                 audit,
+                confirmation: Some(seal),
             };
             let signer = crate::signed::Signer::of(ctx)?;
             let html = signer.html("completion report", &forms::report_html(&completion))?;

@@ -302,6 +302,21 @@ impl Session {
                     Ok(()) => {}
                 }
             }
+            // Every confirmation must be the confirmer's own signature.
+            let confirmed: Vec<i64> = tx
+                .prepare("SELECT id FROM disposal_plans WHERE state IN ('confirmed', 'reported') ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for plan in confirmed {
+                match crate::disposal::confirmation::check_stored(tx, ctx, plan) {
+                    Err(Error::Tampered(problem)) => report.damaged.push(Damage {
+                        item: format!("disposal plan {plan}"),
+                        problem,
+                    }),
+                    Err(e) => return Err(e),
+                    Ok(_) => {}
+                }
+            }
             report.leftovers = leftovers(&ctx.objects_dir(), &known)?;
             let outcome = if report.is_intact() {
                 audit::OK

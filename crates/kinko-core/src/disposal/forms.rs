@@ -99,7 +99,7 @@ pub fn plan_html(plan: &Plan, sha256: &str) -> String {
     let title = "本業務に係る情報の返却又は廃棄若しくは抹消に係る作業実施計画書";
     let body = format!(
         "{}{NOTES}<p>2　全ての作業が完了する予定日</p>\n<p>　　{}</p>\n\
-         <p class=\"seal\">計画番号 {}／計画の SHA-256：{}／Kinko の監査鍵で署名（kinko verify-report で確認できます）</p>\n",
+         <p class=\"seal\">計画番号 {}／計画の SHA-256：{}／作成者の個人鍵で署名（kinko verify-report で確認できます）</p>\n",
         table(plan),
         wareki::format(plan.planned_date),
         plan.plan,
@@ -112,6 +112,30 @@ pub fn plan_html(plan: &Plan, sha256: &str) -> String {
         &plan.council,
         "本業務において貴局から受領した情報及び作成された情報については、下記のとおり返却又は廃棄若しくは抹消する予定です。",
         &body,
+    )
+}
+
+/// Who confirmed, as the report's seal says (the seal itself follows as
+/// a comment line inside the signed part).
+fn confirmer_line(c: &Completion) -> String {
+    let Some(found) = c
+        .confirmation
+        .as_ref()
+        .and_then(|s| s.check(&c.audit.vault_id, Some(c)).ok())
+    else {
+        return String::new();
+    };
+    let by = if found.carried_over {
+        "（移行前の確認を情報管理責任者が移行時に署名）".to_string()
+    } else {
+        String::new()
+    };
+    format!(
+        "確認者の署名：{}（{}）{by}、鍵の指紋 {}、証明書の発行者 {}<br>",
+        esc(&found.name),
+        esc(&found.account),
+        esc(&found.key_fingerprint),
+        esc(&found.certified_by),
     )
 }
 
@@ -135,7 +159,7 @@ pub fn report_html(c: &Completion) -> String {
         "{}{NOTES}<p>2　全ての作業が完了した日</p>\n<p>　　{}</p>\n\
          <p class=\"seal\">計画番号 {}（SHA-256：{}）／承認：{}（{}）／実施：{}（{}）／確認：{}（{}）<br>\
          確認結果：{}<br>監査ログ：{} 件、ルートハッシュ {}（{} 署名）<br>\
-         Kinko の監査鍵で署名（kinko verify-report で確認できます）</p>\n",
+         {}作成者の個人鍵で署名（kinko verify-report で確認できます）</p>\n{}",
         table(&c.plan),
         wareki::format(c.completed_date),
         c.plan.plan,
@@ -150,6 +174,8 @@ pub fn report_html(c: &Completion) -> String {
         c.audit.size,
         esc(&c.audit.root),
         esc(&era_time(&c.audit.at)),
+        confirmer_line(c),
+        c.confirmation.as_ref().map(|s| s.html_line()).unwrap_or_default(),
     );
     page(
         "別添2",

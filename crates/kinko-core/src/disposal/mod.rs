@@ -18,6 +18,7 @@
 //!
 //! The audit trail survives disposal and still verifies (E6).
 
+pub mod confirmation;
 pub mod forms;
 pub mod returning;
 
@@ -147,6 +148,34 @@ pub struct Completion {
     pub checks: Vec<ItemCheck>,
     /// The audit tree when the disposal was confirmed.
     pub audit: Checkpoint,
+    /// The confirmer's own signature of what they found (reports made
+    /// before schema 3 carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Seal>,
+}
+
+/// A certificate as a seal carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedCert {
+    /// Base64 of the certificate's signed bytes and of its signature.
+    pub body: String,
+    pub signature: String,
+}
+
+/// The confirmer's signed statement with what checks it offline
+/// (`confirmation` signs, seals and checks it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seal {
+    /// Base64 of the statement's bytes and of its signature.
+    pub statement: String,
+    pub signature: String,
+    /// The signer's certificate, then its issuer's (none when the root
+    /// issued it).
+    pub certificates: Vec<SealedCert>,
+    /// Base64 of the vault's root public key.
+    pub root_public: String,
 }
 
 /// What `disposal report` hands back.
