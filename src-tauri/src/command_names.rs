@@ -7,6 +7,7 @@
     "about",
     "create_vault",
     "sign_in",
+    "upgrade_vault",
     "sign_out",
     "lock",
     "touch",

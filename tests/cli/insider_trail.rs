@@ -344,7 +344,8 @@ fn a_checkpoint_signed_by_an_insider_is_refused() {
 }
 
 /// Hana writes a completion report (別添2) and signs it in the officer's
-/// name with her own key. The file's signature holds on its own, but the
+/// name with her own key. The file's signature holds on its own, but it
+/// carries no confirmer's signature (exit 5 with no key given), and the
 /// bureau checks it against the officer's key fingerprint (registered
 /// from the plan it approved): exit 5, naming the key that signed it.
 #[test]

@@ -22,9 +22,16 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The fixture, copied into a fresh temporary vault directory.
 fn schema2_vault() -> TestVault {
+    fixture_vault("vault-schema2")
+}
+
+/// The fixture `name`, copied into a fresh temporary vault directory.
+fn fixture_vault(name: &str) -> TestVault {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("vault");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vault-schema2");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     copy_dir(&fixture, &dir);
     // Git keeps no empty directory: the vault's empty ones come back.
     for sub in ["inbox", "sessions", "objects"] {
@@ -39,7 +46,13 @@ fn schema2_vault() -> TestVault {
 
 /// The fixture's recovery code (a test credential: README.md beside it).
 fn recovery_code() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vault-schema2.recovery");
+    recovery_code_of("vault-schema2")
+}
+
+fn recovery_code_of(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(format!("{name}.recovery"));
     std::fs::read_to_string(path).unwrap().trim().to_string()
 }
 
@@ -164,4 +177,32 @@ fn a_schema_3_made_by_hand_is_refused() {
         .unwrap();
     let r = v.boss(&["list"]).code(5);
     assert!(r.stderr.contains("upgrade"), "{}", r.stderr);
+}
+
+/// A vault whose whole-vault disposal was confirmed under the release of
+/// 2026-12-01, before anyone signed confirmations: at the upgrade the
+/// officer signs the confirmation the trail recorded, and the report made
+/// afterwards carries it as carried over, checked with no vault.
+#[test]
+fn a_disposal_confirmed_before_the_upgrade_is_carried_over_and_reported() {
+    let name = "vault-schema2-disposed";
+    let v = fixture_vault(name);
+    let report = upgrade(&v, "boss", OFFICER_PW, &recovery_code_of(name))
+        .ok()
+        .json();
+    assert_eq!(report["unsigned"], serde_json::json!([]), "{report}");
+    v.boss(&["verify"]).ok();
+    let out = v.work("report.html");
+    v.boss(&["disposal", "report", "--out", out.to_str().unwrap()])
+        .ok();
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert!(page.contains("完了報告書"), "{page}");
+    for file in ["report.html", "report.json"] {
+        let checked = v
+            .boss(&["--json", "verify-report", v.work(file).to_str().unwrap()])
+            .ok()
+            .json();
+        assert_eq!(checked["confirmer"]["carried_over"], true, "{checked}");
+        assert_eq!(checked["confirmer"]["account"], "boss", "{checked}");
+    }
 }

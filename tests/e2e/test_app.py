@@ -9,6 +9,7 @@ Run with tests/e2e/run.sh (it starts Xvfb and tauri-driver)."""
 import os
 import pathlib
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -724,6 +725,43 @@ class CouncilLife(unittest.TestCase):
         finally:
             shipped.terminate()
             shipped.wait(10)
+
+    def test_19_a_vault_of_the_earlier_release_is_upgraded_in_the_window(self):
+        """Issue 14: a vault the release of 2026-12-01 made (the fixture)
+        opens in the window on the upgrade screen; the officer upgrades it
+        with the recovery code and then signs in as usual."""
+        fixture = REPO / "tests/fixtures/vault-schema2"
+        old = WORK / "old-vault"
+        shutil.copytree(fixture, old)
+        for sub in ("inbox", "sessions", "objects"):
+            (old / sub).mkdir(exist_ok=True)
+        code = (REPO / "tests/fixtures/vault-schema2.recovery").read_text().strip()
+        self.w.quit()
+        w = CouncilLife.w = Session(DRIVER, APP, ["--vault", str(old)])
+        w.wait("#signin")
+        w.type("#user", "boss")
+        w.type("#password", OFFICER_PW)
+        w.click("#signin-submit")
+        w.wait("#upgrade")
+        self.assertIn("以前の版", self.message())
+        self.shot("upgrade")
+        w.type("#upgrade-password", OFFICER_PW)
+        w.type("#upgrade-recovery-code", "0000-0000")
+        w.click("#upgrade-form-submit")
+        w.wait_text("#message", "recovery code")
+        w.type("#upgrade-password", OFFICER_PW)
+        w.type("#upgrade-recovery-code", code)
+        w.click("#upgrade-form-submit")
+        w.wait("#upgraded")
+        self.assertEqual(w.text("#upgraded-awaiting").strip(), "hana, mika")
+        self.assertEqual(w.text("#upgraded-set-aside").strip(), "2")
+        self.shot("upgraded")
+        w.click("#upgraded-signin")
+        w.wait("#signin")
+        w.type("#user", "boss")
+        w.type("#password", OFFICER_PW)
+        w.click("#signin-submit")
+        w.wait_text("header #who", "boss")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,10 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 // The types are generated from the Rust types the commands return
 // (src-tauri/src/page_types.rs): none is copied here by hand.
 import type {
-  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, UpgradeReport, ViewInfo, ViewKind,
 } from './generated/types';
 export type {
-  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, ViewInfo, ViewKind,
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, UpgradeReport, ViewInfo, ViewKind,
 };
 
 export const api = {
@@ -18,6 +18,8 @@ export const api = {
   createVault: (req: { officer_id: string; officer_name: string; council: string; password: string }) =>
     invoke<{ vault_id: string; recovery_code: string }>('create_vault', { req }),
   signIn: (id: string, password: string, totp: string | null) => invoke<Me>('sign_in', { id, password, totp }),
+  upgradeVault: (id: string, password: string, totp: string | null, recoveryCode: string) =>
+    invoke<UpgradeReport>('upgrade_vault', { id, password, totp, recoveryCode }),
   signOut: () => invoke<void>('sign_out'),
   lock: () => invoke<boolean>('lock'),
   touch: () => invoke<void>('touch'),

@@ -56,6 +56,9 @@ pub enum Error {
     Tampered(String),
     #[error("unsupported format: {0}")]
     Unsupported(String),
+    /// An earlier release made the vault: its officer upgrades it first.
+    #[error("{0}")]
+    NeedsUpgrade(String),
     #[error("the source file changed while it was being imported: {0}")]
     SourceChanged(String),
     #[error("database error: {0}")]
@@ -103,6 +106,7 @@ impl Error {
             Error::Denied(_) => "denied",
             Error::Tampered(_) => "tampered",
             Error::Unsupported(_) => "unsupported",
+            Error::NeedsUpgrade(_) => "needs_upgrade",
             Error::SourceChanged(_) => "source_changed",
             Error::Database(_) => "database",
             Error::AuditWrite(_) => "audit_write",
@@ -189,6 +193,7 @@ pub fn lead(code: &str) -> Lead {
         "denied" => ("この操作は許可されていません（記録されました）。必要なら情報取扱管理担当者または情報管理責任者に相談してください。", "You are not permitted to do this (the attempt is recorded). Ask the handling manager or the officer if you need it."),
         "tampered" => ("改ざんまたは破損を検出しました。操作を中止し、直ちに情報管理責任者に報告してください。", "Tampering or damage was detected. Stop and report it to the Information Management Officer at once."),
         "unsupported" => ("この操作には対応していません。続く説明をご覧ください。", "This is not supported. See the detail."),
+        "needs_upgrade" => ("この金庫は以前の版の Kinko で作られました。情報管理責任者が回復コードで一度だけ更新すると、使えるようになります。", "An earlier Kinko made this vault. Once its Information Management Officer upgrades it with the recovery code, it opens again."),
         "source_changed" => ("取込み中に元のファイルが変わりました。ファイルを閉じてからもう一度受領してください。", "The file changed while it was being received. Close it and receive it again."),
         "database" => ("金庫のデータベースでエラーが起きました。もう一度お試しください。続く場合は情報管理責任者に報告してください。", "The vault's database failed. Try again; if it persists, report it to the officer."),
         "audit_write" => ("監査ログに記録できなかったため、操作を取り消しました。情報管理責任者に報告してください。", "The audit trail could not be written, so nothing was done. Report it to the officer."),
@@ -219,6 +224,7 @@ mod tests {
             Error::Denied("x".into()),
             Error::Tampered("x".into()),
             Error::Unsupported("x".into()),
+            Error::NeedsUpgrade("x".into()),
             Error::SourceChanged("x".into()),
             Error::Database("x".into()),
             Error::AuditWrite("x".into()),

@@ -419,7 +419,7 @@ pub(crate) fn open_signed_in(
     let (mut conn, mut secrets) = open_database(vault, id, secrets)?;
     check_keyslots_match(&conn, vault)?;
     if db::schema_version(&conn)? == 2 {
-        return Err(Error::Unsupported(
+        return Err(Error::NeedsUpgrade(
             "this vault was made by an earlier Kinko: its Information Management Officer upgrades it once (kinko upgrade, with the recovery code)".into(),
         ));
     }

@@ -31,6 +31,7 @@ use crate::permission::{Role, Roles};
 
 /// What the upgrade did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UpgradeReport {
     pub officer: String,
     /// Accounts that must choose a new password and be certified.

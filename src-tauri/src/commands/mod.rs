@@ -21,6 +21,7 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         start::about,
         start::create_vault,
         start::sign_in,
+        start::upgrade_vault,
         start::sign_out,
         start::lock,
         start::touch,

@@ -171,6 +171,27 @@ pub async fn sign_in(
     Ok(who)
 }
 
+/// Upgrade a vault an earlier release made (the officer, once, with the
+/// recovery code); the page signs in afterwards as usual.
+#[tauri::command]
+pub async fn upgrade_vault(
+    state: State<'_, AppState>,
+    id: String,
+    password: Zeroizing<String>,
+    totp: Option<String>,
+    recovery_code: Zeroizing<String>,
+) -> Reply<kinko_core::upgrade::UpgradeReport> {
+    let password = kinko_core::Password::new(password.to_string());
+    let vault = kinko_core::Vault::open_on_terminal(&state.vault)?;
+    Ok(vault.upgrade(
+        id.trim(),
+        &password,
+        totp.as_deref(),
+        recovery_code.trim(),
+        &terminal(),
+    )?)
+}
+
 #[tauri::command(async)]
 pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
     let mut session = state

@@ -21,6 +21,19 @@ export type AppStatus = { vault: string, exists: boolean,
  * Why an existing vault cannot be opened (damage, a newer format).
  */
 problem: string | null, me: Me | null, };
+export type UpgradeReport = { officer: string, 
+/**
+ * Accounts that must choose a new password and be certified.
+ */
+awaiting_certification: Array<string>, 
+/**
+ * Document keys set aside for `account recover` once certified.
+ */
+set_aside: number, 
+/**
+ * Wraps the trail does not show, left unsigned (`document:holder`).
+ */
+unsigned: Array<string>, };
 export type CommandError = { code: string, lead: Lead, message: string, 
 /**
  * The input field the refusal is about (`origin`, `birth_date` …),

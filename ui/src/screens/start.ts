@@ -1,7 +1,7 @@
 // First run, sign-in, the lock screen, and the steps a new person is led
 // through: a new password, then a one-time-code enrolment with a QR code.
 
-import { api, type Me } from '../api';
+import { api, type Me, type UpgradeReport } from '../api';
 import { button, el, field, input } from '../dom';
 import { t } from '../i18n';
 import { qrPath } from '../logic';
@@ -71,6 +71,7 @@ function signInForm(c: StartCtx, id: string, fixedId: boolean, done: (who: Me) =
     } catch (e) {
       pw.value = '';
       code.value = '';
+      if ((e as { code?: string }).code === 'needs_upgrade') upgradeVault(c, user.value);
       c.fail(e);
     }
   }, t(c.lang, 'signIn'),
@@ -81,6 +82,43 @@ function signInForm(c: StartCtx, id: string, fixedId: boolean, done: (who: Me) =
 export function signIn(c: StartCtx): void {
   c.show(el('h1', {}, t(c.lang, 'signIn')), signInForm(c, '', false, (who) => c.signedIn(who)),
     c.langButton(() => signIn({ ...c, lang: c.lang === 'ja' ? 'en' : 'ja' })));
+}
+
+/// A vault an earlier release made: the officer upgrades it here, once,
+/// with the recovery code (the core refuses anyone else).
+function upgradeVault(c: StartCtx, id: string): void {
+  const user = input('upgrade-user', { autocomplete: 'username' });
+  user.value = id;
+  const pw = input('upgrade-password', { type: 'password', autocomplete: 'current-password' });
+  const code = input('upgrade-totp', { inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6' });
+  const recovery = input('upgrade-recovery-code', { autocomplete: 'off', spellcheck: 'false' });
+  c.show(el('div', { id: 'upgrade' },
+    el('h1', {}, t(c.lang, 'upgradeTitle')),
+    el('p', {}, t(c.lang, 'upgradeIntro')),
+    form('upgrade-form', async () => {
+      try {
+        const done = await api.upgradeVault(user.value, pw.value, code.value.trim() || null, recovery.value);
+        pw.value = recovery.value = '';
+        upgraded(c, done);
+      } catch (e) {
+        pw.value = '';
+        code.value = '';
+        c.fail(e);
+      }
+    }, t(c.lang, 'upgrade'),
+    field(t(c.lang, 'id'), user), field(t(c.lang, 'password'), pw), field(t(c.lang, 'totp'), code),
+    field(t(c.lang, 'recoveryCodeField'), recovery)),
+    button(t(c.lang, 'toSignIn'), 'upgrade-back', () => c.switchUser(), 'quiet')));
+}
+
+function upgraded(c: StartCtx, done: UpgradeReport): void {
+  const list = (items: string[]): string => (items.length ? items.join(', ') : '-');
+  c.show(el('div', { id: 'upgraded' },
+    el('h1', {}, t(c.lang, 'upgradedTitle')),
+    el('p', {}, `${t(c.lang, 'upgradedAwaiting')}: `, el('span', { id: 'upgraded-awaiting' }, list(done.awaiting_certification))),
+    el('p', {}, `${t(c.lang, 'upgradedSetAside')}: `, el('span', { id: 'upgraded-set-aside' }, String(done.set_aside))),
+    el('p', {}, `${t(c.lang, 'upgradedUnsigned')}: `, el('span', { id: 'upgraded-unsigned' }, list(done.unsigned))),
+    button(t(c.lang, 'toSignIn'), 'upgraded-signin', () => c.switchUser())));
 }
 
 export function lockScreen(c: StartCtx, id: string, unlocked: (who: Me) => void): void {
