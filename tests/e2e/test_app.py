@@ -748,7 +748,10 @@ class CouncilLife(unittest.TestCase):
         w.type("#upgrade-password", OFFICER_PW)
         w.type("#upgrade-recovery-code", "0000-0000")
         w.click("#upgrade-form-submit")
-        w.wait_text("#message", "recovery code")
+        # The sign-in's own lead already speaks of the recovery code: wait
+        # for the refusal of this one, or the next typing races the answer
+        # (which clears the password field).
+        w.wait_text("#message", "does not belong")
         w.type("#upgrade-password", OFFICER_PW)
         w.type("#upgrade-recovery-code", code)
         w.click("#upgrade-form-submit")
