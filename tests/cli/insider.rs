@@ -488,13 +488,7 @@ fn a_roster_entry_added_by_hand_lets_no_grant() {
         assert_eq!(r.code, 5, "{}", r.stderr);
         assert!(r.stderr.contains("roster entry of eri"), "{}", r.stderr);
         v.boss(&["roster", "list"]).code(5);
-        let wraps: i64 = v
-            .raw_db("hana", &hana)
-            .query_row("SELECT count(*) FROM wraps WHERE holder = 'eri'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(wraps, 0);
+        assert_eq!(v.wraps_of(("hana", &hana), "eri"), 0);
     }
 }
 
@@ -685,14 +679,22 @@ fn a_disabled_managers_kept_key_grants_nothing() {
     assert_eq!(r.stdout, SECRET);
     v.boss(&["audit", "verify"]).ok();
 
-    // He deletes the revocation, and the forged grant opens; but the
-    // trail recorded the revocation and `audit verify` names it.
+    // He deletes the revocation. The trail recorded it: the open is
+    // tampering at once, and `audit verify` names it too.
     v.raw_db("hana", &hana)
         .execute_batch(&format!(
             "DELETE FROM revocation_kept WHERE serial = {serial};
              DELETE FROM revocations WHERE serial = {serial};"
         ))
         .unwrap();
+    let r = v.as_user("hana", &hana, &["open", &doc, "--out", "-"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("revoked certificate {serial}")),
+        "{}",
+        r.stderr
+    );
+    assert!(!crate::contains(&r.stdout, SECRET));
     let r = v.boss(&["audit", "verify"]).code(5);
     assert!(
         r.stderr.contains(&format!("revoked certificate {serial}")),

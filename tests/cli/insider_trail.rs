@@ -343,6 +343,116 @@ fn a_checkpoint_signed_by_an_insider_is_refused() {
     }
 }
 
+/// The auditor aki kept her signing key when she left. After she was
+/// disabled (which revoked her certificate) she signs a checkpoint of the
+/// trail as it now stands, which holds the revocation: refused, naming
+/// the revoking event. A checkpoint of the trail as it stood before, the
+/// same key's true word about the past, still checks.
+#[test]
+fn a_checkpoint_signed_after_the_signers_revocation_is_refused() {
+    use kinko_core::audit::checkpoint::Checkpoint;
+    use kinko_core::crypto;
+    let (v, _) = trail_with_an_export();
+    let serial = v.cert_serial("aki", AUDITOR_PW);
+    let (_, secret) = own_signing_key(&v.dir, "aki", AUDITOR_PW);
+    let public = crypto::SigningKeyPair::public_of(&secret).unwrap();
+    let before = v.work("before.json");
+    v.boss(&["audit", "checkpoint", "--out", before.to_str().unwrap()])
+        .ok();
+    v.boss(&["account", "disable", "aki"]).ok();
+    let after = v.work("after.json");
+    v.boss(&["audit", "checkpoint", "--out", after.to_str().unwrap()])
+        .ok();
+    let as_aki = |file: &std::path::Path| {
+        let mut c = Checkpoint::from_json(&std::fs::read(file).unwrap()).unwrap();
+        c.made_by = "aki".into();
+        c.serial = Some(serial);
+        c.public_key = crypto::b64(&public);
+        c.signature =
+            crypto::b64(&crypto::ecdsa_sign(&secret, &c.signed_bytes().unwrap()).unwrap());
+        v.file("aki.json", &c.to_json())
+    };
+    let r = v
+        .boss(&[
+            "audit",
+            "verify",
+            "--checkpoint",
+            as_aki(&after).to_str().unwrap(),
+        ])
+        .code(5);
+    assert!(
+        r.stderr.contains(&format!("certificate {serial} of aki"))
+            && r.stderr.contains("had revoked"),
+        "{}",
+        r.stderr
+    );
+    v.boss(&[
+        "audit",
+        "verify",
+        "--checkpoint",
+        as_aki(&before).to_str().unwrap(),
+    ])
+    .ok();
+}
+
+/// A system administrator who was disabled kept his signing key. Someone
+/// with the files cuts the end of the trail and, to pass the cut off as a
+/// restore from a backup (which whoever saw more is told of, not refused),
+/// adds a `vault.restore` event in his name, signed and chained with his
+/// kept key. The trail still holds the disabling that revoked his
+/// certificate: the officer's next sign-in refuses.
+#[test]
+fn a_restore_signed_after_the_signers_revocation_is_not_believed() {
+    let v = TestVault::new();
+    let hana = v.add("hana", "handler");
+    let sam = v.add("sam", "sysadmin");
+    v.as_user("sam", &sam, &["account", "list"]).ok();
+    let (vault_id, secret) = own_signing_key(&v.dir, "sam", &sam);
+    let serial = v.cert_serial("sam", &sam);
+    v.boss(&["account", "disable", "sam"]).ok();
+    let doc = v.import(&v.file("t.txt", SECRET), &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    v.boss(&["list"]).ok();
+
+    let db = v.raw_db("hana", &hana);
+    let mut events = read_trail(&db);
+    let revoked_at = events
+        .iter()
+        .position(|e| e.event.detail.contains(&format!("revoked={serial}:")))
+        .unwrap()
+        + 1;
+    events.truncate(revoked_at);
+    let mut restore = events
+        .iter()
+        .rev()
+        .find(|e| e.signer.as_deref() == Some("sam") && e.serial.is_some())
+        .unwrap()
+        .clone();
+    restore.event.event = "vault.restore".into();
+    restore.event.object = "vault".into();
+    restore.event.outcome = "ok".into();
+    restore.event.detail = "restored from vault.kbk".into();
+    restore.event.at = kinko_core::audit::now();
+    events.push(restore);
+    let me = Insider {
+        vault_id: &vault_id,
+        account: "sam",
+        serial,
+        secret: &secret,
+    };
+    write_trail(&db, &me, &events);
+    drop(db);
+    let r = v.boss(&["list"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "certificate {serial}, which audit event {revoked_at} had revoked"
+        )),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Hana writes a completion report (別添2) and signs it in the officer's
 /// name with her own key. The file's signature holds on its own, but it
 /// carries no confirmer's signature (exit 5 with no key given), and the

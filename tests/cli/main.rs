@@ -12,6 +12,7 @@ mod documents;
 mod errors;
 mod incidents;
 mod insider;
+mod insider_state;
 mod insider_trail;
 mod permissions;
 mod rosters;
@@ -407,6 +408,18 @@ impl TestVault {
     }
 
     /// The serial of `id`'s newest certificate, read with their own keys.
+    /// How many key wraps `holder` has, read as `reader` (id, password)
+    /// with the database key.
+    pub fn wraps_of(&self, reader: (&str, &str), holder: &str) -> i64 {
+        self.raw_db(reader.0, reader.1)
+            .query_row(
+                "SELECT count(*) FROM wraps WHERE holder = ?1",
+                [holder],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
     pub fn cert_serial(&self, id: &str, password: &str) -> i64 {
         self.raw_db(id, password)
             .query_row(

@@ -203,7 +203,7 @@ pub(crate) fn current(
         .ok_or_else(|| Error::tampered(format!("certificate {serial} of {account} vanished")))?;
     check_chain(conn, vault_id, root, &cert)?;
     // A reset or a disabling revoked it: the person is not certified now.
-    if crate::revocation::is_revoked(conn, serial)? {
+    if crate::revocation::is_revoked(conn, serial, account)? {
         return Ok(None);
     }
     Ok(Some(cert))
@@ -490,13 +490,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(&format!(
-            "PRAGMA foreign_keys = OFF; {}",
-            crate::db::SCHEMA_3_TABLES
-        ))
-        .unwrap();
-        c
+        crate::db::in_memory_for_tests()
     }
 
     fn subject<'a>(id: &'a str, roles: &'a str, k: &'a (Vec<u8>, Vec<u8>)) -> Subject<'a> {

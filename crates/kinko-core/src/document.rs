@@ -633,6 +633,12 @@ pub(crate) fn use_export_approval(
         },
         (statement, signature),
     )?;
+    // Its record of use is a row; the trail keeps the export that used it.
+    if let Some(seq) = crate::trail_facts::approval_used(tx, id, approval)? {
+        return Err(Error::tampered(format!(
+            "the export approval {reference} of document {id} was used by audit event {seq}, but the vault holds it as unused (changed outside Kinko)"
+        )));
+    }
     tx.execute(
         "UPDATE export_approvals SET used_by = ?2, used_at = ?3 WHERE id = ?1",
         params![approval, ctx.actor.id, audit::now()],

@@ -48,6 +48,7 @@ pub mod statement;
 pub mod status_report;
 pub mod time;
 pub mod token;
+pub(crate) mod trail_facts;
 pub mod upgrade;
 pub mod vault;
 pub mod viewer;

@@ -302,9 +302,11 @@ fn stored_settings(conn: &Connection) -> Result<serde_json::Value> {
 }
 
 /// Sign the stored settings as the vault's policy (the officer, after
-/// every change, at `init` and at the upgrade).
-pub(crate) fn sign_settings(conn: &Connection, signer: &crate::grant::Signer) -> Result<()> {
+/// every change, at `init` and at the upgrade); returns the statement,
+/// which a change's event names (`trail_facts.rs`).
+pub(crate) fn sign_settings(conn: &Connection, signer: &crate::grant::Signer) -> Result<Vec<u8>> {
     let s = crate::statement::sign(signer, "policy", stored_settings(conn)?)?;
+    let statement = s.bytes.clone();
     for (k, v) in [
         ("policy_statement", s.bytes),
         ("policy_signature", s.signature),
@@ -314,7 +316,7 @@ pub(crate) fn sign_settings(conn: &Connection, signer: &crate::grant::Signer) ->
             params![k, v],
         )?;
     }
-    Ok(())
+    Ok(statement)
 }
 
 /// The stored settings must be the ones the officer signed: a setting
@@ -356,6 +358,7 @@ pub(crate) fn check_signed(
     if *seen == Some(digest) {
         return Ok(());
     }
+    let statement = signed.0.clone().unwrap_or_default();
     crate::statement::check(
         conn,
         vault_id,
@@ -369,6 +372,9 @@ pub(crate) fn check_signed(
         },
         signed,
     )?;
+    // An earlier policy the officer signed is still a valid statement:
+    // the trail says which one is current.
+    crate::trail_facts::check_policy_current(conn, &statement)?;
     *seen = Some(digest);
     Ok(())
 }

@@ -178,13 +178,80 @@ pub(crate) fn revoke_account(conn: &Connection, account: &str) -> Result<String>
     })
 }
 
-/// Has certificate `serial` been revoked?
-pub(crate) fn is_revoked(conn: &Connection, serial: i64) -> Result<bool> {
-    Ok(conn
+/// Has certificate `serial` of `account` been revoked? The vault's rows
+/// say so, and the trail is asked too (`trail_facts.rs`): a revocation
+/// the trail shows but the rows no longer hold was deleted outside Kinko,
+/// which is tampering at once, not only at the next `audit verify`.
+pub(crate) fn is_revoked(conn: &Connection, serial: i64, account: &str) -> Result<bool> {
+    let stored = conn
         .prepare_cached("SELECT 1 FROM revocations WHERE serial = ?1")?
         .query_row([serial], |_| Ok(()))
         .optional()?
-        .is_some())
+        .is_some();
+    if stored {
+        return Ok(true);
+    }
+    match revoked_by(conn, serial, account)? {
+        Some(seq) => Err(Error::tampered(format!(
+            "audit event {seq} revoked certificate {serial} of {account}, but the vault no longer holds that revocation (deleted outside Kinko)"
+        ))),
+        None => Ok(false),
+    }
+}
+
+/// The event of the trail that revoked certificate `serial` of
+/// `account`, if the vault still holds it: a reset, a disabling or a new
+/// certificate of that account naming the serial, by someone whose
+/// certificate allows it as far as the rows tell. A revocation forged by
+/// anyone else is left to `verify`, which names it; its signature is
+/// `verify`'s to check too (this is the use, not the audit).
+pub(crate) fn revoked_by(conn: &Connection, serial: i64, account: &str) -> Result<Option<i64>> {
+    use crate::permission::Action;
+    let object = format!("account:{account}");
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.seq, e.detail, e.actor, c.body FROM audit_events e
+         JOIN certificates c ON c.serial = e.signer_serial
+         WHERE e.object = ?1 AND e.event = ?2 AND e.outcome = 'ok' AND e.signer = e.actor
+         ORDER BY e.seq",
+    )?;
+    let mut first: Option<i64> = None;
+    for action in [Action::AccountManage, Action::AccountCertify] {
+        let mut rows = stmt.query(params![object, action.event()])?;
+        while let Some(r) = rows.next()? {
+            let (seq, detail, actor): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let names = named_in(&detail).is_some_and(|n| n.iter().any(|n| n.serial == serial));
+            if names && signer_may(r.get_ref(3)?.as_bytes().ok(), &actor, action) {
+                first = Some(first.map_or(seq, |f| f.min(seq)));
+            }
+        }
+    }
+    Ok(first)
+}
+
+/// Does a stored certificate body name `actor` with roles that allow
+/// `action`? (Read as JSON here: the certificate module builds on this
+/// one.)
+fn signer_may(body: Option<&[u8]>, actor: &str, action: crate::permission::Action) -> bool {
+    let Some(v) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) else {
+        return false;
+    };
+    let roles = v.get("roles").and_then(serde_json::Value::as_str);
+    v.get("account").and_then(serde_json::Value::as_str) == Some(actor)
+        && roles
+            .and_then(|r| crate::permission::Roles::parse(r).ok())
+            .is_some_and(|r| r.allow(action))
+}
+
+/// Was certificate `serial` of `account` revoked before event `seq` (a
+/// statement dated by its place in the trail: a checkpoint's size, an
+/// event's number)?
+pub(crate) fn revoked_before(
+    conn: &Connection,
+    serial: i64,
+    account: &str,
+    seq: i64,
+) -> Result<Option<i64>> {
+    Ok(revoked_by(conn, serial, account)?.filter(|r| *r < seq))
 }
 
 /// May a statement signed under `serial` (its stored bytes) be believed?
@@ -196,7 +263,7 @@ pub(crate) fn check_statement(
     account: &str,
     bytes: &[u8],
 ) -> Result<()> {
-    if !is_revoked(conn, serial)? {
+    if !is_revoked(conn, serial, account)? {
         return Ok(());
     }
     let kept = conn

@@ -290,7 +290,9 @@ pub(crate) fn check_may_receive(
             "{person} is being removed from the handler roster"
         )));
     }
-    Ok(())
+    // The end of an entry and a waiting removal are rows: the trail
+    // keeps the events that made them.
+    crate::trail_facts::check_roster_current(tx, "handler", person, true)
 }
 
 pub(crate) fn parse_fields(json: Option<String>) -> Result<Option<RosterFields>> {
@@ -311,6 +313,7 @@ pub(crate) fn current_entries(tx: &Transaction, ctx: &crate::actor::Ctx) -> Resu
         .map(|id| {
             check_entry(tx, ctx, id)?;
             let (row, _) = load_entry(tx, id)?;
+            crate::trail_facts::check_roster_current(tx, &row.roster, &row.person, false)?;
             Ok(Entry {
                 roster: row.roster.parse()?,
                 person: row.person,

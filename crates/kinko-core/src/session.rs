@@ -219,7 +219,9 @@ impl Session {
     /// act from now on with what the new one says.
     fn follow_certificate(&mut self) -> Result<()> {
         match self.ctx.cert_serial {
-            Some(serial) if crate::revocation::is_revoked(&self.conn, serial)? => {
+            Some(serial)
+                if crate::revocation::is_revoked(&self.conn, serial, &self.ctx.actor.id)? =>
+            {
                 self.refresh_restriction()
             }
             _ => Ok(()),
@@ -424,6 +426,7 @@ pub(crate) fn open_signed_in(
         ));
     }
     db::check_schema(&conn)?;
+    db::add_missing_indexes(&conn)?;
     let facts = VaultFacts::read(&conn, &vault_id)?;
     let sealed_before_certificates = check_anchor(&conn, &facts, id, &secrets)?;
     if sealed_before_certificates {

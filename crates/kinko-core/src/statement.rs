@@ -118,12 +118,7 @@ mod tests {
 
     #[test]
     fn a_statement_says_only_what_it_was_signed_over() {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(&format!(
-            "PRAGMA foreign_keys = OFF; {}",
-            crate::db::SCHEMA_3_TABLES
-        ))
-        .unwrap();
+        let c = crate::db::in_memory_for_tests();
         let root = crypto::SigningKeyPair::generate();
         let officer = crypto::SigningKeyPair::generate();
         let serial = crate::cert::issue(

@@ -77,6 +77,7 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     tx.execute_batch(db::SCHEMA_2_TO_3)?;
     tx.execute_batch(db::SCHEMA_3_TABLES)?;
+    db::add_missing_indexes(&tx)?;
     // Every event so far is unsigned (schema 2): the tree must still be
     // whole before the officer signs anything on its word.
     audit::verify::verify_trail(&tx, u.vault_id, &root.public, None, None)?;

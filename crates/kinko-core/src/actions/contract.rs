@@ -385,11 +385,15 @@ impl Session {
             let (plan, sha, state) = load_current(tx)?;
             require_state(&state, &["executed"], "confirm")?;
             check_approval(tx, ctx, plan.plan)?;
-            let executed_by: String = tx.query_row(
+            let executed_by: Option<String> = tx.query_row(
                 "SELECT executed_by FROM disposal_plans WHERE id = ?1",
                 [plan.plan],
                 |r| r.get(0),
             )?;
+            // The row is checked against the trail's execute event, so
+            // rewriting it cannot make the executor their own witness.
+            let executed_by =
+                crate::trail_facts::executor_of(tx, plan.plan, executed_by.as_deref())?;
             if ctx.actor.id == executed_by {
                 return Err(Error::denied(
                     "the person who executed the disposal cannot also confirm it",
@@ -463,6 +467,8 @@ impl Session {
             require_state(&state, &["confirmed", "reported"], "report")?;
             check_approval(tx, ctx, plan.plan)?;
             let s = plan_state(tx, plan.clone(), sha.clone(), state)?;
+            let executed_by =
+                crate::trail_facts::executor_of(tx, plan.plan, s.executed_by.as_deref())?;
             let confirmed_at = s.confirmed_at.clone().unwrap_or_default();
             // The tree as it stood when the disposal was confirmed.
             let size: Option<i64> = tx.query_row(
@@ -486,7 +492,7 @@ impl Session {
                 plan_sha256: sha,
                 approved_ref: s.approved_ref.clone().unwrap_or_default(),
                 approved_date: s.approved_date.clone().unwrap_or_default(),
-                executed_by: s.executed_by.clone().unwrap_or_default(),
+                executed_by,
                 executed_at: s.executed_at.clone().unwrap_or_default(),
                 confirmed_by: s.confirmed_by.clone().unwrap_or_default(),
                 confirmed_at,

@@ -243,7 +243,7 @@ impl Session {
             let mut approval = None;
             if doc.personal_data {
                 let (approval_id, reference) = use_export_approval(tx, ctx, &doc)?;
-                detail = format!("personal data; approval ref={reference}");
+                detail = crate::trail_facts::approval_used_detail(approval_id, &reference);
                 approval = Some(approval_id);
             }
             Ok(Done::ok((doc, dek, approval), detail))
@@ -267,7 +267,7 @@ impl Session {
             Action::DocumentOpen.event(),
             &object(id),
             outcome,
-            &format!("{e}; the export approval was returned"),
+            &crate::trail_facts::approval_returned_detail(approval, &e.to_string()),
         );
         let returned = self
             .conn

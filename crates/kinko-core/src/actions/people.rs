@@ -624,8 +624,12 @@ impl Session {
     pub fn policy_set(&mut self, key: &str, value: &str) -> Result<()> {
         self.perform(Action::PolicySet, &format!("policy:{key}"), |tx, ctx| {
             let old = store(tx, key, value)?;
-            sign_settings(tx, &ctx.signer()?)?;
-            Ok(Done::ok((), format!("{key}: {old} -> {}", value.trim())))
+            let statement = sign_settings(tx, &ctx.signer()?)?;
+            let change = format!("{key}: {old} -> {}", value.trim());
+            Ok(Done::ok(
+                (),
+                crate::trail_facts::policy_detail(&change, &statement),
+            ))
         })?;
         // The copy beside the keyslots follows the committed policy, never
         // a value that was rolled back.

@@ -281,6 +281,17 @@ impl Checkpoint {
                 if cert.sign_public != public || !entitled {
                     return Err(forged());
                 }
+                // Made with a key kept past its certificate's revocation:
+                // the trail it vouches for already held the revocation.
+                let size = i64::try_from(self.size).unwrap_or(i64::MAX);
+                if let Some(r) =
+                    crate::revocation::revoked_before(conn, serial, &self.made_by, size + 1)?
+                {
+                    return Err(Error::tampered(format!(
+                        "the checkpoint of {} events made {} is signed with certificate {serial} of {}, which audit event {r} had revoked",
+                        self.size, self.at, self.made_by
+                    )));
+                }
             }
             None => {
                 if public != meta(conn, "audit_public")? {

@@ -120,7 +120,7 @@ fn insert(conn: &Connection, e: &Event, by: &EventSigner) -> Result<i64> {
     // the event is signed as by keys not certified, which `verify`
     // accepts only for a refusal or one's own credentials.
     let serial = match by.serial {
-        Some(s) if crate::revocation::is_revoked(conn, s)? => None,
+        Some(s) if crate::revocation::is_revoked(conn, s, &by.account)? => None,
         s => s,
     };
     let previous = previous_link(conn, by, serial)?;

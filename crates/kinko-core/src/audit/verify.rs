@@ -617,5 +617,12 @@ pub(crate) fn entitled_event(
     if !vouched {
         return Err(not_entitled());
     }
+    // A key kept past its certificate's revocation signs nothing after it.
+    if let Some(r) = crate::revocation::revoked_before(conn, serial, &signer, seq)? {
+        return Err(Error::tampered(format!(
+            "audit event {seq} ({}) is signed with certificate {serial}, which audit event {r} had revoked",
+            e.event
+        )));
+    }
     Ok(e)
 }

@@ -395,12 +395,7 @@ mod tests {
     }
 
     fn vault() -> Vault {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(&format!(
-            "PRAGMA foreign_keys = OFF; {}",
-            crate::db::SCHEMA_3_TABLES
-        ))
-        .unwrap();
+        let conn = crate::db::in_memory_for_tests();
         let root = SigningKeyPair::generate();
         let key = SigningKeyPair::generate();
         let serial = cert::issue(
