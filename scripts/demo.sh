@@ -23,7 +23,6 @@ KINKO_PASSWORD="$officer_pw" "$kinko" init --officer kanri --name "管理 責任
 
 step "サインイン / sign in (session token)"
 eval "$(KINKO_PASSWORD="$officer_pw" "$kinko" --user kanri login)"
-export KINKO_SESSION
 
 step "情報取扱者を追加 / add a handler"
 handler_pw=$("$kinko" --json account add tanaka --name "田中 花子" --role handler | sed -n 's/.*"initial_password": "\(.*\)".*/\1/p')

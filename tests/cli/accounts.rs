@@ -92,6 +92,111 @@ fn lockout_after_repeated_failures_and_unlock_by_sysadmin() {
         .any(|e| e["event"] == "account.manage" && e["detail"] == "unlock"));
 }
 
+/// Issue 15: sixteen processes guess hana's password at once (threshold
+/// 5). Each guess is counted before its password is checked, under one
+/// lock, so no more than five are checked; the rest are refused as locked,
+/// and so is her right password afterwards.
+#[test]
+fn parallel_guesses_check_no_more_than_the_threshold() {
+    let v = TestVault::new();
+    let hpw = v.add("hana", "handler");
+    let guesses: Vec<std::process::Child> = (0..16)
+        .map(|i| {
+            v.command(
+                &["list"],
+                &[
+                    ("KINKO_USER", "hana"),
+                    ("KINKO_PASSWORD", &format!("Wrong-Guess-{i}!x")),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let (mut checked, mut locked) = (0, 0);
+    for g in guesses {
+        let out = g.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{said}");
+        if said.contains("wrong user ID or password") {
+            checked += 1;
+        } else if said.contains("locked after repeated failed sign-ins") {
+            locked += 1;
+        }
+    }
+    assert!(checked <= 5, "{checked} guesses were checked");
+    assert_eq!(checked + locked, 16);
+    let r = v.as_user("hana", &hpw, &["list"]).code(3);
+    assert!(r.stderr.contains("locked after repeated"), "{}", r.stderr);
+}
+
+/// Issue 15: someone deletes `signin-state` (or writes it back with no
+/// count) to guess again. This terminal kept its own count outside the
+/// vault: the lock holds, the count goes back beside the keyslots, and the
+/// system administrator's unlock lifts it.
+#[test]
+fn deleting_the_signin_state_gives_no_new_guesses() {
+    let v = TestVault::new();
+    let hpw = v.add("hana", "handler");
+    let spw = v.add("sam", "sysadmin");
+    for _ in 0..5 {
+        v.as_user("hana", "Not-Her-Pass-1!", &["list"]).code(3);
+    }
+    for edit in ["delete", "rewrite"] {
+        let state = v.dir.join("signin-state");
+        if edit == "delete" {
+            std::fs::remove_file(&state).unwrap();
+        } else {
+            std::fs::write(&state, br#"{"accounts": {}}"#).unwrap();
+        }
+        let r = v.as_user("hana", &hpw, &["list"]).code(3);
+        assert!(
+            r.stderr.contains("locked after repeated"),
+            "{edit}: {}",
+            r.stderr
+        );
+    }
+    v.as_user("sam", &spw, &["account", "unlock", "hana"]).ok();
+    v.as_user("hana", &hpw, &["list"]).ok();
+}
+
+/// Issue 15: one live session per person across tokens and the sign-in a
+/// single command makes (and the app, `tests/e2e`): the newest wins, and
+/// the older one ends at its next action (a token's key material is
+/// destroyed then; the trail and the app say why). A suspension ends an
+/// open session at its next action too, not only the next sign-in.
+#[test]
+fn one_live_session_per_person_the_newest_wins() {
+    let v = TestVault::new();
+    let hpw = v.add("hana", "handler");
+    let login = || {
+        v.as_user("hana", &hpw, &["login"])
+            .ok()
+            .text()
+            .trim()
+            .trim_start_matches("export KINKO_SESSION=")
+            .to_string()
+    };
+    let with = |token: &str, args: &[&str]| v.run_env(args, &[("KINKO_SESSION", token)]);
+    let first = login();
+    with(&first, &["list"]).ok();
+    v.as_user("hana", &hpw, &["list"]).ok();
+    let r = with(&first, &["list"]).code(3);
+    assert!(r.stderr.contains("session has ended"), "{}", r.stderr);
+    assert!(v.events().iter().any(|e| e["event"] == "session.signin"
+        && e["actor"] == "hana"
+        && e["detail"] == "1 earlier sessions ended"));
+    let second = login();
+    with(&second, &["list"]).ok();
+    v.boss(&["account", "suspend", "hana"]).ok();
+    let r = with(&second, &["list"]).code(3);
+    assert!(r.stderr.contains("session has ended"), "{}", r.stderr);
+    v.boss(&["account", "resume", "hana"]).ok();
+    v.as_user("hana", &hpw, &["list"]).ok();
+}
+
 #[test]
 fn suspend_resume_and_disable() {
     let v = TestVault::new();

@@ -414,3 +414,62 @@ fn the_command_opens_no_network_socket() {
         );
     }
 }
+
+/// Issue 15: someone puts a link to a file outside the vault in the place
+/// of a session file. When that session ends (a new sign-in of the same
+/// person replaces it), Kinko overwrites and removes session files, but
+/// never through a link: the outside file keeps its bytes.
+#[test]
+fn a_link_planted_in_sessions_is_never_written_through() {
+    let v = TestVault::new();
+    let outside = v.file("precious.txt", b"not the vault's to erase");
+    let token = v.boss(&["login"]).ok().text();
+    let id = token
+        .trim()
+        .trim_start_matches("export KINKO_SESSION=")
+        .split('.')
+        .next()
+        .unwrap()
+        .to_string();
+    let session = v.dir.join("sessions").join(&id);
+    std::fs::remove_file(&session).unwrap();
+    std::os::unix::fs::symlink(&outside, &session).unwrap();
+    v.boss(&["login"]).ok();
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        b"not the vault's to erase"
+    );
+}
+
+/// Issue 15: every vault file is readable by its owner only and every
+/// folder only by its owner, whatever the umask made or a copy kept; a
+/// link put in the place of the database is refused as tampering.
+#[test]
+fn vault_files_are_private_and_a_linked_database_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = TestVault::new();
+    v.boss(&["list"]).ok();
+    let db = v.dir.join("kinko.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    v.boss(&["list"]).ok();
+    for name in ["kinko.db", "keyslots", "signin-state"] {
+        let mode = std::fs::metadata(v.dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    for name in ["", "objects", "sessions", "inbox"] {
+        let mode = std::fs::metadata(v.dir.join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{name:?}");
+    }
+    let elsewhere = v.work("kinko.db");
+    std::fs::rename(&db, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &db).unwrap();
+    let r = v.boss(&["list"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("kinko.db"), "{}", r.stderr);
+}

@@ -625,3 +625,41 @@ fn audit_log_dates_are_japan_days() {
     let refused = v.boss(&["audit", "log", "--since", "25/11/2026"]).code(1);
     assert!(refused.stderr.contains("--since"), "{}", refused.stderr);
 }
+
+/// Issue 15: a failed sign-in is sealed into the inbox (the database
+/// cannot be opened without the password), and the next sign-in moves it
+/// into the trail dated when it happened, not when it was moved, so the
+/// failed-sign-in and off-hours rules judge it by its own time.
+#[test]
+fn a_failed_sign_in_is_dated_when_it_happened() {
+    let v = TestVault::new();
+    let hpw = v.add("hana", "handler");
+    v.as_user("hana", "Not-Her-Pass-1!", &["list"]).code(3);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    v.as_user("hana", &hpw, &["list"]).ok();
+    let events = v.events();
+    let hanas = |outcome: &str| {
+        events
+            .iter()
+            .rev()
+            .find(|e| {
+                e["event"] == "session.signin" && e["actor"] == "hana" && e["outcome"] == outcome
+            })
+            .unwrap()
+            .clone()
+    };
+    let (failed, signed_in) = (hanas("failed"), hanas("ok"));
+    let at = failed["at"].as_str().unwrap();
+    assert!(
+        failed["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("(at {at}, from the inbox)")),
+        "{failed}"
+    );
+    assert!(
+        at < signed_in["at"].as_str().unwrap(),
+        "{failed} {signed_in}"
+    );
+    v.boss(&["audit", "verify"]).ok();
+}

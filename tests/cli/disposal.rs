@@ -255,15 +255,16 @@ fn an_interrupted_execution_resumes_and_never_reports_early() {
     let (v, mika, _, _, _) = contract();
     v.plan("plan.html", &[]);
     v.approve();
-    // Make the second object file impossible to remove: the execution
-    // stops after the first document.
+    // Put a folder in the place of the second object file: the execution
+    // stops after the first document, reporting it as tampering (exit 5),
+    // and touches nothing that is not a file it made.
     let objects = v.object_files();
     let stuck = objects.last().unwrap().clone();
     let saved = std::fs::read(&stuck).unwrap();
     std::fs::remove_file(&stuck).unwrap();
     std::fs::create_dir(&stuck).unwrap();
     std::fs::write(stuck.join("x"), b"x").unwrap();
-    v.as_user("mika", &mika, &["disposal", "execute"]).code(1);
+    v.as_user("mika", &mika, &["disposal", "execute"]).code(5);
     let status = v.boss(&["--json", "disposal", "status"]).ok().json();
     assert_eq!(status["state"], "executing");
     v.boss(&["disposal", "confirm"]).code(4);

@@ -258,7 +258,7 @@ fn memory_stays_flat_whatever_the_file_size() {
         .ok()
         .text()
         .trim()
-        .trim_start_matches("KINKO_SESSION=")
+        .trim_start_matches("export KINKO_SESSION=")
         .to_string();
     let small = v.file("small.bin", &sample(1024));
     let big = v.work("big.bin");

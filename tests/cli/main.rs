@@ -476,8 +476,8 @@ fn login_session_and_logout() {
     let line = r.text();
     let token = line
         .trim()
-        .strip_prefix("KINKO_SESSION=")
-        .expect("KINKO_SESSION=<token>")
+        .strip_prefix("export KINKO_SESSION=")
+        .expect("export KINKO_SESSION=<token>, as ../shared/CLI.md says")
         .to_string();
     let with = |args: &[&str]| v.run_env(args, &[("KINKO_SESSION", &token)]);
     with(&["list"]).ok();

@@ -6,6 +6,8 @@ and a disposal. Every main screen is saved to docs/screenshots/.
 
 Run with tests/e2e/run.sh (it starts Xvfb and tauri-driver)."""
 
+import base64
+import hashlib
 import os
 import pathlib
 import re
@@ -30,6 +32,8 @@ CHOOSER = pathlib.Path(os.environ["KINKO_E2E_CHOOSER"])
 # The build as it ships (no `webdriver` feature): for the checks that the
 # inspector and automation cannot be opened on it.
 SHIPPED = os.environ.get("KINKO_APP_SHIPPED")
+# The `kinko` command, for what another terminal does meanwhile.
+KINKO = os.environ.get("KINKO_CLI") or str(pathlib.Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug/kinko")
 
 OFFICER_PW = "Kinko-Vault-7q2x!"
 MARKUP = "<img src=x onerror=alert(1)>"
@@ -128,6 +132,15 @@ class CouncilLife(unittest.TestCase):
         CHOOSER.write_text(str(path))
         self.w.click(f"#{control}-pick")
         self.w.wait_text(f"#{control}", str(path))
+
+    def kinko(self, args, **env):
+        """The `kinko` command on this vault, from another terminal."""
+        full = dict(os.environ, KINKO_VAULT=str(WORK / "vault"), KINKO_LANG="en",
+                    KINKO_STATE_DIR=str(WORK / "cli-terminal"))
+        full.update(env)
+        r = subprocess.run([KINKO, *args], env=full, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
 
     def go(self, screen):
         self.w.click(f"#nav-{screen}")
@@ -549,6 +562,28 @@ class CouncilLife(unittest.TestCase):
         self.assertEqual(list((WORK / "export").iterdir()), [])
         self.shot("15-refused")
 
+    def test_12b_a_suspension_stops_the_open_window_at_its_next_action(self):
+        """P7, issue 15: tanaka works in this window; the officer suspends
+        her from another terminal (the command). Her open window is
+        refused at its very next action, says why, and opens again once
+        she is resumed and signs in."""
+        w = self.w
+        w.wait("#nav-documents")
+        line = self.kinko(["login"], KINKO_USER="kanri", KINKO_PASSWORD=OFFICER_PW,
+                          KINKO_TOTP=self.auth.code("kanri"))
+        token = line.strip().removeprefix("export KINKO_SESSION=")
+        self.kinko(["account", "suspend", "tanaka"], KINKO_SESSION=token)
+        self.go("documents")
+        w.wait("#lock-screen")
+        w.wait_text("#message", "account suspended")
+        self.shot("15b-suspended")
+        self.kinko(["account", "resume", "tanaka"], KINKO_SESSION=token)
+        self.kinko(["logout"], KINKO_SESSION=token)
+        w.type("#password", self.passwords["tanaka"])
+        w.type("#totp", self.auth.code("tanaka"))
+        w.click("#signin-submit")
+        w.wait("#nav-documents")
+
     def test_13_alerts_incidents_and_the_status_report(self):
         w = self.w
         self.sign_out()
@@ -745,8 +780,13 @@ class CouncilLife(unittest.TestCase):
         w.wait("#upgrade")
         self.assertIn("以前の版", self.message())
         self.shot("upgrade")
+        # A well-formed recovery code (its checksum holds) of another vault.
+        raw = os.urandom(32)
+        raw += hashlib.sha256(raw).digest()[:2]
+        b32 = base64.b32encode(raw).decode().rstrip("=")
+        foreign = "-".join(b32[i:i + 5] for i in range(0, len(b32), 5))
         w.type("#upgrade-password", OFFICER_PW)
-        w.type("#upgrade-recovery-code", "0000-0000")
+        w.type("#upgrade-recovery-code", foreign)
         w.click("#upgrade-form-submit")
         # The sign-in's own lead already speaks of the recovery code: wait
         # for the refusal of this one, or the next typing races the answer

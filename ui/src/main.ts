@@ -62,7 +62,14 @@ function message(kind: 'ok' | 'error', ...lines: string[]): void {
 function fail(e: unknown): void {
   const code = (e as { code?: string })?.code;
   if (code === 'not_signed_in' || code === 'locked') {
-    if (me) void showLock();
+    // The session ended elsewhere (a newer sign-in, a suspension, a
+    // password change): the lock screen says why.
+    if (me) void showLock().then(() => {
+      if (code === 'not_signed_in') {
+        const { sentence, detail } = explain(lang, e);
+        message('error', sentence, detail);
+      }
+    });
     return;
   }
   const { sentence, detail } = explain(lang, e);

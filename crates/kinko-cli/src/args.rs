@@ -69,7 +69,7 @@ pub enum Command {
         #[arg(long)]
         deep: bool,
     },
-    /// Sign in and print KINKO_SESSION=<token> for later commands.
+    /// Sign in and print `export KINKO_SESSION=<token>` for later commands (`eval "$(kinko login)"`).
     Login,
     /// End the session in $KINKO_SESSION and destroy its key material.
     Logout,

@@ -501,7 +501,7 @@ fn login(ui: &Ui, g: &Global) -> Out {
         auth::signed_in(vault.sign_in(&user, &pw, auth::totp().as_deref(), &local_terminal())?)?;
     let token = s.start_token()?;
     ui.show(&json!({"session": token.as_str(), "user": user}), || {
-        format!("KINKO_SESSION={}", token.as_str())
+        format!("export KINKO_SESSION={}", token.as_str())
     })
 }
 

@@ -262,27 +262,36 @@ pub(crate) fn account_status(tx: &rusqlite::Transaction, id: &str) -> Result<Str
     .ok_or_else(|| Error::NotFound(format!("account {id}")))
 }
 
-/// End every open session of an account and destroy their key material.
+/// End every open session of an account but `except` (the one acting,
+/// if it stays) and destroy their stored key material; returns how many
+/// ended. Each ends at its next action, which says why.
 pub(crate) fn end_sessions(
     tx: &rusqlite::Transaction,
     dir: &std::path::Path,
     id: &str,
     reason: &str,
-) -> Result<()> {
+    except: Option<&str>,
+) -> Result<usize> {
     let ids: Vec<String> = tx
         .prepare("SELECT id FROM sessions WHERE account = ?1 AND ended_at IS NULL")?
         .query_map([id], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<rusqlite::Result<Vec<String>>>()?
+        .into_iter()
+        .filter(|s| Some(s.as_str()) != except)
+        .collect();
+    let ended = ids.len();
     for s in ids {
         tx.execute(
             "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1",
             params![s, audit::now(), reason],
         )?;
         if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-            crate::fsutil::remove_overwritten(&dir.join(crate::layout::SESSIONS_DIR).join(&s))?;
+            // A link planted there is left alone (and is no session).
+            let _ =
+                crate::fsutil::remove_overwritten(&dir.join(crate::layout::SESSIONS_DIR).join(&s));
         }
     }
-    Ok(())
+    Ok(ended)
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub struct Ctx {
     /// Where this terminal remembers the trail this person saw, if the
     /// shell gave a place (`witness.rs`).
     pub(crate) witness: Option<crate::witness::Place>,
+    /// This session's record in `sessions` (one live session per person:
+    /// a newer sign-in ends it, and every action checks it is still live).
+    pub(crate) session: String,
     /// This person as the signer of their events, made at the first event
     /// (parsing the key once) and made again when their keys or
     /// certificate change in the session ([`Ctx::keys_changed`]).

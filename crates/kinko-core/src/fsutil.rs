@@ -91,18 +91,32 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// Overwrite a file's bytes with zeros, flush, then unlink it. On a
 /// copy-on-write or flash file system the overwrite is best effort: the
 /// real guarantee is that the key opening these bytes is destroyed.
+///
+/// Only a regular file is touched: the name is opened without following a
+/// link (`O_NOFOLLOW`) and without waiting on a pipe, and anything but a
+/// regular file (a link someone planted to a file outside the vault, a
+/// pipe, a directory) is left alone and reported as tampering.
 pub fn remove_overwritten(path: &Path) -> Result<()> {
-    let len = match fs::metadata(path) {
-        Ok(m) => m.len(),
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let mut f = match opened {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_made_by_kinko(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            return Err(not_made_by_kinko(path))
+        }
         Err(e) => return Err(Error::io(path, e)),
     };
-    let mut f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(not_made_by_kinko(path));
+    }
     let zeros = vec![0u8; 64 * 1024];
-    let mut left = len;
+    let mut left = meta.len();
     while left > 0 {
         let n = left.min(zeros.len() as u64) as usize;
         f.write_all(&zeros[..n]).map_err(|e| Error::io(path, e))?;
@@ -112,6 +126,26 @@ pub fn remove_overwritten(path: &Path) -> Result<()> {
     drop(f);
     fs::remove_file(path).map_err(|e| Error::io(path, e))?;
     sync_dir(parent(path))
+}
+
+fn not_made_by_kinko(path: &Path) -> Error {
+    Error::tampered(format!(
+        "{} is not a file Kinko made (a link, a pipe or a directory put in its place); it was left alone",
+        path.display()
+    ))
+}
+
+/// Make a directory readable only by its owner, and its missing parents,
+/// if it is not there yet.
+pub fn ensure_private_dir(path: &Path) -> Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(path).map_err(|e| Error::io(path, e))
 }
 
 /// Create a directory readable only by its owner.
@@ -203,5 +237,25 @@ mod tests {
             .filter(|n| n.starts_with(".tmp-"))
             .collect();
         assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn removal_never_follows_a_link_or_touches_what_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.txt");
+        fs::write(&outside, b"someone else's file").unwrap();
+        let link = dir.path().join("session");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        assert!(matches!(remove_overwritten(&link), Err(Error::Tampered(_))));
+        assert_eq!(fs::read(&outside).unwrap(), b"someone else's file");
+        let sub = dir.path().join("a-directory");
+        fs::create_dir(&sub).unwrap();
+        assert!(matches!(remove_overwritten(&sub), Err(Error::Tampered(_))));
+        assert!(sub.is_dir());
+        let ours = dir.path().join("ours");
+        fs::write(&ours, b"key material").unwrap();
+        remove_overwritten(&ours).unwrap();
+        assert!(!ours.exists());
+        remove_overwritten(&ours).unwrap();
     }
 }

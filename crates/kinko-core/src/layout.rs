@@ -9,3 +9,56 @@ pub const KEYSLOTS_FILE: &str = "keyslots";
 pub const OBJECTS_DIR: &str = "objects";
 pub const SESSIONS_DIR: &str = "sessions";
 pub const INBOX_DIR: &str = "inbox";
+/// The lockout counts beside the keyslots (`lockout.rs`), and the file
+/// locked while a guess is counted.
+pub const SIGNIN_STATE_FILE: &str = "signin-state";
+pub const SIGNIN_LOCK_FILE: &str = "signin-state.lock";
+
+/// The files and folders of a vault that Kinko makes at its top level.
+const OWN_FILES: &[&str] = &[
+    DB_FILE,
+    "kinko.db-wal",
+    "kinko.db-shm",
+    DB_REKEY_FILE,
+    KEYSLOTS_FILE,
+    SIGNIN_STATE_FILE,
+    SIGNIN_LOCK_FILE,
+];
+const OWN_DIRS: &[&str] = &[OBJECTS_DIR, SESSIONS_DIR, INBOX_DIR];
+
+/// Every vault file readable by its owner only (0600) and the folders
+/// 0700, put right at every open (SQLite makes its files with the
+/// process's umask, and a copied vault keeps whatever modes it had); a
+/// link in the place of one of them is tampering, never followed.
+pub(crate) fn make_private(dir: &std::path::Path) -> crate::error::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tighten = |path: &std::path::Path, mode: u32, is_dir: bool| {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(crate::error::Error::io(path, e)),
+        };
+        if meta.file_type().is_symlink() || meta.is_dir() != is_dir {
+            return Err(crate::error::Error::tampered(format!(
+                "{} is not what Kinko made there (a link or another kind of file)",
+                path.display()
+            )));
+        }
+        if meta.permissions().mode() & 0o777 != mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| crate::error::Error::io(path, e))?;
+        }
+        Ok(())
+    };
+    if std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| crate::error::Error::io(dir, e))?;
+    }
+    for name in OWN_FILES {
+        tighten(&dir.join(name), 0o600, false)?;
+    }
+    for name in OWN_DIRS {
+        tighten(&dir.join(name), 0o700, true)?;
+    }
+    Ok(())
+}

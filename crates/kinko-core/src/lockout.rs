@@ -5,11 +5,27 @@
 //!
 //! The counts live in `signin-state` beside the keyslots, not in the
 //! database: a wrong password cannot open the database. The file holds no
-//! secret (slot names, counts, times, and a copy of the lockout policy);
-//! someone able to rewrite it could equally attack the keyslots offline,
-//! which the password KDF is there to slow down.
+//! secret (slot names, counts, times, and a copy of the lockout policy).
+//!
+//! A guess is counted before the password's KDF runs, under a lock on
+//! `signin-state.lock` held from the check to the count ([`Held`]), so
+//! however many processes guess at once, no more than the threshold are
+//! ever checked. A sign-in that succeeds (or that failed for a reason
+//! other than the password or the one-time code) takes its count back.
+//!
+//! Each terminal keeps its own copy outside the vault (the state
+//! directory, beside its memory of the trail), and the stricter of the two
+//! counts: deleting `signin-state`, or writing it back with lower counts,
+//! gives no new guesses on a terminal that counted them. The policy copied
+//! into it is written again from the officer's signed policy at every
+//! sign-in.
+//! The system administrator's unlock is recorded in `signin-state` and
+//! lifts the copy's count too. Someone who can write the vault's files
+//! can attack the keyslots offline anyway, which the password KDF is there
+//! to slow down (`docs/key-management.md`).
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -18,7 +34,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
-pub const FILE: &str = "signin-state";
+pub const FILE: &str = crate::layout::SIGNIN_STATE_FILE;
+const LOCK_FILE: &str = crate::layout::SIGNIN_LOCK_FILE;
 const MAX_LOCK_SECONDS: i64 = 86_400;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -40,6 +57,9 @@ impl Default for LockoutPolicy {
 pub struct Entry {
     pub failures: u32,
     pub locked_until: Option<DateTime<Utc>>,
+    /// When the last guess was counted.
+    #[serde(default)]
+    pub last: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,22 +68,35 @@ pub struct SigninState {
     pub policy: LockoutPolicy,
     #[serde(default)]
     pub accounts: BTreeMap<String, Entry>,
+    /// When the system administrator last unlocked each slot: a terminal's
+    /// copy drops what it counted before.
+    #[serde(default)]
+    pub unlocked: BTreeMap<String, DateTime<Utc>>,
 }
 
 fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
 }
 
+/// This terminal's copy of one vault's counts.
+fn copy_path(state_dir: &Path, vault_id: &str) -> PathBuf {
+    state_dir.join("lockout").join(format!("{vault_id}.json"))
+}
+
+fn read_state(path: &Path) -> Result<SigninState> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|_| Error::tampered(format!("{} is damaged", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SigninState::default()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 impl SigninState {
     /// Read the state; a missing file is an empty state, a garbled one is
     /// tampering.
     pub fn load(dir: &Path) -> Result<Self> {
-        match std::fs::read(path(dir)) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|_| Error::tampered("the sign-in state file is damaged")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SigninState::default()),
-            Err(e) => Err(Error::io(path(dir), e)),
-        }
+        read_state(&path(dir))
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
@@ -71,6 +104,47 @@ impl SigninState {
             &path(dir),
             &serde_json::to_vec_pretty(self).expect("serialises"),
         )
+    }
+
+    /// Hold the vault's sign-in state alone (a lock on its lock file) with
+    /// this terminal's copy merged in, until [`Held::save`] or drop.
+    pub(crate) fn hold(dir: &Path, copy: Option<(&Path, &str)>) -> Result<Held> {
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = open_lock_file(&lock_path)?;
+        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+        let mut state = SigninState::load(dir)?;
+        let copy = copy.map(|(state_dir, vault_id)| copy_path(state_dir, vault_id));
+        if let Some(p) = &copy {
+            state.merge(read_state(p)?);
+        }
+        Ok(Held {
+            _lock: lock,
+            dir: dir.to_path_buf(),
+            copy,
+            state,
+        })
+    }
+
+    /// Take in a terminal's copy: the higher count and later lock of each
+    /// slot, unless unlocked since. (The policy is the vault's: a weaker
+    /// one written outside Kinko is put right at the next sign-in, from
+    /// the officer's signed policy.)
+    fn merge(&mut self, copy: SigninState) {
+        for (slot, theirs) in copy.accounts {
+            let unlocked = self.unlocked.get(&slot).copied();
+            if theirs
+                .last
+                .is_some_and(|t| unlocked.is_some_and(|u| u >= t))
+            {
+                continue;
+            }
+            let mine = self.accounts.entry(slot).or_default();
+            if theirs.failures > mine.failures {
+                mine.failures = theirs.failures;
+                mine.last = mine.last.max(theirs.last);
+            }
+            mine.locked_until = mine.locked_until.max(theirs.locked_until);
+        }
     }
 
     /// Refuse before any password work if the account is locked now.
@@ -88,6 +162,7 @@ impl SigninState {
         let policy = self.policy;
         let e = self.accounts.entry(slot.to_string()).or_default();
         e.failures = e.failures.saturating_add(1);
+        e.last = Some(now);
         if e.failures >= policy.threshold {
             let excess = (e.failures - policy.threshold).min(20);
             let secs = (i64::from(policy.base_seconds) << excess).min(MAX_LOCK_SECONDS);
@@ -96,10 +171,110 @@ impl SigninState {
         e.locked_until
     }
 
+    /// Take back the count of a guess that turned out not to be one (the
+    /// password was right, something else refused).
+    fn forgive(&mut self, slot: &str) {
+        let threshold = self.policy.threshold;
+        if let Some(e) = self.accounts.get_mut(slot) {
+            e.failures = e.failures.saturating_sub(1);
+            if e.failures < threshold {
+                e.locked_until = None;
+            }
+            if e.failures == 0 {
+                self.accounts.remove(slot);
+            }
+        }
+    }
+
     /// A successful sign-in (or an unlock) clears the count.
     pub fn clear(&mut self, slot: &str) -> bool {
         self.accounts.remove(slot).is_some()
     }
+
+    /// The system administrator's unlock: the count goes, here and in
+    /// every terminal's copy of what it counted before now.
+    pub fn unlock(&mut self, slot: &str, now: DateTime<Utc>) -> bool {
+        let was = self.clear(slot);
+        self.unlocked.insert(slot.to_string(), now);
+        was
+    }
+}
+
+/// The lock file, made 0600 and never through a link.
+fn open_lock_file(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// The sign-in state held alone, with this terminal's copy merged in.
+pub(crate) struct Held {
+    _lock: File,
+    dir: PathBuf,
+    copy: Option<PathBuf>,
+    pub(crate) state: SigninState,
+}
+
+impl Held {
+    /// Write the state back, and this terminal's copy, then let go.
+    pub(crate) fn save(self) -> Result<()> {
+        self.state.save(&self.dir)?;
+        if let Some(p) = &self.copy {
+            if let Some(parent) = p.parent() {
+                fsutil::ensure_private_dir(parent)?;
+            }
+            fsutil::write_atomic(
+                p,
+                &serde_json::to_vec_pretty(&self.state).expect("serialises"),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Count one guess at `slot` before its password is checked: refused if
+/// the slot is locked now. Returns when the slot will be locked if this
+/// guess is wrong.
+pub(crate) fn count_guess(
+    dir: &Path,
+    copy: Option<(&Path, &str)>,
+    slot: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let mut held = SigninState::hold(dir, copy)?;
+    if let Err(e) = held.state.check_not_locked(slot, now) {
+        // What this terminal counted goes back beside the keyslots, so
+        // the system administrator's unlock finds it.
+        held.save()?;
+        return Err(e);
+    }
+    let locked = held.state.record_failure(slot, now);
+    held.save()?;
+    Ok(locked)
+}
+
+/// The guess at `slot` was not a wrong password or code: a success clears
+/// the count, anything else takes this guess's count back.
+pub(crate) fn settle_guess(
+    dir: &Path,
+    copy: Option<(&Path, &str)>,
+    slot: &str,
+    succeeded: bool,
+) -> Result<()> {
+    let mut held = SigninState::hold(dir, copy)?;
+    if succeeded {
+        held.state.clear(slot);
+    } else {
+        held.state.forgive(slot);
+    }
+    held.save()
 }
 
 #[cfg(test)]
@@ -130,5 +305,40 @@ mod tests {
         assert!(s.clear("a"));
         assert!(s.check_not_locked("a", t).is_ok());
         assert!(s.check_not_locked("b", t).is_ok());
+    }
+
+    #[test]
+    fn a_terminals_copy_counts_unless_unlocked_since() {
+        let t = Utc::now();
+        let mut copy = SigninState::default();
+        for _ in 0..5 {
+            copy.record_failure("a", t);
+        }
+        // The vault's file was deleted: the copy's count and lock stand.
+        let mut vault = SigninState::default();
+        vault.merge(copy.clone());
+        assert!(matches!(
+            vault.check_not_locked("a", t),
+            Err(Error::Locked(_))
+        ));
+        // Unlocked by the system administrator after those guesses.
+        let mut vault = SigninState::default();
+        vault.unlock("a", t + chrono::Duration::seconds(1));
+        vault.merge(copy);
+        assert!(vault.check_not_locked("a", t).is_ok());
+        assert!(!vault.accounts.contains_key("a"));
+    }
+
+    #[test]
+    fn a_guess_taken_back_lifts_the_lock_it_set() {
+        let t = Utc::now();
+        let mut s = SigninState::default();
+        for _ in 0..4 {
+            s.record_failure("a", t);
+        }
+        assert!(s.record_failure("a", t).is_some());
+        s.forgive("a");
+        assert!(s.check_not_locked("a", t).is_ok());
+        assert_eq!(s.accounts["a"].failures, 4);
     }
 }

@@ -382,12 +382,12 @@ pub(crate) fn check_signed(
 /// The lockout settings, copied beside the keyslots where a failed
 /// sign-in (which cannot open the database) can read them.
 pub(crate) fn sync_lockout(policy: &Policy, dir: &std::path::Path) -> Result<()> {
-    let mut state = crate::lockout::SigninState::load(dir)?;
-    state.policy = crate::lockout::LockoutPolicy {
+    let mut held = crate::lockout::SigninState::hold(dir, None)?;
+    held.state.policy = crate::lockout::LockoutPolicy {
         threshold: policy.number("lockout.threshold") as u32,
         base_seconds: policy.number("lockout.base_seconds") as u32,
     };
-    state.save(dir)
+    held.save()
 }
 
 /// One setting as shown by `policy show`.

@@ -81,12 +81,16 @@ impl Session {
         work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
     ) -> Result<T> {
         let attempt = (|| {
+            self.check_live()?;
             self.follow_certificate()?;
             permission::check(&self.ctx.actor.roles, action)?;
             self.check_restriction(action)?;
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Activity, in the action's own transaction (no second write).
+            tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
+                .execute(params![self.ctx.session, audit::now()])?;
             // Every rule reads the policy: it must be the officer's.
             crate::policy::check_signed(
                 &tx,
@@ -154,7 +158,9 @@ impl Session {
     /// Check a permission before long work done outside a transaction
     /// (streaming an import); a refusal is logged.
     pub(crate) fn require(&mut self, action: Action, object: &str) -> Result<()> {
-        let r = permission::check(&self.ctx.actor.roles, action)
+        let r = self
+            .check_live()
+            .and_then(|_| permission::check(&self.ctx.actor.roles, action))
             .and_then(|_| self.check_restriction(action));
         if let Err(e) = &r {
             self.log_failure(action.event(), object, e);
@@ -177,6 +183,69 @@ impl Session {
                 self.ctx.append(&tx, &ev)?;
                 tx.commit().map_err(Error::from)
             });
+    }
+
+    /// Is this session still the person's live one, and may they act now?
+    /// A newer sign-in, a password change elsewhere, a suspension, a
+    /// disabling or a reset ended it (its record says why); past the
+    /// policy's idle time it ends here; and the account must be active and
+    /// inside its allowed hours at every action, not only at sign-in (P7).
+    fn check_live(&mut self) -> Result<()> {
+        let row: Option<(Option<String>, Option<String>, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT ended_at, ended_reason, last_seen_at FROM sessions WHERE id = ?1",
+            )?
+            .query_row([&self.ctx.session], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((ended, reason, last_seen)) = row else {
+            return Err(Error::tampered(
+                "this session's record is gone from the vault (deleted outside Kinko)",
+            ));
+        };
+        if ended.is_some() {
+            return Err(Error::NotSignedIn(format!(
+                "this session has ended ({}); sign in again",
+                reason.as_deref().unwrap_or("ended")
+            )));
+        }
+        let policy = Policy::load(&self.conn)?;
+        let limit = policy.number("session.idle_minutes");
+        let idle = chrono::DateTime::parse_from_rfc3339(&last_seen)
+            .map(|t| chrono::Utc::now().signed_duration_since(t))
+            .map_err(|_| Error::tampered("a session record has an unreadable time"))?;
+        if idle > chrono::Duration::minutes(limit as i64) {
+            self.end_record("idle")?;
+            return Err(Error::NotSignedIn(format!(
+                "this session ended after {limit} minutes without activity; sign in again"
+            )));
+        }
+        may_act_now(&self.conn, &self.ctx, &policy)
+    }
+
+    /// Mark this session's record ended, with its event.
+    fn end_record(&mut self, reason: &str) -> Result<()> {
+        let object = format!("account:{}", self.ctx.actor.id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
+            params![self.ctx.session, audit::now(), reason],
+        )?;
+        let detail = if reason == "idle" {
+            "idle timeout"
+        } else {
+            reason
+        };
+        self.ctx.append(
+            &tx,
+            &self.ctx.event("session.end", &object, audit::OK, detail),
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// A restricted person (new or reset account, expired password, TOTP
@@ -237,7 +306,11 @@ impl Session {
         let kept = self.ctx.remembered().ok().flatten();
         self.ctx.secrets = secrets;
         self.ctx.keys_changed();
-        self.token_id = None;
+        if let Some(id) = self.token_id.take() {
+            if let Ok(path) = session_path(&self.ctx.dir, &id) {
+                let _ = fsutil::remove_overwritten(&path);
+            }
+        }
         if let (Some(place), Some(memory)) = (&self.ctx.witness, kept) {
             let _ = place.save(&self.ctx.secrets.sign_secret, &memory);
         }
@@ -288,11 +361,13 @@ impl Session {
         &self.notices
     }
 
-    /// Start a session that later commands resume with the returned token
-    /// (`kinko login`). Any earlier session of the same person ends: one
-    /// session per person (P7), the newest wins.
+    /// Let later commands resume this session with the returned token
+    /// (`kinko login`): its keys are sealed into `sessions/<id>` under a
+    /// fresh key that only the token holds. The sign-in already ended any
+    /// earlier session of the same person: one session per person (P7),
+    /// the newest wins.
     pub fn start_token(&mut self) -> Result<Zeroizing<String>> {
-        let id = crypto::hex(&crypto::random::<16>());
+        let id = self.ctx.session.clone();
         let key = crypto::random_key();
         let file = token::seal_session_file(
             &key,
@@ -303,22 +378,10 @@ impl Session {
         );
         let path = session_path(&self.ctx.dir, &id)?;
         let object = format!("account:{}", self.ctx.actor.id);
-        let actor = self.ctx.actor.id.clone();
-        let ended = self.perform(Action::SessionStart, &object, |tx, ctx| {
-            let ended = end_open_sessions(tx, ctx, &actor, "replaced by a new sign-in")?;
-            let now = audit::now();
-            tx.execute(
-                "INSERT INTO sessions (id, account, started_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)",
-                params![id, actor, now],
-            )?;
+        self.perform(Action::SessionStart, &object, |_, _| {
             fsutil::write_atomic(&path, &file)?;
-            Ok(Done::ok(ended, format!("session={}", &id[..8])))
+            Ok(Done::ok((), format!("session={}", &id[..8])))
         })?;
-        for old in ended {
-            if let Ok(p) = session_path(&self.ctx.dir, &old) {
-                let _ = fsutil::remove_overwritten(&p);
-            }
-        }
         self.token_id = Some(id.clone());
         Ok(token::token(&id, &key))
     }
@@ -341,15 +404,21 @@ impl Session {
     }
 
     fn finish(mut self, reason: &'static str) -> Result<()> {
+        if let Err(Error::NotSignedIn(_)) = self.check_live() {
+            // Ended already (a newer sign-in, a suspension, idle): only
+            // what is stored of it is left to remove.
+            if let Some(id) = self.token_id.take() {
+                let _ = fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?);
+            }
+            return Ok(());
+        }
         let object = format!("account:{}", self.ctx.actor.id);
         let token_id = self.token_id.clone();
-        let removed = self.perform(Action::SessionEnd, &object, |tx, _| {
-            if let Some(id) = &token_id {
-                tx.execute(
-                    "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
-                    params![id, audit::now(), reason],
-                )?;
-            }
+        let removed = self.perform(Action::SessionEnd, &object, |tx, ctx| {
+            tx.execute(
+                "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
+                params![ctx.session, audit::now(), reason],
+            )?;
             let detail = if reason == "idle" { "idle timeout" } else { "" };
             Ok(Done::ok(token_id.clone(), detail))
         })?;
@@ -368,34 +437,6 @@ fn session_path(dir: &std::path::Path, id: &str) -> Result<PathBuf> {
         return Err(Error::NotSignedIn("the session token is malformed".into()));
     }
     Ok(dir.join(SESSIONS_DIR).join(id))
-}
-
-fn end_open_sessions(
-    tx: &Transaction,
-    ctx: &Ctx,
-    account: &str,
-    reason: &str,
-) -> Result<Vec<String>> {
-    let ids: Vec<String> = tx
-        .prepare("SELECT id FROM sessions WHERE account = ?1 AND ended_at IS NULL")?
-        .query_map([account], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for id in &ids {
-        tx.execute(
-            "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1",
-            params![id, audit::now(), reason],
-        )?;
-        ctx.append(
-            tx,
-            &ctx.event(
-                "session.end",
-                &format!("account:{account}"),
-                audit::OK,
-                reason,
-            ),
-        )?;
-    }
-    Ok(ids)
 }
 
 /// Open the database with an unlocked slot's keys and make a session.
@@ -456,6 +497,10 @@ pub(crate) fn open_signed_in(
             .witness_dir
             .as_deref()
             .map(|d| crate::witness::Place::new(d, vault.dir(), &vault.slots().vault_id, id)),
+        session: match &proof {
+            Proof::Token(token_id) => token_id.clone(),
+            Proof::Password { .. } => crypto::hex(&crypto::random::<16>()),
+        },
         events: Default::default(),
     };
     // The trail must still hold what this person saw last on this
@@ -509,7 +554,18 @@ pub(crate) fn open_signed_in(
         }
     };
     if matches!(proof, Proof::Password { .. }) {
-        let detail = ctx.actor.restriction.clone().unwrap_or_default();
+        // One live session per person: this sign-in ends any other, in
+        // the app, a token or another command, at its next action.
+        let replaced =
+            crate::account::end_sessions(&tx, &ctx.dir, id, "replaced by a newer sign-in", None)?;
+        tx.execute(
+            "INSERT INTO sessions (id, account, started_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)",
+            params![ctx.session, id, audit::now()],
+        )?;
+        let mut detail = ctx.actor.restriction.clone().unwrap_or_default();
+        if replaced > 0 {
+            detail = with_note(&detail, &format!("{replaced} earlier sessions ended"));
+        }
         ctx.append(
             &tx,
             &ctx.event("session.signin", &object, audit::OK, &detail),
@@ -561,24 +617,38 @@ pub(crate) fn open_database(
 /// May this person be in now? Account status, the one-time code (for a
 /// password sign-in), and the allowed hours.
 fn admission(tx: &Transaction, ctx: &Ctx, policy: &Policy, proof: &Proof<'_>) -> Result<()> {
-    let id = &ctx.actor.id;
-    let (status, hours): (String, Option<String>) = tx.query_row(
-        "SELECT status, hours FROM accounts WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    if status != "active" {
-        return Err(Error::NotSignedIn(format!("the account {id} is {status}")));
-    }
+    may_act_now(tx, ctx, policy)?;
     if let Proof::Password { totp, .. } = proof {
-        crate::credentials::check_totp(tx, id, *totp).map_err(|e| match e {
+        crate::credentials::check_totp(tx, &ctx.actor.id, *totp).map_err(|e| match e {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
         })?;
     }
+    Ok(())
+}
+
+/// The account is active and this is inside its allowed hours: checked
+/// at sign-in and again at every action.
+fn may_act_now(conn: &Connection, ctx: &Ctx, policy: &Policy) -> Result<()> {
+    let id = &ctx.actor.id;
+    let (status, hours): (String, Option<String>) = conn
+        .prepare_cached("SELECT status, hours FROM accounts WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if status != "active" {
+        return Err(Error::NotSignedIn(format!("the account {id} is {status}")));
+    }
     let own = hours.map(|h| Hours::parse(&h)).transpose()?;
     let now = chrono::Utc::now().with_timezone(&crate::time::japan());
     crate::policy::check_hours(policy, &ctx.actor.roles, own, now)
+}
+
+/// `detail` with `note` added after a semicolon.
+pub(crate) fn with_note(detail: &str, note: &str) -> String {
+    if detail.is_empty() {
+        note.to_string()
+    } else {
+        format!("{detail}; {note}")
+    }
 }
 
 /// Why a signed-in person may only set their credentials, if they may.
@@ -828,9 +898,11 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
     let path = session_path(vault.dir(), id)?;
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
+        // Its key material is destroyed when it ends, so why is not told
+        // here (the trail says).
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NotSignedIn(
-                "the session has ended; sign in again with kinko login".into(),
+                "the session has ended (signed out, replaced by a newer sign-in, idle, or the account changed); sign in again with kinko login".into(),
             ))
         }
         Err(e) => return Err(Error::io(&path, e)),

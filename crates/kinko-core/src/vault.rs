@@ -105,7 +105,10 @@ impl Vault {
             &opts.officer_name,
         )?;
         let existed = prepare_empty_dir(dir)?;
-        let result = create_in(dir, &opts);
+        let result = create_in(dir, &opts).and_then(|created| {
+            crate::layout::make_private(dir)?;
+            Ok(created)
+        });
         if result.is_err() {
             cleanup_failed_init(dir, existed);
         }
@@ -118,6 +121,7 @@ impl Vault {
         if !slots_path.exists() || !dir.join(DB_FILE).exists() {
             return Err(Error::NoVault(dir.to_path_buf()));
         }
+        crate::layout::make_private(dir)?;
         let slots = KeySlots::load(&slots_path)?;
         Ok(Vault {
             dir: dir.to_path_buf(),

@@ -293,7 +293,7 @@ impl Session {
                         "UPDATE accounts SET status = 'suspended' WHERE id = ?1",
                         [id],
                     )?;
-                    end_sessions(tx, &ctx.dir, id, "account suspended")?;
+                    end_sessions(tx, &ctx.dir, id, "account suspended", None)?;
                 }
                 Lifecycle::Resume => {
                     if status != "suspended" {
@@ -308,7 +308,7 @@ impl Session {
                     )?;
                     let grants = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
                     tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
-                    end_sessions(tx, &ctx.dir, id, "account disabled")?;
+                    end_sessions(tx, &ctx.dir, id, "account disabled", None)?;
                     let mut slots = KeySlots::load(&ctx.keyslots_path())?;
                     let name = slots.slot_name(id);
                     slots.slots.remove(&name);
@@ -321,12 +321,12 @@ impl Session {
                     );
                 }
                 Lifecycle::Unlock => {
-                    let mut state = crate::lockout::SigninState::load(&ctx.dir)?;
+                    let mut held = crate::lockout::SigninState::hold(&ctx.dir, None)?;
                     let name = KeySlots::load(&ctx.keyslots_path())?.slot_name(id);
-                    if !state.clear(&name) {
+                    if !held.state.unlock(&name, chrono::Utc::now()) {
                         return Err(Error::invalid(format!("account {id} is not locked")));
                     }
-                    state.save(&ctx.dir)?;
+                    held.save()?;
                 }
             }
             Ok(done)
@@ -374,13 +374,12 @@ impl Session {
                  totp_secret = NULL, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
                 params![id, issued.hpke_public, issued.sign_public, audit::now()],
             )?;
-            end_sessions(tx, &ctx.dir, id, "account reset")?;
+            end_sessions(tx, &ctx.dir, id, "account reset", None)?;
             let (password, slots) = (issued.password, issued.slots);
             record_history(tx, id, &password)?;
-            let mut lockout = crate::lockout::SigninState::load(&ctx.dir)?;
-            if lockout.clear(&slots.slot_name(id)) {
-                lockout.save(&ctx.dir)?;
-            }
+            let mut lockout = crate::lockout::SigninState::hold(&ctx.dir, None)?;
+            lockout.state.unlock(&slots.slot_name(id), chrono::Utc::now());
+            lockout.save()?;
             let mut done = Done::ok(
                 NewAccount { id: id.to_string(), initial_password: password },
                 with_revoked(format!("reset; {held} documents await recovery"), &revoked),

@@ -11,7 +11,6 @@ use crate::crypto::kdf::KdfParams;
 use crate::crypto::{self};
 use crate::error::{Error, Result};
 use crate::keyslots::KeySlots;
-use crate::lockout::SigninState;
 use crate::permission::Action;
 use crate::policy::Policy;
 use crate::session::{self, Done, Proof, Session};
@@ -139,12 +138,24 @@ impl Session {
             // password of their own makes new ones: whoever set an initial
             // password knew it and so the keys it sealed, so only keys
             // made under a password nobody else knows are put forward.
-            let (secrets, detail) = if ctx.cert_serial.is_none() {
+            let (secrets, mut detail) = if ctx.cert_serial.is_none() {
                 let (secrets, fingerprint) = own_keys(tx, ctx)?;
                 (Some(secrets), format!("new keys {fingerprint} await certification"))
             } else {
                 (None, String::new())
             };
+            // Whoever knew the old password may hold a session opened with
+            // it: every other session ends.
+            let ended = crate::account::end_sessions(
+                tx,
+                &ctx.dir,
+                &ctx.actor.id,
+                "password changed",
+                Some(&ctx.session),
+            )?;
+            if ended > 0 {
+                detail = crate::session::with_note(&detail, &format!("{ended} other sessions ended"));
+            }
             slots.set(
                 &ctx.actor.id,
                 new.as_bytes(),
@@ -190,7 +201,7 @@ fn own_keys(
         params![id, hpke.public, sign.public, request],
     )?;
     // Other sessions hold the old keys: they end (sign in again).
-    crate::account::end_sessions(tx, &ctx.dir, id, "new keys")?;
+    crate::account::end_sessions(tx, &ctx.dir, id, "new keys", Some(&ctx.session))?;
     let mut secrets = ctx.secrets.clone();
     secrets.hpke_secret = *hpke.secret;
     secrets.sign_secret = *sign.secret;
@@ -215,7 +226,12 @@ impl Vault {
         recovery_code: &str,
         terminal: &str,
     ) -> Result<crate::upgrade::UpgradeReport> {
+        // The upgrade checks a password too: it counts like a sign-in.
+        let slot = self.slots.slot_name(id);
+        let copy = self.lockout_copy();
+        crate::lockout::count_guess(&self.dir, copy, &slot, chrono::Utc::now())?;
         let secrets = self.slots.unlock(id, password.as_bytes())?;
+        crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
         let (mut conn, secrets) = session::open_database(self, id, secrets)?;
         session::check_keyslots_match(&conn, self)?;
         if crate::db::schema_version(&conn)? != 2 {
@@ -250,12 +266,19 @@ impl Vault {
         terminal: &str,
     ) -> Result<Session> {
         let slot = self.slots.slot_name(id);
-        let mut state = SigninState::load(&self.dir)?;
+        let copy = self.lockout_copy();
         let now = chrono::Utc::now();
-        if let Err(e) = state.check_not_locked(&slot, now) {
-            self.seal_signin_failure(id, terminal, &e)?;
-            return Err(e);
-        }
+        // Counted before the password is checked, under the state's lock:
+        // parallel guesses cannot all pass the check before any counts.
+        let locked = match crate::lockout::count_guess(&self.dir, copy, &slot, now) {
+            Ok(locked) => locked,
+            Err(e) => {
+                if matches!(e, Error::Locked(_)) {
+                    self.seal_signin_failure(id, terminal, &e)?;
+                }
+                return Err(e);
+            }
+        };
         let opened = self
             .slots
             .unlock(id, password.as_bytes())
@@ -277,29 +300,34 @@ impl Vault {
             });
         match opened {
             Ok(s) => {
-                if state.clear(&slot) {
-                    state.save(&self.dir)?;
-                }
+                crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
+                // The copy beside the keyslots follows the signed policy
+                // again, whatever was written there since.
+                crate::policy::sync_lockout(&crate::policy::Policy::load(&s.conn)?, &self.dir)?;
                 Ok(s)
             }
-            Err((e, counts)) => {
-                if counts {
-                    let locked = state.record_failure(&slot, now);
-                    state.save(&self.dir)?;
-                    if !matches!(e, Error::BadCode(_)) {
-                        let note = locked
-                            .map(|t| format!("; locked until {t}"))
-                            .unwrap_or_default();
-                        self.seal_signin_failure(
-                            id,
-                            terminal,
-                            &Error::Invalid(format!("{e}{note}")),
-                        )?;
-                    }
+            Err((e, true)) => {
+                if !matches!(e, Error::BadCode(_)) {
+                    let note = locked
+                        .map(|t| format!("; locked until {t}"))
+                        .unwrap_or_default();
+                    self.seal_signin_failure(id, terminal, &Error::Invalid(format!("{e}{note}")))?;
                 }
                 Err(e)
             }
+            Err((e, false)) => {
+                crate::lockout::settle_guess(&self.dir, copy, &slot, false)?;
+                Err(e)
+            }
         }
+    }
+
+    /// Where this terminal keeps its copy of the lockout counts (beside
+    /// its memory of the trail), if it keeps one.
+    fn lockout_copy(&self) -> Option<(&std::path::Path, &str)> {
+        self.witness_dir
+            .as_deref()
+            .map(|d| (d, self.slots.vault_id.as_str()))
     }
 
     /// Record a failed sign-in in the inbox.

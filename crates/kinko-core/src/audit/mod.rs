@@ -267,9 +267,12 @@ struct InboxFile {
 
 /// The inbox key is public, so anyone who can write `inbox/` can seal an
 /// event. Only what the inbox exists for is accepted: a failed sign-in by
-/// a well-formed ID. It is recorded at the time it is moved, with the time
-/// it claims in its detail; anything else is recorded as tampering.
-fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str) -> Event {
+/// a well-formed ID. It is dated when it happened (the time it claims,
+/// also kept in its detail) when that time lies between the trail's last
+/// event (`floor`: every sign-in empties the inbox, so nothing in it is
+/// older) and now; otherwise when it is moved. Anything else is recorded
+/// as tampering.
+fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str, floor: Option<&str>) -> Event {
     let plausible = |e: &Event| {
         e.event == "session.signin"
             && (e.outcome == FAILED || e.outcome == TAMPERED)
@@ -280,14 +283,20 @@ fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str) -> Event {
             && e.detail.len() <= 1000
     };
     match sealed {
-        Some(e) if plausible(&e) => Event::new(
-            &e.actor,
-            &e.event,
-            &e.object,
-            &e.outcome,
-            &e.terminal,
-            &format!("{} (at {}, from the inbox)", e.detail, e.at),
-        ),
+        Some(e) if plausible(&e) => {
+            let mut moved = Event::new(
+                &e.actor,
+                &e.event,
+                &e.object,
+                &e.outcome,
+                &e.terminal,
+                &format!("{} (at {}, from the inbox)", e.detail, e.at),
+            );
+            if let Some(at) = when_it_happened(&e.at, floor, &moved.at) {
+                moved.at = at;
+            }
+            moved
+        }
         _ => Event::new(
             "-",
             "audit.inbox",
@@ -297,6 +306,18 @@ fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str) -> Event {
             "an inbox file does not open or is not a failed sign-in",
         ),
     }
+}
+
+/// The time an inbox event claims, in the trail's own form, if it lies
+/// between `floor` (the trail's last event) and `now`.
+fn when_it_happened(claimed: &str, floor: Option<&str>, now: &str) -> Option<String> {
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+    let at = parse(claimed)?;
+    let after_floor = floor.is_none_or(|f| parse(f).is_some_and(|f| at >= f));
+    (after_floor && at <= parse(now)?).then(|| {
+        at.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    })
 }
 
 /// Seal an event that happened before the database could be opened (a
@@ -360,7 +381,11 @@ pub fn ingest_inbox(
         let event = std::fs::read(path)
             .ok()
             .and_then(|b| open_inbox_file(&b, inbox_secret, vault_id));
-        let mut event = from_inbox(event, &name, terminal);
+        let floor: Option<String> = conn
+            .prepare_cached("SELECT at FROM audit_events ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        let mut event = from_inbox(event, &name, terminal, floor.as_deref());
         if event.event == "session.signin" && !account_exists(conn, &event.actor)? {
             event.actor = pseudonym(conn, &event.actor)?;
             event.object = format!("account:{}", event.actor);

@@ -52,7 +52,9 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
     ));
     assert!(!out.exists());
 
-    // Not on the approved roster: no grant.
+    // Not on the approved roster: no grant. (Bob's activation signed the
+    // officer in anew, which ended the earlier session: one per person.)
+    let mut boss = f.officer();
     assert!(matches!(boss.grant(id, "bob"), Err(Error::Denied(_))));
     // Once on the roster and granted he can; once revoked, his wrap is gone again.
     f.roster("bob");
