@@ -473,3 +473,22 @@ fn vault_files_are_private_and_a_linked_database_is_refused() {
     assert_eq!(r.code, 5, "{}", r.stderr);
     assert!(r.stderr.contains("kinko.db"), "{}", r.stderr);
 }
+
+/// Someone with the files writes a path into the keyslots file's vault id
+/// (`../../…`), which names the files each terminal keeps (its memory of
+/// the trail, its lockout counts): refused as tampering before any file is
+/// written, and nothing appears outside the terminal's state directory.
+#[test]
+fn a_vault_id_that_names_a_path_is_refused() {
+    let v = TestVault::new();
+    let path = v.dir.join("keyslots");
+    let mut slots: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    slots["vault_id"] = "../../escaped".into();
+    std::fs::write(&path, serde_json::to_vec(&slots).unwrap()).unwrap();
+    let r = v.boss(&["list"]);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    assert!(r.stderr.contains("vault id"), "{}", r.stderr);
+    assert!(!v.work("escaped.json").exists());
+    assert!(!v.tmp.path().join("escaped.json").exists());
+}

@@ -183,6 +183,19 @@ impl KeySlots {
                 ks.version
             )));
         }
+        // The vault id names files on this terminal (its memory of the
+        // trail, its lockout counts): only the form Kinko makes, 32 hex
+        // digits, so it can never name a path elsewhere.
+        let plain = ks.vault_id.len() == 32
+            && ks
+                .vault_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !plain {
+            return Err(Error::tampered(
+                "the keyslots file names a vault id that Kinko never makes",
+            ));
+        }
         Ok(ks)
     }
 

@@ -45,14 +45,12 @@ pub(crate) fn make_private(dir: &std::path::Path) -> crate::error::Result<()> {
             )));
         }
         if meta.permissions().mode() & 0o777 != mode {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| crate::error::Error::io(path, e))?;
+            set_mode(path, mode)?;
         }
         Ok(())
     };
     if std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| crate::error::Error::io(dir, e))?;
+        set_mode(dir, 0o700)?;
     }
     for name in OWN_FILES {
         tighten(&dir.join(name), 0o600, false)?;
@@ -61,4 +59,20 @@ pub(crate) fn make_private(dir: &std::path::Path) -> crate::error::Result<()> {
         tighten(&dir.join(name), 0o700, true)?;
     }
     Ok(())
+}
+
+/// Set a mode; a file system that has no modes (vfat, exFAT, some shares)
+/// refuses, and is left as it is.
+fn set_mode(path: &std::path::Path, mode: u32) -> crate::error::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.kind() == std::io::ErrorKind::Unsupported =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(crate::error::Error::io(path, e)),
+    }
 }

@@ -53,6 +53,16 @@ impl Default for LockoutPolicy {
     }
 }
 
+impl LockoutPolicy {
+    /// The stricter of two policies, setting by setting.
+    fn stricter(self, other: LockoutPolicy) -> LockoutPolicy {
+        LockoutPolicy {
+            threshold: self.threshold.min(other.threshold),
+            base_seconds: self.base_seconds.max(other.base_seconds),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Entry {
     pub failures: u32,
@@ -126,16 +136,14 @@ impl SigninState {
     }
 
     /// Take in a terminal's copy: the higher count and later lock of each
-    /// slot, unless unlocked since. (The policy is the vault's: a weaker
-    /// one written outside Kinko is put right at the next sign-in, from
-    /// the officer's signed policy.)
+    /// slot, unless unlocked or signed into since, and the stricter
+    /// policy (both are written again from the officer's signed policy at
+    /// the next sign-in, so a policy the officer loosened takes effect).
     fn merge(&mut self, copy: SigninState) {
+        self.policy = self.policy.stricter(copy.policy);
         for (slot, theirs) in copy.accounts {
             let unlocked = self.unlocked.get(&slot).copied();
-            if theirs
-                .last
-                .is_some_and(|t| unlocked.is_some_and(|u| u >= t))
-            {
+            if unlocked.is_some_and(|u| theirs.last.is_none_or(|t| u >= t)) {
                 continue;
             }
             let mine = self.accounts.entry(slot).or_default();
@@ -239,6 +247,18 @@ impl Held {
     }
 }
 
+/// The officer's signed lockout policy, beside the keyslots and in this
+/// terminal's copy.
+pub(crate) fn set_policy(
+    dir: &Path,
+    copy: Option<(&Path, &str)>,
+    policy: LockoutPolicy,
+) -> Result<()> {
+    let mut held = SigninState::hold(dir, copy)?;
+    held.state.policy = policy;
+    held.save()
+}
+
 /// Count one guess at `slot` before its password is checked: refused if
 /// the slot is locked now. Returns when the slot will be locked if this
 /// guess is wrong.
@@ -270,7 +290,8 @@ pub(crate) fn settle_guess(
 ) -> Result<()> {
     let mut held = SigninState::hold(dir, copy)?;
     if succeeded {
-        held.state.clear(slot);
+        // Like an unlock: what any terminal counted before now goes.
+        held.state.unlock(slot, Utc::now());
     } else {
         held.state.forgive(slot);
     }

@@ -381,13 +381,19 @@ pub(crate) fn check_signed(
 
 /// The lockout settings, copied beside the keyslots where a failed
 /// sign-in (which cannot open the database) can read them.
-pub(crate) fn sync_lockout(policy: &Policy, dir: &std::path::Path) -> Result<()> {
-    let mut held = crate::lockout::SigninState::hold(dir, None)?;
-    held.state.policy = crate::lockout::LockoutPolicy {
-        threshold: policy.number("lockout.threshold") as u32,
-        base_seconds: policy.number("lockout.base_seconds") as u32,
-    };
-    held.save()
+pub(crate) fn sync_lockout(
+    policy: &Policy,
+    dir: &std::path::Path,
+    copy: Option<(&std::path::Path, &str)>,
+) -> Result<()> {
+    crate::lockout::set_policy(
+        dir,
+        copy,
+        crate::lockout::LockoutPolicy {
+            threshold: policy.number("lockout.threshold") as u32,
+            base_seconds: policy.number("lockout.base_seconds") as u32,
+        },
+    )
 }
 
 /// One setting as shown by `policy show`.

@@ -202,30 +202,53 @@ pub(crate) fn is_revoked(conn: &Connection, serial: i64, account: &str) -> Resul
 /// The event of the trail that revoked certificate `serial` of
 /// `account`, if the vault still holds it: a reset, a disabling or a new
 /// certificate of that account naming the serial, by someone whose
-/// certificate allows it as far as the rows tell. A revocation forged by
-/// anyone else is left to `verify`, which names it; its signature is
-/// `verify`'s to check too (this is the use, not the audit).
+/// certificate allows it. Only what the event's leaf covers is read (its
+/// actor, kind, object, outcome and detail; not the signer columns, which
+/// only its signature covers): a revocation forged by anyone else is left
+/// to `verify`, which names it.
 pub(crate) fn revoked_by(conn: &Connection, serial: i64, account: &str) -> Result<Option<i64>> {
     use crate::permission::Action;
     let object = format!("account:{account}");
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.seq, e.detail, e.actor, c.body FROM audit_events e
-         JOIN certificates c ON c.serial = e.signer_serial
-         WHERE e.object = ?1 AND e.event = ?2 AND e.outcome = 'ok' AND e.signer = e.actor
-         ORDER BY e.seq",
+    let mut events = conn.prepare_cached(
+        "SELECT seq, detail, actor FROM audit_events
+         WHERE object = ?1 AND event = ?2 AND outcome = 'ok' ORDER BY seq",
     )?;
     let mut first: Option<i64> = None;
     for action in [Action::AccountManage, Action::AccountCertify] {
-        let mut rows = stmt.query(params![object, action.event()])?;
-        while let Some(r) = rows.next()? {
-            let (seq, detail, actor): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let names = named_in(&detail).is_some_and(|n| n.iter().any(|n| n.serial == serial));
-            if names && signer_may(r.get_ref(3)?.as_bytes().ok(), &actor, action) {
+        let named: Vec<(i64, String)> = events
+            .query_map(params![object, action.event()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|(_, detail, _)| {
+                named_in(detail).is_some_and(|n| n.iter().any(|n| n.serial == serial))
+            })
+            .map(|(seq, _, actor)| (seq, actor))
+            .collect();
+        for (seq, actor) in named {
+            if actor_may(conn, &actor, action)? {
                 first = Some(first.map_or(seq, |f| f.min(seq)));
             }
         }
     }
     Ok(first)
+}
+
+/// Does any certificate of `actor` allow `action`?
+fn actor_may(conn: &Connection, actor: &str, action: crate::permission::Action) -> Result<bool> {
+    let mut stmt = conn.prepare_cached("SELECT body FROM certificates WHERE account = ?1")?;
+    let mut rows = stmt.query([actor])?;
+    while let Some(r) = rows.next()? {
+        if signer_may(r.get_ref(0)?.as_bytes().ok(), actor, action) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Does a stored certificate body name `actor` with roles that allow

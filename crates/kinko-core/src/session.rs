@@ -63,6 +63,11 @@ pub struct Session {
     notices: Vec<String>,
     /// The policy this session last found signed (`policy::check_signed`).
     policy_seen: Option<[u8; 32]>,
+    /// Long work is under way (`require` passed; its `perform` comes at
+    /// the end): the time it takes is no idleness.
+    long_work: bool,
+    /// When [`Session::touch`] last wrote the activity time.
+    touched: Option<std::time::Instant>,
 }
 
 impl Session {
@@ -82,6 +87,7 @@ impl Session {
     ) -> Result<T> {
         let attempt = (|| {
             self.check_live()?;
+            self.long_work = false;
             self.follow_certificate()?;
             permission::check(&self.ctx.actor.roles, action)?;
             self.check_restriction(action)?;
@@ -162,10 +168,29 @@ impl Session {
             .check_live()
             .and_then(|_| permission::check(&self.ctx.actor.roles, action))
             .and_then(|_| self.check_restriction(action));
-        if let Err(e) = &r {
-            self.log_failure(action.event(), object, e);
+        match &r {
+            Ok(()) => self.long_work = true,
+            Err(e) => self.log_failure(action.event(), object, e),
         }
         r
+    }
+
+    /// The person is active in the window without calling an action
+    /// (reading a document): their session is not idle. Written at most
+    /// once a minute.
+    pub fn touch(&mut self) -> Result<()> {
+        if self
+            .touched
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60))
+        {
+            return Ok(());
+        }
+        self.check_live()?;
+        self.conn
+            .prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
+            .execute(params![self.ctx.session, audit::now()])?;
+        self.touched = Some(std::time::Instant::now());
+        Ok(())
     }
 
     /// Record that `event` on `object` did not happen, and why. If even
@@ -216,7 +241,7 @@ impl Session {
         let idle = chrono::DateTime::parse_from_rfc3339(&last_seen)
             .map(|t| chrono::Utc::now().signed_duration_since(t))
             .map_err(|_| Error::tampered("a session record has an unreadable time"))?;
-        if idle > chrono::Duration::minutes(limit as i64) {
+        if !self.long_work && idle > chrono::Duration::minutes(limit as i64) {
             self.end_record("idle")?;
             return Err(Error::NotSignedIn(format!(
                 "this session ended after {limit} minutes without activity; sign in again"
@@ -235,10 +260,10 @@ impl Session {
             "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
             params![self.ctx.session, audit::now(), reason],
         )?;
-        let detail = if reason == "idle" {
-            "idle timeout"
-        } else {
-            reason
+        let detail = match reason {
+            "idle" => "idle timeout",
+            "signed out" => "",
+            other => other,
         };
         self.ctx.append(
             &tx,
@@ -404,29 +429,28 @@ impl Session {
     }
 
     fn finish(mut self, reason: &'static str) -> Result<()> {
-        if let Err(Error::NotSignedIn(_)) = self.check_live() {
-            // Ended already (a newer sign-in, a suspension, idle): only
-            // what is stored of it is left to remove.
-            if let Some(id) = self.token_id.take() {
-                let _ = fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?);
-            }
-            return Ok(());
+        // Ending is always allowed, outside the allowed hours too: the
+        // record ends and what is stored of the session goes.
+        let open: bool = self
+            .conn
+            .query_row(
+                "SELECT ended_at IS NULL FROM sessions WHERE id = ?1",
+                [&self.ctx.session],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if open {
+            self.end_record(reason)?;
         }
-        let object = format!("account:{}", self.ctx.actor.id);
-        let token_id = self.token_id.clone();
-        let removed = self.perform(Action::SessionEnd, &object, |tx, ctx| {
-            tx.execute(
-                "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
-                params![ctx.session, audit::now(), reason],
-            )?;
-            let detail = if reason == "idle" { "idle timeout" } else { "" };
-            Ok(Done::ok(token_id.clone(), detail))
-        })?;
-        if let Some(id) = removed {
-            fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?)?;
+        if let Some(id) = self.token_id.take() {
+            let _ = fsutil::remove_overwritten(&session_path(&self.ctx.dir, &id)?);
         }
         // Signed out here: the next sign-in must find at least this.
-        self.ctx.remember_seen(&self.conn)
+        if open {
+            self.ctx.remember_seen(&self.conn)?;
+        }
+        Ok(())
     }
 }
 
@@ -591,6 +615,8 @@ pub(crate) fn open_signed_in(
         token_id,
         notices,
         policy_seen,
+        long_work: false,
+        touched: None,
     })
 }
 

@@ -220,7 +220,7 @@ pub fn lock(state: State<'_, AppState>) -> Reply<bool> {
 /// calling anything: keep the session from locking.
 #[tauri::command(async)]
 pub fn touch(state: State<'_, AppState>) -> Reply<()> {
-    with_session(&state, |_| Ok(()))
+    with_session(&state, |s| s.touch())
 }
 
 #[tauri::command]

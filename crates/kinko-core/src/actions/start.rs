@@ -226,21 +226,22 @@ impl Vault {
         recovery_code: &str,
         terminal: &str,
     ) -> Result<crate::upgrade::UpgradeReport> {
-        // The upgrade checks a password too: it counts like a sign-in.
+        // The upgrade checks a password and a code too: a guess counts
+        // like a sign-in's, and is settled only once both held.
         let slot = self.slots.slot_name(id);
         let copy = self.lockout_copy();
         crate::lockout::count_guess(&self.dir, copy, &slot, chrono::Utc::now())?;
         let secrets = self.slots.unlock(id, password.as_bytes())?;
-        crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
         let (mut conn, secrets) = session::open_database(self, id, secrets)?;
         session::check_keyslots_match(&conn, self)?;
-        if crate::db::schema_version(&conn)? != 2 {
-            return Err(Error::invalid("the vault is already upgraded"));
-        }
         check_totp(&conn, id, totp).map_err(|e| match e {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
         })?;
+        crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
+        if crate::db::schema_version(&conn)? != 2 {
+            return Err(Error::invalid("the vault is already upgraded"));
+        }
         crate::upgrade::from_schema_2(
             &mut conn,
             &crate::upgrade::Upgrader {
@@ -303,7 +304,11 @@ impl Vault {
                 crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
                 // The copy beside the keyslots follows the signed policy
                 // again, whatever was written there since.
-                crate::policy::sync_lockout(&crate::policy::Policy::load(&s.conn)?, &self.dir)?;
+                crate::policy::sync_lockout(
+                    &crate::policy::Policy::load(&s.conn)?,
+                    &self.dir,
+                    copy,
+                )?;
                 Ok(s)
             }
             Err((e, true)) => {
