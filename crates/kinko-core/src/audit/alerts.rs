@@ -171,7 +171,7 @@ fn bulk_access(
 fn off_hours(conn: &Connection, policy: &Policy, e: &Event, at: DateTime<Utc>) -> Result<Finding> {
     // A failed sign-in from the inbox is dated as its sealer wrote, and
     // anyone can seal one: its time frames nobody.
-    if super::from_the_inbox(e) {
+    if super::event::from_the_inbox(e) {
         return Ok(None);
     }
     let account: Option<(String, Option<String>)> = conn

@@ -197,3 +197,12 @@ pub struct Record {
 }
 
 pub use crate::time::now;
+
+/// How the detail of an event moved from the inbox ends.
+pub(crate) const FROM_INBOX: &str = ", from the inbox)";
+
+/// Was this event moved from the inbox (its time is what the sealer
+/// wrote)?
+pub(crate) fn from_the_inbox(e: &Event) -> bool {
+    e.detail.ends_with(FROM_INBOX)
+}

@@ -290,7 +290,7 @@ fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str, floor: Option<&
                 &e.object,
                 &e.outcome,
                 &e.terminal,
-                &format!("{} (at {}{FROM_INBOX}", e.detail, e.at),
+                &format!("{} (at {}{}", e.detail, e.at, event::FROM_INBOX),
             );
             if let Some(at) = when_it_happened(&e.at, floor, &moved.at) {
                 moved.at = at;
@@ -306,15 +306,6 @@ fn from_inbox(sealed: Option<Event>, file: &str, terminal: &str, floor: Option<&
             "an inbox file does not open or is not a failed sign-in",
         ),
     }
-}
-
-/// How the detail of an event moved from the inbox ends.
-pub(crate) const FROM_INBOX: &str = ", from the inbox)";
-
-/// Was this event moved from the inbox (its time is what the sealer
-/// wrote)?
-pub(crate) fn from_the_inbox(e: &Event) -> bool {
-    e.detail.ends_with(FROM_INBOX)
 }
 
 /// The time an inbox event claims, in the trail's own form, if it lies
