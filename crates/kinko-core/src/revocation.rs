@@ -183,12 +183,7 @@ pub(crate) fn revoke_account(conn: &Connection, account: &str) -> Result<String>
 /// the trail shows but the rows no longer hold was deleted outside Kinko,
 /// which is tampering at once, not only at the next `audit verify`.
 pub(crate) fn is_revoked(conn: &Connection, serial: i64, account: &str) -> Result<bool> {
-    let stored = conn
-        .prepare_cached("SELECT 1 FROM revocations WHERE serial = ?1")?
-        .query_row([serial], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if stored {
+    if has_row(conn, serial)? {
         return Ok(true);
     }
     match revoked_by(conn, serial, account)? {
@@ -197,6 +192,15 @@ pub(crate) fn is_revoked(conn: &Connection, serial: i64, account: &str) -> Resul
         ))),
         None => Ok(false),
     }
+}
+
+/// Does the vault hold a revocation of certificate `serial`?
+pub(crate) fn has_row(conn: &Connection, serial: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM revocations WHERE serial = ?1")?
+        .query_row([serial], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// The event of the trail that revoked certificate `serial` of
