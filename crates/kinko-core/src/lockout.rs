@@ -247,14 +247,10 @@ impl Held {
     }
 }
 
-/// The officer's signed lockout policy, beside the keyslots and in this
-/// terminal's copy.
-pub(crate) fn set_policy(
-    dir: &Path,
-    copy: Option<(&Path, &str)>,
-    policy: LockoutPolicy,
-) -> Result<()> {
-    let mut held = SigninState::hold(dir, copy)?;
+/// The officer's signed lockout policy, beside the keyslots (a terminal's
+/// copy takes it at that terminal's next sign-in, [`Settled::SignedIn`]).
+pub(crate) fn set_policy(dir: &Path, policy: LockoutPolicy) -> Result<()> {
+    let mut held = SigninState::hold(dir, None)?;
     held.state.policy = policy;
     held.save()
 }
@@ -280,20 +276,32 @@ pub(crate) fn count_guess(
     Ok(locked)
 }
 
-/// The guess at `slot` was not a wrong password or code: a success clears
-/// the count, anything else takes this guess's count back.
+/// How a counted guess ended, when it was not a wrong password or code.
+pub(crate) enum Settled {
+    /// Signed in: the count goes, and the policy copied beside the
+    /// keyslots (and in this terminal's copy) is the officer's signed one
+    /// again, whatever was written there since.
+    SignedIn(LockoutPolicy),
+    /// The password was right but something else refused: this guess's
+    /// count is taken back.
+    Refused,
+}
+
+/// Settle the guess at `slot` counted by [`count_guess`].
 pub(crate) fn settle_guess(
     dir: &Path,
     copy: Option<(&Path, &str)>,
     slot: &str,
-    succeeded: bool,
+    how: Settled,
 ) -> Result<()> {
     let mut held = SigninState::hold(dir, copy)?;
-    if succeeded {
-        // Like an unlock: what any terminal counted before now goes.
-        held.state.unlock(slot, Utc::now());
-    } else {
-        held.state.forgive(slot);
+    match how {
+        Settled::SignedIn(policy) => {
+            // Like an unlock: what any terminal counted before now goes.
+            held.state.unlock(slot, Utc::now());
+            held.state.policy = policy;
+        }
+        Settled::Refused => held.state.forgive(slot),
     }
     held.save()
 }

@@ -381,19 +381,16 @@ pub(crate) fn check_signed(
 
 /// The lockout settings, copied beside the keyslots where a failed
 /// sign-in (which cannot open the database) can read them.
-pub(crate) fn sync_lockout(
-    policy: &Policy,
-    dir: &std::path::Path,
-    copy: Option<(&std::path::Path, &str)>,
-) -> Result<()> {
-    crate::lockout::set_policy(
-        dir,
-        copy,
-        crate::lockout::LockoutPolicy {
-            threshold: policy.number("lockout.threshold") as u32,
-            base_seconds: policy.number("lockout.base_seconds") as u32,
-        },
-    )
+pub(crate) fn sync_lockout(policy: &Policy, dir: &std::path::Path) -> Result<()> {
+    crate::lockout::set_policy(dir, lockout_policy(policy))
+}
+
+/// The lockout settings of a policy.
+pub(crate) fn lockout_policy(policy: &Policy) -> crate::lockout::LockoutPolicy {
+    crate::lockout::LockoutPolicy {
+        threshold: policy.number("lockout.threshold") as u32,
+        base_seconds: policy.number("lockout.base_seconds") as u32,
+    }
 }
 
 /// One setting as shown by `policy show`.

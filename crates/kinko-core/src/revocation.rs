@@ -213,30 +213,14 @@ pub(crate) fn has_row(conn: &Connection, serial: i64) -> Result<bool> {
 pub(crate) fn revoked_by(conn: &Connection, serial: i64, account: &str) -> Result<Option<i64>> {
     use crate::permission::Action;
     let object = format!("account:{account}");
-    let mut events = conn.prepare_cached(
-        "SELECT seq, detail, actor FROM audit_events
-         WHERE object = ?1 AND event = ?2 AND outcome = 'ok' ORDER BY seq",
-    )?;
     let mut first: Option<i64> = None;
     for action in [Action::AccountManage, Action::AccountCertify] {
-        let named: Vec<(i64, String)> = events
-            .query_map(params![object, action.event()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .filter(|(_, detail, _)| {
-                named_in(detail).is_some_and(|n| n.iter().any(|n| n.serial == serial))
-            })
-            .map(|(seq, _, actor)| (seq, actor))
-            .collect();
-        for (seq, actor) in named {
-            if actor_may(conn, &actor, action)? {
-                first = Some(first.map_or(seq, |f| f.min(seq)));
+        for told in crate::trail_facts::ok_events(conn, &object, action)? {
+            let names =
+                named_in(&told.detail).is_some_and(|n| n.iter().any(|n| n.serial == serial));
+            if names && actor_may(conn, &told.actor, action)? {
+                first = Some(first.map_or(told.seq, |f| f.min(told.seq)));
+                break;
             }
         }
     }

@@ -941,56 +941,13 @@ pub(crate) fn resume(vault: &Vault, token: &str, terminal: &str) -> Result<Sessi
         terminal,
         Proof::Token(id.to_string()),
     )?;
-    session.touch_or_expire(id, &path)?;
-    Ok(session)
-}
-
-impl Session {
-    /// Keep a stored session alive, or end it if it sat idle too long.
-    fn touch_or_expire(&mut self, id: &str, path: &std::path::Path) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<(String, Option<String>)> = tx
-            .query_row(
-                "SELECT last_seen_at, ended_at FROM sessions WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((last_seen, ended)) = row else {
-            return Err(Error::tampered("a session file has no session record"));
-        };
-        let now = chrono::Utc::now();
-        let idle = chrono::DateTime::parse_from_rfc3339(&last_seen)
-            .map(|t| now.signed_duration_since(t))
-            .map_err(|_| Error::tampered("a session record has an unreadable time"))?;
-        let object = format!("account:{}", self.ctx.actor.id);
-        let idle_limit = Policy::load(&tx)?.number("session.idle_minutes") as i64;
-        if ended.is_some() || idle > chrono::Duration::minutes(idle_limit) {
-            if ended.is_none() {
-                tx.execute(
-                    "UPDATE sessions SET ended_at = ?2, ended_reason = 'idle' WHERE id = ?1",
-                    params![id, audit::now()],
-                )?;
-                self.ctx.append(
-                    &tx,
-                    &self
-                        .ctx
-                        .event("session.end", &object, audit::OK, "idle timeout"),
-                )?;
-            }
-            tx.commit()?;
-            let _ = fsutil::remove_overwritten(path);
-            return Err(Error::NotSignedIn(
-                "the session has ended; sign in again with kinko login".into(),
-            ));
+    // Ended meanwhile (idle, replaced, the account changed): the same
+    // check every action makes, and what is stored of it goes.
+    if let Err(e) = session.check_live() {
+        if matches!(e, Error::NotSignedIn(_)) {
+            let _ = fsutil::remove_overwritten(&path);
         }
-        tx.execute(
-            "UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1",
-            params![id, audit::now()],
-        )?;
-        tx.commit()?;
-        Ok(())
+        return Err(e);
     }
+    Ok(session)
 }

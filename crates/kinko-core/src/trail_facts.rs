@@ -58,7 +58,7 @@ pub(crate) fn approval_returned_detail(approval: i64, why: &str) -> String {
 pub(crate) fn approval_used(conn: &Connection, doc: i64, approval: i64) -> Result<Option<i64>> {
     let object = format!("document:{doc}");
     let used = format!("approval={approval} ");
-    let returned = format!("; export approval {approval} was returned");
+    let returned = approval_returned_detail(approval, "");
     let uses: Vec<i64> = ok_events(conn, &object, Action::DocumentOpen)?
         .into_iter()
         .filter(|t| t.detail.contains(&used))

@@ -367,7 +367,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             secret: &officer_sign.secret,
         },
     )?;
-    crate::policy::sync_lockout(&crate::policy::Policy::load(&tx)?, dir, None)?;
+    crate::policy::sync_lockout(&crate::policy::Policy::load(&tx)?, dir)?;
     crate::credentials::record_history(&tx, &opts.officer_id, &opts.password)?;
     tx.commit()?;
     drop(conn);

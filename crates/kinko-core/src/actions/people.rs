@@ -633,7 +633,7 @@ impl Session {
         // The copy beside the keyslots follows the committed policy, never
         // a value that was rolled back.
         if key.starts_with("lockout.") {
-            sync_lockout(&Policy::load(&self.conn)?, &self.ctx.dir, None)?;
+            sync_lockout(&Policy::load(&self.conn)?, &self.ctx.dir)?;
         }
         Ok(())
     }

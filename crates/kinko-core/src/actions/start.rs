@@ -11,6 +11,7 @@ use crate::crypto::kdf::KdfParams;
 use crate::crypto::{self};
 use crate::error::{Error, Result};
 use crate::keyslots::KeySlots;
+use crate::lockout::Settled;
 use crate::permission::Action;
 use crate::policy::Policy;
 use crate::session::{self, Done, Proof, Session};
@@ -238,7 +239,13 @@ impl Vault {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
         })?;
-        crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
+        let signed = crate::policy::Policy::load(&conn)?;
+        crate::lockout::settle_guess(
+            &self.dir,
+            copy,
+            &slot,
+            Settled::SignedIn(crate::policy::lockout_policy(&signed)),
+        )?;
         if crate::db::schema_version(&conn)? != 2 {
             return Err(Error::invalid("the vault is already upgraded"));
         }
@@ -301,13 +308,12 @@ impl Vault {
             });
         match opened {
             Ok(s) => {
-                crate::lockout::settle_guess(&self.dir, copy, &slot, true)?;
-                // The copy beside the keyslots follows the signed policy
-                // again, whatever was written there since.
-                crate::policy::sync_lockout(
-                    &crate::policy::Policy::load(&s.conn)?,
+                let signed = crate::policy::Policy::load(&s.conn)?;
+                crate::lockout::settle_guess(
                     &self.dir,
                     copy,
+                    &slot,
+                    Settled::SignedIn(crate::policy::lockout_policy(&signed)),
                 )?;
                 Ok(s)
             }
@@ -321,7 +327,7 @@ impl Vault {
                 Err(e)
             }
             Err((e, false)) => {
-                crate::lockout::settle_guess(&self.dir, copy, &slot, false)?;
+                crate::lockout::settle_guess(&self.dir, copy, &slot, Settled::Refused)?;
                 Err(e)
             }
         }
