@@ -381,3 +381,78 @@ fn two_processes_at_once_corrupt_nothing() {
         v.restore_as_boss(b["path"].as_str().unwrap(), &to).ok();
     }
 }
+
+/// The paths the running process `pid` has open in `dir`, as the kernel
+/// names them (an unnamed file shows as `dir/#inode (deleted)`).
+fn open_in(pid: u32, dir: &std::path::Path) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .map(|target| target.display().to_string())
+        .collect()
+}
+
+/// E3: an export killed while it writes leaves no plaintext anywhere: the
+/// file being written has no name until it is complete (`O_TMPFILE`), so
+/// the kernel frees it with the process. The kill lands while the process
+/// holds the output open, seen in `/proc/PID/fd`.
+#[test]
+fn an_export_killed_while_writing_leaves_no_plaintext() {
+    let v = TestVault::new();
+    let bytes: Vec<u8> = (0..96_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let doc = v.import(&v.file("big.bin", &bytes), &[]);
+    drop(bytes);
+    let session = login(&v);
+    let out_dir = v.work("exports");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("big.bin");
+    let mut child = v
+        .command(
+            &["open", &doc, "--out", out.to_str().unwrap()],
+            &[("KINKO_SESSION", &session)],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let writing = loop {
+        let open = open_in(child.id(), &out_dir);
+        if !open.is_empty() {
+            break open;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export finished before it was seen writing"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the export never began"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed while writing {writing:?}");
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a killed export left {left:?} (it was writing {writing:?})"
+    );
+    // The next export writes the whole file.
+    v.run_env(
+        &["open", &doc, "--out", out.to_str().unwrap()],
+        &[("KINKO_SESSION", &session)],
+    )
+    .ok();
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 96_000_000);
+}

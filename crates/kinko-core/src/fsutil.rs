@@ -72,13 +72,129 @@ pub fn write_new_files(files: &[(&Path, &[u8])]) -> Result<()> {
 }
 
 fn place_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    written_beside(path, bytes)?
-        .persist_noclobber(path)
-        .map_err(|e| match e.error.kind() {
-            std::io::ErrorKind::AlreadyExists => taken(path),
-            _ => Error::io(path, e.error),
-        })?;
-    sync_dir(parent(path))
+    let mut out = NewFile::create_for(path)?;
+    out.file()
+        .write_all(bytes)
+        .map_err(|e| Error::io(path, e))?;
+    out.place()
+}
+
+/// A new output file that has no name until it is complete (E3: a killed
+/// export leaves no plaintext behind). On Linux it is opened with
+/// `O_TMPFILE` in the output's folder, so it is an inode with no name,
+/// freed by the kernel if the process dies, and linked into place only
+/// when written and synced (`linkat`, which fails if anything, a link
+/// included, holds the name). A file system without `O_TMPFILE` (FAT on
+/// some USB sticks, some network shares) gets a hidden temporary file
+/// beside the output instead, removed on every failure the process lives
+/// through; a kill there leaves it (docs/key-management.md, known limits).
+pub struct NewFile<'a> {
+    path: &'a Path,
+    state: Unnamed,
+}
+
+enum Unnamed {
+    Inode(File),
+    Named(tempfile::NamedTempFile),
+}
+
+impl<'a> NewFile<'a> {
+    /// Begin `path`; refuses a name that is already taken.
+    pub fn create_for(path: &'a Path) -> Result<Self> {
+        if fs::symlink_metadata(path).is_ok() {
+            return Err(taken(path));
+        }
+        let dir = parent(path);
+        let state = match open_unnamed(dir) {
+            Ok(f) => Unnamed::Inode(f),
+            Err(e) if unnamed_unsupported(&e) => Unnamed::Named(
+                tempfile::Builder::new()
+                    .prefix(".kinko-export-")
+                    .tempfile_in(dir)
+                    .map_err(|e| Error::io(dir, e))?,
+            ),
+            Err(e) => return Err(Error::io(dir, e)),
+        };
+        Ok(NewFile { path, state })
+    }
+
+    /// The file to write to.
+    pub fn file(&mut self) -> &mut File {
+        match &mut self.state {
+            Unnamed::Inode(f) => f,
+            Unnamed::Named(t) => t.as_file_mut(),
+        }
+    }
+
+    /// Sync the bytes and give the file its name. Dropped without this,
+    /// nothing is left.
+    pub fn place(self) -> Result<()> {
+        let path = self.path;
+        match self.state {
+            Unnamed::Inode(f) => {
+                f.sync_all().map_err(|e| Error::io(path, e))?;
+                link_unnamed(&f, path).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => taken(path),
+                    _ => Error::io(path, e),
+                })?;
+            }
+            Unnamed::Named(t) => {
+                t.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+                t.persist_noclobber(path)
+                    .map_err(|e| match e.error.kind() {
+                        std::io::ErrorKind::AlreadyExists => taken(path),
+                        _ => Error::io(path, e.error),
+                    })?;
+            }
+        }
+        sync_dir(parent(path))
+    }
+}
+
+/// An inode with no name in `dir`, readable by the owner only.
+fn open_unnamed(dir: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir)
+}
+
+/// The errors open(2) gives where a file system has no `O_TMPFILE`.
+fn unnamed_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EOPNOTSUPP) | Some(libc::EISDIR) | Some(libc::EINVAL)
+    )
+}
+
+/// Give an `O_TMPFILE` inode its name, as open(2) shows: `linkat` of
+/// `/proc/self/fd/N`, following that one magic link. The new name is never
+/// followed: a link already there makes it fail with `EEXIST`.
+fn link_unnamed(f: &File, path: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd()))
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let to = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Make a rename or unlink in `dir` durable.
@@ -204,6 +320,49 @@ impl<W: Write> Write for HashingWriter<W> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_file_has_no_name_until_it_is_placed() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out.csv");
+        let mut f = NewFile::create_for(&out).unwrap();
+        assert!(
+            matches!(f.state, Unnamed::Inode(_)),
+            "this file system has O_TMPFILE: the file must have no name"
+        );
+        f.file().write_all(b"secret").unwrap();
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "a name appeared"
+        );
+        drop(f);
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            0,
+            "dropped, nothing is left"
+        );
+        let mut f = NewFile::create_for(&out).unwrap();
+        f.file().write_all(b"secret").unwrap();
+        // Someone takes the name meanwhile (a link to elsewhere): refused.
+        let elsewhere = d.path().join("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, &out).unwrap();
+        assert!(f.place().is_err());
+        assert!(!elsewhere.exists(), "the link was followed");
+        fs::remove_file(&out).unwrap();
+        let mut f = NewFile::create_for(&out).unwrap();
+        f.file().write_all(b"secret").unwrap();
+        f.place().unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"secret");
+        assert_eq!(
+            fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            NewFile::create_for(&out).is_err(),
+            "a taken name is refused"
+        );
+    }
 
     #[test]
     fn new_files_are_private_all_or_none_and_never_over_a_name_or_a_link() {

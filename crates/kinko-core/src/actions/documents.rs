@@ -311,23 +311,14 @@ impl Session {
                 d
             }
             ExportTarget::File(path) => {
-                let dir = match path.parent() {
-                    Some(p) if !p.as_os_str().is_empty() => p,
-                    _ => Path::new("."),
-                };
-                let tmp = tempfile::Builder::new()
-                    .prefix(".kinko-export-")
-                    .tempfile_in(dir)
-                    .map_err(|e| Error::io(dir, e))?;
-                let mut w = std::io::BufWriter::new(tmp.as_file());
+                let mut out = crate::fsutil::NewFile::create_for(path)?;
+                let mut w = std::io::BufWriter::new(out.file());
                 let d = stream::decrypt(dek, doc.uid, doc.version, &mut src, &mut w)
                     .map_err(|e| map_stream_err(e, &obj_path, path))?;
                 w.flush().map_err(|e| Error::io(path, e))?;
                 drop(w);
                 check_digest(doc, &d)?;
-                tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-                tmp.persist_noclobber(path)
-                    .map_err(|e| Error::io(path, e.error))?;
+                out.place()?;
                 d
             }
         };
