@@ -663,3 +663,66 @@ fn a_failed_sign_in_is_dated_when_it_happened() {
     );
     v.boss(&["audit", "verify"]).ok();
 }
+
+/// A5: `kinko alerts --follow` prints the alerts waiting, then each new one
+/// as it is raised (one JSON object a line), and stops with exit 3 when its
+/// session ends (here: the same person signs in elsewhere).
+#[test]
+fn alerts_follow_prints_each_new_alert_as_it_is_raised() {
+    use std::io::BufRead;
+    let v = TestVault::new();
+    v.boss(&["policy", "set", "alert.bulk_count", "2"]).ok();
+    v.boss(&["policy", "set", "alert.failed_count", "2"]).ok();
+    let aki = v.add("aki", "auditor");
+    let doc = v.import(&v.file("a.txt", b"alpha"), &[]);
+    // One alert waits before the watch begins.
+    v.as_user("mika", "no-such-password-1", &["list"]).code(3);
+    v.as_user("mika", "no-such-password-2", &["list"]).code(3);
+    v.boss(&["list"]).ok();
+    let token = v.as_user("aki", &aki, &["--json", "login"]).ok().json()["session"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut watch = v
+        .command(
+            &["--json", "alerts", "--follow"],
+            &[("KINKO_SESSION", &token)],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(serde_json::from_str(&line).expect("one JSON object a line"));
+        }
+    });
+    let wait = std::time::Duration::from_secs(30);
+    let first = rx.recv_timeout(wait).expect("the waiting alert is printed");
+    assert_eq!(first["rule"], "failed_signins", "{first}");
+    for _ in 0..3 {
+        v.boss(&["open", &doc, "--out", "-"]).ok();
+    }
+    let next = rx
+        .recv_timeout(wait)
+        .expect("the new alert is printed as it comes");
+    assert_eq!(next["rule"], "bulk_access", "{next}");
+    assert_eq!(next["actor"], "boss");
+    // The watch is no activity and no second session: aki signing in again
+    // ends it, and it says so.
+    v.as_user("aki", &aki, &["alerts"]).ok();
+    let status = watch.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watch.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("ended"), "{err}");
+    // What the watch handed over is in the trail as a reading of alerts.
+    assert!(v.events().iter().any(|e| e["event"] == "alert.read"
+        && e["actor"] == "aki"
+        && e["detail"] == "new since 0: 1"));
+}

@@ -201,6 +201,9 @@ pub enum Command {
         /// What was found or done about it.
         #[arg(long)]
         note: Option<String>,
+        /// Keep watching: print the open alerts, then each new one as it is raised (with --json, one JSON object a line), until the session ends or goes idle.
+        #[arg(long, conflicts_with_all = ["ack", "all"])]
+        follow: bool,
     },
 }
 

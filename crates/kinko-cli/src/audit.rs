@@ -271,6 +271,33 @@ pub fn alerts(ui: &Ui, g: &Global, all: bool, ack: Option<i64>, note: Option<&st
     )
 }
 
+/// How often `kinko alerts --follow` asks for new alerts.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `kinko alerts --follow`: the open alerts, then each new one as it is
+/// raised, one line each, until the session ends (exit 3, saying why).
+pub fn follow_alerts(ui: &Ui, g: &Global) -> Out {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut s = session(g)?;
+    let mut after = 0;
+    loop {
+        for a in s.watch_alerts(after)? {
+            let line = if ui.json {
+                serde_json::to_string(&a).context("serialising output")?
+            } else {
+                format!("#{} {} {} {}: {}", a.id, a.at, a.rule, a.actor, a.summary)
+            };
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}")
+                .and_then(|_| out.flush())
+                .context("writing to standard output")?;
+            after = after.max(a.id);
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+    }
+}
+
 fn audit_table(ui: &Ui, records: &[Record]) -> Out {
     ui.show_table(
         records,

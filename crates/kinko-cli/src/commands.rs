@@ -182,9 +182,13 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         Command::Rekey { suite } => crate::keys::rekey(&ui, g, suite),
         Command::Upgrade => crate::keys::upgrade(&ui, g),
         Command::Restore { file, to } => crate::backup::restore(&ui, g, &file, &to),
-        Command::Alerts { all, ack, note } => {
-            crate::audit::alerts(&ui, g, all, ack, note.as_deref())
-        }
+        Command::Alerts {
+            all,
+            ack,
+            note,
+            follow: false,
+        } => crate::audit::alerts(&ui, g, all, ack, note.as_deref()),
+        Command::Alerts { follow: true, .. } => crate::audit::follow_alerts(&ui, g),
     }
 }
 

@@ -55,6 +55,14 @@ impl<T> Done<T> {
     }
 }
 
+/// Who set an action going: the person (their session is active), or the
+/// program on its own (it is not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Activity {
+    Person,
+    Program,
+}
+
 /// A signed-in session: an open database and the actor's keys.
 pub struct Session {
     pub(crate) conn: Connection,
@@ -85,9 +93,33 @@ impl Session {
         object: &str,
         work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
     ) -> Result<T> {
+        self.perform_as(Activity::Person, action, object, work)
+    }
+
+    /// [`Session::perform`] for what a program does on its own while the
+    /// person may be away (a watch for new alerts): logged the same, but
+    /// no activity, so the session still goes idle.
+    pub(crate) fn perform_unattended<T>(
+        &mut self,
+        action: Action,
+        object: &str,
+        work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
+    ) -> Result<T> {
+        self.perform_as(Activity::Program, action, object, work)
+    }
+
+    fn perform_as<T>(
+        &mut self,
+        activity: Activity,
+        action: Action,
+        object: &str,
+        work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
+    ) -> Result<T> {
         let attempt = (|| {
             self.check_live()?;
-            self.long_work = false;
+            if activity == Activity::Person {
+                self.long_work = false;
+            }
             self.follow_certificate()?;
             permission::check(&self.ctx.actor.roles, action)?;
             self.check_restriction(action)?;
@@ -95,8 +127,10 @@ impl Session {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             // Activity, in the action's own transaction (no second write).
-            tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
-                .execute(params![self.ctx.session, audit::now()])?;
+            if activity == Activity::Person {
+                tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
+                    .execute(params![self.ctx.session, audit::now()])?;
+            }
             // Every rule reads the policy: it must be the officer's.
             crate::policy::check_signed(
                 &tx,
@@ -215,7 +249,7 @@ impl Session {
     /// disabling or a reset ended it (its record says why); past the
     /// policy's idle time it ends here; and the account must be active and
     /// inside its allowed hours at every action, not only at sign-in (P7).
-    fn check_live(&mut self) -> Result<()> {
+    pub(crate) fn check_live(&mut self) -> Result<()> {
         let row: Option<(Option<String>, Option<String>, String)> = self
             .conn
             .prepare_cached(

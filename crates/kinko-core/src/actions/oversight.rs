@@ -97,6 +97,33 @@ impl Session {
         })
     }
 
+    /// Alerts raised since alert `after` and not yet acknowledged, oldest
+    /// first, for a watcher (`kinko alerts --follow`, the app's badge):
+    /// `after` 0 gives every open alert (what waits at sign-in). Nothing
+    /// new reads nothing and writes nothing; what is handed over is logged
+    /// like a listing. A watch is no activity: the session still goes idle
+    /// and ends as any other, and the watcher is told so.
+    pub fn watch_alerts(&mut self, after: i64) -> Result<Vec<Alert>> {
+        use crate::permission::Action::AlertRead;
+        let waiting = self
+            .check_live()
+            .and_then(|_| crate::permission::check(&self.actor().roles, AlertRead))
+            .and_then(|_| alerts::open_after(&self.conn, after));
+        match waiting {
+            Err(e) => {
+                self.log_failure(AlertRead.event(), "alerts", &e);
+                return Err(e);
+            }
+            Ok(found) if found.is_empty() => return Ok(found),
+            Ok(_) => {}
+        }
+        self.perform_unattended(AlertRead, "alerts", |tx, _| {
+            let found = alerts::open_after(tx, after)?;
+            let detail = format!("new since {after}: {}", found.len());
+            Ok(Done::ok(found, detail))
+        })
+    }
+
     /// Acknowledge an alert with a note (officer, manager).
     pub fn alert_ack(&mut self, id: i64, note: &str) -> Result<()> {
         let note = note.trim();

@@ -4,8 +4,9 @@
 //! acknowledging (`alert.ack`, by an officer or manager, with a note).
 //!
 //! Rules and their policy keys:
-//! - `bulk_access`: one person opened or exported more than
-//!   `alert.bulk_count` documents within `alert.bulk_minutes`.
+//! - `bulk_access`: one person viewed or exported more than
+//!   `alert.bulk_count` documents within `alert.bulk_minutes` (views in the
+//!   app's viewer count as much as exports).
 //! - `off_hours`: a person acted outside their allowed hours, or on a
 //!   weekend or public holiday (unless `alert.holidays` is false).
 //! - `failed_signins`: `alert.failed_count` failed sign-ins of one ID
@@ -20,7 +21,9 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::event::{Event, DENIED, FAILED, OK, SYSTEM, TAMPERED};
+use super::event::{
+    is_content_access, is_export, Event, CONTENT_ACCESS, DENIED, FAILED, OK, SYSTEM, TAMPERED,
+};
 use crate::error::{Error, Result};
 use crate::policy::{self, Hours, Policy};
 
@@ -72,9 +75,6 @@ pub struct Alert {
     pub acked_at: Option<String>,
     pub ack_note: Option<String>,
 }
-
-/// The event that opens a document's contents (`kinko open`).
-const DOCUMENT_OPEN: &str = "document.export";
 
 /// Run the rules on event `seq` just written. `clock_back` is the time of
 /// the event before it, when that is later than this one's. Each alert is
@@ -145,7 +145,7 @@ fn bulk_access(
     e: &Event,
     at: DateTime<Utc>,
 ) -> Result<Finding> {
-    if e.event != DOCUMENT_OPEN || e.outcome != OK {
+    if !is_content_access(e) {
         return Ok(None);
     }
     let (limit, minutes) = (
@@ -153,16 +153,22 @@ fn bulk_access(
         policy.number("alert.bulk_minutes"),
     );
     let from = since(at, minutes);
-    let count: i64 = conn.prepare_cached("SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3 AND event = ?4 AND outcome = 'ok'")?.query_row(params![e.actor, from, e.at, DOCUMENT_OPEN],
-        |r| r.get(0),
-    )?;
+    let count: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM audit_events WHERE actor = ?1 AND at >= ?2 AND at <= ?3
+             AND event IN (?4, ?5) AND outcome = 'ok'",
+        )?
+        .query_row(
+            params![e.actor, from, e.at, CONTENT_ACCESS[0], CONTENT_ACCESS[1]],
+            |r| r.get(0),
+        )?;
     if count as u64 <= limit || raised_since(conn, Rule::BulkAccess, &e.actor, &from)? {
         return Ok(None);
     }
     Ok(Some((
         Rule::BulkAccess,
         format!(
-            "{} opened {count} documents within {minutes} minutes (more than {limit})",
+            "{} viewed or exported {count} documents within {minutes} minutes (more than {limit})",
             e.actor
         ),
     )))
@@ -273,17 +279,15 @@ fn ended_access(conn: &Connection, e: &Event, at: DateTime<Utc>) -> Result<Findi
 }
 
 fn personal_data_export(e: &Event) -> Finding {
-    (e.event == DOCUMENT_OPEN && e.outcome == OK && e.detail.starts_with("personal data")).then(
-        || {
-            (
-                Rule::PersonalDataExport,
-                format!(
-                    "{} took personal data out of the vault: {} ({})",
-                    e.actor, e.object, e.detail
-                ),
-            )
-        },
-    )
+    (is_export(e) && e.detail.starts_with("personal data")).then(|| {
+        (
+            Rule::PersonalDataExport,
+            format!(
+                "{} took personal data out of the vault: {} ({})",
+                e.actor, e.object, e.detail
+            ),
+        )
+    })
 }
 
 /// Record the alert; its `alert.raise` event is for the caller to append.
@@ -304,6 +308,13 @@ fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> R
 /// Alerts, newest first; only the unacknowledged unless `all`.
 pub fn list(conn: &Connection, all: bool) -> Result<Vec<Alert>> {
     select(conn, "?1 OR acked_by IS NULL", params![all])
+}
+
+/// Open alerts numbered after `after`, oldest first (for a watcher).
+pub fn open_after(conn: &Connection, after: i64) -> Result<Vec<Alert>> {
+    let mut found = select(conn, "id > ?1 AND acked_by IS NULL", params![after])?;
+    found.reverse();
+    Ok(found)
 }
 
 /// Alerts raised between two times (for the reports), newest first.

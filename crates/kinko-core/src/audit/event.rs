@@ -198,6 +198,22 @@ pub struct Record {
 
 pub use crate::time::now;
 
+/// The events that give someone a document's contents: an export (`kinko
+/// open`, the app's export) and a view in the app's viewer. Alerts and
+/// reports count both (A4, A5): reading 500 documents on screen is as
+/// much an access as taking them out.
+pub(crate) const CONTENT_ACCESS: [&str; 2] = ["document.export", "document.view"];
+
+/// Did this event give its actor a document's contents?
+pub(crate) fn is_content_access(e: &Event) -> bool {
+    e.outcome == OK && CONTENT_ACCESS.contains(&e.event.as_str())
+}
+
+/// Did this event take a document's contents out of the vault?
+pub(crate) fn is_export(e: &Event) -> bool {
+    e.outcome == OK && e.event == CONTENT_ACCESS[0]
+}
+
 /// How the detail of an event moved from the inbox ends.
 pub(crate) const FROM_INBOX: &str = ", from the inbox)";
 

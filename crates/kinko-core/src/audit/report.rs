@@ -16,9 +16,6 @@ use crate::error::{Error, Result};
 use crate::forms::{defuse, esc};
 use crate::wareki;
 
-/// The event that opens a document's contents.
-const OPEN: &str = "document.export";
-
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditReport {
     pub council: String,
@@ -53,7 +50,10 @@ pub struct DayCount {
 pub struct PersonCount {
     pub actor: String,
     pub events: u64,
+    /// Documents viewed in the app or exported.
     pub opened: u64,
+    /// Of those, exported.
+    pub exported: u64,
     pub refused: u64,
     pub failed_signins: u64,
     pub first: String,
@@ -71,7 +71,10 @@ pub struct EventCount {
 pub struct DocumentCount {
     pub document: String,
     pub events: u64,
+    /// Times viewed in the app or exported.
     pub opened: u64,
+    /// Of those, exported.
+    pub exported: u64,
     pub people: u64,
 }
 
@@ -170,7 +173,8 @@ impl Counts {
     fn add(&mut self, r: Record) {
         let e = &r.event;
         let refused = u64::from(e.outcome != OK);
-        let opened = u64::from(e.event == OPEN && e.outcome == OK);
+        let opened = u64::from(super::event::is_content_access(e));
+        let exported = u64::from(super::event::is_export(e));
         let day = japan_day(&e.at);
         self.total += 1;
         let d = self.days.entry(day).or_insert_with(|| DayCount {
@@ -189,6 +193,7 @@ impl Counts {
             });
         person.events += 1;
         person.opened += opened;
+        person.exported += exported;
         person.refused += refused;
         person.failed_signins += u64::from(e.event == "session.signin" && refused == 1);
         person.last = e.at.clone();
@@ -213,6 +218,7 @@ impl Counts {
             });
             doc.events += 1;
             doc.opened += opened;
+            doc.exported += exported;
             people.insert(e.actor.clone());
         }
         *self
@@ -370,7 +376,8 @@ impl AuditReport {
             &[
                 t("利用者", "Person"),
                 t("イベント", "Events"),
-                t("文書の閲覧・持ち出し", "Documents opened"),
+                t("文書の閲覧・持ち出し", "Documents viewed or exported"),
+                t("うち持ち出し", "Of which exported"),
                 t("拒否・失敗", "Refused"),
                 t("サインイン失敗", "Failed sign-ins"),
                 t("最初", "First"),
@@ -384,6 +391,7 @@ impl AuditReport {
                         p.actor.clone(),
                         p.events.to_string(),
                         p.opened.to_string(),
+                        p.exported.to_string(),
                         p.refused.to_string(),
                         p.failed_signins.to_string(),
                         p.first.clone(),
@@ -410,7 +418,8 @@ impl AuditReport {
             &[
                 t("文書", "Document"),
                 t("イベント", "Events"),
-                t("閲覧・持ち出し", "Opened"),
+                t("閲覧・持ち出し", "Viewed or exported"),
+                t("うち持ち出し", "Of which exported"),
                 t("人数", "People"),
             ],
             &self
@@ -421,6 +430,7 @@ impl AuditReport {
                         d.document.clone(),
                         d.events.to_string(),
                         d.opened.to_string(),
+                        d.exported.to_string(),
                         d.people.to_string(),
                     ]
                 })

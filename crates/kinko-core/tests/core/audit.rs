@@ -210,3 +210,73 @@ fn old_events_are_archived_to_a_signed_file_and_the_tree_still_verifies() {
         Err(Error::Tampered(_))
     ));
 }
+
+/// A4, A5: reading documents in the app's viewer is an access like an
+/// export: it raises the bulk alert, and the audit report and the monthly
+/// status report count it (views and exports, and of those the exports).
+#[test]
+fn views_in_the_app_count_in_alerts_and_reports() {
+    let f = fixture(KdfProfile::Pbkdf2);
+    let mut boss = f.officer();
+    boss.policy_set("alert.bulk_count", "2").unwrap();
+    let ids: Vec<i64> = (0..3)
+        .map(|i| {
+            let file = f.file(&format!("v{i}.csv"), format!("a,b\n{i},x\n").as_bytes());
+            boss.import(&f.request(&file), &mut no_progress()).unwrap()
+        })
+        .collect();
+    for id in &ids[..2] {
+        boss.view_document(*id).unwrap();
+    }
+    assert!(
+        boss.alerts(false)
+            .unwrap()
+            .iter()
+            .all(|a| a.rule != "bulk_access"),
+        "two views are within the limit"
+    );
+    boss.view_document(ids[2]).unwrap();
+    let alerts = boss.alerts(false).unwrap();
+    let bulk = alerts
+        .iter()
+        .find(|a| a.rule == "bulk_access")
+        .expect("three views in the window raise the bulk alert");
+    assert_eq!(bulk.actor, "boss");
+    assert!(
+        bulk.summary.contains("viewed or exported 3"),
+        "{}",
+        bulk.summary
+    );
+
+    boss.export(ids[0], kinko_core::ExportTarget::Writer(&mut Vec::new()))
+        .unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .date_naive();
+    let report = boss.audit_report(today, today).unwrap();
+    let me = report.by_person.iter().find(|p| p.actor == "boss").unwrap();
+    assert_eq!(
+        (me.opened, me.exported),
+        (4, 1),
+        "three views and one export"
+    );
+    let first = report
+        .by_document
+        .iter()
+        .find(|d| d.document == format!("document:{}", ids[0]))
+        .unwrap();
+    assert_eq!((first.opened, first.exported), (2, 1));
+    assert!(report
+        .html(kinko_core::audit::report::Language::Japanese)
+        .contains("うち持ち出し"));
+    let status = boss
+        .status_report(&today.format("%Y-%m").to_string())
+        .unwrap();
+    let me = status
+        .report
+        .access
+        .iter()
+        .find(|p| p.actor == "boss")
+        .unwrap();
+    assert_eq!(me.opened, 4);
+}
