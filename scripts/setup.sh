@@ -4,13 +4,15 @@
 # source), pkg-config; for the desktop app WebKitGTK 4.1 and, to test it
 # in a real window, WebKitWebDriver, Xvfb, xclip and xdotool (clipboard
 # and real clicks), bubblewrap (WebKit's web-process sandbox) and a
-# Japanese font; Node.js and npm for the front end. Rust itself must
+# Japanese font; jq and oathtool (README's command blocks, run by a test,
+# read JSON and one-time codes with them); Node.js and npm for the front end. Rust itself must
 # already be there (rustup).
 set -euo pipefail
 
 need=()
 for pkg in build-essential perl make pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev \
-  webkit2gtk-driver xvfb xauth xclip xdotool bubblewrap libgl1-mesa-dri fonts-ipafont-gothic python3; do
+  webkit2gtk-driver xvfb xauth xclip xdotool bubblewrap libgl1-mesa-dri fonts-ipafont-gothic python3 \
+  jq oathtool; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

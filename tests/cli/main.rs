@@ -15,6 +15,7 @@ mod insider;
 mod insider_state;
 mod insider_trail;
 mod permissions;
+mod readme;
 mod rosters;
 mod tamper;
 mod upgrade;
