@@ -43,6 +43,7 @@
     "audit_verify",
     "audit_checkpoint",
     "alerts",
+    "watch_alerts",
     "alert_ack",
     "incidents",
     "incident_add",

@@ -6,6 +6,7 @@
 
 pub mod chooser;
 mod commands;
+mod desktop;
 mod error;
 mod files;
 mod page_types;

@@ -287,3 +287,61 @@ fn files_under(dir: &std::path::Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// A5: the page's alert watch. At first it hands over every open alert,
+/// then only newer ones; it is no activity (the window's idle clock does
+/// not move); and while the person's own work holds the session it does
+/// not wait (nothing now, the next turn asks again).
+#[test]
+fn the_alert_watch_hands_over_new_alerts_and_is_no_activity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_app, w) = app(tmp.path());
+    officer(&w);
+    assert_eq!(
+        call(&w, "watch_alerts", json!({"after": 0})).unwrap(),
+        json!([])
+    );
+    call(
+        &w,
+        "policy_set",
+        json!({"key": "alert.bulk_count", "value": "1"}),
+    )
+    .unwrap();
+    let state = w.state::<kinko_app::AppState>();
+    let note = tmp.path().join("note.txt");
+    std::fs::write(&note, "氏名,住所\n").unwrap();
+    let handle = state
+        .choices
+        .offer(kinko_app::chooser::Kind::File, note.clone())
+        .handle;
+    let id = call(&w, "import_document", receipt(&handle))
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    for _ in 0..2 {
+        call(&w, "view_document", json!({"id": id})).unwrap();
+    }
+    let before = state.activity.lock().unwrap().last;
+    let told = call(&w, "watch_alerts", json!({"after": 0})).unwrap();
+    let told = told.as_array().unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["rule"], "bulk_access");
+    assert_eq!(
+        state.activity.lock().unwrap().last,
+        before,
+        "a watch is no activity"
+    );
+    let newest = told[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        call(&w, "watch_alerts", json!({"after": newest})).unwrap(),
+        json!([]),
+        "nothing new"
+    );
+    // The person's own work holds the session: the watch does not wait.
+    let held = state.session.lock().unwrap();
+    let w2 = w.clone();
+    let watch = std::thread::spawn(move || call(&w2, "watch_alerts", json!({"after": 0})));
+    let answered = watch.join().unwrap().unwrap();
+    drop(held);
+    assert_eq!(answered, json!([]), "a busy session is not waited for");
+}

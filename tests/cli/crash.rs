@@ -395,7 +395,7 @@ fn open_in(pid: u32, dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// E3: an export killed while it writes leaves no plaintext anywhere: the
+/// D4: an export killed while it writes leaves no plaintext anywhere: the
 /// file being written has no name until it is complete (`O_TMPFILE`), so
 /// the kernel frees it with the process. The kill lands while the process
 /// holds the output open, seen in `/proc/PID/fd`.

@@ -34,6 +34,13 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
         current.is_none(),
         "README.md has a ```sh block that is never closed"
     );
+    // A shell block written another way would be skipped without a word.
+    for other in ["```bash", "```shell", "```console", "~~~"] {
+        assert!(
+            !markdown.lines().any(|l| l.trim_start().starts_with(other)),
+            "README.md has a {other} block: write command blocks as ```sh, so this test runs them"
+        );
+    }
     blocks
 }
 
@@ -83,7 +90,8 @@ fn every_command_block_of_the_readme_runs_as_written() {
     );
     // One shell for all blocks, so what one block set (the session, the
     // code's secret) holds in the next, as when a person reads on.
-    let mut script = String::from("set -euo pipefail\n");
+    // inherit_errexit: a failure inside $(…) stops the script too.
+    let mut script = String::from("set -euo pipefail\nshopt -s inherit_errexit\n");
     for (n, block) in blocks.iter().enumerate().skip(1) {
         script.push_str(&format!(
             "echo '=== README block {n}' >&2\nset -x\n{block}set +x\n"

@@ -9,6 +9,13 @@ set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$self")"
 if [ "${1:-}" = "--inside-xvfb" ]; then
+  # A session bus of its own, watched: the app tells the desktop of new
+  # alerts over it (org.freedesktop.Notifications), and the tests read
+  # what it asked for in notifications.log.
+  if [ -z "${KINKO_E2E_BUS:-}" ]; then
+    KINKO_E2E_BUS=1 exec dbus-run-session -- bash "$self" --inside-xvfb
+  fi
+  dbus-monitor --session "interface='org.freedesktop.Notifications'" >"$KINKO_E2E_DIR/notifications.log" 2>&1 &
   tauri-driver --port 4444 --native-port 4445 >"$KINKO_E2E_DIR/driver.log" 2>&1 &
   driver=$!
   for _ in $(seq 50); do

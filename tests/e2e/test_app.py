@@ -133,14 +133,20 @@ class CouncilLife(unittest.TestCase):
         self.w.click(f"#{control}-pick")
         self.w.wait_text(f"#{control}", str(path))
 
-    def kinko(self, args, **env):
-        """The `kinko` command on this vault, from another terminal."""
+    def kinko(self, args, code=0, **env):
+        """The `kinko` command on this vault, from another terminal; it
+        must exit with `code`."""
         full = dict(os.environ, KINKO_VAULT=str(WORK / "vault"), KINKO_LANG="en",
                     KINKO_STATE_DIR=str(WORK / "cli-terminal"))
         full.update(env)
         r = subprocess.run([KINKO, *args], env=full, capture_output=True, text=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.returncode, code, r.stderr)
         return r.stdout
+
+    def open_alerts(self):
+        """The number on the alerts button (0 when it shows none)."""
+        found = self.w.find_all("#alert-badge")
+        return int(self.w.text("#alert-badge")) if found else 0
 
     def go(self, screen):
         self.w.click(f"#nav-{screen}")
@@ -585,12 +591,38 @@ class CouncilLife(unittest.TestCase):
         w.wait("#nav-documents")
 
     def test_13_alerts_incidents_and_the_status_report(self):
+        """A5, issue 15: an alert raised elsewhere while the officer's
+        window is open shows on the alerts button within seconds, and the
+        desktop is told (a notification over the session bus naming the
+        rule, not the person)."""
         w = self.w
         self.sign_out()
         self.sign_in("kanri")
         w.wait("#nav-alerts")
+        time.sleep(1)  # the sign-in's own watch (every open alert) lands
+        before = self.open_alerts()
+        # From another terminal: three wrong passwords for tanaka, then her
+        # sign-in, which moves them into the trail and raises the alert.
+        for n in range(3):
+            self.kinko(["list"], code=3, KINKO_USER="tanaka", KINKO_PASSWORD=f"not-her-password-{n}")
+        self.kinko(["list"], KINKO_USER="tanaka", KINKO_PASSWORD=self.passwords["tanaka"],
+                   KINKO_TOTP=self.auth.code("tanaka"))
+        end = time.monotonic() + 30
+        while self.open_alerts() <= before:
+            self.assertLess(time.monotonic(), end, "the new alert never reached the badge")
+            time.sleep(0.5)
+        told = WORK / "notifications.log"
+        end = time.monotonic() + 10
+        while "failed_signins" not in (told.read_text(errors="replace") if told.exists() else ""):
+            self.assertLess(time.monotonic(), end, f"the desktop was not told: {told.exists() and told.read_text()}")
+            time.sleep(0.5)
+        said = told.read_text(errors="replace")
+        self.assertIn("Kinko", said)
+        self.assertNotIn("not-her-password", said)
+        self.shot("16b-alert-badge")
         self.go("alerts")
         w.wait("#alerts, #no-alerts")
+        w.wait_text("#alerts", "failed_signins")
         self.shot("16-alerts")
         self.go("incidents")
         w.type("#incident-detected", "2026-11-26 10:00")

@@ -60,6 +60,8 @@ export const api = {
   auditVerify: () => invoke<TrailReport>('audit_verify'),
   auditCheckpoint: (folder: string) => invoke<Saved>('audit_checkpoint', { folder }),
   alerts: (all: boolean) => invoke<Alert[]>('alerts', { all }),
+  /// Open alerts numbered after `after`; the shell tells the desktop too.
+  watchAlerts: (after: number) => invoke<Alert[]>('watch_alerts', { after }),
   alertAck: (id: number, note: string) => invoke<void>('alert_ack', { id, note }),
   incidents: (all: boolean) => invoke<Incident[]>('incidents', { all }),
   incidentAdd: (form: Record<string, string>) => invoke<number>('incident_add', { form }),

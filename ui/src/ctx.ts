@@ -19,6 +19,8 @@ export interface Ctx {
   busy(b: HTMLButtonElement, work: () => Promise<void>): Promise<void>;
   /// The policy's idle time changed: the page's timer follows at once.
   setIdleMinutes(minutes: number): void;
+  /// The alerts screen listed these open alerts (the badge follows).
+  alertsListed(openIds: number[]): void;
 }
 
 /// What the start screens need: the language and a way on once signed in.

@@ -183,6 +183,7 @@ const TEXT = {
   note: ['メモ', 'Note'],
   ackedBy: ['確認者', 'Acknowledged by'],
   noAlerts: ['未確認のアラートはありません。', 'No open alerts.'],
+  openAlerts: ['未確認のアラート', 'Open alerts'],
   // contract end
   noPlan: ['廃棄計画はまだありません。', 'No disposal plan yet.'],
   step: ['手順', 'Step'],

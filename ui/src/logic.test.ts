@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { byPerson, decodeText, japanDayEnd, japanDayStart, eventsByDay, filterDocuments, IdleTimer, japanDay, parseItems, qrPath, screensFor } from './logic';
+import { AlertWatch, byPerson, decodeText, japanDayEnd, japanDayStart, eventsByDay, filterDocuments, IdleTimer, japanDay, parseItems, qrPath, screensFor } from './logic';
 import type { AuditRecord, DocumentInfo } from './api';
 import { ALLOWED_BY_ROLE } from './generated/allowed';
 
@@ -99,5 +99,25 @@ describe('idle timer', () => {
     expect(t.expired(1900)).toBe(true);
     t.setLimit(5000);
     expect(t.expired(1900)).toBe(false);
+  });
+});
+
+describe('alert badge', () => {
+  it('counts what the watch hands over once, and follows the list', () => {
+    const w = new AlertWatch();
+    expect(w.told([3, 4])).toBe(2);
+    expect([w.after, w.open]).toEqual([4, 2]);
+    // Handed over again (a slow answer): not counted twice.
+    expect(w.told([4])).toBe(0);
+    expect(w.told([])).toBe(0);
+    expect(w.told([7])).toBe(1);
+    expect(w.open).toBe(3);
+    // The screen lists what is open (two were acknowledged meanwhile).
+    w.listed([7]);
+    expect([w.after, w.open]).toEqual([7, 1]);
+    w.listed([]);
+    expect(w.open).toBe(0);
+    w.reset();
+    expect([w.after, w.open]).toEqual([0, 0]);
   });
 });

@@ -154,6 +154,30 @@ export function qrPath(rows: string[], margin = 4): string {
 
 /// Counts idle time from the last input; `expired` once the policy's
 /// limit has passed. The clock is passed in so tests need no waiting.
+/// What the window knows of the open alerts: the newest number it was
+/// told of (the next watch asks for those after it) and how many are open
+/// (the badge on the alerts button).
+export class AlertWatch {
+  after = 0;
+  open = 0;
+  /// Alerts the watch handed over: those not seen before are counted.
+  told(ids: readonly number[]): number {
+    const fresh = ids.filter((id) => id > this.after);
+    this.after = Math.max(this.after, ...ids);
+    this.open += fresh.length;
+    return fresh.length;
+  }
+  /// The alerts screen listed every open alert: the badge says that many.
+  listed(openIds: readonly number[]): void {
+    this.open = openIds.length;
+    this.after = Math.max(this.after, ...openIds);
+  }
+  reset(): void {
+    this.after = 0;
+    this.open = 0;
+  }
+}
+
 export class IdleTimer {
   private last: number;
   constructor(private limitMs: number, now: number) { this.last = now; }

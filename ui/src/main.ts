@@ -6,7 +6,7 @@ import { listen } from '@tauri-apps/api/event';
 import { api, type Me } from './api';
 import { button, el } from './dom';
 import { explain, roleName, t, type Key, type Lang } from './i18n';
-import { IdleTimer, screensFor, type Screen } from './logic';
+import { AlertWatch, IdleTimer, may, screensFor, type Screen } from './logic';
 import { firstRun, lockScreen, pendingStep, signIn } from './screens/start';
 import { documentDetail, documentList, grantsScreen, importScreen, leaveImport } from './screens/documents';
 import { accountsScreen, policyScreen, rostersScreen } from './screens/people';
@@ -20,6 +20,7 @@ let lang: Lang = 'ja';
 let me: Me | null = null;
 let route: Route = { screen: 'documents' };
 const idle = new IdleTimer(15 * 60 * 1000, Date.now());
+const alertWatch = new AlertWatch();
 let lastTouch = 0;
 
 // pdf.js is large: loaded only when a document is first viewed, so the
@@ -87,6 +88,10 @@ function ctx(): Ctx {
       idle.setLimit(minutes * 60 * 1000);
       if (me) me.idle_minutes = minutes;
     },
+    alertsListed: (openIds) => {
+      alertWatch.listed(openIds);
+      showAlertBadge();
+    },
     busy: async (b, work) => {
       b.disabled = true;
       try {
@@ -129,7 +134,33 @@ function frame(active: Route['screen']): HTMLElement {
     }, 'quiet'));
   const notices = me!.notices.map((n) => el('p', { class: 'notice' }, n));
   app.replaceChildren(header, nav, el('div', { id: 'message' }), ...notices, area);
+  showAlertBadge();
   return area;
+}
+
+/// The number of open alerts on the alerts button (A5: the officer and
+/// the auditor see at once that something waits).
+function showAlertBadge(): void {
+  const nav = document.getElementById('nav-alerts');
+  if (!nav) return;
+  document.getElementById('alert-badge')?.remove();
+  if (alertWatch.open > 0) {
+    nav.append(el('span', { id: 'alert-badge', class: 'badge', 'aria-label': t(lang, 'openAlerts') },
+      String(alertWatch.open)));
+  }
+}
+
+/// Ask for alerts raised since the last one seen (at sign-in: every open
+/// one). The shell tells the desktop of new ones; this updates the badge.
+/// A watch is no activity: the window still locks when nobody is there.
+async function watchAlerts(): Promise<void> {
+  if (!me || me.pending || !may(me, 'alert.read') || document.getElementById('lock-screen')) return;
+  try {
+    const fresh = await api.watchAlerts(alertWatch.after);
+    if (alertWatch.told(fresh.map((a) => a.id)) > 0) showAlertBadge();
+  } catch {
+    // A lock or an ended session is shown by the status check.
+  }
 }
 
 async function render(r: Route): Promise<void> {
@@ -171,7 +202,7 @@ async function showLock(): Promise<void> {
     me = again;
     idle.setLimit(again.idle_minutes * 60 * 1000);
     idle.activity(Date.now());
-    void render(route);
+    void render(route).then(watchAlerts);
   });
 }
 
@@ -184,10 +215,11 @@ function startCtx(): StartCtx {
       // A sign-in starts at the person's first screen; only unlocking
       // returns to where the window was.
       if (!me || me.id !== who.id) route = { screen: 'documents' };
+      if (!me || me.id !== who.id) alertWatch.reset();
       me = who;
       idle.setLimit(who.idle_minutes * 60 * 1000);
       idle.activity(Date.now());
-      void render(route);
+      void render(route).then(watchAlerts);
     },
     fail: (e) => {
       const { sentence, detail } = explain(lang, e);
@@ -237,6 +269,7 @@ for (const ev of ['keydown', 'mousedown', 'mousemove', 'wheel', 'touchstart']) {
 setInterval(() => {
   if (me && !document.getElementById('lock-screen') && idle.expired(Date.now())) void lockNow();
 }, 5_000);
+setInterval(() => void watchAlerts(), 10_000);
 setInterval(() => {
   if (!me || document.getElementById('lock-screen')) return;
   void api.status().then((s) => {

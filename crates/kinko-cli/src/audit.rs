@@ -286,7 +286,10 @@ pub fn follow_alerts(ui: &Ui, g: &Global) -> Out {
             let line = if ui.json {
                 serde_json::to_string(&a).context("serialising output")?
             } else {
-                format!("#{} {} {} {}: {}", a.id, a.at, a.rule, a.actor, a.summary)
+                crate::text::printable(&format!(
+                    "#{} {} {} {}: {}",
+                    a.id, a.at, a.rule, a.actor, a.summary
+                ))
             };
             let mut out = std::io::stdout().lock();
             writeln!(out, "{line}")

@@ -37,7 +37,22 @@ impl Lang {
 }
 
 /// Render rows as an aligned table (East Asian wide characters count two).
+/// Text as a terminal may show it: a control character (an escape
+/// sequence someone wrote into a name or a note, a line break in a cell)
+/// becomes U+FFFD, so what is printed cannot move the cursor, retitle the
+/// window or hide the lines around it.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c)).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -66,6 +81,13 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_print_no_control_characters() {
+        let t = table(&["a"], &[vec!["x\u{1b}]0;owned\u{7}\ny".into()]]);
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{7}'), "{t:?}");
+        assert_eq!(t.lines().count(), 2, "a cell stays on its line: {t:?}");
+    }
 
     #[test]
     fn tables_align_wide_characters() {

@@ -79,17 +79,24 @@ fn place_new(path: &Path, bytes: &[u8]) -> Result<()> {
     out.place()
 }
 
-/// A new output file that has no name until it is complete (E3: a killed
+/// A new output file that has no name until it is complete (D4: a killed
 /// export leaves no plaintext behind). On Linux it is opened with
 /// `O_TMPFILE` in the output's folder, so it is an inode with no name,
 /// freed by the kernel if the process dies, and linked into place only
 /// when written and synced (`linkat`, which fails if anything, a link
-/// included, holds the name). A file system without `O_TMPFILE` (FAT on
-/// some USB sticks, some network shares) gets a hidden temporary file
-/// beside the output instead, removed on every failure the process lives
-/// through; a kill there leaves it (docs/key-management.md, known limits).
+/// included, holds the name). The folder is opened once, first: a folder
+/// Kinko may not read (to sync it) is refused before a byte is written,
+/// and the name is given in that folder even if its path is swapped
+/// meanwhile. Once the
+/// name is given, the file is there: nothing after it can fail (an export
+/// that reported failure with its file in place would hand its approval
+/// back). A file system without `O_TMPFILE` (FAT on some USB sticks, some
+/// network shares) gets a hidden temporary file beside the output
+/// instead, removed on every failure the process lives through; a kill
+/// there leaves it (docs/key-management.md, known limits).
 pub struct NewFile<'a> {
     path: &'a Path,
+    folder: File,
     state: Unnamed,
 }
 
@@ -105,7 +112,8 @@ impl<'a> NewFile<'a> {
             return Err(taken(path));
         }
         let dir = parent(path);
-        let state = match open_unnamed(dir) {
+        let folder = open_folder(dir).map_err(|e| Error::io(dir, e))?;
+        let state = match open_unnamed(&folder) {
             Ok(f) => Unnamed::Inode(f),
             Err(e) if unnamed_unsupported(&e) => Unnamed::Named(
                 tempfile::Builder::new()
@@ -115,7 +123,11 @@ impl<'a> NewFile<'a> {
             ),
             Err(e) => return Err(Error::io(dir, e)),
         };
-        Ok(NewFile { path, state })
+        Ok(NewFile {
+            path,
+            folder,
+            state,
+        })
     }
 
     /// The file to write to.
@@ -130,35 +142,56 @@ impl<'a> NewFile<'a> {
     /// nothing is left.
     pub fn place(self) -> Result<()> {
         let path = self.path;
+        let taken_or_io = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => taken(path),
+            _ => Error::io(path, e),
+        };
         match self.state {
             Unnamed::Inode(f) => {
                 f.sync_all().map_err(|e| Error::io(path, e))?;
-                link_unnamed(&f, path).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => taken(path),
-                    _ => Error::io(path, e),
-                })?;
+                link_unnamed(&f, &self.folder, path).map_err(taken_or_io)?;
             }
             Unnamed::Named(t) => {
                 t.as_file().sync_all().map_err(|e| Error::io(path, e))?;
                 t.persist_noclobber(path)
-                    .map_err(|e| match e.error.kind() {
-                        std::io::ErrorKind::AlreadyExists => taken(path),
-                        _ => Error::io(path, e.error),
-                    })?;
+                    .map_err(|e| taken_or_io(e.error))?;
             }
         }
-        sync_dir(parent(path))
+        // The name is given: the file is there whatever happens now. A
+        // folder that cannot be synced makes the name less durable, not
+        // the export undone.
+        let _ = self.folder.sync_all();
+        Ok(())
     }
 }
 
-/// An inode with no name in `dir`, readable by the owner only.
-fn open_unnamed(dir: &Path) -> std::io::Result<File> {
+/// The output's folder (the person chose it, links and all), opened once
+/// to make the file in it and to sync it.
+fn open_folder(dir: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_TMPFILE)
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
         .open(dir)
+}
+
+/// An inode with no name in `folder`, readable by the owner only.
+fn open_unnamed(folder: &File) -> std::io::Result<File> {
+    use std::os::unix::io::{AsRawFd, FromRawFd};
+    // SAFETY: a valid folder descriptor and a NUL-terminated path; the
+    // descriptor returned is ours alone and is owned by the File.
+    let fd = unsafe {
+        libc::openat(
+            folder.as_raw_fd(),
+            c".".as_ptr(),
+            libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o600 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// The errors open(2) gives where a file system has no `O_TMPFILE`.
@@ -169,23 +202,25 @@ fn unnamed_unsupported(e: &std::io::Error) -> bool {
     )
 }
 
-/// Give an `O_TMPFILE` inode its name, as open(2) shows: `linkat` of
-/// `/proc/self/fd/N`, following that one magic link. The new name is never
-/// followed: a link already there makes it fail with `EEXIST`.
-fn link_unnamed(f: &File, path: &Path) -> std::io::Result<()> {
+/// Give an `O_TMPFILE` inode its name in `folder`, as open(2) shows:
+/// `linkat` of `/proc/self/fd/N`, following that one magic link. The new
+/// name is never followed: a link already there makes it fail with
+/// `EEXIST`.
+fn link_unnamed(f: &File, folder: &File, path: &Path) -> std::io::Result<()> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::io::AsRawFd;
-    let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd()))
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    let to = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let invalid = || std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd())).map_err(|_| invalid())?;
+    let name = path.file_name().ok_or_else(invalid)?;
+    let to = CString::new(name.as_bytes()).map_err(|_| invalid())?;
+    // SAFETY: valid descriptors and NUL-terminated strings that outlive
+    // the call.
     let rc = unsafe {
         libc::linkat(
             libc::AT_FDCWD,
             from.as_ptr(),
-            libc::AT_FDCWD,
+            folder.as_raw_fd(),
             to.as_ptr(),
             libc::AT_SYMLINK_FOLLOW,
         )
@@ -390,12 +425,12 @@ mod tests {
         assert!(write_new_files(&[(&link, b"z")]).is_err());
         assert!(!outside.exists());
         // Nothing is left behind by a refused or a finished write.
-        let names: Vec<_> = fs::read_dir(d.path())
+        let mut names: Vec<_> = fs::read_dir(d.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with(".tmp-"))
             .collect();
-        assert!(names.is_empty(), "{names:?}");
+        names.sort();
+        assert_eq!(names, ["a.html", "a.json", "link.html"]);
     }
 
     #[test]

@@ -230,6 +230,8 @@ impl Session {
     /// Record that `event` on `object` did not happen, and why. If even
     /// this cannot be written, the original error still stands.
     pub(crate) fn log_failure(&mut self, event: &str, object: &str, e: &Error) {
+        // Long work that failed is over: idleness counts again.
+        self.long_work = false;
         let outcome = audit::outcome_of(e);
         let ev = self.ctx.event(event, object, outcome, &e.to_string());
         // Its own immediate transaction: the sequence number is read and
@@ -309,7 +311,7 @@ impl Session {
 
     /// A restricted person (new or reset account, expired password, TOTP
     /// required but not enrolled) may only set their credentials (P5, P6).
-    fn check_restriction(&self, action: Action) -> Result<()> {
+    pub(crate) fn check_restriction(&self, action: Action) -> Result<()> {
         let allowed = action.while_restricted();
         match &self.ctx.actor.restriction {
             Some(why) if !allowed => Err(Error::NotSignedIn(why.clone())),
@@ -345,7 +347,7 @@ impl Session {
     /// The officer certified this person anew (new roles) while the
     /// session was open, which revoked the certificate it signs with:
     /// act from now on with what the new one says.
-    fn follow_certificate(&mut self) -> Result<()> {
+    pub(crate) fn follow_certificate(&mut self) -> Result<()> {
         match self.ctx.cert_serial {
             Some(serial)
                 if crate::revocation::is_revoked(&self.conn, serial, &self.ctx.actor.id)? =>

@@ -20,8 +20,8 @@ pub struct StatusReport {
     pub month: String,
     pub roster_changes: Vec<Record>,
     pub account_changes: Vec<Record>,
-    /// Per person: events, documents opened, refusals, failed sign-ins
-    /// (the audit report's counts for the month).
+    /// Per person: events, views and exports (and of those the exports),
+    /// refusals, failed sign-ins (the audit report's counts for the month).
     pub access: Vec<PersonCount>,
     pub alerts: Vec<alerts::Alert>,
     pub incidents: Vec<crate::incident::Incident>,
@@ -159,13 +159,14 @@ pub(crate) fn html(r: &StatusReport) -> String {
     if r.access.is_empty() {
         s.push_str("<p>該当なし</p>\n");
     } else {
-        s.push_str("<table>\n<tr><th>利用者</th><th>イベント</th><th>文書の閲覧・持ち出し</th><th>拒否・失敗</th><th>サインイン失敗</th></tr>\n");
+        s.push_str("<table>\n<tr><th>利用者</th><th>イベント</th><th>文書の閲覧・持ち出し（回）</th><th>うち持ち出し</th><th>拒否・失敗</th><th>サインイン失敗</th></tr>\n");
         for a in &r.access {
             s.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
                 esc(&a.actor),
                 a.events,
                 a.opened,
+                a.exported,
                 a.refused,
                 a.failed_signins
             ));

@@ -51,6 +51,35 @@ pub fn with_session_then<T, U>(
     shown
 }
 
+/// Run `work`, which the program does on its own (a watch), with the
+/// signed-in session: the same refusals as [`with_session`], but no
+/// activity is noted, and a session busy with the person's own work is
+/// not waited for (`None`: ask again later).
+pub fn with_session_unattended<T>(
+    state: &State<'_, AppState>,
+    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
+) -> Reply<Option<T>> {
+    if state.lock_if_idle() {
+        return Err(CommandError::locked());
+    }
+    let mut guard = match state.session.try_lock() {
+        Ok(guard) => guard,
+        Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+        Err(std::sync::TryLockError::Poisoned(_)) => return Err(CommandError::not_signed_in()),
+    };
+    if state.is_locking() {
+        state.end_locked(&mut guard);
+        return Err(CommandError::not_signed_in());
+    }
+    let session = guard.as_mut().ok_or_else(CommandError::not_signed_in)?;
+    let value = work(session).map_err(CommandError::from)?;
+    if state.is_locking() {
+        state.end_locked(&mut guard);
+        return Err(CommandError::locked());
+    }
+    Ok(Some(value))
+}
+
 /// The folder behind a handle the chooser gave the page.
 pub fn chosen_folder(state: &State<'_, AppState>, handle: &str) -> Reply<std::path::PathBuf> {
     state.choices.take(handle, crate::chooser::Kind::Folder)

@@ -57,6 +57,7 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         oversight::audit_verify,
         oversight::audit_checkpoint,
         oversight::alerts,
+        oversight::watch_alerts,
         oversight::alert_ack,
         oversight::incidents,
         oversight::incident_add,

@@ -7,7 +7,7 @@ use tauri::State;
 
 use kinko_core::incident::{Incident, IncidentFields};
 
-use super::calling::{chosen_folder, with_session};
+use super::calling::{chosen_folder, with_session, with_session_unattended};
 use crate::error::{CommandError, Reply};
 use crate::files::write_new;
 use crate::state::AppState;
@@ -74,6 +74,19 @@ pub fn alerts(
     all: bool,
 ) -> Reply<Vec<kinko_core::audit::alerts::Alert>> {
     with_session(&state, |s| s.alerts(all))
+}
+
+/// Open alerts raised after `after` (at sign-in, 0: every open one), for
+/// the badge; the desktop is told of them too. A watch is no activity, and
+/// while the session is busy (a long receipt) it waits for the next turn.
+#[tauri::command(async)]
+pub fn watch_alerts(
+    state: State<'_, AppState>,
+    after: i64,
+) -> Reply<Vec<kinko_core::audit::alerts::Alert>> {
+    let fresh = with_session_unattended(&state, |s| s.watch_alerts(after))?.unwrap_or_default();
+    crate::desktop::tell_of_alerts(&fresh);
+    Ok(fresh)
 }
 
 #[tauri::command(async)]

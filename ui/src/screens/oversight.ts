@@ -79,6 +79,7 @@ export async function auditScreen(c: Ctx, area: HTMLElement, _arg?: number, filt
 
 export async function alertsScreen(c: Ctx, area: HTMLElement, _arg?: number, all = false): Promise<void> {
   const alerts = await api.alerts(all);
+  c.alertsListed(alerts.filter((a) => !a.acked_by).map((a) => a.id));
   const mayAck = may(c.me, 'alert.ack');
   const showAll = checkbox('alerts-all', all);
   showAll.addEventListener('change', () => void alertsScreen(c, area, undefined, showAll.checked).catch(c.fail));

@@ -105,9 +105,12 @@ impl Session {
     /// and ends as any other, and the watcher is told so.
     pub fn watch_alerts(&mut self, after: i64) -> Result<Vec<Alert>> {
         use crate::permission::Action::AlertRead;
+        // The checks `perform` makes, without its write.
         let waiting = self
             .check_live()
+            .and_then(|_| self.follow_certificate())
             .and_then(|_| crate::permission::check(&self.actor().roles, AlertRead))
+            .and_then(|_| self.check_restriction(AlertRead))
             .and_then(|_| alerts::open_after(&self.conn, after));
         match waiting {
             Err(e) => {

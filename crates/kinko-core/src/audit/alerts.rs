@@ -4,8 +4,8 @@
 //! acknowledging (`alert.ack`, by an officer or manager, with a note).
 //!
 //! Rules and their policy keys:
-//! - `bulk_access`: one person viewed or exported more than
-//!   `alert.bulk_count` documents within `alert.bulk_minutes` (views in the
+//! - `bulk_access`: one person viewed or exported documents more than
+//!   `alert.bulk_count` times within `alert.bulk_minutes` (views in the
 //!   app's viewer count as much as exports).
 //! - `off_hours`: a person acted outside their allowed hours, or on a
 //!   weekend or public holiday (unless `alert.holidays` is false).
@@ -168,7 +168,7 @@ fn bulk_access(
     Ok(Some((
         Rule::BulkAccess,
         format!(
-            "{} viewed or exported {count} documents within {minutes} minutes (more than {limit})",
+            "{} viewed or exported documents {count} times within {minutes} minutes (more than {limit})",
             e.actor
         ),
     )))

@@ -376,7 +376,7 @@ impl AuditReport {
             &[
                 t("利用者", "Person"),
                 t("イベント", "Events"),
-                t("文書の閲覧・持ち出し", "Documents viewed or exported"),
+                t("文書の閲覧・持ち出し（回）", "Views and exports"),
                 t("うち持ち出し", "Of which exported"),
                 t("拒否・失敗", "Refused"),
                 t("サインイン失敗", "Failed sign-ins"),
@@ -418,7 +418,7 @@ impl AuditReport {
             &[
                 t("文書", "Document"),
                 t("イベント", "Events"),
-                t("閲覧・持ち出し", "Viewed or exported"),
+                t("閲覧・持ち出し（回）", "Views and exports"),
                 t("うち持ち出し", "Of which exported"),
                 t("人数", "People"),
             ],

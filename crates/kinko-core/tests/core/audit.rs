@@ -243,7 +243,8 @@ fn views_in_the_app_count_in_alerts_and_reports() {
         .expect("three views in the window raise the bulk alert");
     assert_eq!(bulk.actor, "boss");
     assert!(
-        bulk.summary.contains("viewed or exported 3"),
+        bulk.summary
+            .contains("viewed or exported documents 3 times"),
         "{}",
         bulk.summary
     );
@@ -278,5 +279,9 @@ fn views_in_the_app_count_in_alerts_and_reports() {
         .iter()
         .find(|p| p.actor == "boss")
         .unwrap();
-    assert_eq!(me.opened, 4);
+    assert_eq!((me.opened, me.exported), (4, 1));
+    assert!(
+        status.html.contains("<td>boss</td>") && status.html.contains("うち持ち出し"),
+        "the 履行状況報告 shows views and exports, and of those the exports"
+    );
 }
