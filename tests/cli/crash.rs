@@ -302,7 +302,10 @@ fn sigkill_at_random_moments_leaves_a_vault_that_verifies() {
     if state["state"] != "executed" {
         v.run_env(&["disposal", "execute"], &mika_env).ok();
     }
-    let confirmed = v.boss(&["--json", "disposal", "confirm"]).ok().json();
+    let confirmed = v
+        .boss_with_code(&v.recovery_code(), &["--json", "disposal", "confirm"])
+        .ok()
+        .json();
     assert_eq!(confirmed["state"], "confirmed");
     assert!(v.object_files().is_empty());
 }

@@ -74,13 +74,32 @@ fn the_whole_life_of_a_contract_end() {
     // The executor cannot confirm; a handler cannot either.
     v.as_user("mika", &mika, &["disposal", "confirm"]).code(4);
     v.as_user("hana", &hana, &["disposal", "confirm"]).code(4);
-    let confirmed = v.boss(&["--json", "disposal", "confirm"]).ok().json();
+    // E3: the confirmation tries the custodian's key too: without the
+    // recovery code, or with another vault's, it does not confirm.
+    let r = v.boss(&["disposal", "confirm"]).code(1);
+    assert!(r.stderr.contains("recovery code"), "{}", r.stderr);
+    let other = TestVault::new().recovery_code();
+    v.boss_with_code(&other, &["disposal", "confirm"]).code(4);
+    let confirmed = v
+        .boss_with_code(&v.recovery_code(), &["--json", "disposal", "confirm"])
+        .ok()
+        .json();
     assert_eq!(confirmed["state"], "confirmed");
-    assert!(confirmed["checks"]
-        .as_array()
-        .unwrap()
+    let checks = confirmed["checks"].as_array().unwrap();
+    assert!(checks
         .iter()
         .all(|c| c["erased"] == true && c["keys_left"] == 0));
+    // Each check says what was tried, the custodian's key included.
+    for c in checks
+        .iter()
+        .filter(|c| c["item"].as_str().unwrap().starts_with("document:"))
+    {
+        let tried = c["tried"].to_string();
+        assert!(
+            tried.contains("the custodian's") && tried.contains("object file absent"),
+            "{c}"
+        );
+    }
 
     let report = v.work("report.html");
     v.boss(&["disposal", "report", "--out", path(&report)]).ok();
@@ -90,6 +109,7 @@ fn the_whole_life_of_a_contract_end() {
         "作業完了報告書",
         "全ての作業が完了した日",
         "労発1201第3号",
+        "確認者の鍵と回復コードの鍵で読み出しを試行",
     ] {
         assert!(page.contains(needle), "{needle} missing from the report");
     }
@@ -236,7 +256,8 @@ fn a_subset_on_the_bureaus_instruction_leaves_the_rest() {
     v.plan("plan.html", &["--items", &doc2]);
     v.approve();
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
-    v.boss(&["disposal", "confirm"]).ok();
+    v.boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .ok();
     v.boss(&["open", &doc2, "--out", "-"]).code(1);
     assert_eq!(
         v.as_user("hana", &hana, &["open", &doc1, "--out", "-"])
@@ -267,13 +288,68 @@ fn an_interrupted_execution_resumes_and_never_reports_early() {
     v.as_user("mika", &mika, &["disposal", "execute"]).code(5);
     let status = v.boss(&["--json", "disposal", "status"]).ok().json();
     assert_eq!(status["state"], "executing");
-    v.boss(&["disposal", "confirm"]).code(4);
+    v.boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .code(4);
     // Put the file back and run again: it resumes and finishes.
     std::fs::remove_dir_all(&stuck).unwrap();
     std::fs::write(&stuck, saved).unwrap();
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
-    v.boss(&["disposal", "confirm"]).ok();
+    v.boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .ok();
     assert!(v.object_files().is_empty());
+}
+
+/// E3, as the insider would: he kept a document's object file and its
+/// custodian wrap from before the execution and puts both back before the
+/// confirmation. The confirmation tries the custodian's key on what it
+/// finds, reads the document, and refuses (exit 5, naming what it read).
+#[test]
+fn a_document_put_back_after_the_execution_is_read_and_refused() {
+    let (v, mika, _, _, _) = contract();
+    v.plan("plan.html", &[]);
+    v.approve();
+    let kept_files: Vec<(std::path::PathBuf, Vec<u8>)> = v
+        .object_files()
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    let db = v.raw_db("boss", OFFICER_PW);
+    // Whole rows, every column as stored.
+    let mut stmt = db
+        .prepare("SELECT * FROM wraps WHERE holder = '#custodian'")
+        .unwrap();
+    let columns = stmt.column_count();
+    let kept_wraps: Vec<Vec<rusqlite::types::Value>> = stmt
+        .query_map([], |r| (0..columns).map(|i| r.get(i)).collect())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    drop(stmt);
+    drop(db);
+    assert!(!kept_wraps.is_empty() && !kept_files.is_empty());
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    for (path, bytes) in &kept_files {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let db = v.raw_db("boss", OFFICER_PW);
+    let slots = vec!["?"; columns].join(", ");
+    for row in &kept_wraps {
+        db.execute(
+            &format!("INSERT INTO wraps VALUES ({slots})"),
+            rusqlite::params_from_iter(row.iter()),
+        )
+        .unwrap();
+    }
+    drop(db);
+    let r = v
+        .boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .code(5);
+    assert!(r.stderr.contains("readable: true"), "{}", r.stderr);
+    let status = v.boss(&["--json", "disposal", "status"]).ok().json();
+    assert_eq!(status["state"], "executed", "nothing was confirmed");
 }
 
 #[test]
@@ -423,7 +499,8 @@ fn returned_documents_reach_the_bureau_then_are_erased() {
 
     // Then the returned items are erased like the rest.
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
-    v.boss(&["disposal", "confirm"]).ok();
+    v.boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .ok();
     assert!(v.object_files().is_empty());
     assert!(v
         .events()
@@ -556,7 +633,8 @@ fn a_confirmation_signed_by_the_executor_makes_no_report() {
     v.plan("plan.html", &["--items", &doc1]);
     v.approve();
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
-    v.boss(&["disposal", "confirm"]).ok();
+    v.boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .ok();
     let serial = v.cert_serial("mika", &mika);
     let (_, secret) = kinko_test_support::own_signing_key(&v.dir, "mika", &mika);
     let db = v.raw_db("mika", &mika);

@@ -187,7 +187,8 @@ fn a_report_naming_someone_else_as_executor_is_refused() {
     v.plan("plan.html", &["--items", &doc]);
     v.approve();
     v.as_user("mika", &mika, &["disposal", "execute"]).ok();
-    v.boss(&["disposal", "confirm"]).ok();
+    v.boss_with_code(&v.recovery_code(), &["disposal", "confirm"])
+        .ok();
     v.raw_db("mika", &mika)
         .execute(
             "UPDATE disposal_plans SET executed_by = 'boss' WHERE state = 'confirmed'",
@@ -204,4 +205,112 @@ fn a_report_naming_someone_else_as_executor_is_refused() {
         r.stderr
     );
     assert!(!report.exists());
+}
+
+/// A5: alert rows are bound to their events. hana, a manager with the
+/// database key, hides the bulk alert about her (acknowledging it in her
+/// own name, or deleting it), or plants a recent alert so the rule stays
+/// quiet when she reads in bulk again. Each shows: the listing is refused
+/// as tampering (exit 5, naming the alert), and a planted row does not
+/// quiet the rule.
+#[test]
+fn alert_rows_hidden_acknowledged_or_planted_by_hand_show() {
+    let v = TestVault::new();
+    v.boss(&["policy", "set", "alert.bulk_count", "2"]).ok();
+    let hana = v.add("hana", "manager");
+    let doc = v.import(&v.file("a.txt", b"alpha"), &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    let read_three = || {
+        for _ in 0..3 {
+            v.as_user("hana", &hana, &["open", &doc, "--out", "-"]).ok();
+        }
+    };
+    read_three();
+    let listed = v.boss(&["--json", "alerts"]).ok().json();
+    let bulk = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == "bulk_access")
+        .expect("the bulk alert is raised");
+    let id = bulk["id"].as_i64().unwrap();
+    let db = || v.raw_db("hana", &hana);
+
+    // Acknowledged by hand, in her own name: no such acknowledgement.
+    db().execute(
+        "UPDATE alerts SET acked_by = 'mika', acked_at = '2026-12-07T00:00:00Z', ack_note = 'ok' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    let r = v.boss(&["alerts", "--all"]).code(5);
+    assert!(r.stderr.contains(&format!("alert {id}")), "{}", r.stderr);
+    db().execute(
+        "UPDATE alerts SET acked_by = NULL, acked_at = NULL, ack_note = NULL WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    v.boss(&["alerts"]).ok();
+
+    // Deleted: the trail raised it.
+    let row: Vec<rusqlite::types::Value> = {
+        let c = db();
+        let mut stmt = c.prepare("SELECT * FROM alerts WHERE id = ?1").unwrap();
+        let n = stmt.column_count();
+        stmt.query_row([id], |r| (0..n).map(|i| r.get(i)).collect())
+            .unwrap()
+    };
+    db().execute("DELETE FROM alerts WHERE id = ?1", [id])
+        .unwrap();
+    let r = v.boss(&["alerts"]).code(5);
+    assert!(r.stderr.contains("deleted"), "{}", r.stderr);
+    let slots = vec!["?"; row.len()].join(", ");
+    db().execute(
+        &format!("INSERT INTO alerts VALUES ({slots})"),
+        rusqlite::params_from_iter(row.iter()),
+    )
+    .unwrap();
+    v.boss(&["alerts"]).ok();
+
+    // Its time moved to the future, so the once-per-window rule would stay
+    // quiet for her: the row no longer matches the event that raised it.
+    db().execute(
+        "UPDATE alerts SET at = '9999-01-01T00:00:00Z' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
+    let r = v.boss(&["alerts"]).code(5);
+    assert!(r.stderr.contains(&format!("alert {id}")), "{}", r.stderr);
+}
+
+/// A5: a bulk alert planted by hand before reading in bulk does not keep
+/// the rule quiet: only rows the trail raised count.
+#[test]
+fn a_planted_alert_quiets_no_rule() {
+    let v = TestVault::new();
+    v.boss(&["policy", "set", "alert.bulk_count", "2"]).ok();
+    let hana = v.add("hana", "manager");
+    let doc = v.import(&v.file("a.txt", b"alpha"), &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    let db = v.raw_db("hana", &hana);
+    db.execute(
+        "INSERT INTO alerts (rule, actor, object, seq, at, summary) VALUES ('bulk_access', 'hana', 'document:1', 1, '9999-01-01T00:00:00Z', 'planted')",
+        [],
+    )
+    .unwrap();
+    let planted = db.last_insert_rowid();
+    drop(db);
+    for _ in 0..3 {
+        v.as_user("hana", &hana, &["open", &doc, "--out", "-"]).ok();
+    }
+    assert!(
+        v.events().iter().any(|e| e["event"] == "alert.raise"
+            && e["detail"].as_str().unwrap().starts_with("bulk_access")),
+        "the planted row quieted the rule"
+    );
+    let r = v.boss(&["alerts"]).code(5);
+    assert!(
+        r.stderr.contains(&format!("alert {planted} ")),
+        "{}",
+        r.stderr
+    );
 }

@@ -171,6 +171,7 @@ class CouncilLife(unittest.TestCase):
         w.click("#first-run-submit")
         code = w.text("#recovery-code")
         self.assertGreaterEqual(len(code.strip()), 20)
+        type(self).recovery_code = code.strip()  # kept on paper: the confirmation asks for it
         self.shot("02-recovery-code")
         w.click("#recovery-done")
         w.wait("#signin")
@@ -693,6 +694,7 @@ class CouncilLife(unittest.TestCase):
         self.sign_out()
         self.sign_in("sato")
         self.go("contractEnd")
+        w.type("#disposal-recovery-code", self.recovery_code)
         w.click("#disposal-confirm")
         w.wait_text("#disposal-steps", "sato")
         self.sign_out()

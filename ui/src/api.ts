@@ -74,6 +74,6 @@ export const api = {
   disposalApprove: (reference: string, approvedOn: string, sha256: string) =>
     invoke<number>('disposal_approve', { reference, approvedOn, sha256 }),
   disposalExecute: () => invoke<PlanState>('disposal_execute'),
-  disposalConfirm: () => invoke<PlanState>('disposal_confirm'),
+  disposalConfirm: (recoveryCode: string) => invoke<PlanState>('disposal_confirm', { recoveryCode }),
   disposalReport: (folder: string) => invoke<Saved>('disposal_report', { folder }),
 };

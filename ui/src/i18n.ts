@@ -22,6 +22,7 @@ const TEXT = {
   upgradeTitle: ['金庫の更新', 'Upgrade the vault'],
   upgradeIntro: ['この金庫は以前の版の Kinko で作られました。情報管理責任者が一度だけ、パスワードと回復コード（紙に保管したもの）で更新します。更新のあと、ほかの人は次のサインインで新しいパスワードを決め、鍵の指紋を責任者に見せて認証を受けます。', 'An earlier Kinko made this vault. The Information Management Officer upgrades it once, with their password and the recovery code kept on paper. Afterwards everyone else chooses a new password at their next sign-in and shows the officer their key fingerprint to be certified.'],
   recoveryCodeField: ['回復コード', 'Recovery code'],
+  confirmTries: ['確認では、すべての項目を確認者の鍵と回復コード（管理用の鍵）で読もうと試み、読めないことを記録します。', 'The confirmation tries to read every item with your key and with the recovery code (the custodian key), and records that nothing could be read.'],
   upgrade: ['更新する', 'Upgrade'],
   upgradedTitle: ['金庫を更新しました', 'The vault is upgraded'],
   upgradedAwaiting: ['次のサインインで新しいパスワードを決め、認証を受ける人', 'People who choose a new password at their next sign-in and are then certified'],

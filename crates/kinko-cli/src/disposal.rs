@@ -66,7 +66,11 @@ pub fn run(ui: &Ui, g: &Global, cmd: DisposalCmd) -> Out {
             show_state(ui, &s)
         }
         DisposalCmd::Confirm => {
-            let s = session(g)?.disposal_confirm()?;
+            let mut s = session(g)?;
+            // Asked for here; without one the core says it is needed (after
+            // it has said whether this person may confirm at all).
+            let code = crate::auth::recovery_code().ok();
+            let s = s.disposal_confirm(code.as_ref().map(|c| c.as_str()))?;
             show_state(ui, &s)
         }
         DisposalCmd::Status => {

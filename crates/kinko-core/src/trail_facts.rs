@@ -29,11 +29,28 @@ pub(crate) struct Told {
 /// The events of kind `action` on `object` that succeeded, oldest first
 /// (through the index `audit_events_object`).
 pub(crate) fn ok_events(conn: &Connection, object: &str, action: Action) -> Result<Vec<Told>> {
+    events_named(conn, object, action.event())
+}
+
+/// The events `actor` wrote of kind `event` on `object` (`kinko` raising
+/// an alert), oldest first.
+pub(crate) fn ok_events_by(
+    conn: &Connection,
+    object: &str,
+    event: &str,
+    actor: &str,
+) -> Result<Vec<Told>> {
+    let mut told = events_named(conn, object, event)?;
+    told.retain(|t| t.actor == actor);
+    Ok(told)
+}
+
+fn events_named(conn: &Connection, object: &str, event: &str) -> Result<Vec<Told>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, actor, detail FROM audit_events
          WHERE object = ?1 AND event = ?2 AND outcome = 'ok' ORDER BY seq",
     )?;
-    let rows = stmt.query_map(rusqlite::params![object, action.event()], |r| {
+    let rows = stmt.query_map(rusqlite::params![object, event], |r| {
         Ok(Told {
             seq: r.get(0)?,
             actor: r.get(1)?,
@@ -221,7 +238,7 @@ pub(crate) fn executor_of(conn: &Connection, plan: i64, row: Option<&str>) -> Re
 
 /// Were events archived out of the vault (their facts then rest on the
 /// rows)?
-fn archived(conn: &Connection) -> Result<bool> {
+pub(crate) fn archived(conn: &Connection) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM audit_nodes WHERE level = 0)")?
         .query_row([], |r| r.get(0))?)

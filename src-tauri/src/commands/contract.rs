@@ -92,8 +92,11 @@ pub async fn disposal_execute(state: State<'_, AppState>) -> Reply<PlanState> {
 }
 
 #[tauri::command]
-pub async fn disposal_confirm(state: State<'_, AppState>) -> Reply<PlanState> {
-    with_session(&state, |s| s.disposal_confirm())
+pub async fn disposal_confirm(
+    state: State<'_, AppState>,
+    recovery_code: zeroize::Zeroizing<String>,
+) -> Reply<PlanState> {
+    with_session(&state, |s| s.disposal_confirm(Some(recovery_code.as_str())))
 }
 
 #[tauri::command]

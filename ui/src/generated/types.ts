@@ -189,7 +189,13 @@ object_present: boolean,
 /**
  * Whether any key opened it (must be false).
  */
-readable: boolean, erased: boolean, };
+readable: boolean, erased: boolean, 
+/**
+ * What the confirmer tried, in words (E3: "unreadable" is recorded
+ * only after trying). Absent in confirmations made before it was kept,
+ * so their signed checks read as they were signed.
+ */
+tried?: Array<string>, };
 export type About = { program: string, version: string, network: string, algorithms: Array<Algorithm>, sbom_format: string, components: Array<Component>, };
 export type Algorithm = { 
 /**

@@ -74,10 +74,15 @@ export async function contractEndScreen(c: Ctx, area: HTMLElement): Promise<void
     parts.push(button(t(c.lang, 'execute'), 'disposal-execute', () => { sure.hidden = false; }, 'danger'), sure);
   }
   if (acts && plan?.executed_at && !plan.confirmed_at) {
-    parts.push(button(t(c.lang, 'confirmDisposal'), 'disposal-confirm', (b) => c.busy(b, async () => {
-      await api.disposalConfirm();
-      again();
-    })));
+    // The confirmation tries every item with the confirmer's key and the
+    // custodian's: the recovery code kept on paper is asked for here.
+    const code = input('disposal-recovery-code', { autocomplete: 'off', spellcheck: 'false' });
+    parts.push(el('p', {}, t(c.lang, 'confirmTries')),
+      field(t(c.lang, 'recoveryCodeField'), code),
+      button(t(c.lang, 'confirmDisposal'), 'disposal-confirm', (b) => c.busy(b, async () => {
+        await api.disposalConfirm(code.value);
+        again();
+      })));
   }
   if (may(c.me, 'disposal.report') && plan?.confirmed_at) {
     parts.push(button(t(c.lang, 'writeReport'), 'disposal-report', (b) => c.busy(b, async () => {

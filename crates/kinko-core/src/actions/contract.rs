@@ -379,8 +379,9 @@ impl Session {
     }
 
     /// Confirm the execution (the plan's confirmer, not its executor): try
-    /// every item, and record what was found.
-    pub fn disposal_confirm(&mut self) -> Result<PlanState> {
+    /// every item with the confirmer's key and the custodian's (the
+    /// recovery code), and record what was tried and found.
+    pub fn disposal_confirm(&mut self, recovery_code: Option<&str>) -> Result<PlanState> {
         self.perform(Action::DisposalConfirm, "disposal", |tx, ctx| {
             let (plan, sha, state) = load_current(tx)?;
             require_state(&state, &["executed"], "confirm")?;
@@ -405,7 +406,25 @@ impl Session {
                     plan.confirmer.id
                 )));
             }
-            let checks = verify_items(tx, ctx, &plan)?;
+            // E3: every item is tried with every key that remains here:
+            // the confirmer's own and the custodian's.
+            let code = recovery_code.ok_or_else(|| {
+                Error::invalid(
+                    "the confirmation tries the custodian's key too: give the recovery code (at the terminal, or $KINKO_RECOVERY_CODE)",
+                )
+            })?;
+            let custodian = crate::vault::parse_recovery_code(code)?;
+            if crypto::HpkeKeyPair::public_of(&custodian)? != ctx.custodian_public {
+                return Err(Error::denied(
+                    "that recovery code does not belong to this vault",
+                ));
+            }
+            let keys = Tries {
+                confirmer: &ctx.actor.id,
+                own: &ctx.secrets.hpke_secret,
+                custodian: &custodian,
+            };
+            let checks = verify_items(tx, ctx, &plan, &keys)?;
             if plan.whole_vault {
                 let left: Option<i64> = tx.query_row(
                     "SELECT min(id) FROM documents WHERE erased_at IS NULL",

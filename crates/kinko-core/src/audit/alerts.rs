@@ -26,6 +26,7 @@ use super::event::{
 };
 use crate::error::{Error, Result};
 use crate::policy::{self, Hours, Policy};
+use crate::trail_facts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
@@ -131,7 +132,9 @@ fn since(at: DateTime<Utc>, minutes: u64) -> String {
 /// burst is enough to call a person's attention.
 fn raised_since(conn: &Connection, rule: Rule, actor: &str, from: &str) -> Result<bool> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM alerts WHERE rule = ?1 AND actor = ?2 AND at >= ?3 LIMIT 1")?
+        .prepare_cached(&format!(
+            "SELECT 1 FROM alerts WHERE rule = ?1 AND actor = ?2 AND at >= ?3 AND {ALERT_BACKED} LIMIT 1"
+        ))?
         .query_row(params![rule.name(), actor, from], |_| Ok(()))
         .optional()?
         .is_some())
@@ -301,25 +304,30 @@ fn raise(conn: &Connection, rule: Rule, e: &Event, seq: i64, summary: &str) -> R
         &format!("alert:{id}"),
         OK,
         &e.terminal,
-        &format!("{}: {summary}", rule.name()),
+        &alert_detail(rule.name(), summary),
     ))
 }
 
 /// Alerts, newest first; only the unacknowledged unless `all`.
 pub fn list(conn: &Connection, all: bool) -> Result<Vec<Alert>> {
-    select(conn, "?1 OR acked_by IS NULL", params![all])
+    let found = select(conn, "?1 OR acked_by IS NULL", params![all])?;
+    check_alerts(conn, &found)?;
+    Ok(found)
 }
 
 /// Open alerts numbered after `after`, oldest first (for a watcher).
 pub fn open_after(conn: &Connection, after: i64) -> Result<Vec<Alert>> {
     let mut found = select(conn, "id > ?1 AND acked_by IS NULL", params![after])?;
+    check_alerts(conn, &found)?;
     found.reverse();
     Ok(found)
 }
 
 /// Alerts raised between two times (for the reports), newest first.
 pub fn between(conn: &Connection, from: &str, to: &str) -> Result<Vec<Alert>> {
-    select(conn, "at >= ?1 AND at < ?2", params![from, to])
+    let found = select(conn, "at >= ?1 AND at < ?2", params![from, to])?;
+    check_alerts(conn, &found)?;
+    Ok(found)
 }
 
 fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Alert>> {
@@ -343,3 +351,72 @@ fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Resul
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The detail of an `alert.raise` event: the rule and the summary.
+pub(crate) fn alert_detail(rule: &str, summary: &str) -> String {
+    format!("{rule}: {summary}")
+}
+
+/// Alerts are rows; each was raised with its `alert.raise` event and
+/// acknowledged with its `alert.ack` event, in the same transaction. A row
+/// the trail does not back (made by hand: to look raised, so a rule stays
+/// quiet, or acknowledged by someone who did not), one that says other
+/// than its event, or a row deleted (numbers are never reused, so a gap
+/// or a raise event past the last row shows it) is tampering. Rows whose
+/// events were archived rest on themselves.
+pub(crate) fn check_alerts(conn: &Connection, rows: &[Alert]) -> Result<()> {
+    let first_kept: i64 = conn
+        .prepare_cached("SELECT coalesce(min(seq), 0) FROM audit_events")?
+        .query_row([], |r| r.get(0))?;
+    let archived = trail_facts::archived(conn)?;
+    for a in rows {
+        if archived && a.seq < first_kept {
+            continue;
+        }
+        let object = format!("alert:{}", a.id);
+        let raised = trail_facts::ok_events_by(conn, &object, "alert.raise", SYSTEM)?;
+        let says = alert_detail(&a.rule, &a.summary);
+        let trigger: Option<(String, String)> = conn
+            .prepare_cached("SELECT actor, at FROM audit_events WHERE seq = ?1")?
+            .query_row([a.seq], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let same_trigger = trigger.is_some_and(|(actor, at)| actor == a.actor && at == a.at);
+        if !same_trigger || !raised.iter().any(|t| t.detail == says) {
+            return Err(Error::tampered(format!(
+                "alert {} is not the alert the trail raised (its rule, summary, person or time differ from its events)",
+                a.id
+            )));
+        }
+        if let Some(by) = &a.acked_by {
+            if !trail_facts::ok_events(conn, &object, crate::permission::Action::AlertAck)?
+                .iter()
+                .any(|t| &t.actor == by)
+            {
+                return Err(Error::tampered(format!(
+                    "alert {} says {by} acknowledged it, and the trail holds no such acknowledgement",
+                    a.id
+                )));
+            }
+        }
+    }
+    let (count, last): (i64, i64) = conn
+        .prepare_cached("SELECT count(*), coalesce(max(id), 0) FROM alerts")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let next_raised =
+        !trail_facts::ok_events_by(conn, &format!("alert:{}", last + 1), "alert.raise", SYSTEM)?
+            .is_empty();
+    if count != last || next_raised {
+        return Err(Error::tampered(
+            "an alert was deleted: the trail raised more alerts than the vault lists",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether alert row `id` (rule, summary) is backed by its raise event:
+/// the rules' once-per-window check believes only such rows.
+pub(crate) const ALERT_BACKED: &str = "EXISTS (SELECT 1 FROM audit_events e
+     WHERE e.object = 'alert:' || alerts.id AND e.event = 'alert.raise' AND e.outcome = 'ok'
+       AND e.actor = 'kinko' AND e.detail = alerts.rule || ': ' || alerts.summary)
+     AND EXISTS (SELECT 1 FROM audit_events t
+     WHERE t.seq = alerts.seq AND t.at = alerts.at AND t.actor = alerts.actor)";

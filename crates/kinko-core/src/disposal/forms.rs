@@ -147,11 +147,17 @@ pub fn report_html(c: &Completion) -> String {
         .iter()
         .map(|k| {
             format!(
-                "{}：残存鍵 {}、暗号文ファイル {}、読み出し {}",
+                "{}：残存鍵 {}、暗号文ファイル {}、読み出し {}{}",
                 esc(&k.item),
                 k.keys_left,
                 if k.object_present { "あり" } else { "なし" },
-                if k.readable { "可" } else { "不可" }
+                if k.readable { "可" } else { "不可" },
+                // Confirmations that kept what they tried (E3) say so.
+                if k.tried.is_empty() {
+                    ""
+                } else {
+                    "（確認者の鍵と回復コードの鍵で読み出しを試行）"
+                }
             )
         })
         .collect();

@@ -113,6 +113,11 @@ pub struct ItemCheck {
     /// Whether any key opened it (must be false).
     pub readable: bool,
     pub erased: bool,
+    /// What the confirmer tried, in words (E3: "unreadable" is recorded
+    /// only after trying). Absent in confirmations made before it was kept,
+    /// so their signed checks read as they were signed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<String>,
 }
 
 /// The state of the current plan (`disposal status`).
@@ -453,9 +458,23 @@ pub(crate) fn remove_all_sessions(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Try every document item of the plan: no key may be left, no object
-/// file, and no key of anyone's (nor the custodian's) may open it.
-pub(crate) fn verify_items(tx: &Transaction, ctx: &Ctx, plan: &Plan) -> Result<Vec<ItemCheck>> {
+/// The keys a confirmation tries: the confirmer's own and the
+/// custodian's (from the recovery code, asked for at confirmation).
+pub(crate) struct Tries<'a> {
+    pub confirmer: &'a str,
+    pub own: &'a [u8; 32],
+    pub custodian: &'a [u8; 32],
+}
+
+/// Try every item of the plan (E3): no key may be left, no object file,
+/// and neither the confirmer's key nor the custodian's may open anything
+/// left. Each check says what was tried.
+pub(crate) fn verify_items(
+    tx: &Transaction,
+    ctx: &Ctx,
+    plan: &Plan,
+    keys: &Tries<'_>,
+) -> Result<Vec<ItemCheck>> {
     let mut out = Vec::new();
     for item in &plan.items {
         if let Some(id) = item.item.strip_prefix("backup:") {
@@ -468,29 +487,91 @@ pub(crate) fn verify_items(tx: &Transaction, ctx: &Ctx, plan: &Plan) -> Result<V
         let id: i64 = id
             .parse()
             .map_err(|_| Error::tampered("a plan item is malformed"))?;
-        let keys_left: i64 =
-            tx.query_row("SELECT count(*) FROM wraps WHERE doc_id = ?1", [id], |r| {
-                r.get(0)
-            })?;
-        let name: String = tx.query_row(
-            "SELECT object_name FROM documents WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
-        let object_present = ctx
-            .object_path(&crate::object::ObjectName::parse(&name)?)
-            .exists();
-        // Reading needs a wrapped key and the ciphertext: both must be gone.
-        let readable = keys_left > 0 && object_present;
-        out.push(ItemCheck {
-            item: item.item.clone(),
-            keys_left,
-            object_present,
-            readable,
-            erased: keys_left == 0 && !object_present && !readable,
-        });
+        out.push(try_document(tx, ctx, &item.item, id, keys)?);
     }
     Ok(out)
+}
+
+/// Try to read document `id` as the plan's confirmer can: every wrap row
+/// left for it with both keys, and the object file (if any is left) with
+/// every key that opened.
+fn try_document(
+    tx: &Transaction,
+    ctx: &Ctx,
+    item: &str,
+    id: i64,
+    keys: &Tries<'_>,
+) -> Result<ItemCheck> {
+    let (uid, version, name): (Vec<u8>, u32, String) = tx.query_row(
+        "SELECT uid, version, object_name FROM documents WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let uid: [u8; 16] = uid
+        .try_into()
+        .map_err(|_| Error::tampered(format!("document {id} has a malformed uid")))?;
+    let wraps: Vec<(String, crate::crypto::Wrapped)> = tx
+        .prepare("SELECT holder, enc, ciphertext FROM wraps WHERE doc_id = ?1")?
+        .query_map([id], |r| {
+            Ok((
+                r.get(0)?,
+                crate::crypto::Wrapped {
+                    enc: r.get(1)?,
+                    ciphertext: r.get(2)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut opened: Vec<zeroize::Zeroizing<Vec<u8>>> = Vec::new();
+    for (holder, wrap) in &wraps {
+        let context = crate::document::wrap_context(&ctx.vault_id, &uid, holder);
+        for secret in [keys.own, keys.custodian] {
+            if let Some(dek) = crate::crypto::hpke_unwrap(secret, &context, wrap) {
+                opened.push(dek);
+            }
+        }
+    }
+    let path = ctx.object_path(&crate::object::ObjectName::parse(&name)?);
+    let object_present = path.exists();
+    let mut readable = false;
+    if object_present {
+        for dek in &opened {
+            let Ok(dek) = <[u8; 32]>::try_from(dek.as_slice()) else {
+                continue;
+            };
+            let dek = zeroize::Zeroizing::new(dek);
+            let mut src = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            if crate::crypto::stream::decrypt(&dek, uid, version, &mut src, &mut std::io::sink())
+                .is_ok()
+            {
+                readable = true;
+            }
+        }
+    }
+    let keys_left = wraps.len() as i64;
+    let tried = vec![
+        format!(
+            "{keys_left} wrapped keys left, tried with {}'s key and the custodian's: {} opened",
+            keys.confirmer,
+            opened.len()
+        ),
+        if object_present {
+            format!(
+                "object file present, tried with every opened key: {}",
+                if readable { "read" } else { "not read" }
+            )
+        } else {
+            "object file absent".to_string()
+        },
+    ];
+    Ok(ItemCheck {
+        item: item.into(),
+        keys_left,
+        object_present,
+        readable,
+        erased: keys_left == 0 && !object_present && !readable,
+        tried,
+    })
 }
 
 /// A backup is erased once its file is gone from the recorded path.
@@ -511,6 +592,10 @@ fn check_backup(tx: &Transaction, item: &str, id: &str) -> Result<ItemCheck> {
         object_present: present,
         readable: present,
         erased: !present,
+        tried: vec![format!(
+            "backup file at its recorded path (and its partial copy): {}",
+            if present { "present" } else { "absent" }
+        )],
     })
 }
 

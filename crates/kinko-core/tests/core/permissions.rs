@@ -222,7 +222,7 @@ fn every_cell_of_the_permission_matrix() {
                     .map(drop)
                 }
                 Action::DisposalExecute => s.disposal_execute().map(drop),
-                Action::DisposalConfirm => s.disposal_confirm().map(drop),
+                Action::DisposalConfirm => s.disposal_confirm(None).map(drop),
                 Action::DisposalReport => s.disposal_report().map(drop),
                 Action::IncidentRecord => s
                     .incident_add(&kinko_core::incident::IncidentFields {
