@@ -177,3 +177,40 @@ fn bad_arguments_name_what_was_wrong() {
         r.stderr
     );
 }
+
+/// Issue 15: an ID that is no account's (a password typed into the ID
+/// box, say) is never written, not even sealed: the insider who opens the
+/// inbox with the inbox key from the database, before the next sign-in
+/// moves it, finds the attempt and not what was typed.
+#[test]
+fn a_mistyped_id_is_never_written_as_typed() {
+    let v = TestVault::new();
+    let typed = "Secret-Pass-typed-in-the-ID-box";
+    let r = v.as_user(typed, "whatever", &["list"]).code(3);
+    assert!(!r.stderr.contains(typed), "{}", r.stderr);
+    let db = v.raw_db("boss", OFFICER_PW);
+    let meta = |key: &str| -> Vec<u8> {
+        db.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .unwrap()
+    };
+    let secret: [u8; 32] = meta("inbox_secret").try_into().unwrap();
+    let vault_id = String::from_utf8(meta("vault_id")).unwrap();
+    let mut opened = 0;
+    for entry in std::fs::read_dir(v.dir.join("inbox")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(typed));
+        let event = kinko_core::audit::open_inbox_file(&bytes, &secret, &vault_id)
+            .expect("the insider opens the inbox file");
+        let said = serde_json::to_string(&event).unwrap();
+        assert!(
+            !said.contains(typed),
+            "the inbox holds what was typed: {said}"
+        );
+        assert_eq!(event.actor, "unknown");
+        opened += 1;
+    }
+    assert_eq!(opened, 1, "the attempt was sealed");
+    // And the trail counts it, once moved in.
+    v.boss(&["list"]).ok();
+    assert!(!serde_json::to_string(&v.events()).unwrap().contains(typed));
+}

@@ -341,14 +341,26 @@ impl Vault {
             .map(|d| (d, self.slots.vault_id.as_str()))
     }
 
-    /// Record a failed sign-in in the inbox.
+    /// Record a failed sign-in in the inbox. An ID that has no slot here
+    /// is no account's, and may be a password typed into the wrong box:
+    /// it is never written, not even sealed (the inbox key is in the
+    /// database, which everyone with an account can open). Such attempts
+    /// are recorded as "unknown", counted together.
     fn seal_signin_failure(&self, id: &str, terminal: &str, e: &Error) -> Result<()> {
-        // The ID is what someone typed: keep it printable and short.
-        let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
         let outcome = audit::outcome_of(e);
-        let detail = match e {
-            Error::Invalid(m) => m.clone(),
-            other => other.to_string(),
+        let (id, detail) = if self.slots.slot(id).is_none() {
+            (
+                audit::UNKNOWN_ID.to_string(),
+                "an ID that belongs to no account (not recorded as typed)".to_string(),
+            )
+        } else {
+            // A real ID: printable and short all the same.
+            let id: String = id.chars().take(64).flat_map(char::escape_default).collect();
+            let detail = match e {
+                Error::Invalid(m) => m.clone(),
+                other => other.to_string(),
+            };
+            (id, detail)
         };
         let event = Event::new(
             &id,

@@ -12,8 +12,10 @@
 //!
 //! Events name people by account ID and documents by number: titles,
 //! names and file names never enter the trail, and an ID typed at a failed
-//! sign-in that belongs to no account is kept only as a keyed hash (it may
-//! be a password typed into the wrong box).
+//! sign-in that belongs to no account is never written at all, not even
+//! sealed in the inbox (it may be a password typed into the wrong box):
+//! the attempt is sealed as `unknown`. Inbox files of earlier releases
+//! that hold the typed text are kept only as a keyed hash.
 
 pub mod alerts;
 pub mod checkpoint;
@@ -418,6 +420,10 @@ fn account_exists(conn: &Connection, id: &str) -> Result<bool> {
         .optional()?
         .is_some())
 }
+
+/// What a failed sign-in with an ID that belongs to no account is sealed
+/// as: the typed text is never written.
+pub const UNKNOWN_ID: &str = "unknown";
 
 /// An ID that belongs to no account, as a keyed hash: the same typed text
 /// always gives the same pseudonym (so repeated attempts can be counted
