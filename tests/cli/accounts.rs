@@ -479,3 +479,79 @@ fn recovery_waits_for_the_persons_own_password_and_the_roster() {
     v.as_user("hana", "Fresh-Start-3k9!a", &["open", &doc, "--out", "-"])
         .code(4);
 }
+
+/// Issue 15: a TOTP secret is sealed under its person's own key. hana,
+/// with the database key, reads the officer's stored secret and finds
+/// nothing to compute his codes from; a secret stored in the clear (as an
+/// earlier release did) still works and is sealed at its next use.
+#[test]
+fn totp_secrets_are_sealed_under_their_persons_own_key() {
+    let (v, _) = vault_with_recovery_code();
+    let hana = v.add("hana", "handler");
+    let boss = |args: &[&str], code: Option<&str>| {
+        let mut env = vec![("KINKO_USER", "boss"), ("KINKO_PASSWORD", OFFICER_PW)];
+        if let Some(c) = code {
+            env.push(("KINKO_TOTP", c));
+        }
+        v.run_env(args, &env)
+    };
+    let e = boss(&["--json", "totp", "enroll"], None).ok().json();
+    let secret = e["secret_base32"].as_str().unwrap().to_string();
+    let t = now();
+    boss(&["totp", "confirm", &code_at(&secret, t)], None).ok();
+    let raw = kinko_test_support::totp_secret_bytes(&secret);
+    let stored = |db: &rusqlite::Connection| -> Vec<u8> {
+        db.query_row(
+            "SELECT totp_secret FROM accounts WHERE id = 'boss'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let db = v.raw_db("hana", &hana);
+    let seen = stored(&db);
+    assert!(seen.starts_with(b"KTS1"), "the secret is not sealed");
+    assert!(
+        !seen.windows(raw.len()).any(|w| w == raw.as_slice()),
+        "the officer's TOTP secret is readable with the shared database key"
+    );
+    // As an earlier release stored it: in the clear. It still works, and
+    // is sealed again at that sign-in.
+    db.execute(
+        "UPDATE accounts SET totp_secret = ?1 WHERE id = 'boss'",
+        [raw.as_slice()],
+    )
+    .unwrap();
+    boss(&["list"], Some(&code_at(&secret, t + 30))).ok();
+    let again = stored(&db);
+    assert!(
+        again.starts_with(b"KTS1") && again != raw,
+        "not sealed at its next use"
+    );
+    // A sealed secret swapped for another person's does not open.
+    let e = v
+        .as_user("hana", &hana, &["--json", "totp", "enroll"])
+        .ok()
+        .json();
+    let hanas = e["secret_base32"].as_str().unwrap().to_string();
+    v.as_user("hana", &hana, &["totp", "confirm", &totp_now_of(&hanas)])
+        .ok();
+    let hana_sealed: Vec<u8> = db
+        .query_row(
+            "SELECT totp_secret FROM accounts WHERE id = 'hana'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "UPDATE accounts SET totp_secret = ?1 WHERE id = 'boss'",
+        [hana_sealed.as_slice()],
+    )
+    .unwrap();
+    let r = boss(&["list"], Some(&code_at(&secret, t + 60))).code(5);
+    assert!(r.stderr.contains("does not open"), "{}", r.stderr);
+}
+
+fn totp_now_of(secret: &str) -> String {
+    kinko_test_support::totp_now(secret)
+}

@@ -162,10 +162,86 @@ pub(crate) fn totp_for(secret: &[u8], account: &str) -> Result<totp_rs::Totp> {
         .map_err(|e| Error::Crypto(format!("TOTP: {e}")))
 }
 
+/// What marks a TOTP secret sealed under its person's own key.
+const TOTP_SEALED: &[u8; 4] = b"KTS1";
+
+/// Whose TOTP secret, in which vault: the key's derivation and the AAD.
+pub(crate) struct TotpOwner<'a> {
+    pub vault_id: &'a str,
+    pub account: &'a str,
+    /// The person's own private key (from their keyslot).
+    pub own: &'a [u8; 32],
+}
+
+impl TotpOwner<'_> {
+    fn key(&self) -> crypto::Key32 {
+        crypto::hkdf(
+            self.own,
+            b"kinko totp v1",
+            &[self.vault_id.as_bytes(), b"\0", self.account.as_bytes()],
+        )
+    }
+
+    fn aad(&self) -> Vec<u8> {
+        format!("kinko totp v1\0{}\0{}", self.vault_id, self.account).into_bytes()
+    }
+
+    /// The secret as stored: sealed under a key only the person's own
+    /// keys give (issue 15: the shared database key reads no one's TOTP
+    /// secret, so nobody computes another person's codes).
+    pub(crate) fn seal(&self, secret: &[u8]) -> Vec<u8> {
+        let mut stored = TOTP_SEALED.to_vec();
+        stored.extend(crypto::seal(&self.key(), &self.aad(), secret));
+        stored
+    }
+
+    /// The secret from what is stored, and whether it was stored in the
+    /// clear (by an earlier release; sealed again at its next use).
+    pub(crate) fn open(&self, stored: &[u8]) -> Result<(Zeroizing<Vec<u8>>, bool)> {
+        match stored.strip_prefix(TOTP_SEALED) {
+            Some(sealed) => crypto::open(&self.key(), &self.aad(), sealed)
+                .map(|s| (s, false))
+                .ok_or_else(|| {
+                    Error::tampered(format!(
+                        "the one-time code secret of {} does not open with their own key",
+                        self.account
+                    ))
+                }),
+            None => Ok((Zeroizing::new(stored.to_vec()), true)),
+        }
+    }
+}
+
+/// Seal `account`'s TOTP secret again under new own keys (the first
+/// password of their own makes new ones).
+pub(crate) fn reseal_totp(tx: &Connection, old: &TotpOwner<'_>, new: &TotpOwner<'_>) -> Result<()> {
+    let stored: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT totp_secret FROM accounts WHERE id = ?1",
+            [old.account],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    if let Some(stored) = stored {
+        let (secret, _) = old.open(&stored)?;
+        tx.execute(
+            "UPDATE accounts SET totp_secret = ?2 WHERE id = ?1",
+            params![old.account, new.seal(&secret)],
+        )?;
+    }
+    Ok(())
+}
+
 /// Check a TOTP code for an account, accepting each time step once: the
 /// matched step must be later than the last one accepted. Returns whether
 /// the account has TOTP on at all.
-pub(crate) fn check_totp(conn: &Connection, account: &str, code: Option<&str>) -> Result<bool> {
+pub(crate) fn check_totp(
+    conn: &Connection,
+    owner: &TotpOwner<'_>,
+    code: Option<&str>,
+) -> Result<bool> {
+    let account = owner.account;
     let row: Option<(Option<Vec<u8>>, bool, i64)> = conn
         .query_row(
             "SELECT totp_secret, totp_enabled, totp_last_step FROM accounts WHERE id = ?1",
@@ -173,10 +249,16 @@ pub(crate) fn check_totp(conn: &Connection, account: &str, code: Option<&str>) -
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let Some((Some(secret), true, last_step)) = row else {
+    let Some((Some(stored), true, last_step)) = row else {
         return Ok(false);
     };
-    let secret = Zeroizing::new(secret);
+    let (secret, in_the_clear) = owner.open(&stored)?;
+    if in_the_clear {
+        conn.execute(
+            "UPDATE accounts SET totp_secret = ?2 WHERE id = ?1",
+            params![account, owner.seal(&secret)],
+        )?;
+    }
     let code =
         code.ok_or_else(|| Error::NotSignedIn("a one-time code is required (KINKO_TOTP)".into()))?;
     let totp = totp_for(&secret, account)?;

@@ -681,7 +681,12 @@ pub(crate) fn open_database(
 fn admission(tx: &Transaction, ctx: &Ctx, policy: &Policy, proof: &Proof<'_>) -> Result<()> {
     may_act_now(tx, ctx, policy)?;
     if let Proof::Password { totp, .. } = proof {
-        crate::credentials::check_totp(tx, &ctx.actor.id, *totp).map_err(|e| match e {
+        let owner = crate::credentials::TotpOwner {
+            vault_id: &ctx.vault_id,
+            account: &ctx.actor.id,
+            own: &ctx.secrets.hpke_secret,
+        };
+        crate::credentials::check_totp(tx, &owner, *totp).map_err(|e| match e {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
         })?;

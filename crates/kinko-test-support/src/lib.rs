@@ -62,6 +62,15 @@ pub fn totp_at(secret_base32: &str, unix: u64) -> String {
         .to_string()
 }
 
+/// The raw bytes of a base32 TOTP secret (what an insider would look
+/// for in the database).
+pub fn totp_secret_bytes(secret_base32: &str) -> Vec<u8> {
+    totp_rs::Secret::try_from_base32(secret_base32)
+        .expect("a base32 secret")
+        .as_bytes()
+        .to_vec()
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()

@@ -34,7 +34,7 @@ impl Session {
             let totp = totp_for(&secret, &ctx.actor.id)?;
             tx.execute(
                 "UPDATE accounts SET totp_secret = ?2, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
-                params![ctx.actor.id, secret.as_slice()],
+                params![ctx.actor.id, own_totp(ctx).seal(&secret)],
             )?;
             let enrolment = TotpEnrolment {
                 uri: totp.to_url().map_err(|e| Error::Crypto(format!("TOTP: {e}")))?,
@@ -61,9 +61,8 @@ impl Session {
             if enabled {
                 return Err(Error::invalid("TOTP is already on"));
             }
-            let secret = Zeroizing::new(
-                secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?,
-            );
+            let stored = secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?;
+            let (secret, _) = own_totp(ctx).open(&stored)?;
             let totp = totp_for(&secret, &ctx.actor.id)?;
             let step = totp
                 .check(code.trim(), Utc::now().timestamp() as u64)
@@ -141,6 +140,13 @@ impl Session {
             // made under a password nobody else knows are put forward.
             let (secrets, mut detail) = if ctx.cert_serial.is_none() {
                 let (secrets, fingerprint) = own_keys(tx, ctx)?;
+                // A one-time code already set up follows the keys.
+                let new_owner = crate::credentials::TotpOwner {
+                    vault_id: &ctx.vault_id,
+                    account: &ctx.actor.id,
+                    own: &secrets.hpke_secret,
+                };
+                crate::credentials::reseal_totp(tx, &own_totp(ctx), &new_owner)?;
                 (Some(secrets), format!("new keys {fingerprint} await certification"))
             } else {
                 (None, String::new())
@@ -235,7 +241,12 @@ impl Vault {
         let secrets = self.slots.unlock(id, password.as_bytes())?;
         let (mut conn, secrets) = session::open_database(self, id, secrets)?;
         session::check_keyslots_match(&conn, self)?;
-        check_totp(&conn, id, totp).map_err(|e| match e {
+        let owner = crate::credentials::TotpOwner {
+            vault_id: &self.slots.vault_id,
+            account: id,
+            own: &secrets.hpke_secret,
+        };
+        check_totp(&conn, &owner, totp).map_err(|e| match e {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
         })?;
@@ -376,5 +387,14 @@ impl Vault {
     /// Resume a session started by `login` from its token.
     pub fn resume(&self, token: &str, terminal: &str) -> Result<Session> {
         session::resume(self, token, terminal)
+    }
+}
+
+/// The acting person's TOTP secret's owner: sealed under their own key.
+fn own_totp(ctx: &crate::actor::Ctx) -> crate::credentials::TotpOwner<'_> {
+    crate::credentials::TotpOwner {
+        vault_id: &ctx.vault_id,
+        account: &ctx.actor.id,
+        own: &ctx.secrets.hpke_secret,
     }
 }
