@@ -173,7 +173,16 @@ pub(crate) struct TotpOwner<'a> {
     pub own: &'a [u8; 32],
 }
 
-impl TotpOwner<'_> {
+impl<'a> TotpOwner<'a> {
+    /// The acting person's: sealed under their own key.
+    pub(crate) fn of(ctx: &'a crate::actor::Ctx) -> Self {
+        TotpOwner {
+            vault_id: &ctx.vault_id,
+            account: &ctx.actor.id,
+            own: &ctx.secrets.hpke_secret,
+        }
+    }
+
     fn key(&self) -> crypto::Key32 {
         crypto::hkdf(
             self.own,

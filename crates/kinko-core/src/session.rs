@@ -681,15 +681,11 @@ pub(crate) fn open_database(
 fn admission(tx: &Transaction, ctx: &Ctx, policy: &Policy, proof: &Proof<'_>) -> Result<()> {
     may_act_now(tx, ctx, policy)?;
     if let Proof::Password { totp, .. } = proof {
-        let owner = crate::credentials::TotpOwner {
-            vault_id: &ctx.vault_id,
-            account: &ctx.actor.id,
-            own: &ctx.secrets.hpke_secret,
-        };
-        crate::credentials::check_totp(tx, &owner, *totp).map_err(|e| match e {
-            Error::NotSignedIn(m) => Error::BadCode(m),
-            other => other,
-        })?;
+        crate::credentials::check_totp(tx, &crate::credentials::TotpOwner::of(ctx), *totp)
+            .map_err(|e| match e {
+                Error::NotSignedIn(m) => Error::BadCode(m),
+                other => other,
+            })?;
     }
     Ok(())
 }

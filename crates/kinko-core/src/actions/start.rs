@@ -34,7 +34,7 @@ impl Session {
             let totp = totp_for(&secret, &ctx.actor.id)?;
             tx.execute(
                 "UPDATE accounts SET totp_secret = ?2, totp_enabled = 0, totp_last_step = 0 WHERE id = ?1",
-                params![ctx.actor.id, own_totp(ctx).seal(&secret)],
+                params![ctx.actor.id, crate::credentials::TotpOwner::of(ctx).seal(&secret)],
             )?;
             let enrolment = TotpEnrolment {
                 uri: totp.to_url().map_err(|e| Error::Crypto(format!("TOTP: {e}")))?,
@@ -62,7 +62,7 @@ impl Session {
                 return Err(Error::invalid("TOTP is already on"));
             }
             let stored = secret.ok_or_else(|| Error::invalid("start with kinko totp enroll"))?;
-            let (secret, _) = own_totp(ctx).open(&stored)?;
+            let (secret, _) = crate::credentials::TotpOwner::of(ctx).open(&stored)?;
             let totp = totp_for(&secret, &ctx.actor.id)?;
             let step = totp
                 .check(code.trim(), Utc::now().timestamp() as u64)
@@ -146,7 +146,7 @@ impl Session {
                     account: &ctx.actor.id,
                     own: &secrets.hpke_secret,
                 };
-                crate::credentials::reseal_totp(tx, &own_totp(ctx), &new_owner)?;
+                crate::credentials::reseal_totp(tx, &crate::credentials::TotpOwner::of(ctx), &new_owner)?;
                 (Some(secrets), format!("new keys {fingerprint} await certification"))
             } else {
                 (None, String::new())
@@ -250,13 +250,7 @@ impl Vault {
             Error::NotSignedIn(m) => Error::BadCode(m),
             other => other,
         })?;
-        let signed = crate::policy::Policy::load(&conn)?;
-        crate::lockout::settle_guess(
-            &self.dir,
-            copy,
-            &slot,
-            Settled::SignedIn(crate::policy::lockout_policy(&signed)),
-        )?;
+        self.settle_signed_in(copy, &slot, &conn)?;
         if crate::db::schema_version(&conn)? != 2 {
             return Err(Error::invalid("the vault is already upgraded"));
         }
@@ -319,13 +313,7 @@ impl Vault {
             });
         match opened {
             Ok(s) => {
-                let signed = crate::policy::Policy::load(&s.conn)?;
-                crate::lockout::settle_guess(
-                    &self.dir,
-                    copy,
-                    &slot,
-                    Settled::SignedIn(crate::policy::lockout_policy(&signed)),
-                )?;
+                self.settle_signed_in(copy, &slot, &s.conn)?;
                 Ok(s)
             }
             Err((e, true)) => {
@@ -342,6 +330,23 @@ impl Vault {
                 Err(e)
             }
         }
+    }
+
+    /// A guess that signed in: the counts are cleared, and the lockout
+    /// policy beside the keyslots follows the officer's signed one.
+    fn settle_signed_in(
+        &self,
+        copy: Option<(&std::path::Path, &str)>,
+        slot: &str,
+        conn: &rusqlite::Connection,
+    ) -> Result<()> {
+        let signed = crate::policy::Policy::load(conn)?;
+        crate::lockout::settle_guess(
+            &self.dir,
+            copy,
+            slot,
+            Settled::SignedIn(crate::policy::lockout_policy(&signed)),
+        )
     }
 
     /// Where this terminal keeps its copy of the lockout counts (beside
@@ -387,14 +392,5 @@ impl Vault {
     /// Resume a session started by `login` from its token.
     pub fn resume(&self, token: &str, terminal: &str) -> Result<Session> {
         session::resume(self, token, terminal)
-    }
-}
-
-/// The acting person's TOTP secret's owner: sealed under their own key.
-fn own_totp(ctx: &crate::actor::Ctx) -> crate::credentials::TotpOwner<'_> {
-    crate::credentials::TotpOwner {
-        vault_id: &ctx.vault_id,
-        account: &ctx.actor.id,
-        own: &ctx.secrets.hpke_secret,
     }
 }
