@@ -6,14 +6,16 @@
 # and real clicks), bubblewrap (WebKit's web-process sandbox) and a
 # Japanese font; jq and oathtool (README's command blocks, run by a test,
 # read JSON and one-time codes with them); a D-Bus session bus and its
-# monitor (the window tests watch the app's desktop notifications); Node.js and npm for the front end. Rust itself must
+# monitor (the window tests watch the app's desktop notifications);
+# SoftHSM2 (a PKCS#11 token for the tests of the possession factor);
+# Node.js and npm for the front end. Rust itself must
 # already be there (rustup).
 set -euo pipefail
 
 need=()
 for pkg in build-essential perl make pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev \
   webkit2gtk-driver xvfb xauth xclip xdotool bubblewrap libgl1-mesa-dri fonts-ipafont-gothic python3 \
-  jq oathtool dbus; do
+  jq oathtool dbus softhsm2; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -93,7 +93,7 @@ pub fn run(n: usize) {
     let dir = tmp.path().join("vault");
     super::new_vault(&dir);
     let slots = KeySlots::load(&dir.join("keyslots")).unwrap();
-    let secrets = slots.unlock("bench", PASSWORD.as_bytes()).unwrap();
+    let (secrets, _) = slots.unlock("bench", PASSWORD.as_bytes(), None).unwrap();
     let conn = kinko_core::db::open(&dir.join("kinko.db"), &secrets.db_key).unwrap();
     let root_key: Vec<u8> = conn
         .query_row(
@@ -125,8 +125,9 @@ pub fn run(n: usize) {
     super::new_vault(&unsigned_dir);
     let unsigned_secrets = KeySlots::load(&unsigned_dir.join("keyslots"))
         .unwrap()
-        .unlock("bench", PASSWORD.as_bytes())
-        .unwrap();
+        .unlock("bench", PASSWORD.as_bytes(), None)
+        .unwrap()
+        .0;
     let unsigned =
         kinko_core::db::open(&unsigned_dir.join("kinko.db"), &unsigned_secrets.db_key).unwrap();
 

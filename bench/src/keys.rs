@@ -72,6 +72,8 @@ pub fn run(mib: usize) {
             password: &pw,
             totp: None,
             terminal: "bench",
+            recovery_code: Some(&code),
+            token: None,
         })
         .unwrap()
     });

@@ -46,11 +46,21 @@ fn backup_restore_drill_through_the_command() {
     let restore = |user: &str, pw: &str| {
         v.run_env(
             &["restore", path(&out), "--to", path(&to), "--user", user],
-            &[("KINKO_PASSWORD", pw)],
+            &[("KINKO_PASSWORD", pw), ("KINKO_RECOVERY_CODE", &v.recovery)],
         )
     };
     restore("boss", "Wrong-Password-42!").code(3);
     restore("hana", &hana).code(4);
+    assert!(!to.exists(), "a refused restore left files");
+    // The officer's password alone does not open it: the recovery code
+    // is needed too (format 2).
+    let r = v
+        .run_env(
+            &["restore", path(&out), "--to", path(&to), "--user", "boss"],
+            &[("KINKO_PASSWORD", OFFICER_PW)],
+        )
+        .code(3);
+    assert!(r.stderr.contains("recovery code"), "{}", r.stderr);
     assert!(!to.exists(), "a refused restore left files");
     let r = v
         .run_env(
@@ -63,7 +73,10 @@ fn backup_restore_drill_through_the_command() {
                 "--user",
                 "boss",
             ],
-            &[("KINKO_PASSWORD", OFFICER_PW)],
+            &[
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", &v.recovery),
+            ],
         )
         .ok()
         .json();
@@ -98,7 +111,10 @@ fn backup_restore_drill_through_the_command() {
     let r = v
         .run_env(
             &["restore", path(&bad), "--to", path(&to2), "--user", "boss"],
-            &[("KINKO_PASSWORD", OFFICER_PW)],
+            &[
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", &v.recovery),
+            ],
         )
         .code(5);
     assert!(r.stderr.contains("tamper"), "{}", r.stderr);

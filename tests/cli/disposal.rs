@@ -686,3 +686,49 @@ fn a_confirmation_signed_by_the_executor_makes_no_report() {
         .code(5);
     assert!(r.stderr.contains("is missing"), "{}", r.stderr);
 }
+
+/// E3: a backup copied away before the contract's end opens for no
+/// account after it. Every backup needs the recovery code as well as a
+/// password (format 2), and the execution destroys every wrap of the keys
+/// the rosters and labels are sealed with, the custodian's too.
+#[test]
+fn a_backup_copied_away_opens_for_no_account_after_the_end() {
+    let (v, mika, hana, _, _) = contract();
+    let kept = v.work("kept.kinkobak");
+    std::fs::copy(v.work("vault.kinkobak"), &kept).unwrap();
+    v.plan("plan.html", &[]);
+    let plan = std::fs::read_to_string(v.work("plan.html")).unwrap();
+    assert!(
+        plan.contains("復旧コードの用紙は完了報告の後に裁断"),
+        "{plan}"
+    );
+    v.approve();
+    v.as_user("mika", &mika, &["disposal", "execute"]).ok();
+    assert!(
+        !v.work("vault.kinkobak").exists(),
+        "the recorded backup is erased"
+    );
+    // The rosters' and labels' keys are gone, for everyone.
+    let wraps: i64 = v
+        .raw_db("boss", crate::OFFICER_PW)
+        .query_row("SELECT count(*) FROM circle_wraps", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(wraps, 0);
+    v.boss(&["roster", "list"]).code(4);
+    // The copy taken away: no account's password opens it.
+    for (user, password) in [
+        ("boss", crate::OFFICER_PW),
+        ("mika", &mika),
+        ("hana", &hana),
+    ] {
+        let to = v.work(&format!("restored-{user}"));
+        let r = v
+            .run_env(
+                &["restore", path(&kept), "--to", path(&to), "--user", user],
+                &[("KINKO_PASSWORD", password)],
+            )
+            .code(3);
+        assert!(r.stderr.contains("recovery code"), "{}", r.stderr);
+        assert!(!to.join("kinko.db").exists());
+    }
+}

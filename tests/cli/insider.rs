@@ -52,7 +52,7 @@ fn a_wrap_kept_from_before_a_revoke_opens_nothing() {
 
     // Her own keys open her kept wrap: the old data key ...
     let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
-    let keys = slots.unlock("hana", hana.as_bytes()).unwrap();
+    let (keys, _) = slots.unlock("hana", hana.as_bytes(), None).unwrap();
     let kept = Wrapped {
         enc: enc.clone(),
         ciphertext: ciphertext.clone(),
@@ -154,7 +154,7 @@ fn a_wrap_row_added_for_the_sysadmin_stops_a_rekey() {
     // What the row holds is still the custodian's wrap: his keys open none.
     let (enc, ciphertext, uid) = wrap_of(&v, "sam", &sam, doc.parse().unwrap());
     let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
-    let keys = slots.unlock("sam", sam.as_bytes()).unwrap();
+    let (keys, _) = slots.unlock("sam", sam.as_bytes(), None).unwrap();
     let w = Wrapped { enc, ciphertext };
     assert!(crypto::hpke_unwrap(
         &keys.hpke_secret,
@@ -225,7 +225,7 @@ fn a_handler_who_promotes_himself_is_not_an_officer() {
     assert!(r.stderr.contains("handler"), "{}", r.stderr);
     // A certificate of his own making, in the published format.
     let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
-    let keys = slots.unlock("hana", hana.as_bytes()).unwrap();
+    let (keys, _) = slots.unlock("hana", hana.as_bytes(), None).unwrap();
     let (hpke, sign): (Vec<u8>, Vec<u8>) = db
         .query_row(
             "SELECT hpke_public, sign_public FROM accounts WHERE id = 'hana'",
@@ -585,8 +585,9 @@ fn a_disabled_persons_old_slot_opens_nothing_current() {
     v.as_user("sam", &sam, &["account", "disable", "hana"]).ok();
     let old = KeySlots::from_bytes(&kept)
         .unwrap()
-        .unlock("hana", hana.as_bytes())
-        .unwrap();
+        .unlock("hana", hana.as_bytes(), None)
+        .unwrap()
+        .0;
     let db = rusqlite::Connection::open(v.dir.join("kinko.db")).unwrap();
     db.pragma_update(None, "key", format!("x'{}'", crypto::hex(&old.db_key)))
         .unwrap();
@@ -630,7 +631,7 @@ fn a_disabled_managers_kept_key_grants_nothing() {
     let (enc, ciphertext, uid) = wrap_of(&v, "mia", &mia, id);
     let serial = v.cert_serial("mia", &mia);
     let slots = KeySlots::load(&v.dir.join("keyslots")).unwrap();
-    let keys = slots.unlock("mia", mia.as_bytes()).unwrap();
+    let (keys, _) = slots.unlock("mia", mia.as_bytes(), None).unwrap();
 
     let hanas = row_key(&v, ("hana", &hana), "hana");
 

@@ -244,12 +244,15 @@ fn a_restore_from_a_backup_is_told_not_refused() {
     v.import(&v.file("t.txt", SECRET), &[]);
     v.as_user("hana", &hana, &["list"]).ok();
     std::fs::rename(&v.dir, v.work("damaged")).unwrap();
-    v.boss(&[
-        "restore",
-        backup.to_str().unwrap(),
-        "--to",
-        v.dir.to_str().unwrap(),
-    ])
+    v.boss_with_code(
+        &v.recovery_code(),
+        &[
+            "restore",
+            backup.to_str().unwrap(),
+            "--to",
+            v.dir.to_str().unwrap(),
+        ],
+    )
     .ok();
     let r = v.as_user("hana", &hana, &["list"]).ok();
     assert!(

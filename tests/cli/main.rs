@@ -17,7 +17,9 @@ mod insider_trail;
 mod permissions;
 mod readme;
 mod rosters;
+mod sealed;
 mod tamper;
+mod token;
 mod upgrade;
 
 use std::path::{Path, PathBuf};
@@ -159,6 +161,9 @@ impl TestVault {
             .env_remove("KINKO_USER")
             .env_remove("KINKO_PASSWORD")
             .env_remove("KINKO_NEW_PASSWORD")
+            .env_remove("KINKO_PKCS11_MODULE")
+            .env_remove("KINKO_TOKEN_PIN")
+            .env_remove("KINKO_TOKEN_LABEL")
             .stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
@@ -371,7 +376,10 @@ impl TestVault {
                 "--user",
                 "boss",
             ],
-            &[("KINKO_PASSWORD", OFFICER_PW)],
+            &[
+                ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_RECOVERY_CODE", &self.recovery),
+            ],
         )
     }
 

@@ -8,7 +8,7 @@ const actionsOf = (role: string): string[] => ALLOWED_BY_ROLE[role] ?? [];
 
 const doc = (over: Partial<DocumentInfo>): DocumentInfo => ({
   id: 1, title: 'a', file_name: 'a.pdf', origin: 'o', via: 'v', purpose: 'p', personal_data: false,
-  size: 1, sha256: '', received_by: 'x', received_at: '2026-11-25T01:00:00Z', ...over,
+  size: 1, sha256: '', received_by: 'x', received_at: '2026-11-25T01:00:00Z', label_hidden: false, ...over,
 });
 const ev = (at: string, outcome = 'ok'): AuditRecord => ({
   seq: 1, at, actor: 'a', event: 'e', object: 'o', outcome, terminal: 't', detail: '', leaf: '',

@@ -34,6 +34,13 @@ pub struct Global {
     /// Read the password from the first line of standard input.
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// The PKCS#11 module of this terminal's token (IC card reader, HSM,
+    /// TPM); its PIN comes from $KINKO_TOKEN_PIN or the terminal.
+    #[arg(long, global = true, env = "KINKO_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// Which token, when the module shows several.
+    #[arg(long, global = true, env = "KINKO_TOKEN_LABEL")]
+    pub token_label: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +94,9 @@ pub enum Command {
     /// Two-factor sign-in with a one-time code (TOTP).
     #[command(subcommand)]
     Totp(TotpCmd),
+    /// A PKCS#11 token (IC card, HSM, TPM) as a second factor bound to your keyslot.
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Receive a file into the vault; prints the new document id.
     Import(ImportArgs),
     /// Documents you may see.
@@ -336,6 +346,14 @@ pub enum TotpCmd {
     Enroll,
     /// Turn it on with a code from the authenticator.
     Confirm { code: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCmd {
+    /// Make a key on the token (--pkcs11-module) and bind your keyslot to
+    /// it: from then on you sign in with password and token. Asks your
+    /// password again.
+    Enrol,
 }
 
 #[derive(Args, Debug)]

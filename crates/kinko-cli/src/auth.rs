@@ -93,6 +93,20 @@ pub fn new_password(g: &Global, prompt: &str) -> anyhow::Result<Password> {
     )
 }
 
+/// The terminal's token, when a PKCS#11 module is given: its PIN from
+/// `$KINKO_TOKEN_PIN`, else asked at the terminal.
+pub fn token_access(g: &Global) -> anyhow::Result<Option<kinko_core::possession::TokenAccess>> {
+    let Some(module) = &g.pkcs11_module else {
+        return Ok(None);
+    };
+    let pin = secret("KINKO_TOKEN_PIN", None, "Token PIN: ", false)?;
+    Ok(Some(kinko_core::possession::TokenAccess {
+        module: module.clone(),
+        pin: zeroize::Zeroizing::new(pin.as_str().to_string()),
+        token_label: g.token_label.clone(),
+    }))
+}
+
 /// A session: resumed from `$KINKO_SESSION`, or signed in for this run.
 pub fn session(vault: &Vault, g: &Global) -> Result<Session, Failure> {
     let terminal = local_terminal();

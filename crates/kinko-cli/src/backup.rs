@@ -61,6 +61,19 @@ pub fn restore(ui: &Ui, g: &Global, file: &Path, to: &Path) -> Out {
     })?;
     let password = auth::password(g, &format!("Password for {user} (in the backup): "), false)?;
     let totp = auth::totp();
+    let token = auth::token_access(g)?;
+    // A backup of format 2 needs the recovery code as well: from the
+    // environment, else asked at a terminal (without one, the core says
+    // what is missing).
+    let code = match auth::recovery_code_from_env() {
+        Some(c) => Some(c),
+        None if kinko_core::backup::needs_recovery_code(file)?
+            && std::io::IsTerminal::is_terminal(&std::io::stdin()) =>
+        {
+            Some(auth::recovery_code()?.as_str().to_string())
+        }
+        None => None,
+    };
     let r = Vault::restore(&RestoreRequest {
         backup: file,
         to,
@@ -68,6 +81,8 @@ pub fn restore(ui: &Ui, g: &Global, file: &Path, to: &Path) -> Out {
         password: &password,
         totp: totp.as_deref(),
         terminal: &local_terminal(),
+        recovery_code: code.as_deref(),
+        token: token.as_ref(),
     })?;
     ui.show_record(&r, || {
         vec![

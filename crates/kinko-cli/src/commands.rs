@@ -10,7 +10,8 @@ use kinko_core::{DocumentInfo, ExportTarget, ImportRequest, NewAccount, Vault};
 use serde_json::json;
 
 use crate::args::{
-    AccountCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd, TotpCmd,
+    AccountCmd, Cli, Command, Global, ImportArgs, PolicyCmd, RosterCmd, RosterRequestCmd, TokenCmd,
+    TotpCmd,
 };
 use crate::auth;
 use crate::failure::Failure;
@@ -81,6 +82,24 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
                     "One-time codes are on.",
                 )
                 .to_string()
+            })
+        }
+        Command::Token(TokenCmd::Enrol) => {
+            let access = auth::token_access(g)?.ok_or_else(|| {
+                anyhow::anyhow!("give the token's PKCS#11 module: --pkcs11-module PATH (or KINKO_PKCS11_MODULE)")
+            })?;
+            let mut s = session(g)?;
+            let who = s.actor().id.clone();
+            let pw = auth::password(g, &format!("Password for {who}: "), false)?;
+            let label = s.token_enrol(&pw, &access)?;
+            ui.show(&json!({"token": label}), || {
+                format!(
+                    "{} '{label}'",
+                    ui.t(
+                        "鍵スロットをトークンに結び付けました。以後のサインインにはパスワードとこのトークンが要ります:",
+                        "Your keyslot is bound to the token; from now on you sign in with your password and"
+                    )
+                )
             })
         }
         Command::Roster(cmd) => roster(&ui, g, cmd),

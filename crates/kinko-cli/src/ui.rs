@@ -65,7 +65,11 @@ impl Ui {
 }
 
 pub(crate) fn open_vault(g: &Global) -> Result<Vault, Failure> {
-    Ok(Vault::open_on_terminal(&auth::vault_dir(g)?)?)
+    let vault = Vault::open_on_terminal(&auth::vault_dir(g)?)?;
+    Ok(match auth::token_access(g)? {
+        Some(token) => vault.with_token(token),
+        None => vault,
+    })
 }
 
 pub(crate) fn session(g: &Global) -> Result<kinko_core::Session, Failure> {

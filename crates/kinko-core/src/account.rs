@@ -188,7 +188,13 @@ pub(crate) fn issue_credentials(ctx: &crate::actor::Ctx, id: &str) -> Result<Iss
         .slot(&ctx.actor.id)
         .map(|s| s.kdf.profile())
         .unwrap_or(crypto::kdf::KdfProfile::Argon2id);
-    slots.set(id, password.as_bytes(), KdfParams::new(profile), &secrets)?;
+    slots.set(
+        id,
+        password.as_bytes(),
+        KdfParams::new(profile),
+        &secrets,
+        None,
+    )?;
     Ok(Issued {
         password,
         hpke_public: hpke.public,

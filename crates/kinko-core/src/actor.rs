@@ -32,6 +32,9 @@ pub struct Actor {
 pub enum Pending {
     ChangePassword,
     EnrolTotp,
+    /// The policy asks for a token bound to the keyslot (`kinko token
+    /// enrol`).
+    EnrolToken,
     /// The officer has not yet certified this person's keys (a new or
     /// reset account): they show their key fingerprint to the officer.
     Certification,
@@ -63,6 +66,9 @@ pub struct Ctx {
     /// (parsing the key once) and made again when their keys or
     /// certificate change in the session ([`Ctx::keys_changed`]).
     pub(crate) events: std::sync::OnceLock<EventSigner>,
+    /// The token's part of this person's keyslot, when it has one and this
+    /// session was opened with it (a password change seals it in again).
+    pub(crate) factor: Option<crate::keyslots::Factor>,
 }
 
 impl Ctx {

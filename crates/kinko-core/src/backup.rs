@@ -2,20 +2,28 @@
 //! restores the whole vault, and the restore that checks it.
 //!
 //! ```text
-//! header  magic "KINKOBAK" | format u16 = 1 | vault id [16] | key epoch u32
+//! header  magic "KINKOBAK" | format u16 = 2 | vault id [16] | key epoch u32
 //!         | backup uid [16] | made at (Unix seconds) i64
 //!         | keyslots length u32 | the vault's keyslots file (password-sealed)
+//!         | wrap length u16 | the backup secret S, HPKE-wrapped to the
+//!           custodian key (format 2 only)
 //! body    an object stream (`crypto::stream`) under
-//!         K = HKDF-SHA-256(database key, salt = SHA-256(header), "kinko backup v1"),
+//!         K = HKDF-SHA-256(database key ‖ S, salt = SHA-256(header), "kinko backup v2")
+//!         (format 1: HKDF-SHA-256(database key, salt, "kinko backup v1")),
 //!         uid = backup uid, version = key epoch; its plaintext is an archive
 //!         ('F' | name length u16 | name | data length u64 | data)* 'E'
 //! ```
 //!
 //! The archive holds the database (a SQLCipher copy under the same database
 //! key, so it is ciphertext itself), every document's object file and the
-//! unread inbox. Opening a backup needs the password of an account in it:
-//! the password opens that account's slot in the header, the slot holds the
-//! database key, and the database key opens the body. Any changed byte of
+//! unread inbox. Opening a backup needs the password of an account in it
+//! and the recovery code: the password opens that account's slot in the
+//! header, the slot holds the database key; the recovery code (the
+//! custodian's key) opens S; both make the body's key. So no account's
+//! password alone opens a backup: after the contract's end, once the
+//! recovery code's paper is destroyed, no backup made before opens for
+//! anyone, wherever it was copied (E3). A backup of format 1 (earlier
+//! releases) opens with a password alone. Any changed byte of
 //! the header changes K, so the body's header MAC fails; any change to the
 //! body fails a chunk's tag. Names in the archive are checked against the
 //! vault layout, so a crafted backup cannot write outside the target.
@@ -30,6 +38,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use crate::account::Password;
 use crate::crypto::{self, stream};
@@ -39,7 +48,9 @@ use crate::layout::{DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR};
 use crate::vault::{self};
 
 pub const MAGIC: &[u8; 8] = b"KINKOBAK";
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
+/// A wrap of the backup secret is an HPKE encapsulation and 48 bytes.
+const MAX_WRAP: u16 = 1024;
 /// A keyslots file is a few KiB per account; more is not a backup.
 const MAX_KEYSLOTS: u32 = 4 * 1024 * 1024;
 const MAX_NAME: u16 = 200;
@@ -53,20 +64,38 @@ pub struct BackupHeader {
     pub uid: [u8; 16],
     pub made_at: i64,
     pub keyslots: Vec<u8>,
+    /// The backup secret wrapped to the custodian (format 2); none in a
+    /// format-1 backup.
+    pub custodian_wrap: Option<Vec<u8>>,
 }
 
 impl BackupHeader {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(FIXED_LEN + self.keyslots.len());
         b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        let format: u16 = if self.custodian_wrap.is_some() { 2 } else { 1 };
+        b.extend_from_slice(&format.to_be_bytes());
         b.extend_from_slice(&self.vault_id);
         b.extend_from_slice(&self.epoch.to_be_bytes());
         b.extend_from_slice(&self.uid);
         b.extend_from_slice(&self.made_at.to_be_bytes());
         b.extend_from_slice(&(self.keyslots.len() as u32).to_be_bytes());
         b.extend_from_slice(&self.keyslots);
+        if let Some(wrap) = &self.custodian_wrap {
+            b.extend_from_slice(&(wrap.len() as u16).to_be_bytes());
+            b.extend_from_slice(wrap);
+        }
         b
+    }
+
+    /// The HPKE context of this backup's secret, wrapped to the custodian.
+    pub(crate) fn secret_context(&self) -> Vec<u8> {
+        format!(
+            "kinko backup secret v2\0{}\0{}",
+            crypto::hex(&self.vault_id),
+            crypto::hex(&self.uid)
+        )
+        .into_bytes()
     }
 }
 
@@ -80,7 +109,7 @@ pub fn read_header(r: &mut impl Read) -> Result<(BackupHeader, Vec<u8>)> {
         return Err(Error::invalid("not a Kinko backup file"));
     }
     let format = u16::from_be_bytes([fixed[8], fixed[9]]);
-    if format != FORMAT_VERSION {
+    if format != 1 && format != FORMAT_VERSION {
         return Err(Error::Unsupported(format!(
             "backup format version {format}"
         )));
@@ -99,21 +128,96 @@ pub fn read_header(r: &mut impl Read) -> Result<(BackupHeader, Vec<u8>)> {
     }
     let mut keyslots = vec![0u8; slots_len as usize];
     r.read_exact(&mut keyslots).map_err(short)?;
+    let custodian_wrap = if format == 2 {
+        let mut len = [0u8; 2];
+        r.read_exact(&mut len).map_err(short)?;
+        let len = u16::from_be_bytes(len);
+        if len == 0 || len > MAX_WRAP {
+            return Err(Error::tampered(format!(
+                "the backup's secret wrap length {len} is out of range"
+            )));
+        }
+        let mut wrap = vec![0u8; len as usize];
+        r.read_exact(&mut wrap).map_err(short)?;
+        Some(wrap)
+    } else {
+        None
+    };
     let header = BackupHeader {
         vault_id,
         epoch,
         uid,
         made_at,
         keyslots,
+        custodian_wrap,
     };
     let raw = header.encode();
     Ok((header, raw))
 }
 
-/// The body's key: bound to the database key of the backup's epoch and to
-/// every byte of its header.
-pub(crate) fn body_key(db_key: &[u8; 32], raw_header: &[u8]) -> crypto::Key32 {
-    crypto::hkdf(db_key, &crypto::sha256(raw_header), &[b"kinko backup v1"])
+/// The body's key: bound to the database key of the backup's epoch, to the
+/// backup secret only the custodian opens (format 2), and to every byte of
+/// its header.
+pub(crate) fn body_key(
+    db_key: &[u8; 32],
+    secret: Option<&[u8; 32]>,
+    raw_header: &[u8],
+) -> crypto::Key32 {
+    let salt = crypto::sha256(raw_header);
+    match secret {
+        Some(s) => crypto::hkdf(
+            &Zeroizing::new([db_key.as_slice(), s.as_slice()].concat()),
+            &salt,
+            &[b"kinko backup v2"],
+        ),
+        None => crypto::hkdf(db_key, &salt, &[b"kinko backup v1"]),
+    }
+}
+
+/// A backup's secret, opened with the custodian's key from `recovery_code`
+/// (format 2); none for a format-1 backup.
+pub(crate) fn backup_secret(
+    header: &BackupHeader,
+    custodian_public: &[u8],
+    recovery_code: Option<&str>,
+) -> Result<Option<crypto::Key32>> {
+    let Some(wrap) = &header.custodian_wrap else {
+        return Ok(None);
+    };
+    let code = recovery_code.ok_or_else(|| {
+        Error::NotSignedIn(
+            "a backup opens with an account's password and the vault's recovery code: give the recovery code ($KINKO_RECOVERY_CODE)".into(),
+        )
+    })?;
+    let custodian = crate::vault::parse_recovery_code(code)?;
+    if crypto::HpkeKeyPair::public_of(&custodian)? != custodian_public {
+        return Err(Error::denied(
+            "that recovery code does not belong to the backup's vault",
+        ));
+    }
+    let bad =
+        || Error::tampered("the backup's secret does not open with the recovery code (changed)");
+    if wrap.len() <= 65 {
+        return Err(Error::tampered("the backup's secret wrap is malformed"));
+    }
+    let (enc, ciphertext) = wrap.split_at(65);
+    let opened = crypto::hpke_unwrap(
+        &custodian,
+        &header.secret_context(),
+        &crypto::Wrapped {
+            enc: enc.to_vec(),
+            ciphertext: ciphertext.to_vec(),
+        },
+    )
+    .ok_or_else(bad)?;
+    let secret: [u8; 32] = opened.as_slice().try_into().map_err(|_| bad())?;
+    Ok(Some(Zeroizing::new(secret)))
+}
+
+/// Does the backup at `path` need the recovery code to open (format 2)?
+pub fn needs_recovery_code(path: &Path) -> Result<bool> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(read_header(&mut f)?.0.custodian_wrap.is_some())
 }
 
 /// A file the archive may hold, by its place in the vault.
@@ -471,6 +575,10 @@ pub struct RestoreRequest<'a> {
     pub password: &'a Password,
     pub totp: Option<&'a str>,
     pub terminal: &'a str,
+    /// The recovery code: a backup of format 2 needs it.
+    pub recovery_code: Option<&'a str>,
+    /// The token, when the account's slot in the backup needs one.
+    pub token: Option<&'a crate::possession::TokenAccess>,
 }
 
 pub(crate) fn unpack_into(

@@ -70,44 +70,143 @@ pub fn check_password_rules(pw: &Password, policy: &Policy, id: &str, name: &str
     Ok(())
 }
 
-/// Refuse a password used among the last `n`; then remember this one.
+/// What marks a password history hash sealed to its person's own key.
+const HISTORY_SEALED: &[u8; 4] = b"KPH1";
+/// Length of a P-256 HPKE encapsulated key.
+const ENC_LEN: usize = 65;
+
+fn history_context(vault_id: &str, account: &str) -> Vec<u8> {
+    format!("kinko password history v1\0{vault_id}\0{account}").into_bytes()
+}
+
+/// Whose password history: sealed to their own HPKE key (issue 15), so
+/// the shared database key reads no one's password hashes.
+pub(crate) struct HistoryOwner<'a> {
+    pub vault_id: &'a str,
+    pub account: &'a str,
+    /// Their certified or just-made HPKE public key (to seal).
+    pub public: &'a [u8],
+}
+
+impl HistoryOwner<'_> {
+    fn seal(&self, hash: &[u8]) -> Result<Vec<u8>> {
+        let w = crypto::hpke_wrap(
+            self.public,
+            &history_context(self.vault_id, self.account),
+            hash,
+        )?;
+        Ok([HISTORY_SEALED.as_slice(), &w.enc, &w.ciphertext].concat())
+    }
+}
+
+/// Open a stored history hash with the person's own private key.
+fn open_history(
+    vault_id: &str,
+    account: &str,
+    own: &[u8; 32],
+    stored: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    // The upgrade to schema 4 sealed every entry: one in the clear was
+    // written outside Kinko.
+    let Some(sealed) = stored.strip_prefix(HISTORY_SEALED) else {
+        return Err(Error::tampered(format!(
+            "a password history entry of {account} is in the clear (written outside Kinko)"
+        )));
+    };
+    let bad = || {
+        Error::tampered(format!(
+            "a password history entry of {account} does not open with their own key"
+        ))
+    };
+    if sealed.len() <= ENC_LEN {
+        return Err(bad());
+    }
+    let (enc, ciphertext) = sealed.split_at(ENC_LEN);
+    crypto::hpke_unwrap(
+        own,
+        &history_context(vault_id, account),
+        &crypto::Wrapped {
+            enc: enc.to_vec(),
+            ciphertext: ciphertext.to_vec(),
+        },
+    )
+    .ok_or_else(bad)
+}
+
+/// Refuse a password used among the last `n` (opened with `own`, the
+/// private half of `owner`'s key); then remember this one, sealed.
 pub(crate) fn check_and_record_history(
     tx: &Transaction,
-    account: &str,
+    owner: &HistoryOwner<'_>,
+    own: &[u8; 32],
     pw: &Password,
     n: u64,
 ) -> Result<()> {
+    let account = owner.account;
     let rows: Vec<(String, Vec<u8>)> = tx
         .prepare(
             "SELECT kdf, hash FROM password_history WHERE account = ?1 ORDER BY id DESC LIMIT ?2",
         )?
         .query_map(params![account, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (kdf, hash) in rows {
+    for (kdf, stored) in rows {
         let kdf: KdfParams = serde_json::from_str(&kdf)
             .map_err(|_| Error::tampered("a password history entry is damaged"))?;
+        let hash = open_history(owner.vault_id, account, own, &stored)?;
         if kdf.derive(pw.as_bytes())?.as_slice() == hash.as_slice() {
             return Err(Error::invalid(format!(
                 "the password was used before; choose one not among your last {n}"
             )));
         }
     }
-    record_history(tx, account, pw)
+    record_history(tx, owner, pw)
 }
 
-/// Remember a password (as an Argon2id/PBKDF2 hash with its own salt).
-pub(crate) fn record_history(tx: &Transaction, account: &str, pw: &Password) -> Result<()> {
+/// Remember a password (as a PBKDF2 hash with its own salt), sealed to
+/// its person's own key.
+pub(crate) fn record_history(
+    tx: &Transaction,
+    owner: &HistoryOwner<'_>,
+    pw: &Password,
+) -> Result<()> {
     let kdf = KdfParams::new(crypto::kdf::KdfProfile::Pbkdf2);
     let hash = kdf.derive(pw.as_bytes())?;
     tx.execute(
         "INSERT INTO password_history (account, at, kdf, hash) VALUES (?1, ?2, ?3, ?4)",
         params![
-            account,
+            owner.account,
             audit::now(),
             serde_json::to_string(&kdf).expect("serialises"),
-            hash.to_vec()
+            owner.seal(hash.as_slice())?
         ],
     )?;
+    Ok(())
+}
+
+/// The person's keys changed (their first own password made new ones):
+/// their history is sealed again to the new key. Entries in the clear
+/// from an earlier release are sealed too.
+pub(crate) fn reseal_history(
+    tx: &Connection,
+    vault_id: &str,
+    old_own: Option<&[u8; 32]>,
+    new: &HistoryOwner<'_>,
+) -> Result<()> {
+    let rows: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT id, hash FROM password_history WHERE account = ?1")?
+        .query_map([new.account], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, stored) in rows {
+        let hash = match old_own {
+            Some(own) => open_history(vault_id, new.account, own, &stored)?,
+            None if stored.starts_with(HISTORY_SEALED) => continue,
+            None => Zeroizing::new(stored),
+        };
+        tx.execute(
+            "UPDATE password_history SET hash = ?2 WHERE id = ?1",
+            params![id, new.seal(&hash)?],
+        )?;
+    }
     Ok(())
 }
 

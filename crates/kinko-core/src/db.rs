@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 /// of schema 1 was ever released, so there is no migration.
 /// 3: certificates and the root key (issue 14); a schema-2 vault is
 /// upgraded at its officer's first sign-in (`upgrade.rs`).
-pub const SCHEMA_VERSION: i64 = 3;
+/// 4: personal data sealed off the shared key (circle keys, document
+/// labels, issue 15); a schema-2 or -3 vault is upgraded by its officer
+/// with the recovery code (`upgrade.rs`).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Open (or create) the database with its raw key. Any failure to read
 /// the first page under the right key is tampering: the key came out of an
@@ -39,6 +42,7 @@ pub fn open(path: &Path, key: &[u8; 32]) -> Result<Connection> {
 pub fn create_schema(conn: &Connection) -> Result<()> {
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(SCHEMA_3_TABLES)?;
+    conn.execute_batch(SCHEMA_3_TO_4)?;
     add_missing_indexes(conn)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
@@ -100,6 +104,40 @@ ALTER TABLE audit_events ADD COLUMN signature BLOB;
 ALTER TABLE audit_events ADD COLUMN signer_previous BLOB;
 CREATE INDEX audit_events_signer ON audit_events(signer, seq);
 PRAGMA user_version = 3;
+"#;
+
+/// What schema 4 adds (issue 15), made by both a new vault and the
+/// upgrade: the circle keys (`circle.rs`) and each document's label
+/// sealed twice (`label.rs`). The clear `title`, `file_name`, `origin`,
+/// `via` and `purpose` columns stay, empty, for the older statements'
+/// sake; the roster rows' `fields` and the password history's `hash`
+/// hold sealed bytes from now on.
+pub(crate) const SCHEMA_3_TO_4: &str = r#"
+CREATE TABLE circles (
+    name       TEXT PRIMARY KEY,
+    public_key BLOB NOT NULL,
+    -- The officer's signed statement naming the public key.
+    statement  BLOB,
+    signature  BLOB
+);
+CREATE TABLE circle_wraps (
+    circle     TEXT NOT NULL REFERENCES circles(name),
+    holder     TEXT NOT NULL,
+    enc        BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    PRIMARY KEY (circle, holder)
+);
+ALTER TABLE documents ADD COLUMN label_held BLOB;
+ALTER TABLE documents ADD COLUMN label_catalogue BLOB;
+-- The receiver's signed statement of the catalogue copy's digest (anyone
+-- can seal to the circle; only the receiver vouches for what he sealed).
+ALTER TABLE documents ADD COLUMN label_statement BLOB;
+ALTER TABLE documents ADD COLUMN label_signature BLOB;
+-- The requester's signed statement of a roster request (its sealed
+-- fields by digest).
+ALTER TABLE roster_requests ADD COLUMN statement BLOB;
+ALTER TABLE roster_requests ADD COLUMN signature BLOB;
+PRAGMA user_version = 4;
 "#;
 
 /// Tables schema 3 added, made by both a new vault and the upgrade.

@@ -58,6 +58,9 @@ pub struct DocumentInfo {
     pub sha256: String,
     pub received_by: String,
     pub received_at: String,
+    /// Its title, file name, origin, way and purpose are sealed from this
+    /// person (`label.rs`): they neither hold it nor are the officer.
+    pub label_hidden: bool,
     /// Who holds a key to it (only in `show`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
@@ -369,7 +372,8 @@ pub(crate) fn checked_holders(
 
 /// Point document `doc` at a new object file (and key epoch), if it still
 /// has the uid `doc` was read with: false when another process moved it
-/// first.
+/// first. The caller seals the holders' copy of its label again under the
+/// new key (`label::reseal_held`).
 pub(crate) fn move_to_object(
     tx: &Transaction,
     doc: &DocRow,
@@ -661,6 +665,7 @@ pub(crate) fn doc_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentInfo> 
         sha256: r.get(8)?,
         received_by: r.get(9)?,
         received_at: r.get(10)?,
+        label_hidden: false,
         holders: None,
     })
 }

@@ -50,6 +50,10 @@ pub enum Error {
     Locked(String),
     #[error("not signed in: {0}")]
     BadCode(String),
+    /// The keyslot also needs its PKCS#11 token, which was not given or
+    /// could not be used (`possession.rs`).
+    #[error("not signed in: {0}")]
+    TokenNeeded(String),
     #[error("not permitted: {0}")]
     Denied(String),
     #[error("tampering detected: {0}")]
@@ -78,7 +82,8 @@ impl Error {
             Error::BadCredentials
             | Error::NotSignedIn(_)
             | Error::Locked(_)
-            | Error::BadCode(_) => Kind::Auth,
+            | Error::BadCode(_)
+            | Error::TokenNeeded(_) => Kind::Auth,
             Error::Denied(_) => Kind::Denied,
             Error::Tampered(_) => Kind::Integrity,
             _ => Kind::Failed,
@@ -103,6 +108,7 @@ impl Error {
             Error::NotSignedIn(_) => "not_signed_in",
             Error::Locked(_) => "locked",
             Error::BadCode(_) => "bad_code",
+            Error::TokenNeeded(_) => "token_needed",
             Error::Denied(_) => "denied",
             Error::Tampered(_) => "tampered",
             Error::Unsupported(_) => "unsupported",
@@ -186,6 +192,7 @@ pub fn lead(code: &str) -> Lead {
         "io" => ("ファイルを読み書きできませんでした。場所と空き容量を確認して、もう一度お試しください。", "A file could not be read or written. Check the place and free space, then try again."),
         "invalid" => ("入力内容に誤りがあります。続く説明を見て直してください。", "Something entered is not right. The detail says what; correct it and try again."),
         "not_found" => ("見つかりません。番号やIDを確認してください。", "Not found. Check the number or ID."),
+        "token_needed" => ("このアカウントはICカード等のトークンも使ってサインインします。トークンを差し込み、PINを入力してください。", "This account signs in with its token as well: insert it and give its PIN."),
         "bad_credentials" => ("ユーザーIDまたはパスワードが違います。続けて間違えると一定時間ロックされます。", "Wrong user ID or password. Repeated failures lock the account for a while."),
         "not_signed_in" => ("サインインが必要です（または時間切れです）。もう一度サインインしてください。", "You need to sign in (or the session ended). Sign in again."),
         "locked" => ("アカウントまたはアプリがロックされています。時間をおくか、システム管理者に解除を依頼してください。", "The account or the app is locked. Wait, or ask the system administrator to unlock it."),
@@ -221,6 +228,7 @@ mod tests {
             Error::NotSignedIn("x".into()),
             Error::Locked("x".into()),
             Error::BadCode("x".into()),
+            Error::TokenNeeded("x".into()),
             Error::Denied("x".into()),
             Error::Tampered("x".into()),
             Error::Unsupported("x".into()),

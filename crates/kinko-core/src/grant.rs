@@ -16,7 +16,10 @@ pub struct Holding {
     pub person: String,
     pub name: String,
     pub doc_id: i64,
+    /// Empty when [`Holding::title_hidden`].
     pub title: String,
+    /// The title is sealed from the person listing (`label.rs`).
+    pub title_hidden: bool,
     pub personal_data: bool,
 }
 

@@ -74,6 +74,18 @@ pub struct Slot {
     pub kdf: KdfParams,
     pub aead: String,
     pub sealed: String,
+    /// The token this slot also needs (`possession.rs`): none for a slot
+    /// the password alone opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<crate::possession::TokenBinding>,
+}
+
+/// A possession factor as a slot is sealed with it: the token's binding
+/// and the secret only that token derives.
+#[derive(Clone)]
+pub struct Factor {
+    pub binding: crate::possession::TokenBinding,
+    pub secret: crypto::Key32,
 }
 
 /// An HPKE wrap in JSON form.
@@ -217,9 +229,37 @@ impl KeySlots {
         self.slots.get(&self.slot_name(account))
     }
 
-    fn aad(&self, account: &str, kdf: &KdfParams) -> Vec<u8> {
+    fn aad(
+        &self,
+        account: &str,
+        kdf: &KdfParams,
+        token: Option<&crate::possession::TokenBinding>,
+    ) -> Vec<u8> {
         let kdf = serde_json::to_string(kdf).expect("KDF params serialise");
-        format!("kinko keyslot v1\0{}\0{}\0{}", self.vault_id, account, kdf).into_bytes()
+        let mut aad = format!("kinko keyslot v1\0{}\0{}\0{}", self.vault_id, account, kdf);
+        if let Some(t) = token {
+            aad.push('\0');
+            aad.push_str(&t.aad_part());
+        }
+        aad.into_bytes()
+    }
+
+    /// The key-encryption key: the password's KDF output, combined with
+    /// the token's secret when the slot has one.
+    fn kek(
+        &self,
+        account: &str,
+        from_password: crypto::Key32,
+        token: Option<&crypto::Key32>,
+    ) -> crypto::Key32 {
+        match token {
+            None => from_password,
+            Some(z) => crypto::hkdf(
+                &[from_password.as_slice(), z.as_slice()].concat(),
+                b"kinko keyslot token v1",
+                &[self.vault_id.as_bytes(), b"\0", account.as_bytes()],
+            ),
+        }
     }
 
     /// Seal `secrets` for `account` under `password` (replacing any slot).
@@ -229,9 +269,15 @@ impl KeySlots {
         password: &[u8],
         kdf: KdfParams,
         secrets: &SlotSecrets,
+        factor: Option<&Factor>,
     ) -> Result<()> {
-        let kek = kdf.derive(password)?;
-        let sealed = crypto::seal(&kek, &self.aad(account, &kdf), &secrets.to_bytes());
+        let kek = self.kek(account, kdf.derive(password)?, factor.map(|f| &f.secret));
+        let token = factor.map(|f| f.binding.clone());
+        let sealed = crypto::seal(
+            &kek,
+            &self.aad(account, &kdf, token.as_ref()),
+            &secrets.to_bytes(),
+        );
         // The slot now holds the current database key itself.
         self.db_keys.remove(&self.slot_name(account));
         self.slots.insert(
@@ -240,14 +286,28 @@ impl KeySlots {
                 kdf,
                 aead: SLOT_AEAD.into(),
                 sealed: crypto::b64(&sealed),
+                token,
             },
         );
         Ok(())
     }
 
+    /// The token `account`'s slot needs, if any.
+    pub fn token_of(&self, account: &str) -> Option<&crate::possession::TokenBinding> {
+        self.slot(account).and_then(|s| s.token.as_ref())
+    }
+
     /// Open `account`'s slot. A missing slot and a wrong password are the
     /// same error, so the file cannot be used to probe for IDs.
-    pub fn unlock(&self, account: &str, password: &[u8]) -> Result<SlotSecrets> {
+    ///
+    /// A slot bound to a token needs it (`token`): without it the password
+    /// is not even tried, and the error says a token is needed.
+    pub fn unlock(
+        &self,
+        account: &str,
+        password: &[u8],
+        token: Option<&crate::possession::TokenAccess>,
+    ) -> Result<(SlotSecrets, Option<Factor>)> {
         let Some(slot) = self.slot(account) else {
             // Spend the same time as a real attempt, with the vault's own
             // KDF profile, so timing does not tell which IDs exist.
@@ -264,10 +324,31 @@ impl KeySlots {
             return Err(Error::Unsupported(format!("keyslot AEAD {}", slot.aead)));
         }
         let sealed = crypto::unb64(&slot.sealed, "keyslot")?;
-        let kek = slot.kdf.derive(password)?;
-        let plain = crypto::open(&kek, &self.aad(account, &slot.kdf), &sealed)
-            .ok_or(Error::BadCredentials)?;
-        SlotSecrets::from_bytes(&plain)
+        let factor = match (&slot.token, token) {
+            (None, _) => None,
+            (Some(binding), Some(access)) => Some(Factor {
+                binding: binding.clone(),
+                secret: crate::possession::secret(access, binding)?,
+            }),
+            (Some(binding), None) => {
+                return Err(Error::TokenNeeded(format!(
+                    "this account signs in with its token '{}' as well as its password: insert it and give its module ($KINKO_PKCS11_MODULE) and PIN ($KINKO_TOKEN_PIN)",
+                    binding.label()
+                )))
+            }
+        };
+        let kek = self.kek(
+            account,
+            slot.kdf.derive(password)?,
+            factor.as_ref().map(|f| &f.secret),
+        );
+        let plain = crypto::open(
+            &kek,
+            &self.aad(account, &slot.kdf, slot.token.as_ref()),
+            &sealed,
+        )
+        .ok_or(Error::BadCredentials)?;
+        Ok((SlotSecrets::from_bytes(&plain)?, factor))
     }
 
     /// The database keys waiting for `account` after a `rekey`, newest

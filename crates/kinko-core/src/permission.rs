@@ -131,6 +131,8 @@ pub enum Action {
     ChangeOwnPassword,
     TotpEnroll,
     TotpConfirm,
+    /// Bind one's own keyslot to a PKCS#11 token as well.
+    TokenEnrol,
     PolicyShow,
     PolicySet,
     RosterRequest,
@@ -197,7 +199,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 48] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -206,6 +208,7 @@ impl Action {
         Action::ChangeOwnPassword,
         Action::TotpEnroll,
         Action::TotpConfirm,
+        Action::TokenEnrol,
         Action::PolicyShow,
         Action::PolicySet,
         Action::RosterRequest,
@@ -257,6 +260,7 @@ impl Action {
             Action::ChangeOwnPassword
                 | Action::TotpEnroll
                 | Action::TotpConfirm
+                | Action::TokenEnrol
                 | Action::PolicyShow
                 | Action::SessionStart
                 | Action::SessionEnd
@@ -274,6 +278,7 @@ impl Action {
             Action::ChangeOwnPassword => "account.passwd",
             Action::TotpEnroll => "account.totp_enroll",
             Action::TotpConfirm => "account.totp_confirm",
+            Action::TokenEnrol => "account.token_enrol",
             Action::PolicyShow => "policy.show",
             Action::PolicySet => "policy.set",
             Action::RosterRequest => "roster.request",
@@ -322,8 +327,8 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match action {
-        ChangeOwnPassword | TotpEnroll | TotpConfirm | PolicyShow | SessionStart | SessionEnd
-        | Status => true,
+        ChangeOwnPassword | TotpEnroll | TotpConfirm | TokenEnrol | PolicyShow | SessionStart
+        | SessionEnd | Status => true,
         AccountManage => matches!(role, Sysadmin | Officer),
         AccountRecover | AccountCertify | PolicySet | RosterApprove => role == Officer,
         RosterRequest | RosterRead | RosterExport => matches!(role, Officer | Manager),

@@ -143,6 +143,12 @@ pub(crate) const SETTINGS: &[Setting] = &[
         check: boolean,
     },
     Setting {
+        key: "token.required",
+        default: "false",
+        meaning: "every account must also sign in with a PKCS#11 token (IC card, HSM, TPM) bound to its keyslot",
+        check: boolean,
+    },
+    Setting {
         key: "session.idle_minutes",
         default: "15",
         meaning: "idle minutes after which a session ends and the app locks",

@@ -5,8 +5,10 @@
 //! every document at once, before any approval. Documents are granted only
 //! to people on the approved, current handler roster.
 //!
-//! Both rosters are personal data: they live in the encrypted database and
-//! only the officer and managers can read or export them.
+//! Both rosters are personal data: every entry's and request's fields are
+//! sealed to the roster circle (`circle.rs`), so only the officer, the
+//! managers and the custodian read them; the shared database key shows
+//! only who is on which roster and since when.
 
 use rusqlite::{OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
@@ -186,19 +188,114 @@ pub struct Request {
 
 /// Is `person` on the approved, current handler roster with no removal
 /// pending? Grants are refused otherwise.
-/// What the officer's record of an approved roster entry says.
+/// What the officer's record of an approved roster entry says: the
+/// fields by the digest of their sealed bytes (the statement is readable
+/// by every account holder; the fields are not).
 pub(crate) fn entry_says(id: i64, row: &EntryRow) -> serde_json::Value {
     serde_json::json!({
-        "entry": id, "roster": row.roster, "person": row.person, "fields": row.fields,
+        "entry": id, "roster": row.roster, "person": row.person,
+        "fields_sealed_sha256": crate::crypto::hex(&crate::crypto::sha256(&row.fields)),
         "approved_ref": row.approved_ref, "approved_date": row.approved_date,
     })
+}
+
+/// What a roster entry's or request's sealed fields are bound to.
+pub(crate) fn sealed_as(kind: &str, id: i64) -> String {
+    format!("the fields of roster {kind} {id}")
+}
+
+/// Seal `fields` to the roster circle as `kind` (`entry`, `request`) `id`.
+pub(crate) fn seal_fields(
+    circle: &crate::circle::CirclePublic,
+    kind: &str,
+    id: i64,
+    fields: &RosterFields,
+) -> Result<Vec<u8>> {
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(fields).expect("serialises"));
+    circle.seal(&sealed_as(kind, id), &json)
+}
+
+/// Open sealed fields of `kind` `id` with the roster key.
+pub(crate) fn open_fields(
+    key: &crate::circle::CircleKey,
+    kind: &str,
+    id: i64,
+    sealed: &[u8],
+) -> Result<RosterFields> {
+    let json = key.open(&sealed_as(kind, id), sealed)?;
+    serde_json::from_slice(&json).map_err(|_| Error::tampered("a roster record is damaged"))
+}
+
+/// What a request's signed statement says: its row, the fields by the
+/// digest of their sealed bytes.
+fn request_says(tx: &rusqlite::Connection, id: i64) -> Result<(serde_json::Value, String, Signed)> {
+    type Row = (
+        String,
+        String,
+        String,
+        Option<Vec<u8>>,
+        String,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+    );
+    let (roster, change, person, fields, by, statement, signature): Row = tx
+        .query_row(
+            "SELECT roster, change, person, fields, requested_by, statement, signature FROM roster_requests WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .optional()?
+        .ok_or_else(|| Error::NotFound(format!("roster request {id}")))?;
+    let says = serde_json::json!({
+        "request": id, "roster": roster, "change": change, "person": person,
+        "fields_sealed_sha256": fields.map(|f| crate::crypto::hex(&crate::crypto::sha256(&f))),
+    });
+    Ok((says, by, (statement, signature)))
+}
+
+/// The requester signs request `id` as stored (anyone may seal to the
+/// roster circle, so the fields the officer approves must carry who asked).
+pub(crate) fn sign_request(
+    tx: &rusqlite::Connection,
+    signer: &crate::grant::Signer,
+    id: i64,
+) -> Result<()> {
+    let (says, _, _) = request_says(tx, id)?;
+    let s = crate::statement::sign(signer, "roster request", says)?;
+    tx.execute(
+        "UPDATE roster_requests SET statement = ?2, signature = ?3 WHERE id = ?1",
+        rusqlite::params![id, s.bytes, s.signature],
+    )?;
+    Ok(())
+}
+
+/// Request `id` must be what its requester signed: one written or changed
+/// outside Kinko is tampering.
+pub(crate) fn check_request(
+    tx: &rusqlite::Connection,
+    ctx: &crate::actor::Ctx,
+    id: i64,
+) -> Result<()> {
+    let (says, by, signed) = request_says(tx, id)?;
+    ctx.check_statement(
+        tx,
+        &crate::statement::Claim {
+            kind: "roster request",
+            says,
+            needs: crate::permission::Action::RosterRequest,
+            what: &format!("roster request {id}"),
+            by: Some(&by),
+        },
+        signed,
+    )
 }
 
 /// A roster entry as stored.
 pub(crate) struct EntryRow {
     pub roster: String,
     pub person: String,
-    pub fields: String,
+    /// Sealed to the roster circle ([`seal_fields`]).
+    pub fields: Vec<u8>,
     pub approved_ref: String,
     pub approved_date: String,
 }
@@ -221,7 +318,7 @@ pub(crate) fn sign_entry(
 type Signed = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 fn load_entry(tx: &rusqlite::Connection, id: i64) -> Result<(EntryRow, Signed)> {
-    Ok(tx.query_row(
+    let (row, fields, signed) = tx.query_row(
         "SELECT roster, person, fields, approved_ref, approved_date, statement, signature FROM roster_entries WHERE id = ?1",
         [id],
         |r| {
@@ -229,14 +326,22 @@ fn load_entry(tx: &rusqlite::Connection, id: i64) -> Result<(EntryRow, Signed)> 
                 EntryRow {
                     roster: r.get(0)?,
                     person: r.get(1)?,
-                    fields: r.get(2)?,
+                    fields: Vec::new(),
                     approved_ref: r.get(3)?,
                     approved_date: r.get(4)?,
                 },
+                r.get::<_, rusqlite::types::Value>(2)?,
                 (r.get(5)?, r.get(6)?),
             ))
         },
-    )?)
+    )?;
+    // Sealed fields are bytes; text there was written outside Kinko.
+    let rusqlite::types::Value::Blob(fields) = fields else {
+        return Err(Error::tampered(format!(
+            "roster entry {id} holds its fields in the clear (written outside Kinko)"
+        )));
+    };
+    Ok((EntryRow { fields, ..row }, signed))
 }
 
 /// Entry `id` must say what the officer signed when recording the
@@ -295,16 +400,10 @@ pub(crate) fn check_may_receive(
     crate::trail_facts::check_roster_current(tx, "handler", person, true)
 }
 
-pub(crate) fn parse_fields(json: Option<String>) -> Result<Option<RosterFields>> {
-    json.map(|j| {
-        serde_json::from_str(&j).map_err(|_| Error::tampered("a roster record is damaged"))
-    })
-    .transpose()
-}
-
 /// The current entries of both rosters, each checked against the
-/// officer's signed record.
+/// officer's signed record and opened with the roster key.
 pub(crate) fn current_entries(tx: &Transaction, ctx: &crate::actor::Ctx) -> Result<Vec<Entry>> {
+    let key = crate::circle::open(tx, ctx, crate::circle::Circle::Roster)?;
     let ids: Vec<i64> = tx
         .prepare("SELECT id FROM roster_entries WHERE ended_at IS NULL ORDER BY roster, id")?
         .query_map([], |r| r.get(0))?
@@ -317,7 +416,7 @@ pub(crate) fn current_entries(tx: &Transaction, ctx: &crate::actor::Ctx) -> Resu
             Ok(Entry {
                 roster: row.roster.parse()?,
                 person: row.person,
-                fields: parse_fields(Some(row.fields))?.unwrap_or_default(),
+                fields: open_fields(&key, "entry", id, &row.fields)?,
                 approved_ref: row.approved_ref,
                 approved_date: row.approved_date,
             })

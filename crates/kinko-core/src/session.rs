@@ -233,7 +233,9 @@ impl Session {
         // Long work that failed is over: idleness counts again.
         self.long_work = false;
         let outcome = audit::outcome_of(e);
-        let ev = self.ctx.event(event, object, outcome, &e.to_string());
+        let ev = self
+            .ctx
+            .event(event, object, outcome, &failure_detail(event, e));
         // Its own immediate transaction: the sequence number is read and
         // written under the write lock, so a second process cannot race it.
         let _ = self
@@ -331,12 +333,16 @@ impl Session {
             self.ctx.cert_serial = standing.serial;
             self.ctx.keys_changed();
         }
+        let token_bound = KeySlots::load(&self.ctx.keyslots_path())?
+            .token_of(&self.ctx.actor.id)
+            .is_some();
         let found = restriction(
             &self.conn,
             &self.ctx.actor,
             &policy,
             &mut notices,
             &standing,
+            token_bound,
         )?;
         self.ctx.actor.pending = found.as_ref().map(|(p, _)| *p);
         self.ctx.actor.restriction = found.map(|(_, why)| why);
@@ -506,6 +512,8 @@ pub(crate) enum Proof<'a> {
     Password {
         password: &'a crate::account::Password,
         totp: Option<&'a str>,
+        /// The token's part, when the slot needs one (`possession.rs`).
+        factor: Option<crate::keyslots::Factor>,
     },
     Token(String),
 }
@@ -521,17 +529,28 @@ pub(crate) fn open_signed_in(
     let vault_id = vault.slots().vault_id.clone();
     let (mut conn, mut secrets) = open_database(vault, id, secrets)?;
     check_keyslots_match(&conn, vault)?;
-    if db::schema_version(&conn)? == 2 {
-        return Err(Error::NeedsUpgrade(
+    let needs_upgrade = || {
+        Error::NeedsUpgrade(
             "this vault was made by an earlier Kinko: its Information Management Officer upgrades it once (kinko upgrade, with the recovery code)".into(),
-        ));
+        )
+    };
+    let schema = db::schema_version(&conn)?;
+    if schema == 2 {
+        return Err(needs_upgrade());
     }
-    db::check_schema(&conn)?;
-    db::add_missing_indexes(&conn)?;
+    if schema != 3 {
+        db::check_schema(&conn)?;
+        db::add_missing_indexes(&conn)?;
+    }
     let facts = VaultFacts::read(&conn, &vault_id)?;
     let sealed_before_certificates = check_anchor(&conn, &facts, id, &secrets)?;
     if sealed_before_certificates {
         refuse_old_officer_slot(&conn, id)?;
+    }
+    // Schema 3 (certificates, nothing sealed yet): its certificates are
+    // checked like any, then its officer seals it (`upgrade.rs`).
+    if schema == 3 {
+        return Err(needs_upgrade());
     }
     secrets.anchor = anchor(&facts);
     let standing = Standing::of(&conn, &vault_id, &facts.root_public, id, &secrets)?;
@@ -540,7 +559,10 @@ pub(crate) fn open_signed_in(
     let mut actor = standing.actor.clone();
     let policy = Policy::load(&conn)?;
     let mut notices = standing.notices.clone();
-    if let Some((pending, why)) = restriction(&conn, &actor, &policy, &mut notices, &standing)? {
+    let token_bound = vault.slots().token_of(id).is_some();
+    if let Some((pending, why)) =
+        restriction(&conn, &actor, &policy, &mut notices, &standing, token_bound)?
+    {
         actor.pending = Some(pending);
         actor.restriction = Some(why);
     }
@@ -562,6 +584,10 @@ pub(crate) fn open_signed_in(
             Proof::Password { .. } => crypto::hex(&crypto::random::<16>()),
         },
         events: Default::default(),
+        factor: match &proof {
+            Proof::Password { factor, .. } => factor.clone(),
+            Proof::Token(_) => None,
+        },
     };
     // The trail must still hold what this person saw last on this
     // terminal: a vault put back to an earlier copy is tampering.
@@ -714,6 +740,34 @@ pub(crate) fn with_note(detail: &str, note: &str) -> String {
     }
 }
 
+/// What a failed action's event says. A failed receipt or export names
+/// files, whose names are often personal data ("山田太郎様 離職票.pdf"),
+/// and the trail is read by every auditor and kept a year: for those, a
+/// problem with the file or the input is recorded by its kind only.
+fn failure_detail(event: &str, e: &Error) -> String {
+    let names_files = [Action::DocumentImport, Action::DocumentOpen]
+        .iter()
+        .any(|a| a.event() == event);
+    match e {
+        Error::Io { .. }
+        | Error::SourceChanged(_)
+        | Error::Invalid(_)
+        | Error::Field { .. }
+        | Error::NotFound(_)
+        | Error::Unsupported(_)
+        | Error::Cancelled(_)
+            if names_files =>
+        {
+            format!(
+                "{} (file names are not recorded): {}",
+                e.code(),
+                e.lead().en
+            )
+        }
+        e => e.to_string(),
+    }
+}
+
 /// Why a signed-in person may only set their credentials, if they may.
 fn restriction(
     conn: &Connection,
@@ -721,6 +775,7 @@ fn restriction(
     policy: &Policy,
     notices: &mut Vec<String>,
     standing: &Standing,
+    token_bound: bool,
 ) -> Result<Option<(Pending, String)>> {
     let (must_change, changed_at, totp_on): (bool, String, bool) = conn.query_row(
         "SELECT must_change_password, password_changed_at, totp_enabled FROM accounts WHERE id = ?1",
@@ -765,6 +820,12 @@ fn restriction(
         return Ok(Some((
             Pending::EnrolTotp,
             "the vault requires a one-time code: enrol first (kinko totp enroll, then kinko totp confirm CODE)".into(),
+        )));
+    }
+    if policy.flag("token.required") && !token_bound {
+        return Ok(Some((
+            Pending::EnrolToken,
+            "the vault requires a token (IC card, HSM) as well as the password: bind yours first (kinko token enrol)".into(),
         )));
     }
     if !standing.certified {
@@ -869,6 +930,7 @@ pub(crate) fn reanchored_slots(ctx: &Ctx, password: &crate::account::Password) -
         password.as_bytes(),
         crate::crypto::kdf::KdfParams::new(kdf.profile()),
         &ctx.secrets,
+        ctx.factor.as_ref(),
     )?;
     Ok(slots)
 }

@@ -1,5 +1,11 @@
 //! Upgrading, in place, a vault an earlier release made.
 //!
+//! Schema 3 → 4 (issue 15) seals the personal data an earlier release
+//! kept under the shared database key (`sealing.rs`); a schema-2 vault
+//! gets it as part of its one upgrade. Both take the officer's password
+//! and the recovery code (the custodian's copies of the document keys
+//! seal each label for its holders).
+//!
 //! Schema 2 → 3 (certificates, issue 14) is one step the Information
 //! Management Officer takes once, with their password and the recovery
 //! code (`kinko upgrade`), in one transaction: the officer's own slot
@@ -113,6 +119,16 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
     // Checkpoints and reports are signed by people now: the vault-wide
     // audit key, which every account could read, signs nothing more.
     tx.execute("DELETE FROM meta WHERE key = 'audit_secret'", [])?;
+    let sealed = crate::sealing::seal_personal_data(
+        &tx,
+        &crate::sealing::Sealer {
+            signer: &signer,
+            officer_public: &officer.hpke_public,
+            root_public: &root.public,
+            custodian_public: &facts.custodian_public,
+            custodian: &custodian,
+        },
+    )?;
     let unsigned_facts = sign_existing_facts(&tx, &signer)?;
     let mut set_aside = 0;
     let holders: Vec<String> = tx
@@ -126,38 +142,120 @@ pub(crate) fn from_schema_2(conn: &mut Connection, u: &Upgrader) -> Result<Upgra
         .into_iter()
         .map(|a| a.id)
         .collect();
-    audit::append(
-        &tx,
-        &Event::new(
-            u.id,
-            "vault.upgrade",
-            &format!("vault:{}", u.vault_id),
-            audit::OK,
-            u.terminal,
-            &format!(
-                "schema 2 -> 3; certified: {}; awaiting certification: {}; {set_aside} document keys set aside for recovery; {withdrawn} unused export approvals withdrawn; wraps the trail does not show (left unsigned): {}; records the trail does not show (left unsigned): {}",
-                u.id,
-                list_or_none(&awaiting),
-                list_or_none(&unsigned),
-                list_or_none(&unsigned_facts),
-            ),
-        ),
-        &audit::EventSigner::new(
-            u.vault_id,
-            &root.public,
-            u.id,
-            Some(officer_serial),
-            &u.secrets.sign_secret,
-        )?,
-    )?;
+    let detail = format!(
+        "schema 2 -> 4; certified: {}; awaiting certification: {}; {set_aside} document keys set aside for recovery; {withdrawn} unused export approvals withdrawn; wraps the trail does not show (left unsigned): {}; records the trail does not show (left unsigned): {}; {}",
+        u.id,
+        list_or_none(&awaiting),
+        list_or_none(&unsigned),
+        list_or_none(&unsigned_facts),
+        sealed.detail()
+    );
+    upgrade_event(&tx, u, &root.public, officer_serial, &detail)?;
     let slots = resealed_officer_slot(u, &facts, &root.public)?;
     crate::keyslots::commit_with(tx, u.keyslots_path, &slots)?;
+    clear_old_pages(conn);
     Ok(UpgradeReport {
         officer: u.id.to_string(),
         awaiting_certification: awaiting,
         set_aside,
         unsigned,
     })
+}
+
+/// Upgrade a schema-3 database: seal its personal data (`sealing.rs`).
+/// The officer's slot already names the root; its anchor proves the
+/// vault's keys, and the officer must hold a valid certificate.
+pub(crate) fn from_schema_3(conn: &mut Connection, u: &Upgrader) -> Result<UpgradeReport> {
+    let facts = VaultFacts::read(conn, u.vault_id)?;
+    if anchor(&facts) != u.secrets.anchor {
+        return Err(Error::tampered(
+            "the vault's keys were changed outside Kinko, or your keyslot is older than your certificate",
+        ));
+    }
+    let officer = AccountRow::load(conn, u.id)?;
+    let cert = cert::current(conn, u.vault_id, &facts.root_public, u.id)?
+        .filter(|c| c.roles.has(Role::Officer) && c.hpke_public == officer.hpke_public)
+        .ok_or_else(|| {
+            Error::denied("only the Information Management Officer upgrades the vault")
+        })?;
+    let custodian = crate::vault::parse_recovery_code(u.recovery_code)?;
+    if crypto::HpkeKeyPair::public_of(&custodian)? != facts.custodian_public {
+        return Err(Error::denied(
+            "that recovery code does not belong to this vault",
+        ));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    audit::verify::verify_trail(&tx, u.vault_id, &facts.root_public, None, None)?;
+    let signer = crate::grant::Signer {
+        vault_id: u.vault_id,
+        account: u.id,
+        serial: cert.body.serial,
+        secret: &u.secrets.sign_secret,
+    };
+    let sealed = crate::sealing::seal_personal_data(
+        &tx,
+        &crate::sealing::Sealer {
+            signer: &signer,
+            officer_public: &officer.hpke_public,
+            root_public: &facts.root_public,
+            custodian_public: &facts.custodian_public,
+            custodian: &custodian,
+        },
+    )?;
+    upgrade_event(
+        &tx,
+        u,
+        &facts.root_public,
+        cert.body.serial,
+        &format!("schema 3 -> 4; {}", sealed.detail()),
+    )?;
+    tx.commit()?;
+    clear_old_pages(conn);
+    Ok(UpgradeReport {
+        officer: u.id.to_string(),
+        awaiting_certification: Vec::new(),
+        set_aside: 0,
+        unsigned: sealed.unsigned,
+    })
+}
+
+/// The pages that held the clear labels and roster fields before the
+/// sealing leave the journal and the file (secure_delete is on), as a
+/// disposal's do. Best effort: the upgrade is committed; another process
+/// reading keeps them until the next checkpoint.
+fn clear_old_pages(conn: &Connection) {
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = conn.execute_batch("VACUUM");
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}
+
+/// The upgrade's event, signed by the officer under `serial`.
+fn upgrade_event(
+    tx: &Connection,
+    u: &Upgrader,
+    root_public: &[u8],
+    serial: i64,
+    detail: &str,
+) -> Result<()> {
+    audit::append(
+        tx,
+        &Event::new(
+            u.id,
+            "vault.upgrade",
+            &format!("vault:{}", u.vault_id),
+            audit::OK,
+            u.terminal,
+            detail,
+        ),
+        &audit::EventSigner::new(
+            u.vault_id,
+            root_public,
+            u.id,
+            Some(serial),
+            &u.secrets.sign_secret,
+        )?,
+    )?;
+    Ok(())
 }
 
 /// The officer's slot, same keys, with the anchor that names the root.
@@ -177,6 +275,7 @@ fn resealed_officer_slot(u: &Upgrader, facts: &VaultFacts, root_public: &[u8]) -
         u.password.as_bytes(),
         KdfParams::new(profile),
         &secrets,
+        None,
     )?;
     Ok(slots)
 }

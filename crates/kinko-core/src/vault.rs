@@ -59,6 +59,8 @@ pub struct Vault {
     /// Where this terminal remembers what each person saw of the trail
     /// (`witness.rs`); the shell chooses it, outside the vault.
     pub(crate) witness_dir: Option<PathBuf>,
+    /// The PKCS#11 token this terminal offers at sign-in (`possession.rs`).
+    pub(crate) token: Option<crate::possession::TokenAccess>,
 }
 
 impl Vault {
@@ -78,6 +80,12 @@ impl Vault {
             Some(state) => vault.remembering_in(&state),
             None => vault,
         })
+    }
+
+    /// Offer `token` at sign-in: a keyslot bound to a token needs it.
+    pub fn with_token(mut self, token: crate::possession::TokenAccess) -> Self {
+        self.token = Some(token);
+        self
     }
 
     pub fn remembering_in(mut self, state_dir: &Path) -> Self {
@@ -127,6 +135,7 @@ impl Vault {
             dir: dir.to_path_buf(),
             slots,
             witness_dir: None,
+            token: None,
         })
     }
 
@@ -247,6 +256,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
         opts.password.as_bytes(),
         KdfParams::new(opts.kdf),
         &secrets,
+        None,
     )?;
 
     let mut conn = db::open(&dir.join(DB_FILE), &db_key)?;
@@ -315,7 +325,7 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             &format!("vault:{vault_id}"),
             audit::OK,
             &opts.terminal,
-            "",
+            &format!("schema {}", db::SCHEMA_VERSION),
         ),
         &by,
     )?;
@@ -358,17 +368,34 @@ fn create_in(dir: &Path, opts: &InitOptions) -> Result<Created> {
             &by,
         )?;
     }
-    crate::policy::sign_settings(
+    let officer_signer = crate::grant::Signer {
+        vault_id: &vault_id,
+        account: &opts.officer_id,
+        serial: 1,
+        secret: &officer_sign.secret,
+    };
+    crate::policy::sign_settings(&tx, &officer_signer)?;
+    // Rosters and document labels are sealed to circles the officer
+    // starts in (`circle.rs`); managers join when certified.
+    for circle in crate::circle::Circle::ALL {
+        crate::circle::create(
+            &tx,
+            &officer_signer,
+            circle,
+            &custodian.public,
+            &[(&opts.officer_id, &officer_hpke.public)],
+        )?;
+    }
+    crate::policy::sync_lockout(&crate::policy::Policy::load(&tx)?, dir)?;
+    crate::credentials::record_history(
         &tx,
-        &crate::grant::Signer {
+        &crate::credentials::HistoryOwner {
             vault_id: &vault_id,
             account: &opts.officer_id,
-            serial: 1,
-            secret: &officer_sign.secret,
+            public: &officer_hpke.public,
         },
+        &opts.password,
     )?;
-    crate::policy::sync_lockout(&crate::policy::Policy::load(&tx)?, dir)?;
-    crate::credentials::record_history(&tx, &opts.officer_id, &opts.password)?;
     tx.commit()?;
     drop(conn);
     slots.save(&dir.join(KEYSLOTS_FILE))?;

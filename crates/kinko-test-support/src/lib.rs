@@ -15,8 +15,8 @@ pub const OFFICER_PW: &str = "Kinko-Vault-7q2x!";
 /// tests edit the vault through this, then show Kinko notices.
 pub fn raw_db(vault: &Path, id: &str, password: &str) -> rusqlite::Connection {
     let slots = KeySlots::load(&vault.join("keyslots")).expect("the vault has a keyslots file");
-    let keys = slots
-        .unlock(id, password.as_bytes())
+    let (keys, _) = slots
+        .unlock(id, password.as_bytes(), None)
         .expect("the password opens the slot");
     // The slot's key, else a new one waiting beside it (after a rekey or
     // a disabling): an insider tries each, as Kinko does at sign-in.
@@ -45,8 +45,8 @@ pub fn raw_db(vault: &Path, id: &str, password: &str) -> rusqlite::Connection {
 /// holding that slot signs with (attack tests forge with it).
 pub fn own_signing_key(vault: &Path, id: &str, password: &str) -> (String, [u8; 32]) {
     let slots = KeySlots::load(&vault.join("keyslots")).expect("the vault has a keyslots file");
-    let keys = slots
-        .unlock(id, password.as_bytes())
+    let (keys, _) = slots
+        .unlock(id, password.as_bytes(), None)
         .expect("the password opens the slot");
     (slots.vault_id.clone(), keys.sign_secret)
 }

@@ -23,7 +23,7 @@ export async function documentList(c: Ctx, area: HTMLElement): Promise<void> {
     const shown = filterDocuments(docs, { text: text.value, purpose: purpose.value, personalOnly: personal.checked, from: from.value, to: to.value });
     holder.replaceChildren(shown.length === 0 ? el('p', {}, t(c.lang, 'noDocuments')) :
       table('documents', ['#', t(c.lang, 'docTitle'), t(c.lang, 'purpose'), t(c.lang, 'received'), t(c.lang, 'personal'), ''],
-        shown.map((d) => [String(d.id), d.title, d.purpose, japanTime(d.received_at), d.personal_data ? '●' : '',
+        shown.map((d) => [String(d.id), d.label_hidden ? t(c.lang, 'labelHidden') : d.title, d.purpose, japanTime(d.received_at), d.personal_data ? '●' : '',
           el('span', {},
             button(t(c.lang, 'open'), `view-${d.id}`, () => c.go({ screen: 'viewer', arg: d.id })),
             button(t(c.lang, 'details'), `doc-${d.id}`, () => c.go({ screen: 'document', arg: d.id }), 'quiet'))])));
@@ -99,7 +99,7 @@ export async function documentDetail(c: Ctx, area: HTMLElement, id?: number): Pr
   const person = input('grant-person');
   const folder = choice(c, 'export-folder', 'folder', 'exportTo');
   const parts: HTMLElement[] = [
-    el('h1', {}, `#${d.id} ${d.title}`),
+    el('h1', {}, `#${d.id} ${d.label_hidden ? t(c.lang, 'labelHidden') : d.title}`),
     table('document-facts', [t(c.lang, 'key'), t(c.lang, 'value')], [
       [t(c.lang, 'fileName'), d.file_name], [t(c.lang, 'origin'), d.origin], [t(c.lang, 'via'), d.via],
       [t(c.lang, 'purpose'), d.purpose], [t(c.lang, 'personal'), d.personal_data ? '●' : '—'],
@@ -146,7 +146,7 @@ export async function grantsScreen(c: Ctx, area: HTMLElement): Promise<void> {
     ...(groups.length === 0 ? [el('p', {}, t(c.lang, 'noGrants'))] : groups.flatMap(([person, held]) => [
       el('h2', {}, `${held[0].name} (${person})`),
       table(`grants-${person}`, ['#', t(c.lang, 'docTitle'), t(c.lang, 'personal'), ''],
-        held.map((h) => [String(h.doc_id), h.title, h.personal_data ? '●' : '',
+        held.map((h) => [String(h.doc_id), h.title_hidden ? t(c.lang, 'labelHidden') : h.title, h.personal_data ? '●' : '',
           button(t(c.lang, 'revoke'), `revoke-${person}-${h.doc_id}`, (b) => c.busy(b, async () => {
             await api.revoke(h.doc_id, person);
             c.go({ screen: 'grants' });

@@ -133,7 +133,21 @@ export function lockScreen(c: StartCtx, id: string, unlocked: (who: Me) => void)
 export function pendingStep(c: StartCtx, me: Me): void {
   if (me.pending === 'change_password') changePassword(c);
   else if (me.pending === 'enrol_totp') void enrolTotp(c);
+  else if (me.pending === 'enrol_token') tokenNeeded(c);
   else awaitingCertification(c, me);
+}
+
+/// The policy asks for a token bound to the keyslot; binding one is a
+/// command for now (the token's module and PIN are the terminal's).
+function tokenNeeded(c: StartCtx): void {
+  c.show(el('div', { id: 'token-needed' },
+    el('h1', {}, t(c.lang, 'tokenTitle')),
+    el('p', {}, t(c.lang, 'tokenIntro')),
+    el('pre', {}, 'kinko --pkcs11-module /path/to/module.so token enrol'),
+    button(t(c.lang, 'signOut'), 'pending-signout', async () => {
+      await api.signOut().catch(() => undefined);
+      c.switchUser();
+    }, 'quiet')));
 }
 
 /// Keys made, not yet vouched for: the fingerprint the officer compares.

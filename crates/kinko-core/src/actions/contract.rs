@@ -188,6 +188,13 @@ impl Session {
                 // whose keys some copy might still hold.
                 crate::integrity::remove_leftovers(tx, &ctx.objects_dir()).map(drop)
             })?;
+            // Rosters and labels are sealed to circle keys: destroying
+            // every wrap of them (the custodian's too) leaves them
+            // unreadable for anyone, from any copy made from now on.
+            self.step(&plan, "keys", "circles_destroyed", |tx, _| {
+                tx.execute("DELETE FROM circle_wraps", [])?;
+                Ok(())
+            })?;
             self.step(&plan, "vault", "disposed", |tx, _| {
                 tx.execute(
                     "UPDATE meta SET value = ?1 WHERE key = 'state'",
@@ -288,7 +295,7 @@ impl Session {
             tx.execute("DELETE FROM export_approvals WHERE doc_id = ?1", [id])?;
             tx.execute("DELETE FROM regrant_pending WHERE doc_id = ?1", [id])?;
             tx.execute(
-                "UPDATE documents SET title = '', file_name = '', origin = '', purpose = '', erased_at = ?1 WHERE id = ?2",
+                "UPDATE documents SET title = '', file_name = '', origin = '', via = '', purpose = '', label_held = NULL, label_catalogue = NULL, erased_at = ?1 WHERE id = ?2",
                 params![audit::now(), id],
             )?;
             let _ = keys;

@@ -8,6 +8,7 @@ use crate::document::{
 };
 use crate::error::{Error, Result};
 use crate::grant::*;
+use crate::label::{DocKey, Label};
 use crate::object::{Sealed, Sealing};
 use crate::permission::{Action, Role, Roles};
 use crate::session::{Done, Session};
@@ -91,15 +92,32 @@ impl Session {
                     "the vault's keys were rotated while the file was being received: receive it again",
                 ));
             }
+            // The label is personal data: only sealed copies are kept
+            // (`label.rs`); the clear columns stay empty.
+            let catalogue = crate::circle::public(tx, ctx, crate::circle::Circle::Catalogue)?;
             tx.execute(
                 "INSERT INTO documents (uid, version, title, file_name, origin, via, purpose, personal_data, size, sha256, object_name, object_sha256, received_by, received_at, epoch)
-                 VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 VALUES (?1, 1, '', '', '', '', '', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
-                    uid.to_vec(), title, file_name, req.origin, req.via, req.purpose, req.personal_data,
+                    uid.to_vec(), req.personal_data,
                     digest.len as i64, crypto::hex(&digest.sha256), name, object_sha, ctx.actor.id, audit::now(), epoch
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            let label = Label {
+                title: title.clone(),
+                file_name: file_name.clone(),
+                origin: req.origin.clone(),
+                via: req.via.clone(),
+                purpose: req.purpose.clone(),
+            };
+            crate::label::store(
+                tx,
+                &catalogue,
+                &DocKey { vault_id: &ctx.vault_id, doc: id, uid: &uid, dek: &dek },
+                &label,
+                (&ctx.signer()?, crate::label::Voucher::Receiver),
+            )?;
             store_wrap(tx, ctx, id, &uid, &ctx.actor.id, &dek, Right::Receipt)?;
             let receipt = crate::statement::sign(
                 &ctx.signer()?,
@@ -135,9 +153,13 @@ impl Session {
                  (SELECT 1 FROM wraps w WHERE w.doc_id = d.id AND w.holder = ?2)) ORDER BY d.id"
             );
             let mut stmt = tx.prepare(&sql)?;
-            let docs = stmt
+            let mut docs = stmt
                 .query_map(params![sees_all, ctx.actor.id], doc_info)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let labels = crate::label::Reader::new(tx, ctx)?;
+            for info in &mut docs {
+                crate::label::show(info, labels.read(tx, ctx, info.id)?);
+            }
             Ok(Done::ok(docs, ""))
         })
     }
@@ -162,6 +184,8 @@ impl Session {
                     "document {id} has not been granted to you"
                 )));
             }
+            let label = crate::label::Reader::new(tx, ctx)?.read(tx, ctx, id)?;
+            crate::label::show(&mut info, label);
             info.holders = Some(holders);
             Ok(Done::ok(info, ""))
         })
@@ -418,6 +442,7 @@ impl Session {
             if !move_to_object(tx, &doc, &uid, (&sealed.name, &sealed.object_sha256), epoch)? {
                 return Err(Error::Database(format!("document {id} changed during the revoke; try again")));
             }
+            crate::label::follow_new_key(tx, &ctx.vault_id, &doc, &dek, (&uid, &new_dek))?;
             rewrap_holders(tx, ctx, &doc, &uid, &new_dek)?;
             Ok(Done::ok(
                 ctx.object_path(&doc.object_name),
@@ -439,10 +464,10 @@ impl Session {
 impl Session {
     /// Every grant in force, by person (the manager's per-person view).
     pub fn grants_by_person(&mut self) -> Result<Vec<Holding>> {
-        self.perform(Action::GrantList, "grants", |tx, _| {
-            let rows = tx
+        self.perform(Action::GrantList, "grants", |tx, ctx| {
+            let mut rows = tx
                 .prepare(
-                    "SELECT w.holder, a.name, d.id, d.title, d.personal_data
+                    "SELECT w.holder, a.name, d.id, d.personal_data
                      FROM wraps w JOIN documents d ON d.id = w.doc_id JOIN accounts a ON a.id = w.holder
                      WHERE w.holder != ?1 ORDER BY w.holder, d.id",
                 )?
@@ -451,11 +476,19 @@ impl Session {
                         person: r.get(0)?,
                         name: r.get(1)?,
                         doc_id: r.get(2)?,
-                        title: r.get(3)?,
-                        personal_data: r.get(4)?,
+                        title: String::new(),
+                        title_hidden: false,
+                        personal_data: r.get(3)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let labels = crate::label::Reader::new(tx, ctx)?;
+            for row in &mut rows {
+                match labels.read(tx, ctx, row.doc_id)? {
+                    Some(label) => row.title = label.title,
+                    None => row.title_hidden = true,
+                }
+            }
             let n = rows.len();
             Ok(Done::ok(rows, format!("rows={n}")))
         })
@@ -469,14 +502,12 @@ impl Session {
     pub fn view_document(&mut self, id: i64) -> Result<View> {
         let (doc, dek, title, kind, size) = self.perform(Action::DocumentView, &object(id), |tx, ctx| {
             let doc = load_doc(tx, id)?;
-            let (title, file_name, size): (String, String, i64) = tx
-                .query_row(
-                    "SELECT title, file_name, size FROM documents WHERE id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::NotFound(format!("document {id}")))?;
+            let size: i64 = tx.query_row("SELECT size FROM documents WHERE id = ?1", params![id], |r| r.get(0))?;
+            let dek = unwrap_own_dek(tx, ctx, &doc)?;
+            let Label { title, file_name, .. } = crate::label::open_held(
+                tx,
+                &DocKey { vault_id: &ctx.vault_id, doc: id, uid: &doc.uid, dek: &dek },
+            )?;
             let kind = ViewKind::from_name(&file_name).ok_or_else(|| {
                 Error::Unsupported(format!(
                     "document {id} is not a kind the viewer shows (PDF, image, text or CSV); export it instead"
@@ -488,7 +519,6 @@ impl Session {
                     VIEW_LIMIT / (1024 * 1024)
                 )));
             }
-            let dek = unwrap_own_dek(tx, ctx, &doc)?;
             Ok(Done::ok(
                 (doc, dek, title, kind, size as usize),
                 format!("in the app's viewer ({})", kind.as_str()),

@@ -176,8 +176,14 @@ impl Session {
                 suite,
             },
         )?;
-        let committed =
-            self.commit_reencrypted(&doc, epoch, suite, (&name, &object_sha), &new_uid, &new_dek);
+        let committed = self.commit_reencrypted(
+            &doc,
+            epoch,
+            suite,
+            (&name, &object_sha),
+            &new_uid,
+            (&dek, &new_dek),
+        );
         match committed {
             Ok(true) => fsutil::remove_overwritten(&doc.object_name.path(&objects)),
             // Another process re-encrypted it first: ours is not needed.
@@ -196,7 +202,7 @@ impl Session {
         suite: u16,
         (name, object_sha): (&ObjectName, &str),
         uid: &[u8; 16],
-        dek: &[u8; 32],
+        deks: (&[u8; 32], &[u8; 32]),
     ) -> Result<bool> {
         let tx = self
             .conn
@@ -204,7 +210,8 @@ impl Session {
         if !document::move_to_object(&tx, doc, uid, (name, object_sha), epoch)? {
             return Ok(false);
         }
-        document::rewrap_holders(&tx, &self.ctx, doc, uid, dek)?;
+        crate::label::follow_new_key(&tx, &self.ctx.vault_id, doc, deks.0, (uid, deks.1))?;
+        document::rewrap_holders(&tx, &self.ctx, doc, uid, deks.1)?;
         self.ctx.append(
             &tx,
             &self.ctx.event(
@@ -496,15 +503,25 @@ impl Session {
             .ok()
             .and_then(|v| v.try_into().ok())
             .ok_or_else(|| Error::tampered("the vault id is malformed"))?;
-        let header = BackupHeader {
+        let mut header = BackupHeader {
             vault_id,
             epoch,
             uid,
             made_at: chrono::Utc::now().timestamp(),
             keyslots,
+            custodian_wrap: None,
         };
+        // A secret only the custodian opens: no password alone opens
+        // the backup (format 2).
+        let secret = crypto::random_key();
+        let w = crypto::hpke_wrap(
+            &self.ctx.custodian_public,
+            &header.secret_context(),
+            secret.as_slice(),
+        )?;
+        header.custodian_wrap = Some([w.enc, w.ciphertext].concat());
         let raw = header.encode();
-        let key = body_key(&self.ctx.secrets.db_key, &raw);
+        let key = body_key(&self.ctx.secrets.db_key, Some(&secret), &raw);
 
         let partial = partial_path(out);
         let file = private_file(&partial)?;
@@ -596,7 +613,9 @@ impl Vault {
                 "the backup's keyslots belong to another vault",
             ));
         }
-        let secrets = slots.unlock(req.id, req.password.as_bytes())?;
+        let (secrets, _) = slots.unlock(req.id, req.password.as_bytes(), req.token)?;
+        let secret =
+            crate::backup::backup_secret(&header, &slots.custodian_public()?, req.recovery_code)?;
         // After a `rekey` the newest database key waits beside the slot;
         // the stream header's MAC tells which key the backup was made with.
         let mut first = [0u8; stream::HEADER_LEN];
@@ -607,7 +626,7 @@ impl Vault {
         drop(secrets);
         let key = keys
             .iter()
-            .map(|k| body_key(k, &raw))
+            .map(|k| body_key(k, secret.as_deref(), &raw))
             .find(|k| stream::header_opens(k, &first))
             .ok_or_else(|| Error::tampered("the backup's body does not open under its keys"))?;
         let mut body = std::io::Cursor::new(first).chain(r);
@@ -623,6 +642,10 @@ impl Vault {
 
 fn finish_restore(header: &BackupHeader, files: usize, req: &RestoreRequest) -> Result<Restored> {
     let restored = Vault::open(req.to)?;
+    let restored = match req.token {
+        Some(t) => restored.with_token(t.clone()),
+        None => restored,
+    };
     let mut session = restored.sign_in(req.id, req.password, req.totp, req.terminal)?;
     session.require(Action::Restore, "vault")?;
     let made_at = chrono::DateTime::from_timestamp(header.made_at, 0)

@@ -3,7 +3,7 @@
 
 use crate::account::{validate_id, validate_text, *};
 use crate::audit;
-use crate::credentials::record_history;
+use crate::credentials::{record_history, HistoryOwner};
 use crate::crypto::{self};
 use crate::error::{Error, Result};
 use crate::keyslots::KeySlots;
@@ -51,7 +51,8 @@ impl Session {
                 params![id, name, roles.to_text(), issued.hpke_public, issued.sign_public, now, ctx.actor.id],
             )?;
             let (password, slots) = (issued.password, issued.slots);
-            record_history(tx, id, &password)?;
+            let owner = HistoryOwner { vault_id: &ctx.vault_id, account: id, public: &issued.hpke_public };
+            record_history(tx, &owner, &password)?;
             let mut done = Done::ok(
                 NewAccount {
                     id: id.to_string(),
@@ -156,6 +157,8 @@ impl Session {
                     sign_public: &key.1,
                 },
             )?;
+            // Rosters and labels sealed to circles its roles belong to.
+            crate::circle::admit(tx, ctx, id, &Roles::parse(&info.roles)?, &key.0)?;
             let compared = if fingerprint.is_some() { "compared" } else { "not compared" };
             Ok(Done::ok(
                 Certified {
@@ -308,6 +311,7 @@ impl Session {
                     )?;
                     let grants = tx.execute("DELETE FROM wraps WHERE holder = ?1", [id])?;
                     tx.execute("DELETE FROM regrant_pending WHERE account = ?1", [id])?;
+                    crate::circle::leave_all(tx, id)?;
                     end_sessions(tx, &ctx.dir, id, "account disabled", None)?;
                     let mut slots = KeySlots::load(&ctx.keyslots_path())?;
                     let name = slots.slot_name(id);
@@ -368,6 +372,7 @@ impl Session {
             }
             let issued = issue_credentials(ctx, id)?;
             let held = crate::document::set_aside_wraps(tx, id)?;
+            crate::circle::leave_all(tx, id)?;
             let revoked = crate::revocation::revoke_account(tx, id)?;
             tx.execute(
                 "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = NULL, must_change_password = 1, password_changed_at = ?4,
@@ -375,8 +380,12 @@ impl Session {
                 params![id, issued.hpke_public, issued.sign_public, audit::now()],
             )?;
             end_sessions(tx, &ctx.dir, id, "account reset", None)?;
+            // The history was sealed to the keys the reset replaced: it
+            // opens for nobody now, so it starts afresh.
+            tx.execute("DELETE FROM password_history WHERE account = ?1", [id])?;
+            let owner = HistoryOwner { vault_id: &ctx.vault_id, account: id, public: &issued.hpke_public };
             let (password, slots) = (issued.password, issued.slots);
-            record_history(tx, id, &password)?;
+            record_history(tx, &owner, &password)?;
             let mut lockout = crate::lockout::SigninState::hold(&ctx.dir, None)?;
             lockout.state.unlock(&slots.slot_name(id), chrono::Utc::now());
             lockout.save()?;
@@ -469,13 +478,18 @@ impl Session {
                     )));
                 }
             }
-            let json = serde_json::to_string(fields).expect("serialises");
+            let circle = crate::circle::public(tx, ctx, crate::circle::Circle::Roster)?;
             tx.execute(
-                "INSERT INTO roster_requests (roster, change, person, fields, requested_by, requested_at, state)
-                 VALUES (?1, 'add', ?2, ?3, ?4, ?5, 'pending')",
-                params![roster.as_str(), person, json, ctx.actor.id, audit::now()],
+                "INSERT INTO roster_requests (roster, change, person, requested_by, requested_at, state)
+                 VALUES (?1, 'add', ?2, ?3, ?4, 'pending')",
+                params![roster.as_str(), person, ctx.actor.id, audit::now()],
             )?;
             let id = tx.last_insert_rowid();
+            tx.execute(
+                "UPDATE roster_requests SET fields = ?2 WHERE id = ?1",
+                params![id, crate::roster::seal_fields(&circle, "request", id, fields)?],
+            )?;
+            crate::roster::sign_request(tx, &ctx.signer()?, id)?;
             Ok(Done::ok(id, format!("request={id} add")))
         })
     }
@@ -506,6 +520,7 @@ impl Session {
                 params![roster.as_str(), person, ctx.actor.id, audit::now()],
             )?;
             let id = tx.last_insert_rowid();
+            crate::roster::sign_request(tx, &ctx.signer()?, id)?;
             Ok(Done::ok(id, format!("request={id} remove; {revoked} grants ended at once")))
         })
     }
@@ -518,7 +533,8 @@ impl Session {
             validate_text("reference", reference, 200)?;
             let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
                 .map_err(|_| Error::field("date", format!("the approval date '{date}' is not a date like 2026-04-01")))?;
-            let row: Option<(String, String, String, Option<String>, String)> = tx
+            type Row = (String, String, String, Option<Vec<u8>>, String);
+            let row: Option<Row> = tx
                 .query_row(
                     "SELECT roster, change, person, fields, state FROM roster_requests WHERE id = ?1",
                     [request],
@@ -530,6 +546,7 @@ impl Session {
             if state != "pending" {
                 return Err(Error::invalid(format!("roster request {request} is already {state}")));
             }
+            crate::roster::check_request(tx, ctx, request)?;
             if change == "add" && roster == "handler" {
                 let status: Option<String> =
                     tx.query_row("SELECT status FROM accounts WHERE id = ?1", [&person], |r| r.get(0)).optional()?;
@@ -543,12 +560,22 @@ impl Session {
                 params![roster, person, now, reference],
             )?;
             if change == "add" {
+                // Opened with the officer's roster key and sealed again,
+                // bound to the entry (`roster.rs`).
+                let key = crate::circle::open(tx, ctx, crate::circle::Circle::Roster)?;
+                let sealed = fields.ok_or_else(|| Error::tampered(format!("roster request {request} has no fields")))?;
+                let fields = crate::roster::open_fields(&key, "request", request, &sealed)?;
                 tx.execute(
                     "INSERT INTO roster_entries (roster, person, fields, approved_ref, approved_date, approved_by, approved_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![roster, person, fields, reference, date.to_string(), ctx.actor.id, now],
+                     VALUES (?1, ?2, X'', ?3, ?4, ?5, ?6)",
+                    params![roster, person, reference, date.to_string(), ctx.actor.id, now],
                 )?;
-                crate::roster::sign_entry(tx, &ctx.signer()?, tx.last_insert_rowid())?;
+                let entry = tx.last_insert_rowid();
+                tx.execute(
+                    "UPDATE roster_entries SET fields = ?2 WHERE id = ?1",
+                    params![entry, crate::roster::seal_fields(&key.public(), "entry", entry, &fields)?],
+                )?;
+                crate::roster::sign_entry(tx, &ctx.signer()?, entry)?;
             }
             tx.execute(
                 "UPDATE roster_requests SET state = 'approved', approved_ref = ?2, approved_date = ?3, approved_by = ?4, approved_at = ?5 WHERE id = ?1",
@@ -564,6 +591,7 @@ impl Session {
     pub fn roster_list(&mut self) -> Result<(Vec<Entry>, Vec<Request>)> {
         self.perform(Action::RosterRead, "rosters", |tx, ctx| {
             let entries = current_entries(tx, ctx)?;
+            let key = crate::circle::open(tx, ctx, crate::circle::Circle::Roster)?;
             let mut stmt = tx.prepare(
                 "SELECT id, roster, change, person, requested_by, requested_at, fields FROM roster_requests
                  WHERE state = 'pending' ORDER BY id",
@@ -572,9 +600,10 @@ impl Session {
                 .query_map([], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
                 })?
-                .collect::<rusqlite::Result<Vec<(i64, String, String, String, String, String, Option<String>)>>>()?;
+                .collect::<rusqlite::Result<Vec<(i64, String, String, String, String, String, Option<Vec<u8>>)>>>()?;
             let mut requests = Vec::new();
             for (id, roster, change, person, requested_by, requested_at, fields) in raw {
+                crate::roster::check_request(tx, ctx, id)?;
                 requests.push(Request {
                     id,
                     roster: roster.parse()?,
@@ -582,7 +611,9 @@ impl Session {
                     person,
                     requested_by,
                     requested_at,
-                    fields: parse_fields(fields)?,
+                    fields: fields
+                        .map(|f| crate::roster::open_fields(&key, "request", id, &f))
+                        .transpose()?,
                 });
             }
             Ok(Done::ok((entries, requests), ""))

@@ -128,7 +128,6 @@ impl Session {
         let renewed = self.perform(Action::ChangeOwnPassword, &object, |tx, ctx| {
             let policy = Policy::load(tx)?;
             check_password_rules(new, &policy, &ctx.actor.id, &ctx.actor.name)?;
-            check_and_record_history(tx, &ctx.actor.id, new, policy.number("password.history"))?;
             let mut slots = KeySlots::load(&ctx.keyslots_path())?;
             let profile = slots
                 .slot(&ctx.actor.id)
@@ -140,17 +139,34 @@ impl Session {
             // made under a password nobody else knows are put forward.
             let (secrets, mut detail) = if ctx.cert_serial.is_none() {
                 let (secrets, fingerprint) = own_keys(tx, ctx)?;
-                // A one-time code already set up follows the keys.
+                // A one-time code already set up, and the password
+                // history, follow the keys.
                 let new_owner = crate::credentials::TotpOwner {
                     vault_id: &ctx.vault_id,
                     account: &ctx.actor.id,
                     own: &secrets.hpke_secret,
                 };
                 crate::credentials::reseal_totp(tx, &crate::credentials::TotpOwner::of(ctx), &new_owner)?;
+                let public = crypto::HpkeKeyPair::public_of(&secrets.hpke_secret)?;
+                crate::credentials::reseal_history(
+                    tx,
+                    &ctx.vault_id,
+                    Some(&ctx.secrets.hpke_secret),
+                    &HistoryOwner { vault_id: &ctx.vault_id, account: &ctx.actor.id, public: &public },
+                )?;
                 (Some(secrets), format!("new keys {fingerprint} await certification"))
             } else {
                 (None, String::new())
             };
+            let own = secrets.as_ref().unwrap_or(&ctx.secrets);
+            let public = crypto::HpkeKeyPair::public_of(&own.hpke_secret)?;
+            check_and_record_history(
+                tx,
+                &HistoryOwner { vault_id: &ctx.vault_id, account: &ctx.actor.id, public: &public },
+                &own.hpke_secret,
+                new,
+                policy.number("password.history"),
+            )?;
             // Whoever knew the old password may hold a session opened with
             // it: every other session ends.
             let ended = crate::account::end_sessions(
@@ -163,11 +179,24 @@ impl Session {
             if ended > 0 {
                 detail = crate::session::with_note(&detail, &format!("{ended} other sessions ended"));
             }
+            // A slot bound to a token stays bound: the new password is
+            // combined with the same token's secret.
+            let factor = match (slots.token_of(&ctx.actor.id), &ctx.factor) {
+                (None, _) => None,
+                (Some(_), Some(f)) => Some(f),
+                (Some(t), None) => {
+                    return Err(Error::TokenNeeded(format!(
+                        "sign in with your token '{}' to change your password",
+                        t.label()
+                    )))
+                }
+            };
             slots.set(
                 &ctx.actor.id,
                 new.as_bytes(),
                 KdfParams::new(profile),
                 secrets.as_ref().unwrap_or(&ctx.secrets),
+                factor,
             )?;
             tx.execute(
                 "UPDATE accounts SET must_change_password = 0, password_changed_at = ?2 WHERE id = ?1",
@@ -181,6 +210,62 @@ impl Session {
             self.renew_secrets(secrets);
         }
         self.refresh_restriction()
+    }
+}
+
+impl Session {
+    /// Bind one's own keyslot to a PKCS#11 token as well (P6,
+    /// `possession.rs`): from now on the password alone opens nothing,
+    /// not even from the files. The password is asked again, since the
+    /// slot is sealed anew under it and the token's secret. Returns the
+    /// token's label.
+    pub fn token_enrol(
+        &mut self,
+        password: &Password,
+        access: &crate::possession::TokenAccess,
+    ) -> Result<String> {
+        let object = format!("account:{}", self.ctx.actor.id);
+        let factor = self.perform(Action::TokenEnrol, &object, |_, ctx| {
+            let id = &ctx.actor.id;
+            let mut slots = KeySlots::load(&ctx.keyslots_path())?;
+            if let Some(t) = slots.token_of(id) {
+                return Err(Error::invalid(format!(
+                    "your keyslot is already bound to the token '{}'",
+                    t.label()
+                )));
+            }
+            let profile = slots
+                .slot(id)
+                .map(|s| s.kdf.profile())
+                .ok_or_else(|| Error::tampered("your keyslot is missing"))?;
+            slots
+                .unlock(id, password.as_bytes(), None)
+                .map_err(|e| match e {
+                    Error::BadCredentials => Error::field("password", "that is not your password"),
+                    e => e,
+                })?;
+            let (binding, secret) = crate::possession::enrol(access, id)?;
+            let factor = crate::keyslots::Factor { binding, secret };
+            slots.set(
+                id,
+                password.as_bytes(),
+                KdfParams::new(profile),
+                &ctx.secrets,
+                Some(&factor),
+            )?;
+            let detail = format!(
+                "token '{}' key {}",
+                factor.binding.label(),
+                factor.binding.key_id
+            );
+            let mut done = Done::ok(factor, detail);
+            done.keyslots = Some(slots);
+            Ok(done)
+        })?;
+        let label = factor.binding.label();
+        self.ctx.factor = Some(factor);
+        self.refresh_restriction()?;
+        Ok(label)
     }
 }
 
@@ -203,6 +288,9 @@ fn own_keys(
         &ctx.root_public,
     )?;
     crate::document::set_aside_wraps(tx, id)?;
+    // Circle keys wrapped to the old keys: the officer wraps them again
+    // when certifying the new ones.
+    crate::circle::leave_all(tx, id)?;
     tx.execute(
         "UPDATE accounts SET hpke_public = ?2, sign_public = ?3, key_request = ?4 WHERE id = ?1",
         params![id, hpke.public, sign.public, request],
@@ -238,7 +326,9 @@ impl Vault {
         let slot = self.slots.slot_name(id);
         let copy = self.lockout_copy();
         crate::lockout::count_guess(&self.dir, copy, &slot, chrono::Utc::now())?;
-        let secrets = self.slots.unlock(id, password.as_bytes())?;
+        let (secrets, _) = self
+            .slots
+            .unlock(id, password.as_bytes(), self.token.as_ref())?;
         let (mut conn, secrets) = session::open_database(self, id, secrets)?;
         session::check_keyslots_match(&conn, self)?;
         let owner = crate::credentials::TotpOwner {
@@ -251,21 +341,20 @@ impl Vault {
             other => other,
         })?;
         self.settle_signed_in(copy, &slot, &conn)?;
-        if crate::db::schema_version(&conn)? != 2 {
-            return Err(Error::invalid("the vault is already upgraded"));
+        let upgrader = crate::upgrade::Upgrader {
+            vault_id: &self.slots.vault_id,
+            id,
+            secrets: &secrets,
+            password,
+            recovery_code,
+            terminal,
+            keyslots_path: &self.dir.join(KEYSLOTS_FILE),
+        };
+        match crate::db::schema_version(&conn)? {
+            2 => crate::upgrade::from_schema_2(&mut conn, &upgrader),
+            3 => crate::upgrade::from_schema_3(&mut conn, &upgrader),
+            _ => Err(Error::invalid("the vault is already upgraded")),
         }
-        crate::upgrade::from_schema_2(
-            &mut conn,
-            &crate::upgrade::Upgrader {
-                vault_id: &self.slots.vault_id,
-                id,
-                secrets: &secrets,
-                password,
-                recovery_code,
-                terminal,
-                keyslots_path: &self.dir.join(KEYSLOTS_FILE),
-            },
-        )
     }
 
     /// Sign in with ID, password and (once enrolled) a one-time code.
@@ -294,15 +383,19 @@ impl Vault {
         };
         let opened = self
             .slots
-            .unlock(id, password.as_bytes())
+            .unlock(id, password.as_bytes(), self.token.as_ref())
             .map_err(|e| (e, true))
-            .and_then(|secrets| {
+            .and_then(|(secrets, factor)| {
                 session::open_signed_in(
                     self,
                     id,
                     secrets,
                     terminal,
-                    Proof::Password { password, totp },
+                    Proof::Password {
+                        password,
+                        totp,
+                        factor,
+                    },
                 )
                 // A wrong one-time code counts towards the lockout; its
                 // event is already in the database.

@@ -320,7 +320,7 @@ pub(crate) fn inventory(tx: &Transaction, only: Option<&[i64]>) -> Result<(Vec<P
     if whole {
         items.push(PlanItem {
             item: "keys".into(),
-            label: "文書の暗号鍵（利用者・保管用の鍵の写し）と保存されたセッション".into(),
+            label: "文書の暗号鍵（利用者・保管用の鍵の写し）、名簿と件名を封じた鍵、保存されたセッション。持ち出されたバックアップは復旧コードなしには開けず、復旧コードの用紙は完了報告の後に裁断する".into(),
             kind: KIND_ELECTRONIC.into(),
             location: LOCATION_VAULT.into(),
             method: METHOD_ERASE.into(),

@@ -46,11 +46,9 @@ pub(crate) fn source(
     custodian: Option<&[u8; 32]>,
 ) -> Result<Source> {
     let doc = crate::document::load_doc(tx, id)?;
-    let (title, file_name, size): (String, String, i64) = tx.query_row(
-        "SELECT title, file_name, size FROM documents WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+    let size: i64 = tx.query_row("SELECT size FROM documents WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
     let (holder, secret): (&str, &[u8; 32]) = match (load_wrap(tx, id, &ctx.actor.id)?, custodian) {
         (Some(_), _) => (&ctx.actor.id, &ctx.secrets.hpke_secret),
         (None, Some(c)) => (CUSTODIAN, c),
@@ -62,6 +60,17 @@ pub(crate) fn source(
     };
     let dek = crate::document::unwrap_dek(tx, &ctx.vault_id, &doc, holder, secret)?
         .ok_or_else(|| Error::tampered(format!("document {id} has no custodian key")))?;
+    let crate::label::Label {
+        title, file_name, ..
+    } = crate::label::open_held(
+        tx,
+        &crate::label::DocKey {
+            vault_id: &ctx.vault_id,
+            doc: id,
+            uid: &doc.uid,
+            dek: &dek,
+        },
+    )?;
     let path = ctx.object_path(&doc.object_name);
     let (uid, version) = (doc.uid, doc.version);
     let file = ManifestFile {

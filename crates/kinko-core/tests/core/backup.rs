@@ -42,7 +42,8 @@ fn restore_drill_reads_every_document_and_verifies_the_trail() {
 
     let to = f.work.join("restored");
     let pw = Password::new(OFFICER_PW);
-    let restored = Vault::restore(&restore_request(&out, &to, "boss", &pw)).unwrap();
+    let restored =
+        Vault::restore(&restore_request(&out, &to, "boss", &pw, &f.recovery_code)).unwrap();
     assert_eq!((restored.documents, restored.epoch), (5, 1));
     assert_eq!(restored.vault_id, vault_id(&f));
 
@@ -96,7 +97,13 @@ fn a_backup_needs_a_password_and_detects_every_change() {
     let to = f.work.join("r");
     let wrong = Password::new("Not-The-Password-9!");
     assert!(matches!(
-        Vault::restore(&restore_request(&out, &to, "boss", &wrong)),
+        Vault::restore(&restore_request(
+            &out,
+            &to,
+            "boss",
+            &wrong,
+            &f.recovery_code
+        )),
         Err(Error::BadCredentials)
     ));
     assert!(!to.exists());
@@ -107,7 +114,7 @@ fn a_backup_needs_a_password_and_detects_every_change() {
         let mut b = good.clone();
         b[at] ^= 1;
         std::fs::write(&bad, &b).unwrap();
-        let r = Vault::restore(&restore_request(&bad, &to, "boss", &pw));
+        let r = Vault::restore(&restore_request(&bad, &to, "boss", &pw, &f.recovery_code));
         assert!(
             matches!(r, Err(Error::Tampered(_)) | Err(Error::BadCredentials)),
             "byte {at}: {r:?}"
@@ -119,7 +126,7 @@ fn a_backup_needs_a_password_and_detects_every_change() {
         [good.clone(), vec![0]].concat(),
     ] {
         std::fs::write(&bad, &b).unwrap();
-        let r = Vault::restore(&restore_request(&bad, &to, "boss", &pw));
+        let r = Vault::restore(&restore_request(&bad, &to, "boss", &pw, &f.recovery_code));
         assert!(matches!(r, Err(Error::Tampered(_))), "{r:?}");
         assert!(!to.exists());
     }
@@ -127,16 +134,16 @@ fn a_backup_needs_a_password_and_detects_every_change() {
     let mut b = good.clone();
     b[54..58].copy_from_slice(&u32::MAX.to_be_bytes());
     std::fs::write(&bad, &b).unwrap();
-    let r = Vault::restore(&restore_request(&bad, &to, "boss", &pw));
+    let r = Vault::restore(&restore_request(&bad, &to, "boss", &pw, &f.recovery_code));
     assert!(matches!(r, Err(Error::Tampered(_))), "{r:?}");
     // Not a backup at all.
     std::fs::write(&bad, b"hello").unwrap();
-    assert!(Vault::restore(&restore_request(&bad, &to, "boss", &pw)).is_err());
+    assert!(Vault::restore(&restore_request(&bad, &to, "boss", &pw, &f.recovery_code)).is_err());
     // A restore into a directory that holds something is refused.
     std::fs::create_dir(&to).unwrap();
     std::fs::write(to.join("keep.txt"), b"mine").unwrap();
     assert!(matches!(
-        Vault::restore(&restore_request(&out, &to, "boss", &pw)),
+        Vault::restore(&restore_request(&out, &to, "boss", &pw, &f.recovery_code)),
         Err(Error::VaultExists(_))
     ));
     assert_eq!(std::fs::read(to.join("keep.txt")).unwrap(), b"mine");

@@ -20,8 +20,9 @@ fn never_granted_cannot_decrypt_even_with_the_database_key() {
     // Bob opens his own keyslot: he now has the database key and his keys.
     let slots = KeySlots::load(&f.dir.join("keyslots")).unwrap();
     let bob_keys = slots
-        .unlock("bob", bob.initial_password.as_bytes())
-        .unwrap();
+        .unlock("bob", bob.initial_password.as_bytes(), None)
+        .unwrap()
+        .0;
     let conn = f.raw_db("bob", bob.initial_password.as_str());
     let wraps: Vec<(String, Wrapped, Vec<u8>)> = conn
         .prepare("SELECT w.holder, w.enc, w.ciphertext, d.uid FROM wraps w JOIN documents d ON d.id = w.doc_id WHERE d.id = ?1")

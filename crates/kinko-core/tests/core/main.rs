@@ -137,6 +137,7 @@ fn restore_request<'a>(
     to: &'a Path,
     id: &'a str,
     password: &'a Password,
+    recovery_code: &'a str,
 ) -> kinko_core::backup::RestoreRequest<'a> {
     kinko_core::backup::RestoreRequest {
         backup,
@@ -145,5 +146,7 @@ fn restore_request<'a>(
         password,
         totp: None,
         terminal: "test",
+        recovery_code: Some(recovery_code),
+        token: None,
     }
 }

@@ -20,6 +20,7 @@ fn every_cell_of_the_permission_matrix() {
         (Action::ChangeOwnPassword, "OMHSA"),
         (Action::TotpEnroll, "OMHSA"),
         (Action::TotpConfirm, "OMHSA"),
+        (Action::TokenEnrol, "OMHSA"),
         (Action::PolicyShow, "OMHSA"),
         (Action::PolicySet, "O"),
         (Action::RosterRequest, "OM"),
@@ -157,6 +158,16 @@ fn every_cell_of_the_permission_matrix() {
                 Action::ChangeOwnPassword => s.change_password(&Password::new("x")),
                 Action::TotpEnroll => s.totp_enroll().map(drop),
                 Action::TotpConfirm => s.totp_confirm("000000"),
+                Action::TokenEnrol => s
+                    .token_enrol(
+                        &Password::new("x"),
+                        &kinko_core::possession::TokenAccess {
+                            module: "/nonexistent/module.so".into(),
+                            pin: zeroize::Zeroizing::new("0000".into()),
+                            token_label: None,
+                        },
+                    )
+                    .map(drop),
                 Action::PolicyShow => s.policy_show().map(drop),
                 Action::PolicySet => s.policy_set("session.idle_minutes", "15"),
                 Action::RosterRequest => s

@@ -51,8 +51,9 @@ fn rekey_swaps_keys_and_suite_and_every_holder_still_reads() {
         .collect();
     let old_db_key = KeySlots::load(&f.dir.join("keyslots"))
         .unwrap()
-        .unlock("hana", hana_pw.as_bytes())
+        .unlock("hana", hana_pw.as_bytes(), None)
         .unwrap()
+        .0
         .db_key;
     assert_eq!(object_suites(&f), vec![1; 4]);
 
@@ -129,7 +130,7 @@ fn rekey_swaps_keys_and_suite_and_every_holder_still_reads() {
     let pw = Password::new(OFFICER_PW);
     for (file, epoch, count) in [(&old_backup, 1, 4), (&new_backup, 2, 5)] {
         let to = f.work.join(format!("r{epoch}"));
-        let r = Vault::restore(&restore_request(file, &to, "boss", &pw)).unwrap();
+        let r = Vault::restore(&restore_request(file, &to, "boss", &pw, &f.recovery_code)).unwrap();
         assert_eq!((r.epoch, r.documents), (epoch, count));
     }
 }

@@ -179,6 +179,7 @@ fn a_session_tells_what_its_person_may_do() {
             "account.passwd",
             "account.totp_enroll",
             "account.totp_confirm",
+            "account.token_enrol",
             "policy.show",
             "session.start",
             "session.end",
