@@ -14,6 +14,7 @@
     "change_password",
     "totp_enroll",
     "totp_confirm",
+    "token_enrol",
     "list_documents",
     "show_document",
     "pick_file",

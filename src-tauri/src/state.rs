@@ -33,6 +33,11 @@ pub struct AppState {
     /// Tells the page at once that the window locked (an event, set up
     /// with the window).
     on_lock: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// This terminal's PKCS#11 module and token label, when the person
+    /// who set it up gave them (`$KINKO_PKCS11_MODULE`,
+    /// `$KINKO_TOKEN_LABEL`): never from the vault or the page.
+    pub token_module: Option<PathBuf>,
+    pub token_label: Option<String>,
 }
 
 /// When the person last did something, and how long the policy lets a
@@ -57,6 +62,12 @@ impl AppState {
             open: AtomicBool::new(false),
             choices: chooser::Choices::default(),
             on_lock: Mutex::new(None),
+            token_module: std::env::var_os("KINKO_PKCS11_MODULE")
+                .filter(|m| !m.is_empty())
+                .map(PathBuf::from),
+            token_label: std::env::var("KINKO_TOKEN_LABEL")
+                .ok()
+                .filter(|l| !l.is_empty()),
         }
     }
 

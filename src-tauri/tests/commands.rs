@@ -356,3 +356,51 @@ fn the_alert_watch_hands_over_new_alerts_and_is_no_activity() {
         "a busy session is not waited for"
     );
 }
+
+/// A terminal that offers a token (SoftHSM2, `$KINKO_PKCS11_MODULE` where
+/// the app starts): the app binds the person's keyslot to it (password
+/// again, and the PIN); from then on the app signs in with the PIN typed
+/// beside the password, and not without it.
+#[test]
+fn the_app_binds_and_signs_in_with_the_terminals_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hsm = kinko_test_support::SoftHsm::with_tokens(&["kanri-card"]);
+    // Read by the app when it starts; only this test uses SoftHSM2.
+    std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
+    std::env::set_var("KINKO_PKCS11_MODULE", kinko_test_support::SOFTHSM_MODULE);
+    let (_app, w) = app(tmp.path());
+    std::env::remove_var("KINKO_PKCS11_MODULE");
+    assert_eq!(call(&w, "app_status", json!({})).unwrap()["token"], true);
+
+    call(
+        &w,
+        "create_vault",
+        json!({"req": {"officer_id": "kanri", "officer_name": "管理 責任者",
+        "council": "○○協議会", "password": PW}}),
+    )
+    .unwrap();
+    let sign_in = |pin: Value| {
+        call(
+            &w,
+            "sign_in",
+            json!({"id": "kanri", "password": PW, "totp": null, "pin": pin}),
+        )
+    };
+    sign_in(Value::Null).unwrap();
+    let wrong = call(
+        &w,
+        "token_enrol",
+        json!({"password": "Not-Mine-42!x", "pin": "1234"}),
+    )
+    .unwrap_err();
+    assert_eq!(wrong["code"], "invalid", "{wrong}");
+    call(&w, "token_enrol", json!({"password": PW, "pin": "1234"})).unwrap();
+    call(&w, "sign_out", json!({})).unwrap();
+
+    let without = sign_in(Value::Null).unwrap_err();
+    assert_eq!(without["code"], "token_needed", "{without}");
+    let bad_pin = sign_in(json!("9999")).unwrap_err();
+    assert_eq!(bad_pin["code"], "not_signed_in", "{bad_pin}");
+    let me = sign_in(json!("1234")).unwrap();
+    assert_eq!(me["id"], "kanri");
+}

@@ -17,7 +17,8 @@ export const api = {
   about: () => invoke<About>('about'),
   createVault: (req: { officer_id: string; officer_name: string; council: string; password: string }) =>
     invoke<{ vault_id: string; recovery_code: string }>('create_vault', { req }),
-  signIn: (id: string, password: string, totp: string | null) => invoke<Me>('sign_in', { id, password, totp }),
+  signIn: (id: string, password: string, totp: string | null, pin: string | null) =>
+    invoke<Me>('sign_in', { id, password, totp, pin }),
   upgradeVault: (id: string, password: string, totp: string | null, recoveryCode: string) =>
     invoke<UpgradeReport>('upgrade_vault', { id, password, totp, recoveryCode }),
   signOut: () => invoke<void>('sign_out'),
@@ -26,6 +27,7 @@ export const api = {
   changePassword: (password: string) => invoke<Me>('change_password', { password }),
   totpEnroll: () => invoke<{ uri: string; secret: string; qr: string[] }>('totp_enroll'),
   totpConfirm: (code: string) => invoke<Me>('totp_confirm', { code }),
+  tokenEnrol: (password: string, pin: string) => invoke<Me>('token_enrol', { password, pin }),
   documents: () => invoke<DocumentInfo[]>('list_documents'),
   document: (id: number) => invoke<DocumentInfo>('show_document', { id }),
   pickFile: () => invoke<Chosen | null>('pick_file'),

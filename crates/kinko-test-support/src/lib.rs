@@ -191,3 +191,44 @@ pub fn write_trail(conn: &rusqlite::Connection, me: &Insider, events: &[StoredEv
     .unwrap();
     tx.commit().unwrap();
 }
+
+/// The PKCS#11 module of SoftHSM2 on Debian (package `softhsm2`, which the
+/// test command installs).
+pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// The user PIN of every test token.
+pub const TOKEN_PIN: &str = "1234";
+
+/// SoftHSM2 with tokens of a test's own, in a folder of its own: point
+/// `SOFTHSM2_CONF` at [`SoftHsm::conf`].
+pub struct SoftHsm {
+    _dir: tempfile::TempDir,
+    pub conf: std::path::PathBuf,
+}
+
+impl SoftHsm {
+    /// A configuration with one initialised token per label.
+    pub fn with_tokens(labels: &[&str]) -> SoftHsm {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).expect("the tokens folder");
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .expect("the SoftHSM2 configuration");
+        for label in labels {
+            let out = std::process::Command::new("softhsm2-util")
+                .args(["--init-token", "--free", "--label", label])
+                .args(["--so-pin", "12345678", "--pin", TOKEN_PIN])
+                .env("SOFTHSM2_CONF", &conf)
+                .output()
+                .expect("softhsm2-util runs (the test command installs softhsm2)");
+            assert!(out.status.success(), "{out:?}");
+        }
+        SoftHsm { _dir: dir, conf }
+    }
+}

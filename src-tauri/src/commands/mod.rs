@@ -28,6 +28,7 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         start::change_password,
         start::totp_enroll,
         start::totp_confirm,
+        start::token_enrol,
         documents::list_documents,
         documents::show_document,
         documents::pick_file,

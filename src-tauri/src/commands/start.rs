@@ -52,6 +52,9 @@ pub struct AppStatus {
     /// Why an existing vault cannot be opened (damage, a newer format).
     pub problem: Option<String>,
     pub me: Option<Me>,
+    /// This terminal offers a PKCS#11 token at sign-in (the page asks for
+    /// its PIN).
+    pub token: bool,
 }
 
 /// Where the app stands; never counts as activity.
@@ -81,6 +84,7 @@ pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
         exists,
         problem,
         me: session.as_ref().map(me).transpose()?,
+        token: state.token_module.is_some(),
     })
 }
 
@@ -135,6 +139,23 @@ pub async fn create_vault(state: State<'_, AppState>, req: NewVault) -> Reply<Cr
     })
 }
 
+/// The terminal's token, with the PIN the person typed, offered at
+/// sign-in (a keyslot bound to a token needs it).
+fn with_token(
+    state: &AppState,
+    vault: kinko_core::Vault,
+    pin: Option<Zeroizing<String>>,
+) -> kinko_core::Vault {
+    match (&state.token_module, pin.filter(|p| !p.is_empty())) {
+        (Some(module), Some(pin)) => vault.with_token(kinko_core::possession::TokenAccess {
+            module: module.clone(),
+            pin,
+            token_label: state.token_label.clone(),
+        }),
+        _ => vault,
+    }
+}
+
 fn terminal() -> String {
     format!("{} (app)", kinko_core::vault::local_terminal())
 }
@@ -146,9 +167,14 @@ pub async fn sign_in(
     id: String,
     password: Zeroizing<String>,
     totp: Option<String>,
+    pin: Option<Zeroizing<String>>,
 ) -> Reply<Me> {
     let password = kinko_core::Password::new(password.to_string());
-    let vault = kinko_core::Vault::open_on_terminal(&state.vault)?;
+    let vault = with_token(
+        &state,
+        kinko_core::Vault::open_on_terminal(&state.vault)?,
+        pin,
+    );
     let session = vault.sign_in(id.trim(), &password, totp.as_deref(), &terminal())?;
     let who = me(&session)?;
     state.forget_view();
@@ -260,6 +286,31 @@ pub fn totp_enroll(state: State<'_, AppState>) -> Reply<Enrolment> {
         uri: e.uri,
         secret: e.secret_base32,
         qr,
+    })
+}
+
+/// Bind the signed-in person's keyslot to this terminal's token (the
+/// password again, and the token's PIN).
+#[tauri::command(async)]
+pub fn token_enrol(
+    state: State<'_, AppState>,
+    password: Zeroizing<String>,
+    pin: Zeroizing<String>,
+) -> Reply<Me> {
+    let module = state.token_module.clone().ok_or_else(|| {
+        CommandError::invalid(
+            "this terminal offers no token: its PKCS#11 module is set where the app is installed ($KINKO_PKCS11_MODULE)",
+        )
+    })?;
+    let access = kinko_core::possession::TokenAccess {
+        module,
+        pin,
+        token_label: state.token_label.clone(),
+    };
+    let password = kinko_core::Password::new(password.to_string());
+    with_session(&state, |s| {
+        s.token_enrol(&password, &access)?;
+        me(s)
     })
 }
 

@@ -20,7 +20,12 @@ export type AppStatus = { vault: string, exists: boolean,
 /**
  * Why an existing vault cannot be opened (damage, a newer format).
  */
-problem: string | null, me: Me | null, };
+problem: string | null, me: Me | null, 
+/**
+ * This terminal offers a PKCS#11 token at sign-in (the page asks for
+ * its PIN).
+ */
+token: boolean, };
 export type UpgradeReport = { officer: string, 
 /**
  * Accounts that must choose a new password and be certified.

@@ -63,19 +63,26 @@ function signInForm(c: StartCtx, id: string, fixedId: boolean, done: (who: Me) =
   if (fixedId) user.readOnly = true;
   const pw = input('password', { type: 'password', autocomplete: 'current-password' });
   const code = input('totp', { inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '6' });
+  // A token's PIN, asked only where this terminal offers a token.
+  const pin = input('token-pin', { type: 'password', autocomplete: 'off' });
+  const pinField = field(t(c.lang, 'tokenPin'), pin);
+  pinField.hidden = true;
+  void api.status().then((s) => { pinField.hidden = !s.token; }).catch(() => undefined);
   return form('signin', async () => {
     try {
-      const who = await api.signIn(user.value, pw.value, code.value.trim() || null);
+      const who = await api.signIn(user.value, pw.value, code.value.trim() || null, pin.value || null);
       pw.value = '';
+      pin.value = '';
       done(who);
     } catch (e) {
       pw.value = '';
+      pin.value = '';
       code.value = '';
       if ((e as { code?: string }).code === 'needs_upgrade') upgradeVault(c, user.value);
       c.fail(e);
     }
   }, t(c.lang, 'signIn'),
-  field(t(c.lang, 'id'), user), field(t(c.lang, 'password'), pw), field(t(c.lang, 'totp'), code),
+  field(t(c.lang, 'id'), user), field(t(c.lang, 'password'), pw), field(t(c.lang, 'totp'), code), pinField,
   el('p', { class: 'hint' }, t(c.lang, 'totpHint')));
 }
 
@@ -137,13 +144,30 @@ export function pendingStep(c: StartCtx, me: Me): void {
   else awaitingCertification(c, me);
 }
 
-/// The policy asks for a token bound to the keyslot; binding one is a
-/// command for now (the token's module and PIN are the terminal's).
+/// The policy asks for a token bound to the keyslot: where this terminal
+/// offers one, bind it here (password again and the token's PIN); else
+/// say how the terminal is set up.
 function tokenNeeded(c: StartCtx): void {
+  const pw = input('token-password', { type: 'password', autocomplete: 'current-password' });
+  const pin = input('token-enrol-pin', { type: 'password', autocomplete: 'off' });
+  const enrol = form('token-enrol', async () => {
+    try {
+      const who = await api.tokenEnrol(pw.value, pin.value);
+      c.signedIn(who);
+    } catch (e) {
+      c.fail(e);
+    } finally {
+      pw.value = '';
+      pin.value = '';
+    }
+  }, t(c.lang, 'tokenBind'), field(t(c.lang, 'password'), pw), field(t(c.lang, 'tokenPin'), pin));
+  enrol.hidden = true;
+  const setup = el('p', { class: 'hint' }, t(c.lang, 'tokenSetup'));
+  void api.status().then((s) => { enrol.hidden = !s.token; setup.hidden = s.token; }).catch(() => undefined);
   c.show(el('div', { id: 'token-needed' },
     el('h1', {}, t(c.lang, 'tokenTitle')),
     el('p', {}, t(c.lang, 'tokenIntro')),
-    el('pre', {}, 'kinko --pkcs11-module /path/to/module.so token enrol'),
+    enrol, setup,
     button(t(c.lang, 'signOut'), 'pending-signout', async () => {
       await api.signOut().catch(() => undefined);
       c.switchUser();

@@ -71,7 +71,7 @@ pub const LIST: &[Entry] = &[
     entry("Session::change_password", Action::ChangeOwnPassword, Some("change_password"), Some("passwd")),
     entry("Session::totp_enroll", Action::TotpEnroll, Some("totp_enroll"), Some("totp enroll")),
     entry("Session::totp_confirm", Action::TotpConfirm, Some("totp_confirm"), Some("totp confirm")),
-    entry("Session::token_enrol", Action::TokenEnrol, None, Some("token enrol")),
+    entry("Session::token_enrol", Action::TokenEnrol, Some("token_enrol"), Some("token enrol")),
     // documents
     entry("Session::import_cancellable", Action::DocumentImport, Some("import_document"), Some("import")),
     entry("Session::list_documents", Action::DocumentList, Some("list_documents"), Some("list")),
