@@ -30,6 +30,8 @@ RUST_TREES = {
     "kinko-core": ROOT / "crates/kinko-core/src",
     "kinko (CLI)": ROOT / "crates/kinko-cli/src",
     "app shell": ROOT / "src-tauri/src",
+    "kinko-server": ROOT / "crates/kinko-server/src",
+    "kinko-remote": ROOT / "crates/kinko-remote/src",
 }
 PAGE = ROOT / "ui/src"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The CycloneDX SBOMs of the two programs Kinko ships (I4), kept in sbom/:
+# The CycloneDX SBOMs of the programs Kinko ships (I4), kept in sbom/:
 # kinko-cli.cdx.json (the `kinko` command, also embedded in it and printed
-# by `kinko about --sbom`) and kinko-app.cdx.json (the desktop app).
+# by `kinko about --sbom`), kinko-app.cdx.json (the desktop app) and
+# kinko-server.cdx.json (the office server).
 #   bash scripts/sbom.sh          write them
 #   bash scripts/sbom.sh --check  fail if they no longer match Cargo.lock
 # They are made reproducible (no timestamp, no serial number, paths relative
@@ -15,7 +16,7 @@ command -v cargo-cyclonedx >/dev/null 2>&1 ||
 generate() {
     local into="$1"
     cargo cyclonedx --format json --spec-version 1.5 -q
-    for made in crates/kinko-cli/kinko-cli src-tauri/kinko-app; do
+    for made in crates/kinko-cli/kinko-cli src-tauri/kinko-app crates/kinko-server/kinko-server; do
         python3 - "$made.cdx.json" "$into/$(basename "$made").cdx.json" "$root" <<'PY'
 import json, sys
 src, dst, root = sys.argv[1:4]
@@ -36,7 +37,7 @@ if [ "${1:-}" = "--check" ]; then
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
     generate "$tmp"
-    for f in kinko-cli kinko-app; do
+    for f in kinko-cli kinko-app kinko-server; do
         if ! cmp -s "$tmp/$f.cdx.json" "sbom/$f.cdx.json"; then
             diff <(python3 -c 'import json,sys; [print(c["name"], c["version"]) for c in json.load(open(sys.argv[1]))["components"]]' "sbom/$f.cdx.json") \
                  <(python3 -c 'import json,sys; [print(c["name"], c["version"]) for c in json.load(open(sys.argv[1]))["components"]]' "$tmp/$f.cdx.json") | head -20 || true
@@ -48,5 +49,5 @@ if [ "${1:-}" = "--check" ]; then
 else
     mkdir -p sbom
     generate sbom
-    echo "wrote sbom/kinko-cli.cdx.json and sbom/kinko-app.cdx.json"
+    echo "wrote sbom/kinko-cli.cdx.json, sbom/kinko-app.cdx.json and sbom/kinko-server.cdx.json"
 fi

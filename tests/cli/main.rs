@@ -18,6 +18,7 @@ mod permissions;
 mod readme;
 mod rosters;
 mod sealed;
+mod server;
 mod tamper;
 mod token;
 mod upgrade;

@@ -97,6 +97,9 @@ pub enum Command {
     /// A PKCS#11 token (IC card, HSM, TPM) as a second factor bound to your keyslot.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// This terminal and its office server: enrolment and status.
+    #[command(subcommand)]
+    Device(DeviceCmd),
     /// Receive a file into the vault; prints the new document id.
     Import(ImportArgs),
     /// Documents you may see.
@@ -354,6 +357,33 @@ pub enum TokenCmd {
     /// it: from then on you sign in with password and token. Asks your
     /// password again.
     Enrol,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCmd {
+    /// Enrol this terminal with an office server: with the one-time token
+    /// from `kinko-server init`, or without it and wait for the system
+    /// administrator to approve the code it prints. Run again to collect
+    /// an approval that came after it stopped waiting.
+    Enroll {
+        /// The server's address, https://HOST:PORT
+        #[arg(long, env = "KINKO_SERVER")]
+        server: String,
+        /// The server CA's SHA-256 fingerprint, as `kinko-server init` printed it.
+        #[arg(long)]
+        ca_fingerprint: String,
+        #[arg(long, env = "KINKO_ENROL_TOKEN")]
+        token: Option<String>,
+        /// This terminal's name (default: the host name).
+        #[arg(long)]
+        name: Option<String>,
+        /// How many seconds to wait for an approval (0: print the code and stop).
+        #[arg(long, default_value_t = 600)]
+        wait: u64,
+    },
+    /// Which server this terminal is enrolled with, and what the server
+    /// says of it.
+    Status,
 }
 
 #[derive(Args, Debug)]

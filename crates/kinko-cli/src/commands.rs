@@ -195,6 +195,7 @@ pub fn run(cli: Cli, lang: Lang) -> Out {
         Command::Report(crate::args::ReportCmd::Status { month, out }) => {
             crate::incident::status_report(&ui, g, &month, &out)
         }
+        Command::Device(cmd) => crate::device::run(&ui, g, cmd),
         Command::Backup { out } => crate::backup::backup(&ui, g, &out),
         Command::Backups => crate::backup::list(&ui, g),
         Command::About { sbom } => crate::about::about(&ui, sbom),

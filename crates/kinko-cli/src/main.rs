@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod backup;
 mod commands;
+mod device;
 mod disposal;
 mod failure;
 mod incident;

@@ -73,6 +73,14 @@ pub enum Error {
     Crypto(String),
     #[error("cancelled: {0}")]
     Cancelled(String),
+    /// The office server could not be reached or did not answer as a
+    /// Kinko server does (`kinko-remote`).
+    #[error("the office server: {0}")]
+    Server(String),
+    /// The office server refused this terminal: not enrolled, revoked,
+    /// or an enrolment token or code it does not know.
+    #[error("the office server refused this terminal: {0}")]
+    TerminalRefused(String),
 }
 
 impl Error {
@@ -83,7 +91,8 @@ impl Error {
             | Error::NotSignedIn(_)
             | Error::Locked(_)
             | Error::BadCode(_)
-            | Error::TokenNeeded(_) => Kind::Auth,
+            | Error::TokenNeeded(_)
+            | Error::TerminalRefused(_) => Kind::Auth,
             Error::Denied(_) => Kind::Denied,
             Error::Tampered(_) => Kind::Integrity,
             _ => Kind::Failed,
@@ -118,6 +127,8 @@ impl Error {
             Error::AuditWrite(_) => "audit_write",
             Error::Crypto(_) => "crypto",
             Error::Cancelled(_) => "cancelled",
+            Error::Server(_) => "server",
+            Error::TerminalRefused(_) => "terminal_refused",
         }
     }
 
@@ -205,6 +216,8 @@ pub fn lead(code: &str) -> Lead {
         "database" => ("金庫のデータベースでエラーが起きました。もう一度お試しください。続く場合は情報管理責任者に報告してください。", "The vault's database failed. Try again; if it persists, report it to the officer."),
         "audit_write" => ("監査ログに記録できなかったため、操作を取り消しました。情報管理責任者に報告してください。", "The audit trail could not be written, so nothing was done. Report it to the officer."),
         "cancelled" => ("中止しました。何も保存されていません。", "Cancelled; nothing was kept."),
+        "server" => ("事務所サーバーに接続できないか、応答が正しくありません。ネットワークとサーバーの状態を確認して、もう一度お試しください。", "The office server could not be reached or answered wrongly. Check the network and the server, then try again."),
+        "terminal_refused" => ("事務所サーバーがこの端末を受け付けませんでした。システム管理者に端末の登録を依頼してください。", "The office server refused this terminal. Ask the system administrator to enrol it."),
         "busy" => ("時間のかかる処理の最中です。終わってからもう一度お試しください。", "A long action is running. Try again when it is done."),
         "crypto" => ("暗号処理でエラーが起きました。情報管理責任者に報告してください。", "A cryptographic operation failed. Report it to the officer."),
         _ => ("うまくいきませんでした。続く説明をご覧ください。", "That did not work. See the detail."),
@@ -238,6 +251,8 @@ mod tests {
             Error::AuditWrite("x".into()),
             Error::Crypto("x".into()),
             Error::Cancelled("x".into()),
+            Error::Server("x".into()),
+            Error::TerminalRefused("x".into()),
         ];
         let fallback = lead("");
         for e in &errors {

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+pub mod postgres;
+
 use kinko_core::crypto;
 use kinko_core::keyslots::KeySlots;
 

@@ -1,0 +1,226 @@
+//! HTTPS calls to the office server: TLS 1.3 over AWS-LC, the server
+//! trusted only through the CA this terminal pinned, this terminal known
+//! by its client certificate. Answers and failures become the core's
+//! errors, so the shells report them as they report everything else.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kinko_core::Error;
+use kinko_protocol::{EnrolAnswer, EnrolRequest, ErrorBody, Hello};
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::device::Device;
+use crate::pin::PinnedCa;
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// A connection to one server.
+pub struct Server {
+    url: String,
+    client: reqwest::blocking::Client,
+    pin: Option<Arc<PinnedCa>>,
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn tls_builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>> {
+    ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Error::Server(format!("TLS: {e}")))
+}
+
+fn client(tls: ClientConfig) -> Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| Error::Server(format!("cannot make a client: {e}")))
+}
+
+/// The server's base URL, checked: HTTPS only.
+fn base_url(url: &str) -> Result<String> {
+    let url = url.trim_end_matches('/');
+    if !url.starts_with("https://") {
+        return Err(Error::Invalid(format!(
+            "the server's address must start with https:// (got {url})"
+        )));
+    }
+    Ok(url.to_string())
+}
+
+impl Server {
+    /// For enrolment: the server is trusted if the CA it presents has the
+    /// given SHA-256 fingerprint; no client certificate yet.
+    pub fn pinned(url: &str, fingerprint: &[u8; 32]) -> Result<Server> {
+        let pin = Arc::new(PinnedCa::new(*fingerprint, provider()));
+        let tls = tls_builder()?
+            .dangerous()
+            .with_custom_certificate_verifier(pin.clone())
+            .with_no_client_auth();
+        Ok(Server {
+            url: base_url(url)?,
+            client: client(tls)?,
+            pin: Some(pin),
+        })
+    }
+
+    /// For everything else: the stored CA as the only root and this
+    /// terminal's certificate.
+    pub fn enrolled(device: &Device) -> Result<Server> {
+        let record = device.server()?.ok_or_else(|| {
+            Error::TerminalRefused(
+                "this terminal is not enrolled with a server (run `kinko device enroll`)".into(),
+            )
+        })?;
+        let (ca, cert, key) = device.credentials()?;
+        Server::with_credentials(device, &record.url, &ca, &cert, &key)
+    }
+
+    /// A connection with the given CA, certificate and key (PEM).
+    pub(crate) fn with_credentials(
+        device: &Device,
+        url: &str,
+        ca: &str,
+        cert: &str,
+        key: &str,
+    ) -> Result<Server> {
+        let bad = |what: &str| {
+            Error::Tampered(format!(
+                "the terminal's {what} in {} is damaged",
+                device.dir().display()
+            ))
+        };
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(ca.as_bytes()).map_err(|_| bad("CA"))?)
+            .map_err(|_| bad("CA"))?;
+        let chain =
+            vec![CertificateDer::from_pem_slice(cert.as_bytes()).map_err(|_| bad("certificate"))?];
+        let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|_| bad("key"))?;
+        let tls = tls_builder()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| bad(&format!("certificate ({e})")))?;
+        Ok(Server {
+            url: base_url(url)?,
+            client: client(tls)?,
+            pin: None,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The CA certificate (PEM) found by the pin, after a call.
+    pub(crate) fn pinned_ca_pem(&self) -> Option<String> {
+        let pin = self.pin.as_ref()?;
+        let der = pin.found.lock().ok()?.clone()?;
+        Some(pem("CERTIFICATE", der.as_ref()))
+    }
+
+    pub fn enrol(&self, req: &EnrolRequest) -> Result<EnrolAnswer> {
+        self.answer(
+            self.client
+                .post(format!("{}/v1/enrol", self.url))
+                .json(req)
+                .send(),
+        )
+    }
+
+    pub fn collect(&self, request: &str) -> Result<EnrolAnswer> {
+        self.answer(
+            self.client
+                .get(format!("{}/v1/enrol/{request}", self.url))
+                .send(),
+        )
+    }
+
+    /// Who the server takes this terminal to be.
+    pub fn hello(&self) -> Result<Hello> {
+        self.answer(self.client.get(format!("{}/v1/hello", self.url)).send())
+    }
+
+    fn answer<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        sent: reqwest::Result<reqwest::blocking::Response>,
+    ) -> Result<T> {
+        let response = sent.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().map_err(|e| {
+                Error::Server(format!(
+                    "{} answered with something Kinko cannot read: {e}",
+                    self.url
+                ))
+            });
+        }
+        let body: Option<ErrorBody> = response.json().ok();
+        let message = body
+            .map(|b| b.message)
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(match status.as_u16() {
+            401 | 403 => Error::TerminalRefused(message),
+            400 => Error::Invalid(message),
+            404 => Error::NotFound(message),
+            _ => Error::Server(message),
+        })
+    }
+
+    /// A failure before any answer: the pin (tampering: this is not the
+    /// server the terminal was told of), a refusal of our certificate in
+    /// the handshake, or no connection at all.
+    fn transport_error(&self, e: &reqwest::Error) -> Error {
+        let mut chain = String::new();
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        while let Some(s) = source {
+            chain.push_str(&s.to_string());
+            chain.push_str(": ");
+            source = s.source();
+        }
+        if chain.contains("fingerprint was given") {
+            return Error::Tampered(format!(
+                "the server at {} is not the one whose CA fingerprint was given",
+                self.url
+            ));
+        }
+        if chain.contains("UnknownIssuer") || chain.contains("invalid peer certificate") {
+            return Error::Tampered(format!(
+                "the server at {} does not show a certificate from the CA this terminal pinned",
+                self.url
+            ));
+        }
+        // The server's alert when it will not take this terminal's
+        // certificate: not from its CA (UnknownCA, or DecryptError when a
+        // CA of the same name signed it), damaged, or none at all.
+        const REFUSALS: [&str; 5] = [
+            "CertificateRequired",
+            "BadCertificate",
+            "UnknownCA",
+            "DecryptError",
+            "AccessDenied",
+        ];
+        if chain.contains("received fatal alert") && REFUSALS.iter().any(|a| chain.contains(a)) {
+            return Error::TerminalRefused(format!(
+                "the server at {} refused this terminal's certificate",
+                self.url
+            ));
+        }
+        Error::Server(format!(
+            "cannot reach {}: {}",
+            self.url,
+            chain.trim_end_matches(": ")
+        ))
+    }
+}
+
+/// PEM text of DER bytes.
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new(label, der))
+}

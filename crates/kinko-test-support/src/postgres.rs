@@ -1,0 +1,187 @@
+//! A real PostgreSQL for the tests of the office server: one cluster per
+//! test process, made with Debian's `initdb` in a temporary folder,
+//! listening on loopback only, stopped when the process exits. Each test
+//! takes a database of its own from it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+/// The running cluster.
+pub struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub port: u16,
+    /// As root, the cluster runs as the `postgres` user (PostgreSQL
+    /// refuses to run as root).
+    run_as: Option<String>,
+}
+
+static SHARED: OnceLock<Postgres> = OnceLock::new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// The test process's cluster, started on first use.
+pub fn shared() -> &'static Postgres {
+    SHARED.get_or_init(|| {
+        let pg = Postgres::start();
+        // SAFETY: registering a plain extern "C" function with the C
+        // library; it runs once at process exit.
+        unsafe { libc::atexit(stop_shared) };
+        pg
+    })
+}
+
+extern "C" fn stop_shared() {
+    if let Some(pg) = SHARED.get() {
+        pg.stop();
+    }
+}
+
+/// The newest PostgreSQL server programs Debian installed.
+fn bin_dir() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (scripts/setup.sh installs Debian's postgresql)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("a PostgreSQL version with initdb under /usr/lib/postgresql")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let dir = std::env::temp_dir().join(format!("kinko-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a folder for the cluster");
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let run_as = is_root.then(|| "postgres".to_string());
+        if is_root {
+            let out = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let uid: u32 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("a postgres user (Debian's postgresql package makes it)");
+            std::os::unix::fs::chown(&dir, Some(uid), None).unwrap();
+        }
+        let pg = Postgres {
+            dir,
+            bin: bin_dir(),
+            port: free_port(),
+            run_as,
+        };
+        pg.tool(
+            "initdb",
+            &[
+                "-D",
+                &pg.data().display().to_string(),
+                "-A",
+                "trust",
+                "-U",
+                "kinko",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        );
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=300",
+            pg.port,
+            pg.dir.display()
+        );
+        pg.tool(
+            "pg_ctl",
+            &[
+                "-D",
+                &pg.data().display().to_string(),
+                "-w",
+                "-l",
+                &pg.dir.join("log").display().to_string(),
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// One of PostgreSQL's programs, to run as the cluster's user.
+    fn command(&self, name: &str) -> Command {
+        let program = self.bin.join(name);
+        match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        }
+    }
+
+    /// Run one of PostgreSQL's programs; it must succeed.
+    pub fn tool(&self, name: &str, args: &[&str]) {
+        let out = self
+            .command(name)
+            .args(args)
+            .output()
+            .expect("PostgreSQL's programs run");
+        assert!(
+            out.status.success(),
+            "{name} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A new, empty database; its URL.
+    pub fn new_database(&self) -> String {
+        let name = format!("kinko_{}", NEXT_DB.fetch_add(1, Ordering::SeqCst));
+        self.tool(
+            "createdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "kinko",
+                &name,
+            ],
+        );
+        self.url(&name)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgresql://kinko@127.0.0.1:{}/{database}", self.port)
+    }
+
+    fn stop(&self) {
+        let data = self.data().display().to_string();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
