@@ -9,6 +9,7 @@
 # monitor (the window tests watch the app's desktop notifications);
 # SoftHSM2 (a PKCS#11 token for the tests of the possession factor);
 # PostgreSQL (the office server's tests start clusters of their own);
+# libclang (bindgen builds SQLite's session extension bindings);
 # Node.js and npm for the front end. Rust itself must
 # already be there (rustup).
 set -euo pipefail
@@ -16,7 +17,7 @@ set -euo pipefail
 need=()
 for pkg in build-essential perl make pkg-config libwebkit2gtk-4.1-dev libdbus-1-dev \
   webkit2gtk-driver xvfb xauth xclip xdotool bubblewrap libgl1-mesa-dri fonts-ipafont-gothic python3 \
-  jq oathtool dbus softhsm2 postgresql; do
+  jq oathtool dbus softhsm2 postgresql libclang-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

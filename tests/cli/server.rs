@@ -15,6 +15,7 @@ use super::Run;
 pub struct TestServer {
     pub tmp: tempfile::TempDir,
     pub dir: PathBuf,
+    pub database: String,
     pub url: String,
     pub fingerprint: String,
     pub token: String,
@@ -74,6 +75,7 @@ impl TestServer {
             .unwrap_or_else(|| panic!("kinko-server said: {line}"));
         let port = addr.rsplit(':').next().unwrap();
         TestServer {
+            database,
             url: format!("https://localhost:{port}"),
             fingerprint: init["ca_fingerprint"].as_str().unwrap().into(),
             token: init["token"].as_str().unwrap().into(),
@@ -93,6 +95,28 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// SQL on the server's database, as its operator (superuser) would.
+    pub fn sql(&self, sql: &str) -> String {
+        let pg = kinko_test_support::postgres::shared();
+        pg.sql(
+            kinko_test_support::postgres::Postgres::database_of(&self.database),
+            sql,
+        )
+    }
+
+    /// A terminal enrolled with this server by a fresh token.
+    pub fn terminal(&self, name: &str) -> Terminal {
+        let t = Terminal::new(self.tmp.path(), name);
+        let token = self.admin(&["device", "token"]).ok().text();
+        t.enrol(self, &["--token", token.trim()]).ok();
+        Terminal {
+            state: t.state,
+            server: Some(self.url.clone()),
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -100,16 +124,43 @@ impl Drop for TestServer {
     }
 }
 
-/// One terminal: a state folder of its own.
+/// One terminal: a state folder of its own, and the server it works
+/// against once enrolled.
 pub struct Terminal {
     pub state: PathBuf,
+    pub server: Option<String>,
 }
 
 impl Terminal {
     pub fn new(tmp: &Path, name: &str) -> Terminal {
         Terminal {
             state: tmp.join(name),
+            server: None,
         }
+    }
+
+    /// `kinko --server URL ARGS` as `user` with the officer's password.
+    pub fn as_user(&self, user: &str, args: &[&str]) -> Run {
+        let mut all = vec![
+            "--server",
+            self.server.as_deref().expect("an enrolled terminal"),
+        ];
+        all.extend_from_slice(args);
+        output(
+            Command::new(super::kinko_bin())
+                .args(&all)
+                .env("KINKO_STATE_DIR", &self.state)
+                .env("KINKO_LANG", "en")
+                .env("KINKO_USER", user)
+                .env("KINKO_PASSWORD", super::OFFICER_PW)
+                .env_remove("KINKO_SERVER")
+                .env_remove("KINKO_SESSION"),
+        )
+    }
+
+    /// The officer `boss`'s command on this terminal.
+    pub fn boss(&self, args: &[&str]) -> Run {
+        self.as_user("boss", args)
     }
 
     pub fn kinko(&self, args: &[&str]) -> Run {
@@ -362,5 +413,142 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
         rustls::crypto::aws_lc_rs::default_provider()
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// A server holding a vault made from its first terminal, with the
+/// officer `boss` (one-time codes not required).
+fn office() -> (TestServer, Terminal) {
+    let server = TestServer::start();
+    let first = server.terminal("t1");
+    first
+        .boss(&[
+            "init",
+            "--officer",
+            "boss",
+            "--name",
+            "Officer",
+            "--policy",
+            "totp.required=false",
+        ])
+        .ok();
+    (server, first)
+}
+
+fn import(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> String {
+    let file = tmp.join(name);
+    std::fs::write(&file, body).unwrap();
+    t.boss(&[
+        "import",
+        file.to_str().unwrap(),
+        "--from",
+        "労働局",
+        "--purpose",
+        "contract",
+    ])
+    .ok()
+    .text()
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn terminals_share_the_vault_the_server_holds() {
+    let (server, t1) = office();
+    let doc = import(&t1, server.tmp.path(), "名簿.txt", b"personal data");
+    // A second terminal builds its replica from the log, signs in, sees
+    // the document and opens it (its object fetched from the server).
+    let t2 = server.terminal("t2");
+    let listed = t2.boss(&["--json", "list"]).ok().json();
+    assert_eq!(listed[0]["id"].to_string(), doc);
+    let out = server.tmp.path().join("out.txt");
+    t2.boss(&["open", &doc, "--out", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read(&out).unwrap(), b"personal data");
+    // The first terminal sees the second's events, and both trails verify.
+    let log = t1.boss(&["--json", "audit", "log"]).ok().json();
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "document.export"),
+        "{log}"
+    );
+    t1.boss(&["audit", "verify"]).ok();
+    t2.boss(&["audit", "verify"]).ok();
+    t2.boss(&["verify"]).ok();
+    // The server holds only sealed units: no title, no name in the clear.
+    let units = server.sql("SELECT encode(sealed, 'escape') FROM units");
+    assert!(
+        !units.contains("名簿") && !units.contains("boss"),
+        "a unit in the clear"
+    );
+}
+
+#[test]
+fn writes_from_two_terminals_at_once_all_land_in_one_order() {
+    let (server, t1) = office();
+    let t2 = server.terminal("t2");
+    let tmp = server.tmp.path().to_path_buf();
+    let writers: Vec<_> = [("a", t1), ("b", t2)]
+        .into_iter()
+        .map(|(tag, t)| {
+            let tmp = tmp.clone();
+            std::thread::spawn(move || {
+                for i in 0..4 {
+                    import(&t, &tmp, &format!("{tag}{i}.txt"), tag.as_bytes());
+                }
+                t
+            })
+        })
+        .collect();
+    let terminals: Vec<Terminal> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    for t in &terminals {
+        let listed = t.boss(&["--json", "list"]).ok().json();
+        assert_eq!(listed.as_array().unwrap().len(), 8, "{listed}");
+        t.boss(&["audit", "verify"]).ok();
+    }
+    let seqs = server.sql("SELECT count(*), max(seq) FROM units");
+    let (count, max) = seqs.trim().split_once('|').unwrap();
+    assert_eq!(count, max, "the log has no gaps");
+}
+
+#[test]
+fn a_server_put_back_to_an_earlier_copy_is_refused() {
+    let (server, t1) = office();
+    import(&t1, server.tmp.path(), "a.txt", b"a");
+    // The operator deletes the newest units (as a restored dump would).
+    server.sql("DELETE FROM units WHERE seq > (SELECT max(seq) - 2 FROM units)");
+    let refused = t1.boss(&["list"]).code(5);
+    assert!(
+        refused.stderr.contains("put back to an earlier copy"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_unit_changed_moved_or_given_other_keyslots_by_the_operator_is_refused() {
+    // Each edit on an office of its own; a terminal that builds its
+    // replica afterwards is refused, naming the unit.
+    let edits = [
+        // One byte of a unit changed.
+        "UPDATE units SET sealed = set_byte(sealed, 40, get_byte(sealed, 40) # 1) WHERE seq = 2",
+        // Two units swapped.
+        "UPDATE units SET seq = seq + 1000 WHERE seq IN (2, 3); \
+         UPDATE units SET seq = 3 WHERE seq = 1002; UPDATE units SET seq = 2 WHERE seq = 1003",
+        // The keyslots a unit carries changed (still valid JSON).
+        "UPDATE units SET keyslots = keyslots || '\\x20'::bytea WHERE seq = 1",
+    ];
+    for edit in edits {
+        let (server, t1) = office();
+        import(&t1, server.tmp.path(), "a.txt", b"a");
+        server.sql(edit);
+        let refused = server.terminal("t2").boss(&["list"]).code(5);
+        assert!(
+            refused.stderr.contains("unit 1") || refused.stderr.contains("unit 2"),
+            "{edit}: {}",
+            refused.stderr
+        );
     }
 }

@@ -41,6 +41,10 @@ pub struct Global {
     /// Which token, when the module shows several.
     #[arg(long, global = true, env = "KINKO_TOKEN_LABEL")]
     pub token_label: Option<String>,
+    /// Work on the vault of the office server this terminal is enrolled
+    /// with (https://HOST:PORT), instead of a vault folder.
+    #[arg(long, global = true, env = "KINKO_SERVER")]
+    pub server: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -366,9 +370,6 @@ pub enum DeviceCmd {
     /// administrator to approve the code it prints. Run again to collect
     /// an approval that came after it stopped waiting.
     Enroll {
-        /// The server's address, https://HOST:PORT
-        #[arg(long, env = "KINKO_SERVER")]
-        server: String,
         /// The server CA's SHA-256 fingerprint, as `kinko-server init` printed it.
         #[arg(long)]
         ca_fingerprint: String,

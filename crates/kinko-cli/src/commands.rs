@@ -370,18 +370,24 @@ fn init(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let password = auth::password(g, &format!("New password for {officer}: "), true)?;
-    let created = Vault::init(
-        &dir,
-        InitOptions {
-            officer_id: officer.clone(),
-            officer_name: name,
-            council,
-            password,
-            kdf,
-            terminal: local_terminal(),
-            policy,
-        },
-    )?;
+    let opts = InitOptions {
+        officer_id: officer.clone(),
+        officer_name: name,
+        council,
+        password,
+        kdf,
+        terminal: local_terminal(),
+        policy,
+    };
+    let (dir, created) = match &g.server {
+        None => (dir.clone(), Vault::init(&dir, opts)?),
+        Some(url) => {
+            let (device, upstream) = crate::remote::upstream(url)?;
+            let replica = crate::remote::replica_dir(&device);
+            let created = Vault::init_on_server(&replica, opts, upstream)?;
+            (replica, created)
+        }
+    };
     ui.show(
         &json!({"vault": dir.display().to_string(), "vault_id": created.vault_id, "officer": officer,
                 "recovery_code": created.recovery_code.as_str()}),

@@ -16,12 +16,16 @@ pub fn run(ui: &Ui, g: &Global, cmd: DeviceCmd) -> Out {
     let device = Device::default_location()?;
     match cmd {
         DeviceCmd::Enroll {
-            server,
             ca_fingerprint,
             token,
             name,
             wait,
         } => {
+            let server = g.server.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "give the server's address: --server https://HOST:PORT (or KINKO_SERVER)"
+                )
+            })?;
             let enrolment = Enrolment {
                 url: server,
                 ca_fingerprint,

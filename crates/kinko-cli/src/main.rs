@@ -14,6 +14,7 @@ mod disposal;
 mod failure;
 mod incident;
 mod keys;
+mod remote;
 mod text;
 mod ui;
 

@@ -69,9 +69,33 @@ pub struct Ctx {
     /// The token's part of this person's keyslot, when it has one and this
     /// session was opened with it (a password change seals it in again).
     pub(crate) factor: Option<crate::keyslots::Factor>,
+    /// The office server's log, when this vault is a replica of one
+    /// (`replica.rs`): every write goes through it.
+    pub(crate) replica: Option<std::sync::Arc<crate::replica::Replica>>,
 }
 
 impl Ctx {
+    /// An object file's path for reading: on a replica, fetched from the
+    /// server first if this terminal does not have it yet.
+    pub(crate) fn object_to_read(
+        &self,
+        name: &crate::object::ObjectName,
+    ) -> crate::error::Result<PathBuf> {
+        if let Some(r) = &self.replica {
+            r.ensure_object(name)?;
+        }
+        Ok(self.object_path(name))
+    }
+
+    /// Begin a write transaction (appended to the server's log at commit
+    /// when the vault is a replica).
+    pub(crate) fn begin_write<'c>(
+        &self,
+        conn: &'c rusqlite::Connection,
+    ) -> crate::error::Result<crate::replica::WriteTx<'c>> {
+        crate::replica::begin_write(conn, self.replica.as_ref())
+    }
+
     pub(crate) fn objects_dir(&self) -> PathBuf {
         self.dir.join(OBJECTS_DIR)
     }

@@ -212,8 +212,12 @@ impl KeySlots {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(self).expect("keyslots serialise");
-        fsutil::write_atomic(path, &bytes)
+        fsutil::write_atomic(path, &self.file_bytes())
+    }
+
+    /// The bytes of the keyslots file.
+    pub(crate) fn file_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("keyslots serialise")
     }
 
     /// The name an account's slot is stored under: a hash of the vault id

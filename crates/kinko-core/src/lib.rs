@@ -43,6 +43,7 @@ pub mod permission;
 pub mod policy;
 pub mod possession;
 pub mod rekey;
+pub mod replica;
 pub mod revocation;
 pub mod roster;
 pub(crate) mod sealing;

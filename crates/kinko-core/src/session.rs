@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use zeroize::Zeroizing;
 
 pub use crate::actor::{Actor, Ctx, Pending};
@@ -116,6 +116,7 @@ impl Session {
         work: impl FnOnce(&Transaction, &Ctx) -> Result<Done<T>>,
     ) -> Result<T> {
         let attempt = (|| {
+            self.catch_up()?;
             self.check_live()?;
             if activity == Activity::Person {
                 self.long_work = false;
@@ -123,9 +124,7 @@ impl Session {
             self.follow_certificate()?;
             permission::check(&self.ctx.actor.roles, action)?;
             self.check_restriction(action)?;
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self.ctx.begin_write(&self.conn)?;
             // Activity, in the action's own transaction (no second write).
             if activity == Activity::Person {
                 tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
@@ -148,7 +147,7 @@ impl Session {
             )?;
             match &done.keyslots {
                 None => tx.commit()?,
-                Some(new) => crate::keyslots::commit_with(tx, &self.ctx.keyslots_path(), new)?,
+                Some(new) => tx.commit_with_keyslots(&self.ctx.keyslots_path(), new)?,
             }
             Ok(done.value)
         })();
@@ -168,6 +167,7 @@ impl Session {
         doing: &str,
         work: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<T> {
+        self.local_only(doing)?;
         let in_use = || {
             Error::Database(format!(
                 "the vault is in use by another process (close the app or wait for the other command), then run `{doing}` again"
@@ -219,10 +219,12 @@ impl Session {
         {
             return Ok(());
         }
+        self.catch_up()?;
         self.check_live()?;
-        self.conn
-            .prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
+        let tx = self.ctx.begin_write(&self.conn)?;
+        tx.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE id = ?1")?
             .execute(params![self.ctx.session, audit::now()])?;
+        tx.commit()?;
         self.touched = Some(std::time::Instant::now());
         Ok(())
     }
@@ -238,14 +240,31 @@ impl Session {
             .event(event, object, outcome, &failure_detail(event, e));
         // Its own immediate transaction: the sequence number is read and
         // written under the write lock, so a second process cannot race it.
-        let _ = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(Error::from)
-            .and_then(|tx| {
-                self.ctx.append(&tx, &ev)?;
-                tx.commit().map_err(Error::from)
-            });
+        let _ = self.ctx.begin_write(&self.conn).and_then(|tx| {
+            self.ctx.append(&tx, &ev)?;
+            tx.commit()
+        });
+    }
+
+    /// Refuse work that is not yet done on an office server's vault
+    /// (re-keying, disposal's execution, backups: they rewrite or copy the
+    /// whole vault, which a replica does not hold alone).
+    pub(crate) fn local_only(&self, doing: &str) -> Result<()> {
+        if self.ctx.replica.is_some() {
+            return Err(Error::Unsupported(format!(
+                "`{doing}` is not yet done on a vault held by an office server (docs/server.md)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// On a replica, bring the database to the server's head first, so
+    /// that every check reads what the office wrote last.
+    pub(crate) fn catch_up(&self) -> Result<()> {
+        match &self.ctx.replica {
+            Some(r) => r.catch_up(&self.conn),
+            None => Ok(()),
+        }
     }
 
     /// Is this session still the person's live one, and may they act now?
@@ -291,9 +310,7 @@ impl Session {
     /// Mark this session's record ended, with its event.
     fn end_record(&mut self, reason: &str) -> Result<()> {
         let object = format!("account:{}", self.ctx.actor.id);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         tx.execute(
             "UPDATE sessions SET ended_at = ?2, ended_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
             params![self.ctx.session, audit::now(), reason],
@@ -527,7 +544,7 @@ pub(crate) fn open_signed_in(
 ) -> Result<Session> {
     let dir = vault.dir().to_path_buf();
     let vault_id = vault.slots().vault_id.clone();
-    let (mut conn, mut secrets) = open_database(vault, id, secrets)?;
+    let (conn, mut secrets) = open_database(vault, id, secrets)?;
     check_keyslots_match(&conn, vault)?;
     let needs_upgrade = || {
         Error::NeedsUpgrade(
@@ -588,6 +605,7 @@ pub(crate) fn open_signed_in(
             Proof::Password { factor, .. } => factor.clone(),
             Proof::Token(_) => None,
         },
+        replica: vault.replica.clone(),
     };
     // The trail must still hold what this person saw last on this
     // terminal: a vault put back to an earlier copy is tampering.
@@ -607,7 +625,7 @@ pub(crate) fn open_signed_in(
     // Sign-in events, with the inbox moved into the chain first so the
     // order of the trail is the order things happened.
     let inbox_secret: Zeroizing<[u8; 32]> = meta_key(&conn, "inbox_secret")?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = ctx.begin_write(&conn)?;
     let done = audit::ingest_inbox(
         &tx,
         &ctx.dir.join(INBOX_DIR),
@@ -658,7 +676,7 @@ pub(crate) fn open_signed_in(
         )?;
     }
     match &reseal {
-        Some(slots) => crate::keyslots::commit_with(tx, &ctx.keyslots_path(), slots)?,
+        Some(slots) => tx.commit_with_keyslots(&ctx.keyslots_path(), slots)?,
         None => tx.commit()?,
     }
     remove_all(&done);
@@ -692,6 +710,17 @@ pub(crate) fn open_database(
     mut secrets: SlotSecrets,
 ) -> Result<(Connection, SlotSecrets)> {
     let path = vault.dir().join(DB_FILE);
+    if let Some(replica) = &vault.replica {
+        // A replica: made from the log, under the slot's key.
+        let fresh = !path.exists();
+        let mut conn = db::open(&path, &secrets.db_key)?;
+        if fresh {
+            db::create_schema(&conn)?;
+        }
+        replica.guard(&mut conn, &secrets.db_key)?;
+        replica.catch_up(&conn)?;
+        return Ok((conn, secrets));
+    }
     for newer in vault.slots().pending_db_keys(id, &secrets)? {
         if let Ok(conn) = db::open(&path, &newer) {
             secrets.db_key = *newer;

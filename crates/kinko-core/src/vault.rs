@@ -22,6 +22,8 @@ use crate::db;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::keyslots::{KeySlots, SlotSecrets};
+use crate::replica::{Replica, Upstream};
+use std::sync::Arc;
 
 pub use crate::layout::{DB_FILE, INBOX_DIR, KEYSLOTS_FILE, OBJECTS_DIR, SESSIONS_DIR};
 
@@ -61,6 +63,9 @@ pub struct Vault {
     pub(crate) witness_dir: Option<PathBuf>,
     /// The PKCS#11 token this terminal offers at sign-in (`possession.rs`).
     pub(crate) token: Option<crate::possession::TokenAccess>,
+    /// The office server whose log this vault replicates, if any
+    /// (`replica.rs`); `dir` is then the replica's folder on this terminal.
+    pub(crate) replica: Option<Arc<Replica>>,
 }
 
 impl Vault {
@@ -136,7 +141,76 @@ impl Vault {
             slots,
             witness_dir: None,
             token: None,
+            replica: None,
         })
+    }
+
+    /// Open the vault an office server holds, through this terminal's
+    /// replica in `dir` (made here on first use: the server's newest
+    /// keyslots now, the database from the log at sign-in).
+    pub fn open_replica(dir: &Path, upstream: Arc<dyn Upstream>) -> Result<Self> {
+        let state = upstream.state()?;
+        let vault = state.vault.ok_or_else(|| {
+            Error::NoVault(PathBuf::from(
+                "the office server (it holds no vault yet: `kinko init` makes one there)",
+            ))
+        })?;
+        let keyslots = state
+            .keyslots
+            .ok_or_else(|| Error::tampered("the office server holds a vault but no keyslots"))?;
+        prepare_replica_dir(dir)?;
+        let slots_path = dir.join(KEYSLOTS_FILE);
+        crate::fsutil::write_atomic(&slots_path, &keyslots)?;
+        let slots = KeySlots::load(&slots_path)?;
+        if slots.vault_id != vault.vault_id {
+            return Err(Error::tampered(format!(
+                "the office server's keyslots are for vault {}, its log for vault {}",
+                slots.vault_id, vault.vault_id
+            )));
+        }
+        crate::layout::make_private(dir)?;
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            replica: Some(Arc::new(Replica::new(upstream, &vault.vault_id, dir))),
+            slots,
+            witness_dir: None,
+            token: None,
+        })
+    }
+
+    /// Create a vault on an office server: made in this terminal's
+    /// replica folder `dir` as a local one would be, then its whole
+    /// database and keyslots sent as the log's first unit.
+    pub fn init_on_server(
+        dir: &Path,
+        opts: InitOptions,
+        upstream: Arc<dyn Upstream>,
+    ) -> Result<Created> {
+        if upstream.state()?.vault.is_some() {
+            return Err(Error::VaultExists(PathBuf::from("the office server")));
+        }
+        if dir.exists() {
+            // A replica of an earlier vault (one the server no longer
+            // holds) makes way for the new one.
+            std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let officer = opts.officer_id.clone();
+        let password = Password::new(opts.password.as_str());
+        let created = Vault::init(dir, opts)?;
+        let published = (|| {
+            let slots = KeySlots::load(&dir.join(KEYSLOTS_FILE))?;
+            // The database key, from the officer's slot just made.
+            let (secrets, _) = slots.unlock(&officer, password.as_bytes(), None)?;
+            let replica = Replica::new(upstream, &slots.vault_id, dir);
+            let mut conn = db::open(&dir.join(DB_FILE), &secrets.db_key)?;
+            replica.guard(&mut conn, &secrets.db_key)?;
+            replica.publish_new(&conn, db::SCHEMA_VERSION)
+        })();
+        if let Err(e) = published {
+            let _ = std::fs::remove_dir_all(dir);
+            return Err(e);
+        }
+        Ok(created)
     }
 
     pub fn public_status(&self) -> PublicStatus {
@@ -184,6 +258,22 @@ pub(crate) fn prepare_empty_dir(dir: &Path) -> Result<bool> {
         }
         Err(e) => Err(Error::io(dir, e)),
     }
+}
+
+/// A replica's folder, made where missing (0700, with the folders a
+/// vault has).
+fn prepare_replica_dir(dir: &Path) -> Result<()> {
+    for p in [
+        dir.to_path_buf(),
+        dir.join(OBJECTS_DIR),
+        dir.join(SESSIONS_DIR),
+        dir.join(INBOX_DIR),
+    ] {
+        if std::fs::symlink_metadata(&p).is_err() {
+            fsutil::create_private_dir(&p)?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn cleanup_failed_init(dir: &Path, existed: bool) {

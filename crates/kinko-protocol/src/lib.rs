@@ -55,3 +55,84 @@ pub struct ErrorBody {
     pub code: String,
     pub message: String,
 }
+
+/// `GET /v1/vault`: the vault this server holds, if one was created.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VaultInfo {
+    pub vault_id: String,
+    pub schema_version: i64,
+}
+
+/// The answer to `GET /v1/vault`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultState {
+    pub vault: Option<VaultInfo>,
+    /// How many units the log holds.
+    pub head: u64,
+    /// The newest keyslots file (base64), as the last unit that changed it
+    /// left it: what a terminal needs to sign in before it has a replica.
+    pub keyslots: Option<String>,
+}
+
+/// One unit of the vault's log as a terminal sends it: the sealed change
+/// of one transaction (base64; the server cannot open it) and, when the
+/// transaction changed them, the keyslots (base64).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NewUnit {
+    pub sealed: String,
+    pub keyslots: Option<String>,
+}
+
+/// One unit as the server hands it out, with its place in the log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unit {
+    pub seq: u64,
+    pub sealed: String,
+    pub keyslots: Option<String>,
+}
+
+/// `POST /v1/vault`: the first terminal creates the vault with its first
+/// unit (the new vault's rows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateVault {
+    pub vault: VaultInfo,
+    pub unit: NewUnit,
+}
+
+/// `POST /v1/turn`: wait for this terminal's turn to write, and get the
+/// units after `after` to bring its replica to the head first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnRequest {
+    pub after: u64,
+}
+
+/// A turn: the lease to present with the unit, the head it was given at,
+/// and the units the terminal had not seen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Turn {
+    pub lease: String,
+    pub head: u64,
+    pub units: Vec<Unit>,
+}
+
+/// `POST /v1/units`: append a unit at `base + 1`, under a turn's lease.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Append {
+    pub lease: String,
+    pub base: u64,
+    pub unit: NewUnit,
+}
+
+/// The answer to an append: the unit's place.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Appended {
+    pub seq: u64,
+}
+
+/// `GET /v1/units?after=N`: units after N, at most `limit`, for reading
+/// without a turn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Units {
+    pub head: u64,
+    pub units: Vec<Unit>,
+}

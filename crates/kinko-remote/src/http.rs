@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kinko_core::Error;
-use kinko_protocol::{EnrolAnswer, EnrolRequest, ErrorBody, Hello};
+use kinko_protocol::{
+    Append, Appended, CreateVault, EnrolAnswer, EnrolRequest, ErrorBody, Hello, NewUnit, Turn,
+    TurnRequest, Units, VaultState,
+};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -147,6 +150,117 @@ impl Server {
         self.answer(self.client.get(format!("{}/v1/hello", self.url)).send())
     }
 
+    /// The vault the server holds, the log's head and the newest keyslots.
+    pub fn vault_state(&self) -> Result<VaultState> {
+        self.answer(self.client.get(format!("{}/v1/vault", self.url)).send())
+    }
+
+    /// Create the vault on the server with its first unit.
+    pub fn create_vault(&self, req: &CreateVault) -> Result<Appended> {
+        self.answer(
+            self.client
+                .post(format!("{}/v1/vault", self.url))
+                .json(req)
+                .send(),
+        )
+    }
+
+    /// Wait for this terminal's turn to write; the units after `after`.
+    pub fn take_turn(&self, after: u64) -> Result<Turn> {
+        self.answer(
+            self.client
+                .post(format!("{}/v1/turn", self.url))
+                .json(&TurnRequest { after })
+                .send(),
+        )
+    }
+
+    /// Give a turn back unused.
+    pub fn give_back(&self, lease: &str) -> Result<()> {
+        self.done(
+            self.client
+                .delete(format!("{}/v1/turn/{lease}", self.url))
+                .send(),
+        )
+    }
+
+    /// Append a unit at `base + 1` under the turn `lease`.
+    pub fn append(&self, lease: &str, base: u64, unit: NewUnit) -> Result<Appended> {
+        self.answer(
+            self.client
+                .post(format!("{}/v1/units", self.url))
+                .json(&Append {
+                    lease: lease.to_string(),
+                    base,
+                    unit,
+                })
+                .send(),
+        )
+    }
+
+    /// Units after `after` (a page), without a turn.
+    pub fn units_after(&self, after: u64) -> Result<Units> {
+        self.answer(
+            self.client
+                .get(format!("{}/v1/units?after={after}", self.url))
+                .send(),
+        )
+    }
+
+    /// Upload an object file (streamed).
+    pub fn put_object(&self, name: &str, path: &std::path::Path) -> Result<()> {
+        let file = std::fs::File::open(path).map_err(|e| Error::Io {
+            path: path.into(),
+            source: e,
+        })?;
+        self.done(
+            self.client
+                .put(format!("{}/v1/objects/{name}", self.url))
+                .timeout(Duration::from_secs(3600))
+                .body(file)
+                .send(),
+        )
+    }
+
+    /// Download an object file into `into` (a new file, 0600).
+    pub fn get_object(&self, name: &str, into: &std::path::Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut response = self
+            .client
+            .get(format!("{}/v1/objects/{name}", self.url))
+            .timeout(Duration::from_secs(3600))
+            .send()
+            .map_err(|e| self.transport_error(&e))?;
+        if !response.status().is_success() {
+            return Err(self.refusal(response));
+        }
+        let io = |e: std::io::Error| Error::Io {
+            path: into.into(),
+            source: e,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(into)
+            .map_err(io)?;
+        response
+            .copy_to(&mut file)
+            .map_err(|e| Error::Server(format!("the object {name} did not arrive whole: {e}")))?;
+        file.sync_all().map_err(io)
+    }
+
+    /// A call whose success carries nothing.
+    fn done(&self, sent: reqwest::Result<reqwest::blocking::Response>) -> Result<()> {
+        let response = sent.map_err(|e| self.transport_error(&e))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(self.refusal(response))
+        }
+    }
+
     fn answer<T: for<'de> serde::Deserialize<'de>>(
         &self,
         sent: reqwest::Result<reqwest::blocking::Response>,
@@ -161,16 +275,22 @@ impl Server {
                 ))
             });
         }
+        Err(self.refusal(response))
+    }
+
+    /// An answer that is not a success, as the core's error.
+    fn refusal(&self, response: reqwest::blocking::Response) -> Error {
+        let status = response.status();
         let body: Option<ErrorBody> = response.json().ok();
         let message = body
             .map(|b| b.message)
             .unwrap_or_else(|| format!("HTTP {status}"));
-        Err(match status.as_u16() {
+        match status.as_u16() {
             401 | 403 => Error::TerminalRefused(message),
             400 => Error::Invalid(message),
             404 => Error::NotFound(message),
             _ => Error::Server(message),
-        })
+        }
     }
 
     /// A failure before any answer: the pin (tampering: this is not the

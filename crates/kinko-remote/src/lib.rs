@@ -7,8 +7,10 @@ pub mod device;
 pub mod enrol;
 mod http;
 mod pin;
+pub mod vault;
 
 pub use device::Device;
 pub use enrol::{collect, enrol, parse_fingerprint, Enrolment, Outcome};
 pub use http::Server;
 pub use kinko_protocol::{Hello, TerminalInfo};
+pub use vault::RemoteVault;

@@ -16,6 +16,8 @@ pub enum Error {
     Database(String),
     #[error("the certificate authority: {0}")]
     Authority(String),
+    #[error("the object store: {0}")]
+    Objects(String),
     #[error("TLS: {0}")]
     Tls(String),
     /// A request from no enrolled terminal, a revoked one, or with an
@@ -24,6 +26,13 @@ pub enum Error {
     Refused(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The terminal wrote from an older head than the log's, or wrote
+    /// without its turn: it catches up and tries again.
+    #[error("{0}")]
+    Conflict(String),
+    /// Nothing can be done now (no turn within the wait): try again.
+    #[error("{0}")]
+    Busy(String),
     #[error("a server already exists at {0}")]
     Exists(std::path::PathBuf),
 }

@@ -13,8 +13,11 @@ pub mod authority;
 pub mod config;
 pub mod enrolment;
 pub mod error;
+pub mod log;
+pub mod objects;
 pub mod serve;
 pub mod store;
 pub mod tls;
+pub mod turns;
 
 pub use error::{Error, Result};

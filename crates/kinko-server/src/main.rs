@@ -198,13 +198,15 @@ async fn serve(dir: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
     let pool = store::pool(&settings.database)?;
     store::check_claim(&pool, &authority.fingerprint()?).await?;
     let tls = kinko_server::tls::server_config(&server)?;
-    let listen = listen.unwrap_or(settings.listen);
+    let listen = listen.unwrap_or(settings.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let app = router(AppState {
         db: pool,
         authority: Arc::new(authority),
+        turns: Default::default(),
+        objects: kinko_server::objects::Objects::open(&settings.objects)?,
     });
     println!("kinko-server: listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;

@@ -44,6 +44,23 @@ CREATE TABLE IF NOT EXISTS enrolment_requests (
     terminal text REFERENCES terminals(id),
     certificate text
 );
+-- The vault this server holds (one), as the first terminal created it.
+CREATE TABLE IF NOT EXISTS vault (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    vault_id text NOT NULL,
+    schema_version bigint NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    created_by text NOT NULL REFERENCES terminals(id)
+);
+-- The vault's log: one sealed change a unit, in order, as the terminals
+-- appended them (decision 51). The server cannot open `sealed`.
+CREATE TABLE IF NOT EXISTS units (
+    seq bigint PRIMARY KEY CHECK (seq > 0),
+    sealed bytea NOT NULL,
+    keyslots bytea,
+    terminal text NOT NULL REFERENCES terminals(id),
+    received_at timestamptz NOT NULL DEFAULT now()
+);
 "#;
 
 /// How long an enrolment token or a waiting request stays good.

@@ -139,8 +139,8 @@ impl Postgres {
         }
     }
 
-    /// Run one of PostgreSQL's programs; it must succeed.
-    pub fn tool(&self, name: &str, args: &[&str]) {
+    /// Run one of PostgreSQL's programs; it must succeed. What it printed.
+    pub fn tool(&self, name: &str, args: &[&str]) -> String {
         let out = self
             .command(name)
             .args(args)
@@ -152,6 +152,7 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// A new, empty database; its URL.
@@ -170,6 +171,33 @@ impl Postgres {
             ],
         );
         self.url(&name)
+    }
+
+    /// Run SQL on `database` as its superuser (the server operator's
+    /// view); what psql printed (unaligned, tuples only).
+    pub fn sql(&self, database: &str, sql: &str) -> String {
+        let port = self.port.to_string();
+        let args = [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "kinko",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            sql,
+        ];
+        self.tool("psql", &args)
+    }
+
+    /// The database name in a URL this cluster gave.
+    pub fn database_of(url: &str) -> &str {
+        url.rsplit('/').next().unwrap_or(url)
     }
 
     pub fn url(&self, database: &str) -> String {

@@ -15,7 +15,7 @@ use crate::permission::Action;
 use crate::session::{Done, Session};
 use crate::{crypto, fsutil};
 use chrono::NaiveDate;
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Transaction};
 use std::path::Path;
 
 impl Session {
@@ -228,9 +228,7 @@ impl Session {
     /// this person, and mark it executing (after which no new plan can
     /// replace it).
     fn begin_execution(&mut self) -> Result<Plan> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         let (plan, _, state) = load_current(&tx)?;
         require_state(&state, &["approved", "executing"], "execute")?;
         check_approval(&tx, &self.ctx, plan.plan)?;
@@ -353,9 +351,7 @@ impl Session {
         step: &str,
         work: impl FnOnce(&Transaction, &Ctx) -> Result<()>,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         let done: bool = tx
             .query_row(
                 "SELECT 1 FROM disposal_steps WHERE plan_id = ?1 AND item = ?2 AND step = ?3",

@@ -293,18 +293,14 @@ impl Session {
             outcome,
             &crate::trail_facts::approval_returned_detail(approval, &e.to_string()),
         );
-        let returned = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(Error::from)
-            .and_then(|tx| {
-                tx.execute(
-                    "UPDATE export_approvals SET used_by = NULL, used_at = NULL WHERE id = ?1",
-                    [approval],
-                )?;
-                self.ctx.append(&tx, &event)?;
-                tx.commit().map_err(Error::from)
-            });
+        let returned = self.ctx.begin_write(&self.conn).and_then(|tx| {
+            tx.execute(
+                "UPDATE export_approvals SET used_by = NULL, used_at = NULL WHERE id = ?1",
+                [approval],
+            )?;
+            self.ctx.append(&tx, &event)?;
+            tx.commit()
+        });
         if returned.is_err() {
             self.log_failure(Action::DocumentOpen.event(), &object(id), e);
         }
@@ -316,7 +312,7 @@ impl Session {
         dek: &[u8; 32],
         target: ExportTarget<'_>,
     ) -> Result<ExportReceipt> {
-        let obj_path = self.ctx.object_path(&doc.object_name);
+        let obj_path = self.ctx.object_to_read(&doc.object_name)?;
         let mut src = std::io::BufReader::with_capacity(
             256 * 1024,
             File::open(&obj_path).map_err(|e| match e.kind() {
@@ -427,6 +423,7 @@ impl Session {
             let uid = crypto::random::<16>();
             let new_dek = crypto::random_key();
             let objects = ctx.objects_dir();
+            ctx.object_to_read(&doc.object_name)?;
             let sealed = crate::rekey::reseal_object(
                 &objects,
                 &doc,

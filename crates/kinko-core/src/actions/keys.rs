@@ -369,6 +369,10 @@ impl Session {
     /// (and so the disposal inventory) names.
     pub fn backup(&mut self, out: &Path) -> Result<BackupInfo> {
         self.require(Action::Backup, "vault")?;
+        if let Err(e) = self.local_only("kinko backup") {
+            self.log_failure(Action::Backup.event(), "vault", &e);
+            return Err(e);
+        }
         let (id, uid, path) = match self.begin_backup(out) {
             Ok(v) => v,
             Err(e) => {

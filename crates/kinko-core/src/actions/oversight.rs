@@ -272,7 +272,11 @@ impl Session {
                 let doc = load_doc(tx, id)?;
                 known.insert(doc.object_name.to_string());
                 report.documents_checked += 1;
-                let path = ctx.object_path(&doc.object_name);
+                // On a replica, fetched first; one the server cannot give
+                // is then reported missing like any other.
+                let path = ctx
+                    .object_to_read(&doc.object_name)
+                    .unwrap_or_else(|_| ctx.object_path(&doc.object_name));
                 if let Err(problem) =
                     check_object_file(&path, &doc.object_sha256, &doc.uid, doc.version)
                 {

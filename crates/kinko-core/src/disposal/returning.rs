@@ -71,7 +71,7 @@ pub(crate) fn source(
             dek: &dek,
         },
     )?;
-    let path = ctx.object_path(&doc.object_name);
+    let path = ctx.object_to_read(&doc.object_name)?;
     let (uid, version) = (doc.uid, doc.version);
     let file = ManifestFile {
         document: id,

@@ -1,0 +1,589 @@
+//! A vault whose log an office server holds (issue 16, decision 51).
+//!
+//! The terminal keeps a replica: a vault folder of the usual layout in its
+//! state folder, whose database is made from the server's log. Every
+//! write transaction on it goes through [`Write`]: the terminal takes its
+//! turn (the server's write lease), applies the units it has not seen,
+//! runs the action, and the rows the transaction changed (a SQLite
+//! changeset, from the session extension) are sealed under a key derived
+//! from the database key and appended to the log before the local commit.
+//! A commit that does not come through here is refused by a commit hook
+//! ([`Replica::guard`]), so no write bypasses the log.
+//!
+//! The server cannot open a unit, change one, or put one in another
+//! place: each is sealed with AES-256-GCM over the vault, its number, the
+//! chain of units before it and the keyslots it carries. A log shorter
+//! than what this replica has applied is tampering (a server put back to
+//! an earlier copy). Everything inside the units is checked by the core
+//! as it checks a local vault: the server is an insider with files.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::session::{ConflictAction, Session as Capture};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::crypto::{self, Key32};
+use crate::error::{Error, Result};
+
+/// A unit of the log as the server hands it out.
+#[derive(Debug, Clone)]
+pub struct IncomingUnit {
+    pub seq: u64,
+    pub sealed: Vec<u8>,
+    pub keyslots: Option<Vec<u8>>,
+}
+
+/// A unit as this terminal sends it.
+#[derive(Debug, Clone)]
+pub struct OutgoingUnit {
+    pub sealed: Vec<u8>,
+    pub keyslots: Option<Vec<u8>>,
+}
+
+/// The vault a server holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamVault {
+    pub vault_id: String,
+    pub schema_version: i64,
+}
+
+/// What the server says of its vault.
+#[derive(Debug, Clone)]
+pub struct UpstreamState {
+    pub vault: Option<UpstreamVault>,
+    pub head: u64,
+    pub keyslots: Option<Vec<u8>>,
+}
+
+/// A turn to write: the lease, the head and the units not yet seen.
+#[derive(Debug, Clone)]
+pub struct GivenTurn {
+    pub lease: String,
+    pub head: u64,
+    pub units: Vec<IncomingUnit>,
+}
+
+/// The server, as the core needs it; `kinko-remote` implements it over
+/// HTTPS. Every call may fail with the core's errors (`Server`,
+/// `TerminalRefused`).
+pub trait Upstream: Send + Sync {
+    fn state(&self) -> Result<UpstreamState>;
+    fn create(&self, vault: &UpstreamVault, unit: OutgoingUnit) -> Result<()>;
+    /// Wait for this terminal's turn; the units after `after`.
+    fn take_turn(&self, after: u64) -> Result<GivenTurn>;
+    /// Give a turn back unused (best effort: it lapses anyway).
+    fn give_back(&self, lease: &str);
+    /// Append at `base + 1` under `lease`; the unit's number.
+    fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<u64>;
+    /// The head and a page of units after `after`, without a turn.
+    fn units_after(&self, after: u64) -> Result<(u64, Vec<IncomingUnit>)>;
+    /// Store an object file (ciphertext) under its name; storing the same
+    /// bytes again is no error.
+    fn put_object(&self, name: &str, path: &Path) -> Result<()>;
+    /// Fetch an object file into `into` (a new file).
+    fn get_object(&self, name: &str, into: &Path) -> Result<()>;
+}
+
+/// The local table that says how far the replica has applied the log.
+/// It is this terminal's alone: never captured, never sent.
+const POSITION_TABLE: &str = "replica_position";
+
+/// A replica's link to its server.
+pub struct Replica {
+    upstream: Arc<dyn Upstream>,
+    /// Set while [`Write`] or a catch-up commits: the only commits the
+    /// guard lets through.
+    committing: Arc<AtomicBool>,
+    /// The key units are sealed under, known once the database key is.
+    unit_key: Mutex<Option<Key32>>,
+    vault_id: String,
+    keyslots_path: PathBuf,
+    objects_dir: PathBuf,
+}
+
+/// The seal's key: the database key, for this one use.
+fn unit_key(db_key: &[u8; 32]) -> Key32 {
+    crypto::hkdf(db_key, b"", &[b"kinko replica unit v1"])
+}
+
+/// What a unit's seal covers besides its bytes.
+fn unit_aad(vault_id: &str, seq: u64, prev: &[u8; 32], keyslots: Option<&[u8]>) -> Vec<u8> {
+    let mut aad = b"kinko unit v1".to_vec();
+    aad.extend_from_slice(&(vault_id.len() as u32).to_be_bytes());
+    aad.extend_from_slice(vault_id.as_bytes());
+    aad.extend_from_slice(&seq.to_be_bytes());
+    aad.extend_from_slice(prev);
+    aad.extend_from_slice(&crypto::sha256(keyslots.unwrap_or_default()));
+    aad.push(keyslots.is_some() as u8);
+    aad
+}
+
+/// The chain after a unit: what the next unit's seal names.
+fn chained(prev: &[u8; 32], seq: u64, sealed: &[u8]) -> [u8; 32] {
+    let mut buf = b"kinko unit chain v1".to_vec();
+    buf.extend_from_slice(prev);
+    buf.extend_from_slice(&seq.to_be_bytes());
+    buf.extend_from_slice(&crypto::sha256(sealed));
+    crypto::sha256(&buf)
+}
+
+/// The position table, made in a replica's database where missing.
+fn ensure_position_table(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {POSITION_TABLE} (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            seq INTEGER NOT NULL,
+            hash BLOB NOT NULL
+        )"
+    ))?;
+    Ok(())
+}
+
+fn position(conn: &Connection) -> Result<(u64, [u8; 32])> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            &format!("SELECT seq, hash FROM {POSITION_TABLE} WHERE one = 1"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        None => Ok((0, [0u8; 32])),
+        Some((seq, hash)) => {
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| Error::tampered("the replica's position in the log is damaged"))?;
+            Ok((seq.max(0) as u64, hash))
+        }
+    }
+}
+
+fn set_position(conn: &Connection, seq: u64, hash: &[u8; 32]) -> Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO {POSITION_TABLE} (one, seq, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (one) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+        ),
+        params![seq as i64, hash.to_vec()],
+    )?;
+    Ok(())
+}
+
+/// The changes a transaction made, as changeset bytes (empty: none).
+fn take_changes(capture: &mut Capture<'_>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    if !capture.is_empty() {
+        capture.changeset_strm(&mut out)?;
+    }
+    Ok(out)
+}
+
+impl Replica {
+    pub fn new(upstream: Arc<dyn Upstream>, vault_id: &str, vault_dir: &Path) -> Self {
+        Replica {
+            upstream,
+            committing: Arc::new(AtomicBool::new(false)),
+            unit_key: Mutex::new(None),
+            vault_id: vault_id.to_string(),
+            keyslots_path: vault_dir.join(crate::layout::KEYSLOTS_FILE),
+            objects_dir: vault_dir.join(crate::layout::OBJECTS_DIR),
+        }
+    }
+
+    /// Make sure an object file is here, fetching it from the server if
+    /// this terminal has not had it yet.
+    pub(crate) fn ensure_object(&self, name: &crate::object::ObjectName) -> Result<()> {
+        let path = name.path(&self.objects_dir);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Ok(());
+        }
+        let partial = self.objects_dir.join(format!(".{}.part", name.as_str()));
+        let _ = std::fs::remove_file(&partial);
+        self.upstream.get_object(name.as_str(), &partial)?;
+        std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
+    }
+
+    pub fn upstream(&self) -> &Arc<dyn Upstream> {
+        &self.upstream
+    }
+
+    /// Prepare a replica's open database: remember the database key for
+    /// the seals, make the position table, and refuse every commit that
+    /// does not come through the log.
+    pub(crate) fn guard(&self, conn: &mut Connection, db_key: &[u8; 32]) -> Result<()> {
+        *self.key_slot() = Some(unit_key(db_key));
+        ensure_position_table(conn)?;
+        let committing = self.committing.clone();
+        conn.commit_hook(Some(move || !committing.load(Ordering::SeqCst)))?;
+        Ok(())
+    }
+
+    fn key_slot(&self) -> std::sync::MutexGuard<'_, Option<Key32>> {
+        self.unit_key.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn key(&self) -> Result<Key32> {
+        self.key_slot()
+            .clone()
+            .ok_or_else(|| Error::NotSignedIn("the replica is not open".into()))
+    }
+
+    /// Commit `tx` as one of the log's (the guard lets it through).
+    fn commit_local(&self, tx: Transaction<'_>) -> Result<()> {
+        self.committing.store(true, Ordering::SeqCst);
+        let done = tx.commit();
+        self.committing.store(false, Ordering::SeqCst);
+        Ok(done?)
+    }
+
+    /// Bring the replica to the server's head (no turn: for reading and
+    /// before an action's checks).
+    pub(crate) fn catch_up(&self, conn: &Connection) -> Result<()> {
+        loop {
+            let (seq, _) = position(conn)?;
+            let (head, units) = self.upstream.units_after(seq)?;
+            check_not_behind(head, seq)?;
+            if units.is_empty() {
+                return Ok(());
+            }
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            self.apply(&tx, &units)?;
+            self.commit_local(tx)?;
+        }
+    }
+
+    /// Apply units in order to the open transaction; units already
+    /// applied (by another process of this terminal) are skipped.
+    fn apply(&self, tx: &Transaction<'_>, units: &[IncomingUnit]) -> Result<()> {
+        let key = self.key()?;
+        let (mut seq, mut hash) = position(tx)?;
+        let mut keyslots = None;
+        for unit in units {
+            if unit.seq <= seq {
+                continue;
+            }
+            if unit.seq != seq + 1 {
+                return Err(Error::tampered(format!(
+                    "the server's log jumps from unit {seq} to unit {}",
+                    unit.seq
+                )));
+            }
+            let aad = unit_aad(&self.vault_id, unit.seq, &hash, unit.keyslots.as_deref());
+            let changes = crypto::open(&key, &aad, &unit.sealed).ok_or_else(|| {
+                Error::tampered(format!(
+                    "unit {} of the server's log was not sealed by a terminal of this vault in this place",
+                    unit.seq
+                ))
+            })?;
+            apply_changes(tx, &changes, unit.seq)?;
+            hash = chained(&hash, unit.seq, &unit.sealed);
+            seq = unit.seq;
+            if unit.keyslots.is_some() {
+                keyslots = unit.keyslots.clone();
+            }
+        }
+        set_position(tx, seq, &hash)?;
+        if let Some(k) = keyslots {
+            crate::fsutil::write_atomic(&self.keyslots_path, &k)?;
+        }
+        Ok(())
+    }
+
+    /// Begin a write: wait for the turn, apply what came before it, and
+    /// start capturing what the transaction changes.
+    pub(crate) fn begin<'c>(self: &Arc<Self>, conn: &'c Connection) -> Result<Write<'c>> {
+        let (seq, _) = position(conn)?;
+        let turn = self.upstream.take_turn(seq)?;
+        let lease = Lease {
+            replica: self.clone(),
+            id: Some(turn.lease.clone()),
+        };
+        check_not_behind(turn.head, seq)?;
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let mut units = turn.units;
+        loop {
+            self.apply(&tx, &units)?;
+            let (at, _) = position(&tx)?;
+            if at >= turn.head {
+                break;
+            }
+            units = self.upstream.units_after(at)?.1;
+            if units.is_empty() {
+                return Err(Error::tampered(format!(
+                    "the server said its log holds {} units but gave {at}",
+                    turn.head
+                )));
+            }
+        }
+        let mut capture = Capture::new(conn)?;
+        capture.table_filter(Some(|table: &str| table != POSITION_TABLE));
+        capture.attach::<&str>(None)?;
+        Ok(Write { capture, tx, lease })
+    }
+
+    /// Create the vault on the server from a replica just made: its whole
+    /// database as the first unit, with its keyslots.
+    pub(crate) fn publish_new(&self, conn: &Connection, schema_version: i64) -> Result<()> {
+        // Local work on a scratch database: let its commits through.
+        self.committing.store(true, Ordering::SeqCst);
+        let changes = whole_database(conn);
+        self.committing.store(false, Ordering::SeqCst);
+        let changes = changes?;
+        let keyslots =
+            std::fs::read(&self.keyslots_path).map_err(|e| Error::io(&self.keyslots_path, e))?;
+        let key = self.key()?;
+        let prev = [0u8; 32];
+        let aad = unit_aad(&self.vault_id, 1, &prev, Some(&keyslots));
+        let sealed = crypto::seal(&key, &aad, &changes);
+        let hash = chained(&prev, 1, &sealed);
+        self.upstream.create(
+            &UpstreamVault {
+                vault_id: self.vault_id.clone(),
+                schema_version,
+            },
+            OutgoingUnit {
+                sealed,
+                keyslots: Some(keyslots),
+            },
+        )?;
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        set_position(&tx, 1, &hash)?;
+        self.commit_local(tx)
+    }
+}
+
+fn check_not_behind(head: u64, seen: u64) -> Result<()> {
+    if head < seen {
+        return Err(Error::tampered(format!(
+            "the server's log holds {head} units but this terminal has applied {seen}: the server was put back to an earlier copy"
+        )));
+    }
+    Ok(())
+}
+
+/// Apply one unit's changes; any conflict means the unit was not made on
+/// the state this replica holds.
+fn apply_changes(conn: &Connection, changes: &[u8], seq: u64) -> Result<()> {
+    let conflicted = Arc::new(AtomicBool::new(false));
+    let seen = conflicted.clone();
+    let applied = conn.apply_strm(
+        &mut Cursor::new(changes),
+        None::<fn(&str) -> bool>,
+        move |_, _| {
+            seen.store(true, Ordering::SeqCst);
+            ConflictAction::SQLITE_CHANGESET_ABORT
+        },
+    );
+    if conflicted.load(Ordering::SeqCst) || applied.is_err() {
+        return Err(Error::tampered(format!(
+            "unit {seq} of the server's log does not follow from the units before it"
+        )));
+    }
+    Ok(())
+}
+
+/// The object names the changed `documents` rows hold (new values).
+fn objects_named(conn: &Connection, changes: &[u8]) -> Result<Vec<String>> {
+    use rusqlite::session::ChangesetIter;
+    use rusqlite::types::ValueRef;
+    let column: Option<usize> = conn
+        .prepare("SELECT cid FROM pragma_table_info('documents') WHERE name = 'object_name'")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .optional()?
+        .map(|c| c as usize);
+    let Some(column) = column else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    let mut cursor = Cursor::new(changes);
+    let input: &mut dyn std::io::Read = &mut cursor;
+    let mut items = ChangesetIter::start_strm(&input)?;
+    while let Some(item) =
+        rusqlite::fallible_streaming_iterator::FallibleStreamingIterator::next(&mut items)?
+    {
+        let op = item.op()?;
+        if op.table_name() != "documents" {
+            continue;
+        }
+        if let Ok(ValueRef::Text(t)) = item.new_value(column) {
+            names.push(String::from_utf8_lossy(t).into_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Every row of the database as one changeset of inserts: the changes
+/// from an empty database of the same schema to this one.
+fn whole_database(conn: &Connection) -> Result<Vec<u8>> {
+    conn.execute_batch("ATTACH DATABASE ':memory:' AS empty KEY ''")?;
+    let made = (|| {
+        let tables: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND name <> ?1",
+            )?
+            .query_map([POSITION_TABLE], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, sql) in &tables {
+            let sql = match sql.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
+                Some(rest) => format!("CREATE TABLE empty.{rest}"),
+                None => sql.replacen("CREATE TABLE ", "CREATE TABLE empty.", 1),
+            };
+            conn.execute_batch(&sql).map_err(|e| {
+                Error::Database(format!("cannot make an empty copy of {name}: {e}"))
+            })?;
+        }
+        let mut capture = Capture::new(conn)?;
+        for (name, _) in &tables {
+            capture.attach(Some(name.as_str()))?;
+            capture.diff("empty", name.as_str())?;
+        }
+        take_changes(&mut capture)
+    })();
+    conn.execute_batch("DETACH DATABASE empty")?;
+    made
+}
+
+/// A turn held: given back if the write does not append.
+struct Lease {
+    replica: Arc<Replica>,
+    id: Option<String>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.replica.upstream.give_back(&id);
+        }
+    }
+}
+
+/// A write transaction of a replica: use it as the transaction; its
+/// [`Write::commit`] appends the changes to the server's log first.
+pub struct Write<'c> {
+    capture: Capture<'c>,
+    tx: Transaction<'c>,
+    lease: Lease,
+}
+
+impl<'c> std::ops::Deref for Write<'c> {
+    type Target = Transaction<'c>;
+    fn deref(&self) -> &Transaction<'c> {
+        &self.tx
+    }
+}
+
+impl Write<'_> {
+    /// Append the changes (and `keyslots`, when the action changed them)
+    /// to the log, then commit locally. If the server does not take them,
+    /// nothing is committed.
+    pub fn commit(self, keyslots: Option<Vec<u8>>) -> Result<()> {
+        let Write {
+            mut capture,
+            tx,
+            mut lease,
+        } = self;
+        let changes = take_changes(&mut capture)?;
+        drop(capture);
+        let replica = lease.replica.clone();
+        if changes.is_empty() && keyslots.is_none() {
+            // Nothing changed (a refusal that wrote nothing): nothing to send.
+            return replica.commit_local(tx);
+        }
+        let key = replica.key()?;
+        let (base, prev) = position(&tx)?;
+        let seq = base + 1;
+        let aad = unit_aad(&replica.vault_id, seq, &prev, keyslots.as_deref());
+        let sealed = crypto::seal(&key, &aad, &changes);
+        let hash = chained(&prev, seq, &sealed);
+        // The objects the new rows name go first: a unit never names an
+        // object the server does not hold.
+        for name in objects_named(&tx, &changes)? {
+            let name = crate::object::ObjectName::parse(&name)?;
+            replica
+                .upstream
+                .put_object(name.as_str(), &name.path(&replica.objects_dir))?;
+        }
+        let id = lease.id.take().unwrap_or_default();
+        let appended = replica
+            .upstream
+            .append(&id, base, OutgoingUnit { sealed, keyslots })?;
+        if appended != seq {
+            return Err(Error::tampered(format!(
+                "the server put this terminal's unit at {appended}, not {seq}"
+            )));
+        }
+        set_position(&tx, seq, &hash)?;
+        // Appended: if the local commit fails now, the unit comes back at
+        // the next catch-up, as another terminal's would.
+        replica.commit_local(tx)
+    }
+}
+
+/// A write transaction of any vault: a local one, or a replica's, whose
+/// changes reach the server's log before it commits. Every writing
+/// transaction of the core begins here ([`begin_write`]).
+pub(crate) enum WriteTx<'c> {
+    Local(Transaction<'c>),
+    Replica(Write<'c>),
+}
+
+/// Begin an immediate write transaction on `conn` (a replica's when the
+/// vault has one).
+pub(crate) fn begin_write<'c>(
+    conn: &'c Connection,
+    replica: Option<&Arc<Replica>>,
+) -> Result<WriteTx<'c>> {
+    Ok(match replica {
+        None => WriteTx::Local(Transaction::new_unchecked(
+            conn,
+            TransactionBehavior::Immediate,
+        )?),
+        Some(r) => WriteTx::Replica(r.begin(conn)?),
+    })
+}
+
+impl<'c> std::ops::Deref for WriteTx<'c> {
+    type Target = Transaction<'c>;
+    fn deref(&self) -> &Transaction<'c> {
+        match self {
+            WriteTx::Local(tx) => tx,
+            WriteTx::Replica(w) => w,
+        }
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) fn commit(self) -> Result<()> {
+        match self {
+            WriteTx::Local(tx) => Ok(tx.commit()?),
+            WriteTx::Replica(w) => w.commit(None),
+        }
+    }
+
+    /// Commit with new keyslots: the file is written before the commit
+    /// and put back if the commit fails (`keyslots::commit_with`); on a
+    /// replica the keyslots travel in the unit.
+    pub(crate) fn commit_with_keyslots(
+        self,
+        path: &Path,
+        new: &crate::keyslots::KeySlots,
+    ) -> Result<()> {
+        match self {
+            WriteTx::Local(tx) => crate::keyslots::commit_with(tx, path, new),
+            WriteTx::Replica(w) => {
+                let old = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                let bytes = new.file_bytes();
+                crate::fsutil::write_atomic(path, &bytes)?;
+                if let Err(e) = w.commit(Some(bytes)) {
+                    let _ = crate::fsutil::write_atomic(path, &old);
+                    return Err(e);
+                }
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The office server as the core's [`Upstream`]: the vault's log, turns
+//! and objects over this terminal's HTTPS connection. Bytes travel as
+//! base64 in JSON; the core seals and checks them.
+
+use std::path::Path;
+
+use kinko_core::replica::{
+    GivenTurn, IncomingUnit, OutgoingUnit, Upstream, UpstreamState, UpstreamVault,
+};
+use kinko_core::Error;
+use kinko_protocol::{CreateVault, NewUnit, Unit, VaultInfo};
+
+use crate::http::Server;
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// The vault of the server this terminal is enrolled with.
+pub struct RemoteVault {
+    server: Server,
+}
+
+impl RemoteVault {
+    pub fn new(server: Server) -> Self {
+        RemoteVault { server }
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    data_encoding::BASE64.encode(bytes)
+}
+
+fn unb64(text: &str, what: &str) -> Result<Vec<u8>> {
+    data_encoding::BASE64
+        .decode(text.as_bytes())
+        .map_err(|_| Error::Server(format!("the server sent {what} that is not base64")))
+}
+
+fn outgoing(unit: OutgoingUnit) -> NewUnit {
+    NewUnit {
+        sealed: b64(&unit.sealed),
+        keyslots: unit.keyslots.as_deref().map(b64),
+    }
+}
+
+fn incoming(unit: Unit) -> Result<IncomingUnit> {
+    Ok(IncomingUnit {
+        seq: unit.seq,
+        sealed: unb64(&unit.sealed, "a unit")?,
+        keyslots: unit
+            .keyslots
+            .as_deref()
+            .map(|k| unb64(k, "keyslots"))
+            .transpose()?,
+    })
+}
+
+impl Upstream for RemoteVault {
+    fn state(&self) -> Result<UpstreamState> {
+        let s = self.server.vault_state()?;
+        Ok(UpstreamState {
+            vault: s.vault.map(|v| UpstreamVault {
+                vault_id: v.vault_id,
+                schema_version: v.schema_version,
+            }),
+            head: s.head,
+            keyslots: s
+                .keyslots
+                .as_deref()
+                .map(|k| unb64(k, "keyslots"))
+                .transpose()?,
+        })
+    }
+
+    fn create(&self, vault: &UpstreamVault, unit: OutgoingUnit) -> Result<()> {
+        self.server.create_vault(&CreateVault {
+            vault: VaultInfo {
+                vault_id: vault.vault_id.clone(),
+                schema_version: vault.schema_version,
+            },
+            unit: outgoing(unit),
+        })?;
+        Ok(())
+    }
+
+    fn take_turn(&self, after: u64) -> Result<GivenTurn> {
+        let t = self.server.take_turn(after)?;
+        Ok(GivenTurn {
+            lease: t.lease,
+            head: t.head,
+            units: t.units.into_iter().map(incoming).collect::<Result<_>>()?,
+        })
+    }
+
+    fn give_back(&self, lease: &str) {
+        let _ = self.server.give_back(lease);
+    }
+
+    fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<u64> {
+        Ok(self.server.append(lease, base, outgoing(unit))?.seq)
+    }
+
+    fn units_after(&self, after: u64) -> Result<(u64, Vec<IncomingUnit>)> {
+        let u = self.server.units_after(after)?;
+        Ok((
+            u.head,
+            u.units.into_iter().map(incoming).collect::<Result<_>>()?,
+        ))
+    }
+
+    fn put_object(&self, name: &str, path: &Path) -> Result<()> {
+        self.server.put_object(name, path)
+    }
+
+    fn get_object(&self, name: &str, into: &Path) -> Result<()> {
+        self.server.get_object(name, into)
+    }
+}

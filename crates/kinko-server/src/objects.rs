@@ -1,0 +1,93 @@
+//! Ciphertext objects through `object_store`: a folder of the server's by
+//! default, any S3-compatible store by configuration. The server never
+//! opens them; a terminal checks each against the SHA-256 its signed
+//! document record names. Objects are named by their random uid, so a
+//! name is written once: a second upload of a name it holds is taken as
+//! a retry and its bytes are not kept.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use futures_util::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, WriteMultipart};
+
+use crate::error::{Error, Result};
+
+/// The object store of a server.
+#[derive(Clone)]
+pub struct Objects {
+    store: Arc<dyn ObjectStore>,
+}
+
+/// An object's name as terminals make it: 32 lower-case hex digits.
+fn checked(name: &str) -> Result<StorePath> {
+    let ours = name.len() == 32
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    if !ours {
+        return Err(Error::Invalid(format!("{name:?} is not an object's name")));
+    }
+    Ok(StorePath::from(name))
+}
+
+fn store_err(e: object_store::Error) -> Error {
+    match e {
+        object_store::Error::NotFound { path, .. } => Error::NotFound(format!("no object {path}")),
+        other => Error::Objects(other.to_string()),
+    }
+}
+
+impl Objects {
+    /// Open the store `spec` names: a folder path (made 0700 if missing).
+    pub fn open(spec: &str) -> Result<Objects> {
+        if spec.contains("://") {
+            return Err(Error::Invalid(format!(
+                "object store {spec}: only a folder is supported by this build"
+            )));
+        }
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(spec)
+            .map_err(|e| Error::io(spec, e))?;
+        let store =
+            object_store::local::LocalFileSystem::new_with_prefix(spec).map_err(store_err)?;
+        Ok(Objects {
+            store: Arc::new(store),
+        })
+    }
+
+    /// Store the body under `name`, streamed in parts.
+    pub async fn put(&self, name: &str, body: Body) -> Result<()> {
+        let path = checked(name)?;
+        if self.store.head(&path).await.is_ok() {
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(&path).await.map_err(store_err)?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => writer.write(&bytes),
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Error::Invalid(format!(
+                        "the object's upload broke off: {e}"
+                    )));
+                }
+            }
+        }
+        writer.finish().await.map_err(store_err)?;
+        Ok(())
+    }
+
+    /// The object `name`, as a stream.
+    pub async fn get(&self, name: &str) -> Result<Body> {
+        let path = checked(name)?;
+        let found = self.store.get(&path).await.map_err(store_err)?;
+        Ok(Body::from_stream(found.into_stream()))
+    }
+}
