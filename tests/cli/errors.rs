@@ -39,6 +39,7 @@ fn missing_vault_is_a_clear_error() {
         dir: tmp.path().join("nothing-here"),
         tmp,
         recovery: String::new(),
+        server: None,
     };
     let r = v.boss(&["list"]).code(1);
     assert!(r.stderr.contains("no Kinko vault at"), "{}", r.stderr);
@@ -70,6 +71,7 @@ fn unwritable_places_are_clear_errors() {
             dir: dir.clone(),
             tmp: tempfile::tempdir().unwrap(),
             recovery: String::new(),
+            server: None,
         };
         let r = v
             .run_env(

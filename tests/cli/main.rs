@@ -48,6 +48,11 @@ pub fn kinko_bin() -> PathBuf {
     bin
 }
 
+/// The state folder of a test's terminal `name`.
+fn tmp_terminal(v: &TestVault, name: &str) -> PathBuf {
+    v.tmp.path().join(name)
+}
+
 /// The outcome of one run of `kinko`.
 pub struct Run {
     pub code: i32,
@@ -90,12 +95,23 @@ impl Run {
     }
 }
 
+/// Does this run play the tests against an office server
+/// (`KINKO_TEST_SERVER=1`, the second half of the test command's matrix)?
+/// Then each [`TestVault`] is made on a server of its own, its terminals
+/// are enrolled, and every command works through a terminal's replica.
+pub fn on_server() -> bool {
+    std::env::var_os("KINKO_TEST_SERVER").is_some_and(|v| v == "1")
+}
+
 /// A temporary vault and the people in it.
 pub struct TestVault {
     pub tmp: tempfile::TempDir,
+    /// The vault's folder: on a server, the test terminal's replica.
     pub dir: PathBuf,
     /// What `init` printed once.
     pub recovery: String,
+    /// The office server holding the vault, when [`on_server`].
+    pub server: Option<server::TestServer>,
 }
 
 impl TestVault {
@@ -115,12 +131,37 @@ impl TestVault {
     /// A new vault made by `kinko --json init --officer boss --name Officer`
     /// and `extra`; returns it and what `init` printed (the recovery code).
     pub fn init_with(extra: &[&str]) -> (TestVault, serde_json::Value) {
+        Self::init_where(on_server(), extra)
+    }
+
+    /// [`TestVault::new`] on an office server, whatever the run plays.
+    pub fn on_a_server() -> TestVault {
+        Self::init_where(
+            true,
+            &[
+                "--council",
+                "テスト協議会",
+                "--policy",
+                "totp.required=false",
+            ],
+        )
+        .0
+    }
+
+    fn init_where(server: bool, extra: &[&str]) -> (TestVault, serde_json::Value) {
         let tmp = tempfile::tempdir().unwrap();
         let mut v = TestVault {
             dir: tmp.path().join("vault"),
             tmp,
             recovery: String::new(),
+            server: None,
         };
+        if server {
+            let server = server::TestServer::start();
+            v.dir = tmp_terminal(&v, "terminal").join("replica");
+            v.server = Some(server);
+            v.enrol("terminal");
+        }
         let mut args = vec!["--json", "init", "--officer", "boss", "--name", "Officer"];
         args.extend_from_slice(extra);
         let printed = v
@@ -149,11 +190,30 @@ impl TestVault {
         p
     }
 
+    /// Enrol the terminal whose state folder is `name` with this vault's
+    /// server (once).
+    pub fn enrol(&self, name: &str) {
+        let Some(server) = &self.server else { return };
+        let state = tmp_terminal(self, name);
+        if state.join("device/server.json").exists() {
+            return;
+        }
+        let token = server.admin(&["device", "token"]).ok().text();
+        let t = server::Terminal {
+            state,
+            server: None,
+        };
+        t.enrol(server, &["--token", token.trim()]).ok();
+    }
+
     /// `kinko` with this vault, no ambient credentials, and `env`.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(kinko_bin());
+        match &self.server {
+            None => cmd.env("KINKO_VAULT", &self.dir).env_remove("KINKO_SERVER"),
+            Some(s) => cmd.env("KINKO_SERVER", &s.url).env_remove("KINKO_VAULT"),
+        };
         cmd.args(args)
-            .env("KINKO_VAULT", &self.dir)
             // This test's terminal: what it remembers of the trail stays
             // with the test (and a test can play a second terminal).
             .env("KINKO_STATE_DIR", self.tmp.path().join("terminal"))
@@ -185,12 +245,28 @@ impl TestVault {
     /// Run `kinko` as the officer on another terminal, `terminal`, which
     /// remembers only what was done on it (a new name saw nothing yet).
     pub fn boss_on(&self, terminal: &str, args: &[&str]) -> Run {
+        self.enrol(terminal);
         let state = self.tmp.path().join(terminal);
         self.run_env(
             args,
             &[
                 ("KINKO_USER", "boss"),
                 ("KINKO_PASSWORD", OFFICER_PW),
+                ("KINKO_STATE_DIR", state.to_str().unwrap()),
+            ],
+        )
+    }
+
+    /// Run `kinko` as `user` on the terminal `terminal` (enrolled with
+    /// the server first when the vault is on one).
+    pub fn user_on(&self, terminal: &str, user: &str, password: &str, args: &[&str]) -> Run {
+        self.enrol(terminal);
+        let state = self.tmp.path().join(terminal);
+        self.run_env(
+            args,
+            &[
+                ("KINKO_USER", user),
+                ("KINKO_PASSWORD", password),
                 ("KINKO_STATE_DIR", state.to_str().unwrap()),
             ],
         )

@@ -37,6 +37,11 @@ fn output(cmd: &mut Command) -> Run {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    /// A server whose `run` also gets `run_args`.
+    pub fn start_with(run_args: &[&str]) -> TestServer {
         let database = kinko_test_support::postgres::shared().new_database();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("server");
@@ -60,6 +65,7 @@ impl TestServer {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(run_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -487,30 +493,88 @@ fn terminals_share_the_vault_the_server_holds() {
 
 #[test]
 fn writes_from_two_terminals_at_once_all_land_in_one_order() {
-    let (server, t1) = office();
-    let t2 = server.terminal("t2");
-    let tmp = server.tmp.path().to_path_buf();
-    let writers: Vec<_> = [("a", t1), ("b", t2)]
-        .into_iter()
-        .map(|(tag, t)| {
-            let tmp = tmp.clone();
-            std::thread::spawn(move || {
-                for i in 0..4 {
-                    import(&t, &tmp, &format!("{tag}{i}.txt"), tag.as_bytes());
-                }
-                t
+    // The officer on one terminal and a manager on another, each
+    // receiving files at the same time.
+    let v = super::TestVault::on_a_server();
+    let pw = v.add("mgr", "manager");
+    let writers: Vec<_> = [
+        ("boss", super::OFFICER_PW.to_string(), "t1"),
+        ("mgr", pw.clone(), "t2"),
+    ]
+    .into_iter()
+    .map(|(user, pw, terminal)| {
+        let file = v.file(&format!("{user}.txt"), user.as_bytes());
+        let (user, terminal) = (user.to_string(), terminal.to_string());
+        v.enrol(&terminal);
+        let cmd = |args: &[&str]| {
+            let mut c = v.command(args, &[]);
+            c.env("KINKO_USER", &user)
+                .env("KINKO_PASSWORD", &pw)
+                .env("KINKO_STATE_DIR", v.tmp.path().join(&terminal));
+            c
+        };
+        let mut runs: Vec<Command> = (0..4)
+            .map(|_| {
+                cmd(&[
+                    "import",
+                    file.to_str().unwrap(),
+                    "--from",
+                    "労働局",
+                    "--purpose",
+                    "contract",
+                ])
             })
+            .collect();
+        std::thread::spawn(move || {
+            for c in &mut runs {
+                let out = c.output().unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
         })
-        .collect();
-    let terminals: Vec<Terminal> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-    for t in &terminals {
-        let listed = t.boss(&["--json", "list"]).ok().json();
-        assert_eq!(listed.as_array().unwrap().len(), 8, "{listed}");
-        t.boss(&["audit", "verify"]).ok();
+    })
+    .collect();
+    for w in writers {
+        w.join().unwrap();
     }
+    for (user, pw, terminal) in [
+        ("boss", super::OFFICER_PW, "t1"),
+        ("mgr", pw.as_str(), "t2"),
+    ] {
+        let listed = v
+            .user_on(terminal, user, pw, &["--json", "list"])
+            .ok()
+            .json();
+        assert_eq!(listed.as_array().unwrap().len(), 8, "{user}: {listed}");
+    }
+    v.boss(&["audit", "verify"]).ok();
+    let server = v.server.as_ref().unwrap();
     let seqs = server.sql("SELECT count(*), max(seq) FROM units");
     let (count, max) = seqs.trim().split_once('|').unwrap();
     assert_eq!(count, max, "the log has no gaps");
+}
+
+#[test]
+fn a_terminal_that_asks_too_fast_is_slowed_down() {
+    // One request a second (bursts of two) for each terminal.
+    let server = TestServer::start_with(&["--rate", "1"]);
+    let t = Terminal::new(server.tmp.path(), "t1");
+    t.enrol(&server, &["--token", &server.token]).ok();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let runs: Vec<Run> = (0..8).map(|_| t.status()).collect();
+    // Eight calls well inside four seconds: some are answered 429.
+    let slowed: Vec<&Run> = runs.iter().filter(|r| r.code != 0).collect();
+    assert!(!slowed.is_empty(), "eight calls at once were all answered");
+    for r in slowed {
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("too many requests"), "{}", r.stderr);
+    }
+    // After a pause it is answered again.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    t.status().ok();
 }
 
 #[test]

@@ -41,6 +41,7 @@ fn fixture_vault(name: &str) -> TestVault {
         tmp,
         dir,
         recovery: String::new(),
+        server: None,
     }
 }
 

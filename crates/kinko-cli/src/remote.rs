@@ -23,7 +23,7 @@ pub fn upstream(url: &str) -> Result<(Device, Arc<RemoteVault>), Failure> {
         );
     }
     let server = Server::enrolled(&device)?;
-    Ok((device, Arc::new(RemoteVault::new(server))))
+    Ok((device, Arc::new(RemoteVault::new(server, &record.terminal))))
 }
 
 /// Where this terminal keeps its replica of the server's vault.

@@ -70,6 +70,9 @@ pub struct GivenTurn {
 /// HTTPS. Every call may fail with the core's errors (`Server`,
 /// `TerminalRefused`).
 pub trait Upstream: Send + Sync {
+    /// This terminal's ID at the server: events written through it name
+    /// it beside the user and host.
+    fn terminal_id(&self) -> String;
     fn state(&self) -> Result<UpstreamState>;
     fn create(&self, vault: &UpstreamVault, unit: OutgoingUnit) -> Result<()>;
     /// Wait for this terminal's turn; the units after `after`.

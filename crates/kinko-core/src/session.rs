@@ -544,6 +544,11 @@ pub(crate) fn open_signed_in(
 ) -> Result<Session> {
     let dir = vault.dir().to_path_buf();
     let vault_id = vault.slots().vault_id.clone();
+    // On an office server's vault, events also name the enrolled terminal.
+    let terminal = &match &vault.replica {
+        Some(r) => format!("{terminal} {}", r.upstream().terminal_id()),
+        None => terminal.to_string(),
+    };
     let (conn, mut secrets) = open_database(vault, id, secrets)?;
     check_keyslots_match(&conn, vault)?;
     let needs_upgrade = || {

@@ -17,11 +17,16 @@ type Result<T> = std::result::Result<T, Error>;
 /// The vault of the server this terminal is enrolled with.
 pub struct RemoteVault {
     server: Server,
+    terminal: String,
 }
 
 impl RemoteVault {
-    pub fn new(server: Server) -> Self {
-        RemoteVault { server }
+    /// The vault of `server`, reached as the enrolled terminal `terminal`.
+    pub fn new(server: Server, terminal: &str) -> Self {
+        RemoteVault {
+            server,
+            terminal: terminal.to_string(),
+        }
     }
 }
 
@@ -55,6 +60,10 @@ fn incoming(unit: Unit) -> Result<IncomingUnit> {
 }
 
 impl Upstream for RemoteVault {
+    fn terminal_id(&self) -> String {
+        self.terminal.clone()
+    }
+
     fn state(&self) -> Result<UpstreamState> {
         let s = self.server.vault_state()?;
         Ok(UpstreamState {

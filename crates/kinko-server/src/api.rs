@@ -2,27 +2,27 @@
 //! a certificate; everything else needs the certificate of an enrolled
 //! terminal that is not revoked ([`Terminal`]).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Query};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use kinko_protocol::{
-    Append, Appended, CreateVault, ErrorBody, Hello, TerminalInfo, Turn, TurnRequest, Units,
-    VaultState,
+    Append, Appended, CreateVault, Hello, TerminalInfo, Turn, TurnRequest, Units, VaultState,
 };
 
+use crate::answer::ApiError;
 use crate::authority::Authority;
 use crate::enrolment::{self, EnrolAnswer, EnrolRequest};
 use crate::error::Error;
+use crate::limits::{self, Rates};
 use crate::log;
 use crate::objects::Objects;
+pub use crate::peer::Peer;
 use crate::store;
 use crate::turns::Turns;
 
@@ -36,53 +36,7 @@ pub struct AppState {
     pub authority: Arc<Authority>,
     pub turns: Turns,
     pub objects: Objects,
-}
-
-/// Who is at the other end of a connection: its address and the
-/// fingerprint of the client certificate it showed, if any (rustls has
-/// already checked that the certificate chains to the server's CA).
-#[derive(Clone, Debug)]
-pub struct Peer {
-    pub addr: SocketAddr,
-    pub certificate: Option<String>,
-}
-
-/// An error as a terminal sees it: a status and `{code, message}`.
-pub struct ApiError(Error);
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        ApiError(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self.0 {
-            Error::Refused(_) => (StatusCode::UNAUTHORIZED, "refused"),
-            Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Error::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
-            _ => (StatusCode::SERVICE_UNAVAILABLE, "server"),
-        };
-        let message = match &self.0 {
-            // The database's own words stay in the server's log.
-            Error::Database(m) => {
-                eprintln!("kinko-server: database: {m}");
-                "the server's database is not answering".to_string()
-            }
-            e => e.to_string(),
-        };
-        (
-            status,
-            Json(ErrorBody {
-                code: code.into(),
-                message,
-            }),
-        )
-            .into_response()
-    }
+    pub rates: Rates,
 }
 
 /// An enrolled terminal that is not revoked: what every call but
@@ -115,9 +69,14 @@ impl FromRequestParts<AppState> for Terminal {
     }
 }
 
+/// How long a call may take (a turn waits up to 30 s of it); object
+/// transfers have no limit but the connection's.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let rates = state.rates.clone();
+    let calls = Router::new()
         .route("/v1/enrol", post(enrol))
         .route("/v1/enrol/{request}", get(collect))
         .route("/v1/hello", get(hello))
@@ -126,13 +85,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/turn/{lease}", delete(give_back))
         .route("/v1/units", get(units).post(append))
         .layer(DefaultBodyLimit::max(UNIT_LIMIT))
-        // Objects stream through in parts; their size is the document's.
-        .route(
-            "/v1/objects/{name}",
-            get(get_object)
-                .put(put_object)
-                .layer(DefaultBodyLimit::disable()),
-        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            CALL_TIMEOUT,
+        ));
+    // Objects stream through in parts; their size is the document's.
+    let objects = Router::new().route(
+        "/v1/objects/{name}",
+        get(get_object)
+            .put(put_object)
+            .layer(DefaultBodyLimit::disable()),
+    );
+    calls
+        .merge(objects)
+        .layer(axum::middleware::from_fn_with_state(rates, limits::limit))
         .with_state(state)
 }
 

@@ -8,13 +8,16 @@
 //! CA ([`authority`]), issued at enrolment ([`enrolment`]) and checked at
 //! every request ([`api`]).
 
+pub mod answer;
 pub mod api;
 pub mod authority;
 pub mod config;
 pub mod enrolment;
 pub mod error;
+pub mod limits;
 pub mod log;
 pub mod objects;
+pub mod peer;
 pub mod serve;
 pub mod store;
 pub mod tls;

@@ -52,6 +52,9 @@ enum Command {
         /// ADDR:PORT (default: as set at init, 0.0.0.0:8443)
         #[arg(long)]
         listen: Option<String>,
+        /// Requests a second each terminal may make (bursts of twice that).
+        #[arg(long, default_value_t = kinko_server::limits::DEFAULT_RATE)]
+        rate: u32,
     },
     /// Terminals: tokens, approvals, the list, revocation.
     #[command(subcommand)]
@@ -131,7 +134,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             office,
             json,
         } => init(dir, database, objects, hosts, office, json).await,
-        Command::Run { dir, listen } => serve(dir, listen).await,
+        Command::Run { dir, listen, rate } => serve(dir, listen, rate).await,
         Command::Device(cmd) => device(cmd).await,
     }
 }
@@ -191,7 +194,7 @@ async fn init(
     Ok(())
 }
 
-async fn serve(dir: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
+async fn serve(dir: PathBuf, listen: Option<String>, rate: u32) -> anyhow::Result<()> {
     let server = ServerDir::new(&dir);
     let settings = server.settings()?;
     let authority = Authority::load(&server)?;
@@ -202,11 +205,19 @@ async fn serve(dir: PathBuf, listen: Option<String>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let rates = kinko_server::limits::Rates::new(rate);
     let app = router(AppState {
         db: pool,
         authority: Arc::new(authority),
         turns: Default::default(),
         objects: kinko_server::objects::Objects::open(&settings.objects)?,
+        rates: rates.clone(),
+    });
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            rates.forget_quiet();
+        }
     });
     println!("kinko-server: listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;

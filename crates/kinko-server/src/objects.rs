@@ -64,6 +64,10 @@ impl Objects {
     pub async fn put(&self, name: &str, body: Body) -> Result<()> {
         let path = checked(name)?;
         if self.store.head(&path).await.is_ok() {
+            // A retry: read the body to its end (an answer before the
+            // body is read would cost the terminal its connection).
+            let mut stream = body.into_data_stream();
+            while let Some(Ok(_)) = stream.next().await {}
             return Ok(());
         }
         let upload = self.store.put_multipart(&path).await.map_err(store_err)?;

@@ -12,9 +12,9 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::api::Peer;
 use crate::authority::fingerprint;
 use crate::error::{Error, Result};
+use crate::peer::Peer;
 
 /// How many connections the server holds at once; more wait in the
 /// kernel's backlog.
