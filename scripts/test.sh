@@ -60,3 +60,5 @@ sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --reinstall "$CARGO_TARGET_DIR"/debug/bundle/deb/Kinko_*_amd64.deb
 KINKO_APP=/usr/bin/kinko-app KINKO_APP_SHIPPED="$CARGO_TARGET_DIR/kinko-app-shipped" bash tests/e2e/run.sh
+# The office server's .deb, installed, its systemd unit checked.
+bash tests/package/server-deb.sh

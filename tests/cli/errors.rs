@@ -35,12 +35,8 @@ fn no_credentials_exits_3() {
 #[test]
 fn missing_vault_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let v = TestVault {
-        dir: tmp.path().join("nothing-here"),
-        tmp,
-        recovery: String::new(),
-        server: None,
-    };
+    let dir = tmp.path().join("nothing-here");
+    let v = TestVault::local_at(tmp, dir);
     let r = v.boss(&["list"]).code(1);
     assert!(r.stderr.contains("no Kinko vault at"), "{}", r.stderr);
 }
@@ -67,12 +63,7 @@ fn unwritable_places_are_clear_errors() {
         file.join("vault"),
         std::path::PathBuf::from("/proc/kinko-vault"),
     ] {
-        let v = TestVault {
-            dir: dir.clone(),
-            tmp: tempfile::tempdir().unwrap(),
-            recovery: String::new(),
-            server: None,
-        };
+        let v = TestVault::local_at(tempfile::tempdir().unwrap(), dir.clone());
         let r = v
             .run_env(
                 &["init", "--officer", "boss", "--name", "O"],

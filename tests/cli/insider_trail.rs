@@ -58,6 +58,7 @@ fn is_export(e: &StoredEvent) -> bool {
 /// that Kinko no longer acts in his name): exit 5 with `needle` in the
 /// message.
 fn verify_reports(v: &TestVault, needle: &str) {
+    v.enrol("auditors-terminal");
     let terminal = v.work("auditors-terminal");
     let r = v
         .run_env(

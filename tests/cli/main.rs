@@ -112,6 +112,17 @@ pub struct TestVault {
     pub recovery: String,
     /// The office server holding the vault, when [`on_server`].
     pub server: Option<server::TestServer>,
+    /// On a server: the insider's edits through [`TestVault::raw_db`] not
+    /// yet sent as a unit ([`TestVault::send_edits`]).
+    edits: std::sync::Mutex<Option<PendingEdits>>,
+}
+
+/// A snapshot of the test terminal's replica taken when an insider
+/// opened it, and whose keys they opened it with.
+struct PendingEdits {
+    snapshot: PathBuf,
+    id: String,
+    password: String,
 }
 
 impl TestVault {
@@ -148,14 +159,22 @@ impl TestVault {
         .0
     }
 
-    fn init_where(server: bool, extra: &[&str]) -> (TestVault, serde_json::Value) {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut v = TestVault {
-            dir: tmp.path().join("vault"),
+    /// A vault folder `dir` on this machine (which may not exist yet),
+    /// with `tmp` for the test's other files.
+    pub fn local_at(tmp: tempfile::TempDir, dir: PathBuf) -> TestVault {
+        TestVault {
+            dir,
             tmp,
             recovery: String::new(),
             server: None,
-        };
+            edits: Default::default(),
+        }
+    }
+
+    fn init_where(server: bool, extra: &[&str]) -> (TestVault, serde_json::Value) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vault");
+        let mut v = TestVault::local_at(tmp, dir);
         if server {
             let server = server::TestServer::start();
             v.dir = tmp_terminal(&v, "terminal").join("replica");
@@ -208,6 +227,7 @@ impl TestVault {
 
     /// `kinko` with this vault, no ambient credentials, and `env`.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        self.send_edits();
         let mut cmd = Command::new(kinko_bin());
         match &self.server {
             None => cmd.env("KINKO_VAULT", &self.dir).env_remove("KINKO_SERVER"),
@@ -490,7 +510,79 @@ impl TestVault {
     /// Open the vault's database directly with a key holder's slot, as
     /// someone with the files and a password could (to tamper with it).
     pub fn raw_db(&self, id: &str, password: &str) -> rusqlite::Connection {
+        if self.server.is_some() {
+            // On a server the insider edits their terminal's replica and
+            // sends the edits to every terminal as a unit they seal.
+            self.send_edits();
+            self.insider_catches_up(id, password);
+            let snapshot = self.tmp.path().join("insider-snapshot.db");
+            kinko_test_support::forge::snapshot(&self.dir, &snapshot);
+            *self.edits.lock().unwrap() = Some(PendingEdits {
+                snapshot,
+                id: id.to_string(),
+                password: password.to_string(),
+            });
+        }
         kinko_test_support::raw_db(&self.dir, id, password)
+    }
+
+    /// On a server: bring the test terminal's replica to the head of the
+    /// log as the insider would (reading the server's table as its
+    /// superuser), so that their edits are made on the newest state.
+    fn insider_catches_up(&self, id: &str, password: &str) {
+        let Some(server) = &self.server else { return };
+        let at = kinko_test_support::forge::position(&self.dir, id, password);
+        let rows = server.sql(&format!(
+            "SELECT seq, encode(sealed, 'hex'), coalesce(encode(keyslots, 'hex'), '') \
+             FROM units WHERE seq > {at} ORDER BY seq"
+        ));
+        let hex = |h: &str| -> Vec<u8> {
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let units: Vec<kinko_test_support::forge::StoredUnit> = rows
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut parts = l.trim().split('|');
+                let seq = parts.next().unwrap().parse().unwrap();
+                let sealed = hex(parts.next().unwrap());
+                let slots = parts.next().unwrap_or_default();
+                kinko_test_support::forge::StoredUnit {
+                    seq,
+                    sealed,
+                    keyslots: (!slots.is_empty()).then(|| hex(slots)),
+                }
+            })
+            .collect();
+        kinko_test_support::forge::apply_units(&self.dir, id, password, &units);
+    }
+
+    /// On a server: what the insider changed through [`TestVault::raw_db`]
+    /// since, sealed as a unit with their database key and put at the
+    /// head of the server's log as its superuser would. Every command
+    /// sends it first.
+    pub fn send_edits(&self) {
+        let Some(edits) = self.edits.lock().unwrap().take() else {
+            return;
+        };
+        let Some(server) = &self.server else { return };
+        let forged = kinko_test_support::forge::unit_of_edits(
+            &self.dir,
+            &edits.snapshot,
+            &edits.id,
+            &edits.password,
+        );
+        if let Some(unit) = forged {
+            server.sql(&format!(
+                "INSERT INTO units (seq, sealed, terminal) \
+                 SELECT {}, decode('{}', 'hex'), id FROM terminals ORDER BY issued_at LIMIT 1",
+                unit.seq,
+                kinko_core::crypto::hex(&unit.sealed)
+            ));
+        }
     }
 
     /// The serial of `id`'s newest certificate, read with their own keys.

@@ -19,7 +19,40 @@ pub struct TestServer {
     pub url: String,
     pub fingerprint: String,
     pub token: String,
-    child: Child,
+    child: std::sync::Mutex<Child>,
+    /// What `run` is started with again after a kill: `run`'s arguments
+    /// and environment.
+    run_args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// Start `kinko-server run` on `listen`; the child and the port it
+/// listens on.
+fn run_server(
+    dir: &Path,
+    listen: &str,
+    run_args: &[String],
+    env: &[(String, String)],
+) -> (Child, String) {
+    let mut child = Command::new(server_bin())
+        .args(["run", "--dir", dir.to_str().unwrap(), "--listen", listen])
+        .args(run_args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("kinko-server starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_else(|| panic!("kinko-server said: {line}"));
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    (child, port)
 }
 
 pub fn server_bin() -> PathBuf {
@@ -42,10 +75,35 @@ impl TestServer {
 
     /// A server whose `run` also gets `run_args`.
     pub fn start_with(run_args: &[&str]) -> TestServer {
+        Self::start_full(None, &[], run_args)
+    }
+
+    /// A server whose tables are in `database` (a URL).
+    pub fn start_on(database: String) -> TestServer {
+        Self::start_in(database, None, &[], &[])
+    }
+
+    /// A server whose objects go where `objects` says (default: its
+    /// folder), run with `env` added and `run_args`.
+    pub fn start_full(
+        objects: Option<&str>,
+        env: &[(String, String)],
+        run_args: &[&str],
+    ) -> TestServer {
         let database = kinko_test_support::postgres::shared().new_database();
+        Self::start_in(database, objects, env, run_args)
+    }
+
+    fn start_in(
+        database: String,
+        objects: Option<&str>,
+        env: &[(String, String)],
+        run_args: &[&str],
+    ) -> TestServer {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("server");
-        let init = output(Command::new(server_bin()).args([
+        let mut init = Command::new(server_bin());
+        init.args([
             "init",
             "--dir",
             dir.to_str().unwrap(),
@@ -54,32 +112,13 @@ impl TestServer {
             "--host",
             "localhost",
             "--json",
-        ]))
-        .ok()
-        .json();
-        let mut child = Command::new(server_bin())
-            .args([
-                "run",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(run_args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("kinko-server starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_else(|| panic!("kinko-server said: {line}"));
-        let port = addr.rsplit(':').next().unwrap();
+        ]);
+        if let Some(objects) = objects {
+            init.args(["--objects", objects]);
+        }
+        let init = output(&mut init).ok().json();
+        let run_args: Vec<String> = run_args.iter().map(|a| a.to_string()).collect();
+        let (child, port) = run_server(&dir, "127.0.0.1:0", &run_args, env);
         TestServer {
             database,
             url: format!("https://localhost:{port}"),
@@ -87,8 +126,26 @@ impl TestServer {
             token: init["token"].as_str().unwrap().into(),
             tmp,
             dir,
-            child,
+            child: std::sync::Mutex::new(child),
+            run_args,
+            env: env.to_vec(),
         }
+    }
+
+    /// SIGKILL the server wherever it is, then start it again on the same
+    /// address.
+    pub fn kill_and_restart(&self) {
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let port = self.url.rsplit(':').next().unwrap();
+        let (again, _) = run_server(
+            &self.dir,
+            &format!("127.0.0.1:{port}"),
+            &self.run_args,
+            &self.env,
+        );
+        *child = again;
     }
 
     /// `kinko-server ARGS --dir DIR`.
@@ -125,8 +182,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -195,6 +253,21 @@ impl Terminal {
         ];
         args.extend_from_slice(extra);
         self.kinko(&args)
+    }
+
+    /// The officer `boss` makes the vault on this terminal's server
+    /// (one-time codes not required).
+    pub fn make_vault(&self) {
+        self.boss(&[
+            "init",
+            "--officer",
+            "boss",
+            "--name",
+            "Officer",
+            "--policy",
+            "totp.required=false",
+        ])
+        .ok();
     }
 
     pub fn status(&self) -> Run {
@@ -426,22 +499,20 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
 /// officer `boss` (one-time codes not required).
 fn office() -> (TestServer, Terminal) {
     let server = TestServer::start();
-    let first = server.terminal("t1");
-    first
-        .boss(&[
-            "init",
-            "--officer",
-            "boss",
-            "--name",
-            "Officer",
-            "--policy",
-            "totp.required=false",
-        ])
-        .ok();
+    let first = first_terminal(&server);
     (server, first)
 }
 
-fn import(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> String {
+/// The terminal `t1` of `server`, where the officer `boss` makes the
+/// vault (one-time codes not required).
+fn first_terminal(server: &TestServer) -> Terminal {
+    let first = server.terminal("t1");
+    first.make_vault();
+    first
+}
+
+/// The officer receives `body` as `name` on `t`.
+fn import_run(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> Run {
     let file = tmp.join(name);
     std::fs::write(&file, body).unwrap();
     t.boss(&[
@@ -452,10 +523,24 @@ fn import(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> String {
         "--purpose",
         "contract",
     ])
-    .ok()
-    .text()
-    .trim()
-    .to_string()
+}
+
+fn import(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> String {
+    import_run(t, tmp, name, body)
+        .ok()
+        .text()
+        .trim()
+        .to_string()
+}
+
+/// An import that fails with exit 1 and one line saying `needle`.
+fn import_fails(t: &Terminal, tmp: &Path, name: &str, needle: &str) {
+    let failed = import_run(t, tmp, name, b"never stored").code(1);
+    assert!(
+        failed.stderr.contains(needle) && failed.stderr.trim().lines().count() == 1,
+        "{}",
+        failed.stderr
+    );
 }
 
 #[test]
@@ -615,4 +700,403 @@ fn a_unit_changed_moved_or_given_other_keyslots_by_the_operator_is_refused() {
             refused.stderr
         );
     }
+}
+
+#[test]
+fn keyslots_from_before_a_password_change_open_nothing() {
+    // The officer's password leaked and was changed; the operator then
+    // hides the keyslots units carried since, so the server hands out the
+    // first unit's (validly sealed there) and the old password would open
+    // them.
+    let v = super::TestVault::on_a_server();
+    let new_pw = "Another-Secret-7q2!x";
+    v.run_env(
+        &["passwd"],
+        &[
+            ("KINKO_USER", "boss"),
+            ("KINKO_PASSWORD", super::OFFICER_PW),
+            ("KINKO_NEW_PASSWORD", new_pw),
+        ],
+    )
+    .ok();
+    let server = v.server.as_ref().unwrap();
+    server.sql(
+        "CREATE TABLE hidden AS SELECT seq, keyslots FROM units WHERE keyslots IS NOT NULL AND seq > 1; \
+         UPDATE units SET keyslots = NULL WHERE seq IN (SELECT seq FROM hidden)",
+    );
+    let old = [
+        ("KINKO_USER", "boss"),
+        ("KINKO_PASSWORD", super::OFFICER_PW),
+    ];
+    let refused = v.run_env(&["list"], &old).code(5);
+    assert!(
+        refused.stderr.contains("not the newest its log carries"),
+        "{}",
+        refused.stderr
+    );
+    // Put back, the new password opens the vault here and on a new terminal.
+    server.sql("UPDATE units u SET keyslots = h.keyslots FROM hidden h WHERE u.seq = h.seq");
+    v.run_env(
+        &["list"],
+        &[("KINKO_USER", "boss"), ("KINKO_PASSWORD", new_pw)],
+    )
+    .ok();
+    v.user_on("t2", "boss", new_pw, &["list"]).ok();
+    v.run_env(&["list"], &old).code(3);
+}
+
+/// `scripts/server.sh` with this build's binaries: the lines it printed
+/// until the server listened (it keeps serving until stopped).
+fn start_trial(env: &[(&str, String)]) -> (Child, Vec<String>) {
+    use std::os::unix::process::CommandExt;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut child = Command::new("bash")
+        .arg(root.join("scripts/server.sh"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env(
+            "KINKO_TRIAL_BIN",
+            super::kinko_bin().parent().unwrap().as_os_str(),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(|l| l.ok())
+        {
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let Ok(line) = lines.recv_timeout(std::time::Duration::from_secs(120)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("scripts/server.sh did not start serving: {seen:?}");
+        };
+        let done = line.contains("listening on");
+        seen.push(line);
+        if done {
+            return (child, seen);
+        }
+    }
+}
+
+/// Ctrl-C to the script: the server stops, then the script stops
+/// PostgreSQL.
+fn stop_trial(mut child: Child) {
+    let group = format!("-{}", child.id());
+    Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn the_trial_script_makes_a_server_a_terminal_enrols_with_and_serves_it_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    // As root the script runs PostgreSQL as its own user, which must
+    // reach the folder.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (pg_port, port) = (free(), free());
+    let env = [
+        (
+            "KINKO_TRIAL_DIR",
+            tmp.path().join("trial").display().to_string(),
+        ),
+        ("KINKO_TRIAL_PG_PORT", pg_port.to_string()),
+        ("KINKO_TRIAL_LISTEN", format!("127.0.0.1:{port}")),
+    ];
+    let (child, said) = start_trial(&env);
+    let after = |label: &str| {
+        said.iter()
+            .find_map(|l| l.split_once(label).map(|(_, v)| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {label:?} in {said:?}"))
+    };
+    let fingerprint = after("CA fingerprint:");
+    let token = after("(24 hours):");
+    let url = format!("https://127.0.0.1:{port}");
+    let mut t = Terminal::new(tmp.path(), "t1");
+    t.kinko(&[
+        "device",
+        "enroll",
+        "--server",
+        &url,
+        "--ca-fingerprint",
+        &fingerprint,
+        "--token",
+        &token,
+        "--wait",
+        "0",
+    ])
+    .ok();
+    t.server = Some(url);
+    t.make_vault();
+    stop_trial(child);
+    // PostgreSQL stopped with the script: nothing listens on its port.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", pg_port)).is_err());
+    // Run again: the same server, its vault and its terminal.
+    let (child, said) = start_trial(&env);
+    assert!(
+        said.iter().any(|l| l.contains("the trial server in")),
+        "{said:?}"
+    );
+    t.boss(&["list"]).ok();
+    t.boss(&["audit", "verify"]).ok();
+    stop_trial(child);
+}
+
+#[test]
+fn objects_kept_in_an_s3_store_and_a_store_gone_mid_import_records_nothing() {
+    let mut moto = kinko_test_support::moto::Moto::start();
+    moto.create_bucket("kinko-office");
+    let server = TestServer::start_full(Some("s3://kinko-office/objects"), &moto.env(), &[]);
+    let t1 = first_terminal(&server);
+    let doc = import(&t1, server.tmp.path(), "a.txt", b"held in S3");
+    // The ciphertext is in the bucket, under the prefix; the server's
+    // folder holds no objects.
+    let listed = moto.list("kinko-office");
+    assert!(listed.contains("<Key>objects/"), "{listed}");
+    assert!(!listed.contains("held in S3"));
+    assert!(!server.dir.join("objects").exists());
+    // A second terminal opens it from there.
+    let t2 = server.terminal("t2");
+    let out = server.tmp.path().join("out.txt");
+    t2.boss(&["open", &doc, "--out", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read(&out).unwrap(), b"held in S3");
+    // The store goes away: an import says so in one line, exit 1, and
+    // the vault records no document for it.
+    moto.stop();
+    import_fails(
+        &t1,
+        server.tmp.path(),
+        "b.txt",
+        "object store is not answering",
+    );
+    let listed = t2.boss(&["--json", "list"]).ok().json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    t2.boss(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn a_revoke_racing_opens_never_lets_an_open_through_after_it() {
+    // The officer revokes and grants again on one terminal while the
+    // handler opens on another, as fast as each can.
+    let v = super::TestVault::on_a_server();
+    let hpw = v.add("hana", "handler");
+    let doc = v.import(&v.file("d.txt", b"doc"), &[]);
+    v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    v.enrol("t2");
+    let t2 = v.tmp.path().join("t2");
+    let opens: Vec<Command> = (0..16)
+        .map(|_| {
+            v.command(
+                &["open", &doc, "--out", "-"],
+                &[
+                    ("KINKO_USER", "hana"),
+                    ("KINKO_PASSWORD", &hpw),
+                    ("KINKO_STATE_DIR", t2.to_str().unwrap()),
+                ],
+            )
+        })
+        .collect();
+    let opener = std::thread::spawn(move || {
+        opens
+            .into_iter()
+            .map(|mut c| {
+                let out = c.output().unwrap();
+                (out.status.code(), out.stdout)
+            })
+            .collect::<Vec<_>>()
+    });
+    for _ in 0..5 {
+        v.boss(&["revoke", &doc, "--from", "hana"]).ok();
+        v.boss(&["grant", &doc, "--to", "hana"]).ok();
+    }
+    let opened = opener.join().unwrap();
+    for (code, stdout) in &opened {
+        match code {
+            Some(0) => assert_eq!(stdout, b"doc"),
+            // Refused while not granted, nothing written out.
+            Some(4) => assert!(stdout.is_empty()),
+            other => panic!("an open ended with {other:?}"),
+        }
+    }
+    // In the one order of the log, every open that got through came
+    // while hana held the grant, and each has its event.
+    let object = format!("document:{doc}");
+    let mut granted = true;
+    let mut through = 0;
+    for e in v.events() {
+        if e["object"] != object.as_str() || e["outcome"] != "ok" {
+            continue;
+        }
+        match e["event"].as_str().unwrap() {
+            "document.revoke" => granted = false,
+            "document.grant" => granted = true,
+            "document.export" if e["actor"] == "hana" => {
+                assert!(granted, "an open got through after the revoke: {e}");
+                through += 1;
+            }
+            _ => {}
+        }
+    }
+    let succeeded = opened.iter().filter(|(c, _)| *c == Some(0)).count();
+    assert_eq!(
+        through, succeeded,
+        "every open that got through is in the trail"
+    );
+    v.boss(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn a_server_killed_during_writes_loses_nothing_acknowledged() {
+    let v = super::TestVault::on_a_server();
+    let mut acknowledged = Vec::new();
+    for round in 0..8u64 {
+        let file = v.file(
+            &format!("r{round}.txt"),
+            format!("round {round}").as_bytes(),
+        );
+        let mut import = v.command(
+            &[
+                "import",
+                file.to_str().unwrap(),
+                "--from",
+                "労働局",
+                "--purpose",
+                "contract",
+            ],
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", super::OFFICER_PW),
+            ],
+        );
+        let running = import
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // SIGKILL at a different moment of the import each round.
+        std::thread::sleep(std::time::Duration::from_millis(40 * round));
+        v.server.as_ref().unwrap().kill_and_restart();
+        let out = running.wait_with_output().unwrap();
+        match out.status.code() {
+            Some(0) => {
+                let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                acknowledged.push((id, format!("round {round}")));
+            }
+            // The server went away: said in one line, exit 1.
+            Some(1) => {
+                let said = String::from_utf8_lossy(&out.stderr);
+                assert!(said.contains("office server"), "{said}");
+            }
+            other => panic!("an import ended with {other:?}: {out:?}"),
+        }
+    }
+    eprintln!("acknowledged {} of 8", acknowledged.len());
+    // Another terminal sees every acknowledged document whole; the trail
+    // verifies on both.
+    let listed = v
+        .user_on("t2", "boss", super::OFFICER_PW, &["--json", "list"])
+        .ok()
+        .json();
+    let ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].to_string())
+        .collect();
+    for (id, body) in &acknowledged {
+        assert!(
+            ids.contains(id),
+            "document {id} was acknowledged but is gone"
+        );
+        let opened = v
+            .user_on("t2", "boss", super::OFFICER_PW, &["open", id, "--out", "-"])
+            .ok();
+        assert_eq!(opened.stdout, body.as_bytes());
+    }
+    for id in &ids {
+        v.user_on("t2", "boss", super::OFFICER_PW, &["show", id])
+            .ok();
+    }
+    v.boss(&["audit", "verify"]).ok();
+    v.user_on("t2", "boss", super::OFFICER_PW, &["audit", "verify"])
+        .ok();
+    v.boss(&["verify"]).ok();
+}
+
+#[test]
+fn postgresql_gone_mid_work_gives_a_clear_error_and_records_nothing_half() {
+    // A cluster of this test's own: it is stopped as a crash would.
+    let pg = kinko_test_support::postgres::Postgres::own();
+    let server = TestServer::start_on(pg.new_database());
+    let t1 = first_terminal(&server);
+    let doc = import(&t1, server.tmp.path(), "a.txt", b"before");
+    pg.halt();
+    import_fails(&t1, server.tmp.path(), "b.txt", "database is not answering");
+    // Back: the server answers again without a restart of its own, the
+    // failed import left nothing, and work goes on.
+    pg.start_again();
+    let t2 = server.terminal("t2");
+    let listed = t2.boss(&["--json", "list"]).ok().json();
+    let ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].to_string())
+        .collect();
+    assert_eq!(ids, vec![doc.clone()]);
+    let after = import(&t1, server.tmp.path(), "c.txt", b"after");
+    let out = server.tmp.path().join("out.txt");
+    t2.boss(&["open", &after, "--out", out.to_str().unwrap()])
+        .ok();
+    assert_eq!(std::fs::read(&out).unwrap(), b"after");
+    t2.boss(&["audit", "verify"]).ok();
+    t1.boss(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn three_terminals_grant_and_revoke_to_each_other() {
+    // The officer at one PC, a manager at another, a handler at a third,
+    // each with a home of its own.
+    let v = super::TestVault::on_a_server();
+    let mpw = v.add("mgr", "manager");
+    let hpw = v.add("hana", "handler");
+    let doc = v.import(&v.file("d.txt", b"shared"), &[]);
+    v.boss(&["grant", &doc, "--to", "mgr"]).ok();
+    let hana_opens = || v.user_on("t3", "hana", &hpw, &["open", &doc, "--out", "-"]);
+    hana_opens().code(4);
+    // The manager grants from her PC; the handler opens at his.
+    v.user_on("t2", "mgr", &mpw, &["grant", &doc, "--to", "hana"])
+        .ok();
+    assert_eq!(hana_opens().ok().stdout, b"shared");
+    // The officer revokes from his; the handler is refused at once.
+    v.boss(&["revoke", &doc, "--from", "hana"]).ok();
+    hana_opens().code(4);
+    // The manager sees the holders as the officer left them.
+    let shown = v
+        .user_on("t2", "mgr", &mpw, &["--json", "show", &doc])
+        .ok()
+        .json();
+    assert_eq!(shown["holders"], serde_json::json!(["boss", "mgr"]));
+    v.boss(&["audit", "verify"]).ok();
+    v.boss_on("t3", &["audit", "verify"]).ok();
 }

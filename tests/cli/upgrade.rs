@@ -37,12 +37,7 @@ fn fixture_vault(name: &str) -> TestVault {
     for sub in ["inbox", "sessions", "objects"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    TestVault {
-        tmp,
-        dir,
-        recovery: String::new(),
-        server: None,
-    }
+    TestVault::local_at(tmp, dir)
 }
 
 /// The fixture's recovery code (a test credential: README.md beside it).

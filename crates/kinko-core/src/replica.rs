@@ -17,6 +17,7 @@
 //! an earlier copy). Everything inside the units is checked by the core
 //! as it checks a local vault: the server is an insider with files.
 
+use std::cell::Cell;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,23 +94,83 @@ pub trait Upstream: Send + Sync {
 /// The local table that says how far the replica has applied the log.
 /// It is this terminal's alone: never captured, never sent.
 const POSITION_TABLE: &str = "replica_position";
+/// The local table of which units carried keyslots (their SHA-256):
+/// this terminal's alone too.
+const KEYSLOTS_TABLE: &str = "replica_keyslots";
+
+/// Tables of the replica's own, never part of a unit.
+fn is_local_table(table: &str) -> bool {
+    table == POSITION_TABLE || table == KEYSLOTS_TABLE
+}
+
+thread_local! {
+    /// Set while [`Write`] or a catch-up commits on this thread: the only
+    /// commits the guard lets through. Per thread, so that one thread's
+    /// commit through the log never lets another thread's commit by.
+    static COMMITTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` with this thread's commits let through the guard.
+fn committing<T>(f: impl FnOnce() -> T) -> T {
+    COMMITTING.with(|c| c.set(true));
+    let out = f();
+    COMMITTING.with(|c| c.set(false));
+    out
+}
 
 /// A replica's link to its server.
 pub struct Replica {
     upstream: Arc<dyn Upstream>,
-    /// Set while [`Write`] or a catch-up commits: the only commits the
-    /// guard lets through.
-    committing: Arc<AtomicBool>,
     /// The key units are sealed under, known once the database key is.
     unit_key: Mutex<Option<Key32>>,
+    /// The keyslots this terminal signed in with, as the server handed
+    /// them: the head it named then and their SHA-256 (checked by
+    /// [`Replica::open_caught_up`]).
+    opened_keyslots: Mutex<Option<(u64, [u8; 32])>>,
     vault_id: String,
     keyslots_path: PathBuf,
     objects_dir: PathBuf,
 }
 
 /// The seal's key: the database key, for this one use.
-fn unit_key(db_key: &[u8; 32]) -> Key32 {
+pub fn unit_key(db_key: &[u8; 32]) -> Key32 {
     crypto::hkdf(db_key, b"", &[b"kinko replica unit v1"])
+}
+
+/// Open a unit sealed for `place`: its changes, or None if it was not
+/// sealed there under this key.
+pub fn open_unit(
+    key: &Key32,
+    place: &UnitPlace<'_>,
+    sealed: &[u8],
+) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    let aad = unit_aad(place.vault_id, place.seq, place.prev, place.keyslots);
+    crypto::open(key, &aad, sealed)
+}
+
+/// The chain after the unit `sealed` at `place`.
+pub fn chain_after(place: &UnitPlace<'_>, sealed: &[u8]) -> [u8; 32] {
+    chained(place.prev, place.seq, sealed)
+}
+
+/// Where a unit goes in the log: its vault, its number, the chain of the
+/// units before it, and the keyslots it carries.
+pub struct UnitPlace<'a> {
+    pub vault_id: &'a str,
+    pub seq: u64,
+    pub prev: &'a [u8; 32],
+    pub keyslots: Option<&'a [u8]>,
+}
+
+/// Seal a unit's changes (a SQLite changeset) for its place in the log;
+/// the sealed bytes and the chain after it. This is the published format:
+/// anyone holding the database key can make a unit, which is why a
+/// replica checks everything a unit brings as it checks a local vault.
+pub fn seal_unit(key: &Key32, place: &UnitPlace<'_>, changes: &[u8]) -> (Vec<u8>, [u8; 32]) {
+    let aad = unit_aad(place.vault_id, place.seq, place.prev, place.keyslots);
+    let sealed = crypto::seal(key, &aad, changes);
+    let hash = chained(place.prev, place.seq, &sealed);
+    (sealed, hash)
 }
 
 /// What a unit's seal covers besides its bytes.
@@ -140,6 +201,10 @@ fn ensure_position_table(conn: &Connection) -> Result<()> {
             one INTEGER PRIMARY KEY CHECK (one = 1),
             seq INTEGER NOT NULL,
             hash BLOB NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {KEYSLOTS_TABLE} (
+            seq INTEGER PRIMARY KEY,
+            sha256 BLOB NOT NULL
         )"
     ))?;
     Ok(())
@@ -175,6 +240,28 @@ fn set_position(conn: &Connection, seq: u64, hash: &[u8; 32]) -> Result<()> {
     Ok(())
 }
 
+/// Remember that unit `seq` carried `keyslots`.
+fn note_keyslots(conn: &Connection, seq: u64, keyslots: &[u8]) -> Result<()> {
+    conn.execute(
+        &format!("INSERT OR REPLACE INTO {KEYSLOTS_TABLE} (seq, sha256) VALUES (?1, ?2)"),
+        params![seq as i64, crypto::sha256(keyslots).to_vec()],
+    )?;
+    Ok(())
+}
+
+/// The SHA-256 of the newest keyslots the log carries up to unit `seq`.
+fn keyslots_digest_at(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT sha256 FROM {KEYSLOTS_TABLE} WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1"
+            ),
+            [seq as i64],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()?)
+}
+
 /// The changes a transaction made, as changeset bytes (empty: none).
 fn take_changes(capture: &mut Capture<'_>) -> Result<Vec<u8>> {
     let mut out = Vec::new();
@@ -188,8 +275,8 @@ impl Replica {
     pub fn new(upstream: Arc<dyn Upstream>, vault_id: &str, vault_dir: &Path) -> Self {
         Replica {
             upstream,
-            committing: Arc::new(AtomicBool::new(false)),
             unit_key: Mutex::new(None),
+            opened_keyslots: Mutex::new(None),
             vault_id: vault_id.to_string(),
             keyslots_path: vault_dir.join(crate::layout::KEYSLOTS_FILE),
             objects_dir: vault_dir.join(crate::layout::OBJECTS_DIR),
@@ -203,10 +290,55 @@ impl Replica {
         if std::fs::symlink_metadata(&path).is_ok() {
             return Ok(());
         }
-        let partial = self.objects_dir.join(format!(".{}.part", name.as_str()));
-        let _ = std::fs::remove_file(&partial);
-        self.upstream.get_object(name.as_str(), &partial)?;
-        std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
+        // A partial file of this fetch's own: two processes of this
+        // terminal fetching the same object never write into one file.
+        let partial = self.objects_dir.join(format!(
+            ".{}.{}.part",
+            name.as_str(),
+            crypto::hex(&crypto::random::<8>())
+        ));
+        let fetched = self
+            .upstream
+            .get_object(name.as_str(), &partial)
+            .and_then(|()| std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e)));
+        if fetched.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        fetched
+    }
+
+    /// Remember the keyslots file this terminal is about to sign in with,
+    /// as the server handed it, and the head the server named with it.
+    pub(crate) fn opened_with_keyslots(&self, head: u64, bytes: &[u8]) {
+        *self
+            .opened_keyslots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some((head, crypto::sha256(bytes)));
+    }
+
+    /// Bring a database just opened by a sign-in to the head, then check
+    /// the keyslots it was opened with: they must be the newest the log
+    /// carries up to the head the server named, and that head must not be
+    /// behind what this replica had applied. A server that hands out older
+    /// keyslots (from before a password change, say: each validly sealed
+    /// in its own unit) is refused.
+    pub(crate) fn open_caught_up(&self, conn: &Connection) -> Result<()> {
+        let (before, _) = position(conn)?;
+        self.catch_up(conn)?;
+        let opened = *self
+            .opened_keyslots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let Some((head, opened)) = opened else {
+            return Ok(());
+        };
+        check_not_behind(head, before)?;
+        match keyslots_digest_at(conn, head)? {
+            Some(newest) if newest == opened => Ok(()),
+            _ => Err(Error::tampered(
+                "the office server handed this terminal keyslots that are not the newest its log carries",
+            )),
+        }
     }
 
     pub fn upstream(&self) -> &Arc<dyn Upstream> {
@@ -219,8 +351,7 @@ impl Replica {
     pub(crate) fn guard(&self, conn: &mut Connection, db_key: &[u8; 32]) -> Result<()> {
         *self.key_slot() = Some(unit_key(db_key));
         ensure_position_table(conn)?;
-        let committing = self.committing.clone();
-        conn.commit_hook(Some(move || !committing.load(Ordering::SeqCst)))?;
+        conn.commit_hook(Some(|| !COMMITTING.with(|c| c.get())))?;
         Ok(())
     }
 
@@ -236,10 +367,7 @@ impl Replica {
 
     /// Commit `tx` as one of the log's (the guard lets it through).
     fn commit_local(&self, tx: Transaction<'_>) -> Result<()> {
-        self.committing.store(true, Ordering::SeqCst);
-        let done = tx.commit();
-        self.committing.store(false, Ordering::SeqCst);
-        Ok(done?)
+        Ok(committing(|| tx.commit())?)
     }
 
     /// Bring the replica to the server's head (no turn: for reading and
@@ -254,6 +382,14 @@ impl Replica {
             }
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             self.apply(&tx, &units)?;
+            let (after, _) = position(&tx)?;
+            if after <= seq {
+                // Units only of what this replica holds, again and again:
+                // a server that would keep it asking for ever.
+                return Err(Error::tampered(format!(
+                    "the server's log holds {head} units but gives only units up to {seq}"
+                )));
+            }
             self.commit_local(tx)?;
         }
     }
@@ -274,18 +410,24 @@ impl Replica {
                     unit.seq
                 )));
             }
-            let aad = unit_aad(&self.vault_id, unit.seq, &hash, unit.keyslots.as_deref());
-            let changes = crypto::open(&key, &aad, &unit.sealed).ok_or_else(|| {
+            let place = UnitPlace {
+                vault_id: &self.vault_id,
+                seq: unit.seq,
+                prev: &hash,
+                keyslots: unit.keyslots.as_deref(),
+            };
+            let changes = open_unit(&key, &place, &unit.sealed).ok_or_else(|| {
                 Error::tampered(format!(
                     "unit {} of the server's log was not sealed by a terminal of this vault in this place",
                     unit.seq
                 ))
             })?;
             apply_changes(tx, &changes, unit.seq)?;
-            hash = chained(&hash, unit.seq, &unit.sealed);
+            hash = chain_after(&place, &unit.sealed);
             seq = unit.seq;
-            if unit.keyslots.is_some() {
-                keyslots = unit.keyslots.clone();
+            if let Some(k) = &unit.keyslots {
+                note_keyslots(tx, seq, k)?;
+                keyslots = Some(k.clone());
             }
         }
         set_position(tx, seq, &hash)?;
@@ -322,7 +464,7 @@ impl Replica {
             }
         }
         let mut capture = Capture::new(conn)?;
-        capture.table_filter(Some(|table: &str| table != POSITION_TABLE));
+        capture.table_filter(Some(|table: &str| !is_local_table(table)));
         capture.attach::<&str>(None)?;
         Ok(Write { capture, tx, lease })
     }
@@ -331,17 +473,21 @@ impl Replica {
     /// database as the first unit, with its keyslots.
     pub(crate) fn publish_new(&self, conn: &Connection, schema_version: i64) -> Result<()> {
         // Local work on a scratch database: let its commits through.
-        self.committing.store(true, Ordering::SeqCst);
-        let changes = whole_database(conn);
-        self.committing.store(false, Ordering::SeqCst);
-        let changes = changes?;
+        let changes = committing(|| whole_database(conn))?;
         let keyslots =
             std::fs::read(&self.keyslots_path).map_err(|e| Error::io(&self.keyslots_path, e))?;
         let key = self.key()?;
-        let prev = [0u8; 32];
-        let aad = unit_aad(&self.vault_id, 1, &prev, Some(&keyslots));
-        let sealed = crypto::seal(&key, &aad, &changes);
-        let hash = chained(&prev, 1, &sealed);
+        let (sealed, hash) = seal_unit(
+            &key,
+            &UnitPlace {
+                vault_id: &self.vault_id,
+                seq: 1,
+                prev: &[0u8; 32],
+                keyslots: Some(&keyslots),
+            },
+            &changes,
+        );
+        let digest_of = keyslots.clone();
         self.upstream.create(
             &UpstreamVault {
                 vault_id: self.vault_id.clone(),
@@ -354,6 +500,7 @@ impl Replica {
         )?;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         set_position(&tx, 1, &hash)?;
+        note_keyslots(&tx, 1, &digest_of)?;
         self.commit_local(tx)
     }
 }
@@ -426,9 +573,11 @@ fn whole_database(conn: &Connection) -> Result<Vec<u8>> {
         let tables: Vec<(String, String)> = conn
             .prepare(
                 "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'
-                 AND name NOT LIKE 'sqlite_%' AND name <> ?1",
+                 AND name NOT LIKE 'sqlite_%' AND name NOT IN (?1, ?2)",
             )?
-            .query_map([POSITION_TABLE], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([POSITION_TABLE, KEYSLOTS_TABLE], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
         for (name, sql) in &tables {
             let sql = match sql.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
@@ -499,9 +648,16 @@ impl Write<'_> {
         let key = replica.key()?;
         let (base, prev) = position(&tx)?;
         let seq = base + 1;
-        let aad = unit_aad(&replica.vault_id, seq, &prev, keyslots.as_deref());
-        let sealed = crypto::seal(&key, &aad, &changes);
-        let hash = chained(&prev, seq, &sealed);
+        let (sealed, hash) = seal_unit(
+            &key,
+            &UnitPlace {
+                vault_id: &replica.vault_id,
+                seq,
+                prev: &prev,
+                keyslots: keyslots.as_deref(),
+            },
+            &changes,
+        );
         // The objects the new rows name go first: a unit never names an
         // object the server does not hold.
         for name in objects_named(&tx, &changes)? {
@@ -511,6 +667,7 @@ impl Write<'_> {
                 .put_object(name.as_str(), &name.path(&replica.objects_dir))?;
         }
         let id = lease.id.take().unwrap_or_default();
+        let digest_of = keyslots.clone();
         let appended = replica
             .upstream
             .append(&id, base, OutgoingUnit { sealed, keyslots })?;
@@ -520,6 +677,9 @@ impl Write<'_> {
             )));
         }
         set_position(&tx, seq, &hash)?;
+        if let Some(k) = &digest_of {
+            note_keyslots(&tx, seq, k)?;
+        }
         // Appended: if the local commit fails now, the unit comes back at
         // the next catch-up, as another terminal's would.
         replica.commit_local(tx)

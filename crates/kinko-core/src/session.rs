@@ -723,7 +723,7 @@ pub(crate) fn open_database(
             db::create_schema(&conn)?;
         }
         replica.guard(&mut conn, &secrets.db_key)?;
-        replica.catch_up(&conn)?;
+        replica.open_caught_up(&conn)?;
         return Ok((conn, secrets));
     }
     for newer in vault.slots().pending_db_keys(id, &secrets)? {

@@ -169,9 +169,13 @@ impl Vault {
             )));
         }
         crate::layout::make_private(dir)?;
+        let replica = Replica::new(upstream, &vault.vault_id, dir);
+        // Checked once the replica has caught up: these must be the
+        // newest keyslots the log carries.
+        replica.opened_with_keyslots(state.head, &keyslots);
         Ok(Vault {
             dir: dir.to_path_buf(),
-            replica: Some(Arc::new(Replica::new(upstream, &vault.vault_id, dir))),
+            replica: Some(Arc::new(replica)),
             slots,
             witness_dir: None,
             token: None,

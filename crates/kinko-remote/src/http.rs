@@ -40,6 +40,9 @@ fn tls_builder() -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVeri
 fn client(tls: ClientConfig) -> Result<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()
         .tls_backend_preconfigured(tls)
+        // The pinned server only: never follow it elsewhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(true)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .build()

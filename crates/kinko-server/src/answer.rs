@@ -32,6 +32,11 @@ impl IntoResponse for ApiError {
                 eprintln!("kinko-server: database: {m}");
                 "the server's database is not answering".to_string()
             }
+            // So do the object store's (its addresses among them).
+            Error::Objects(m) => {
+                eprintln!("kinko-server: object store: {m}");
+                "the server's object store is not answering".to_string()
+            }
             e => e.to_string(),
         };
         (

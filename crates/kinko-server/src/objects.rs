@@ -6,6 +6,7 @@
 //! a retry and its bytes are not kept.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use futures_util::StreamExt;
@@ -40,11 +41,18 @@ fn store_err(e: object_store::Error) -> Error {
 }
 
 impl Objects {
-    /// Open the store `spec` names: a folder path (made 0700 if missing).
+    /// Open the store `spec` names: `s3://bucket[/prefix]` (any
+    /// S3-compatible store, reached as the `AWS_*` environment says:
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`), or a folder path (made 0700
+    /// if missing).
     pub fn open(spec: &str) -> Result<Objects> {
+        if let Some(rest) = spec.strip_prefix("s3://") {
+            return Self::open_s3(spec, rest);
+        }
         if spec.contains("://") {
             return Err(Error::Invalid(format!(
-                "object store {spec}: only a folder is supported by this build"
+                "object store {spec}: a folder or an s3:// URL"
             )));
         }
         use std::os::unix::fs::DirBuilderExt;
@@ -57,6 +65,34 @@ impl Objects {
             object_store::local::LocalFileSystem::new_with_prefix(spec).map_err(store_err)?;
         Ok(Objects {
             store: Arc::new(store),
+        })
+    }
+
+    fn open_s3(spec: &str, rest: &str) -> Result<Objects> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Invalid(format!("object store {spec}: no bucket")));
+        }
+        // A store that does not answer fails an upload in seconds (the
+        // terminal says so and records nothing), not after minutes.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(10),
+            ..Default::default()
+        };
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_retry(retry)
+            .build()
+            .map_err(|e| Error::Invalid(format!("object store {spec}: {e}")))?;
+        let store: Arc<dyn ObjectStore> = Arc::new(store);
+        let prefix = prefix.trim_matches('/');
+        Ok(Objects {
+            store: if prefix.is_empty() {
+                store
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            },
         })
     }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -20,6 +20,9 @@ use crate::peer::Peer;
 /// kernel's backlog.
 const MAX_CONNECTIONS: usize = 512;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's head must arrive in this time: a client that trickles it
+/// in byte by byte (slowloris) is cut off rather than holding a slot.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serve `app` on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -78,8 +81,9 @@ async fn connection(
             req.extensions_mut().insert(peer.clone());
             app.clone().oneshot(req)
         });
-    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .http1_only()
-        .serve_connection(TokioIo::new(tls), service)
-        .await;
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).http1_only();
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let _ = http.serve_connection(TokioIo::new(tls), service).await;
 }

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+pub mod forge;
+pub mod moto;
 pub mod postgres;
 
 use kinko_core::crypto;
@@ -16,31 +18,41 @@ pub const OFFICER_PW: &str = "Kinko-Vault-7q2x!";
 /// SQLCipher tool would: with the raw database key, outside Kinko. Attack
 /// tests edit the vault through this, then show Kinko notices.
 pub fn raw_db(vault: &Path, id: &str, password: &str) -> rusqlite::Connection {
+    open_db_as(vault, id, password).1
+}
+
+/// The database key of `id`'s slot that opens the vault's database, and
+/// the database opened with it. The slot's key, else a new one waiting
+/// beside it (after a rekey or a disabling): an insider tries each, as
+/// Kinko does at sign-in.
+pub fn open_db_as(vault: &Path, id: &str, password: &str) -> ([u8; 32], rusqlite::Connection) {
     let slots = KeySlots::load(&vault.join("keyslots")).expect("the vault has a keyslots file");
     let (keys, _) = slots
         .unlock(id, password.as_bytes(), None)
         .expect("the password opens the slot");
-    // The slot's key, else a new one waiting beside it (after a rekey or
-    // a disabling): an insider tries each, as Kinko does at sign-in.
     let waiting = slots.pending_db_keys(id, &keys).expect("waiting keys open");
     let candidates = waiting
         .iter()
         .map(|k| **k)
         .chain(std::iter::once(keys.db_key));
     for key in candidates {
-        let conn = rusqlite::Connection::open(vault.join("kinko.db")).expect("the database opens");
-        conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(&key)))
-            .expect("the key is accepted");
-        if conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .is_ok()
-        {
-            return conn;
+        if let Some(conn) = open_with_key(vault, &key) {
+            return (key, conn);
         }
     }
     panic!("no key of {id}'s slot opens the database")
+}
+
+/// The vault's database opened with `key`, if it is the key.
+pub fn open_with_key(vault: &Path, key: &[u8; 32]) -> Option<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(vault.join("kinko.db")).expect("the database opens");
+    conn.pragma_update(None, "key", format!("x'{}'", crypto::hex(key)))
+        .expect("the key is accepted");
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .ok()?;
+    Some(conn)
 }
 
 /// The vault's id and the signing key in `id`'s keyslot: what an insider

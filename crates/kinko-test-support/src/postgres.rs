@@ -51,7 +51,7 @@ fn bin_dir() -> PathBuf {
         .expect("a PostgreSQL version with initdb under /usr/lib/postgresql")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -60,7 +60,12 @@ fn free_port() -> u16 {
 
 impl Postgres {
     fn start() -> Postgres {
-        let dir = std::env::temp_dir().join(format!("kinko-pg-{}", std::process::id()));
+        static CLUSTERS: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kinko-pg-{}-{}",
+            std::process::id(),
+            CLUSTERS.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a folder for the cluster");
         let is_root = unsafe { libc::geteuid() } == 0;
@@ -97,6 +102,13 @@ impl Postgres {
                 "--no-sync",
             ],
         );
+        pg.launch();
+        pg
+    }
+
+    /// Start the cluster (made, and stopped or never started).
+    fn launch(&self) {
+        let pg = self;
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=300",
             pg.port,
@@ -115,7 +127,23 @@ impl Postgres {
                 "start",
             ],
         );
-        pg
+    }
+
+    /// A cluster of a test's own (a test that stops and starts it must
+    /// not take the shared one from the others), removed when dropped.
+    pub fn own() -> OwnCluster {
+        OwnCluster(Postgres::start())
+    }
+
+    /// Stop at once, as a crash or a pulled plug would (the data stay).
+    pub fn halt(&self) {
+        let data = self.data().display().to_string();
+        self.tool("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"]);
+    }
+
+    /// Start again after [`Postgres::halt`].
+    pub fn start_again(&self) {
+        self.launch();
     }
 
     fn data(&self) -> PathBuf {
@@ -176,23 +204,46 @@ impl Postgres {
     /// Run SQL on `database` as its superuser (the server operator's
     /// view); what psql printed (unaligned, tuples only).
     pub fn sql(&self, database: &str, sql: &str) -> String {
+        use std::io::Write;
         let port = self.port.to_string();
-        let args = [
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            "kinko",
-            "-d",
-            database,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-At",
-            "-c",
-            sql,
-        ];
-        self.tool("psql", &args)
+        // The SQL on standard input: a unit's bytes can be longer than
+        // one command-line argument may be.
+        let mut child = self
+            .command("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "kinko",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-f",
+                "-",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sql.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The database name in a URL this cluster gave.
@@ -204,12 +255,28 @@ impl Postgres {
         format!("postgresql://kinko@127.0.0.1:{}/{database}", self.port)
     }
 
-    fn stop(&self) {
+    pub fn stop(&self) {
         let data = self.data().display().to_string();
         let _ = self
             .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "stop"])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A cluster of one test's own; stopped and removed when dropped.
+pub struct OwnCluster(Postgres);
+
+impl std::ops::Deref for OwnCluster {
+    type Target = Postgres;
+    fn deref(&self) -> &Postgres {
+        &self.0
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        self.0.stop();
     }
 }
