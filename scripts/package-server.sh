@@ -31,7 +31,8 @@ install -D -m 0644 docs/server.md "$root/usr/share/doc/kinko-server/server.md"
 printf 'Kinko\nLicense: Apache-2.0 (/usr/share/common-licenses/Apache-2.0)\n' \
   | install -D -m 0644 /dev/stdin "$root/usr/share/doc/kinko-server/copyright"
 install -d -m 0755 "$root/DEBIAN"
-install -m 0755 packaging/kinko-server/postinst packaging/kinko-server/postrm "$root/DEBIAN/"
+install -m 0755 packaging/kinko-server/postinst packaging/kinko-server/prerm \
+  packaging/kinko-server/postrm "$root/DEBIAN/"
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: kinko-server
 Version: $version

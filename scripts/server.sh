@@ -38,6 +38,12 @@ pg_bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 pg_dir="$base/postgres"
 umask 077
 mkdir -p "$base"
+# A folder of this user's own, not a link to somewhere else: the password
+# of the cluster is written into it.
+if [ -L "$base" ] || [ "$(stat -c %u "$base")" != "$(id -u)" ]; then
+  echo "scripts/server.sh: $base is not a folder of $(id -un)'s own; set KINKO_TRIAL_DIR" >&2
+  exit 1
+fi
 # As root, PostgreSQL's own user must reach its folder inside.
 [ "$(id -u)" -eq 0 ] && chmod 711 "$base"
 
@@ -53,7 +59,7 @@ if [ ! -f "$pg_dir/data/PG_VERSION" ]; then
   fresh=1
 fi
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -w -l "$pg_dir/log" \
-  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir" start >/dev/null
+  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k '$pg_dir'" start >/dev/null
 stop_pg() { "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -w -m fast stop >/dev/null || true; }
 trap stop_pg EXIT
 export PGPASSWORD="$(cat "$base/pg-password")"
@@ -64,7 +70,9 @@ unset PGPASSWORD
 if [ ! -f "$base/server/server.json" ]; then
   host="${listen%:*}"
   [ "$host" = "0.0.0.0" ] && host="$(hostname)"
-  "$bin/kinko-server" init --dir "$base/server" --database "$database" \
+  # The URL (with the password) through the environment, not the
+  # command line other users can read.
+  KINKO_SERVER_DATABASE="$database" "$bin/kinko-server" init --dir "$base/server" \
     --host "$host" --host localhost --host 127.0.0.1 \
     | sed "s#https://[^ ]*:8443#https://$host:${listen##*:}#"
 else

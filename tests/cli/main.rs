@@ -568,7 +568,9 @@ impl TestVault {
         let Some(edits) = self.edits.lock().unwrap().take() else {
             return;
         };
-        let Some(server) = &self.server else { return };
+        if self.server.is_none() {
+            return;
+        }
         let forged = kinko_test_support::forge::unit_of_edits(
             &self.dir,
             &edits.snapshot,
@@ -576,13 +578,20 @@ impl TestVault {
             &edits.password,
         );
         if let Some(unit) = forged {
-            server.sql(&format!(
-                "INSERT INTO units (seq, sealed, terminal) \
-                 SELECT {}, decode('{}', 'hex'), id FROM terminals ORDER BY issued_at LIMIT 1",
-                unit.seq,
-                kinko_core::crypto::hex(&unit.sealed)
-            ));
+            self.put_unit(&unit);
         }
+    }
+
+    /// Put an insider's unit at the head of the server's log, as the
+    /// database's superuser.
+    pub fn put_unit(&self, unit: &kinko_test_support::forge::ForgedUnit) {
+        let server = self.server.as_ref().expect("a vault on a server");
+        server.sql(&format!(
+            "INSERT INTO units (seq, sealed, terminal) \
+             SELECT {}, decode('{}', 'hex'), id FROM terminals ORDER BY issued_at LIMIT 1",
+            unit.seq,
+            kinko_core::crypto::hex(&unit.sealed)
+        ));
     }
 
     /// The serial of `id`'s newest certificate, read with their own keys.

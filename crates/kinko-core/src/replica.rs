@@ -112,10 +112,15 @@ thread_local! {
 
 /// Run `f` with this thread's commits let through the guard.
 fn committing<T>(f: impl FnOnce() -> T) -> T {
-    COMMITTING.with(|c| c.set(true));
-    let out = f();
-    COMMITTING.with(|c| c.set(false));
-    out
+    /// Puts the flag back however `f` ends, a panic included.
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            COMMITTING.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(COMMITTING.with(|c| c.replace(true)));
+    f()
 }
 
 /// A replica's link to its server.
@@ -123,10 +128,9 @@ pub struct Replica {
     upstream: Arc<dyn Upstream>,
     /// The key units are sealed under, known once the database key is.
     unit_key: Mutex<Option<Key32>>,
-    /// The keyslots this terminal signed in with, as the server handed
-    /// them: the head it named then and their SHA-256 (checked by
-    /// [`Replica::open_caught_up`]).
-    opened_keyslots: Mutex<Option<(u64, [u8; 32])>>,
+    /// The SHA-256 of the keyslots this terminal signed in with, as the
+    /// server handed them (checked by [`Replica::open_caught_up`]).
+    opened_keyslots: Mutex<Option<[u8; 32]>>,
     vault_id: String,
     keyslots_path: PathBuf,
     objects_dir: PathBuf,
@@ -249,17 +253,28 @@ fn note_keyslots(conn: &Connection, seq: u64, keyslots: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The SHA-256 of the newest keyslots the log carries up to unit `seq`.
-fn keyslots_digest_at(conn: &Connection, seq: u64) -> Result<Option<Vec<u8>>> {
+/// The newest keyslots the applied log carries: the unit that carried
+/// them and their SHA-256.
+fn newest_keyslots(conn: &Connection) -> Result<Option<(u64, Vec<u8>)>> {
     Ok(conn
         .query_row(
-            &format!(
-                "SELECT sha256 FROM {KEYSLOTS_TABLE} WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1"
-            ),
-            [seq as i64],
-            |r| r.get::<_, Vec<u8>>(0),
+            &format!("SELECT seq, sha256 FROM {KEYSLOTS_TABLE} ORDER BY seq DESC LIMIT 1"),
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?)),
         )
         .optional()?)
+}
+
+/// Whether some unit of the applied log carried keyslots with `digest`.
+fn log_carried_keyslots(conn: &Connection, digest: &[u8; 32]) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT 1 FROM {KEYSLOTS_TABLE} WHERE sha256 = ?1 LIMIT 1"),
+            [digest.to_vec()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 /// The changes a transaction made, as changeset bytes (empty: none).
@@ -308,20 +323,23 @@ impl Replica {
     }
 
     /// Remember the keyslots file this terminal is about to sign in with,
-    /// as the server handed it, and the head the server named with it.
-    pub(crate) fn opened_with_keyslots(&self, head: u64, bytes: &[u8]) {
+    /// as the server handed it.
+    pub(crate) fn opened_with_keyslots(&self, bytes: &[u8]) {
         *self
             .opened_keyslots
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some((head, crypto::sha256(bytes)));
+            .unwrap_or_else(|p| p.into_inner()) = Some(crypto::sha256(bytes));
     }
 
     /// Bring a database just opened by a sign-in to the head, then check
-    /// the keyslots it was opened with: they must be the newest the log
-    /// carries up to the head the server named, and that head must not be
-    /// behind what this replica had applied. A server that hands out older
-    /// keyslots (from before a password change, say: each validly sealed
-    /// in its own unit) is refused.
+    /// the keyslots it was opened with against the newest the log carries
+    /// once applied (the server names no head this relies on). Keyslots
+    /// the log never carried, or older than ones this terminal had
+    /// already applied before this sign-in, are tampering: a server
+    /// handing out keyslots from before a password change (each validly
+    /// sealed in its own unit) is refused. Keyslots that became old
+    /// during this catch-up (a password changed elsewhere just now) end
+    /// the sign-in with "sign in again", which the newest then answers.
     pub(crate) fn open_caught_up(&self, conn: &Connection) -> Result<()> {
         let (before, _) = position(conn)?;
         self.catch_up(conn)?;
@@ -329,16 +347,24 @@ impl Replica {
             .opened_keyslots
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let Some((head, opened)) = opened else {
+        let Some(opened) = opened else {
             return Ok(());
         };
-        check_not_behind(head, before)?;
-        match keyslots_digest_at(conn, head)? {
-            Some(newest) if newest == opened => Ok(()),
-            _ => Err(Error::tampered(
-                "the office server handed this terminal keyslots that are not the newest its log carries",
-            )),
+        let Some((newest_at, newest)) = newest_keyslots(conn)? else {
+            // A replica made before this table was: nothing to compare.
+            return Ok(());
+        };
+        if newest == opened {
+            return Ok(());
         }
+        if newest_at <= before || !log_carried_keyslots(conn, &opened)? {
+            return Err(Error::tampered(
+                "the office server handed this terminal keyslots that are not the newest its log carries",
+            ));
+        }
+        Err(Error::NotSignedIn(
+            "the keys of this vault changed while you signed in: sign in again".into(),
+        ))
     }
 
     pub fn upstream(&self) -> &Arc<dyn Upstream> {
@@ -456,7 +482,7 @@ impl Replica {
                 break;
             }
             units = self.upstream.units_after(at)?.1;
-            if units.is_empty() {
+            if units.iter().all(|u| u.seq <= at) {
                 return Err(Error::tampered(format!(
                     "the server said its log holds {} units but gave {at}",
                     turn.head
@@ -517,6 +543,27 @@ fn check_not_behind(head: u64, seen: u64) -> Result<()> {
 /// Apply one unit's changes; any conflict means the unit was not made on
 /// the state this replica holds.
 fn apply_changes(conn: &Connection, changes: &[u8], seq: u64) -> Result<()> {
+    // Only the vault's own tables: never this terminal's bookkeeping (a
+    // unit that rewrote which keyslots the log carried would blind
+    // `open_caught_up`), never a table the schema does not have (SQLite
+    // would skip it without a word).
+    let tables = tables_changed(changes).map_err(|_| {
+        Error::tampered(format!(
+            "unit {seq} of the server's log holds no changes this terminal can read"
+        ))
+    })?;
+    for table in tables {
+        let known: bool = conn.query_row(
+            "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = ?1",
+            [&table],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if is_local_table(&table) || table.starts_with("sqlite_") || !known {
+            return Err(Error::tampered(format!(
+                "unit {seq} of the server's log changes the table {table:?}, which no unit may"
+            )));
+        }
+    }
     let conflicted = Arc::new(AtomicBool::new(false));
     let seen = conflicted.clone();
     let applied = conn.apply_strm(
@@ -533,6 +580,21 @@ fn apply_changes(conn: &Connection, changes: &[u8], seq: u64) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The tables a changeset changes.
+fn tables_changed(changes: &[u8]) -> Result<std::collections::BTreeSet<String>> {
+    use rusqlite::session::ChangesetIter;
+    let mut tables = std::collections::BTreeSet::new();
+    let mut cursor = Cursor::new(changes);
+    let input: &mut dyn std::io::Read = &mut cursor;
+    let mut items = ChangesetIter::start_strm(&input)?;
+    while let Some(item) =
+        rusqlite::fallible_streaming_iterator::FallibleStreamingIterator::next(&mut items)?
+    {
+        tables.insert(item.op()?.table_name().to_string());
+    }
+    Ok(tables)
 }
 
 /// The object names the changed `documents` rows hold (new values).

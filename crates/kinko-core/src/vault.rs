@@ -172,7 +172,7 @@ impl Vault {
         let replica = Replica::new(upstream, &vault.vault_id, dir);
         // Checked once the replica has caught up: these must be the
         // newest keyslots the log carries.
-        replica.opened_with_keyslots(state.head, &keyslots);
+        replica.opened_with_keyslots(&keyslots);
         Ok(Vault {
             dir: dir.to_path_buf(),
             replica: Some(Arc::new(replica)),

@@ -31,14 +31,26 @@ pub struct ForgedUnit {
 
 /// What changed in the replica at `vault` since `snapshot` (a copy of its
 /// database made before the edits) as a unit sealed with `id`'s database
-/// key at the replica's next place; the replica's position is moved past
-/// it, as the insider's own terminal would have applied it. None if
-/// nothing changed.
+/// key at the replica's next place; the edits are undone in the replica,
+/// which then applies the unit at its next catch-up like every other
+/// terminal. None if nothing changed.
 pub fn unit_of_edits(
     vault: &Path,
     snapshot: &Path,
     id: &str,
     password: &str,
+) -> Option<ForgedUnit> {
+    unit_of_edits_with(vault, snapshot, id, password, false)
+}
+
+/// [`unit_of_edits`], with the replica's own tables (`replica_*`) in the
+/// unit too when `own_tables` (an attack on a terminal's bookkeeping).
+pub fn unit_of_edits_with(
+    vault: &Path,
+    snapshot: &Path,
+    id: &str,
+    password: &str,
+    own_tables: bool,
 ) -> Option<ForgedUnit> {
     let (vault_id, key) = db_key(vault, id, password);
     let conn = open(vault, &key).expect("the replica opens");
@@ -53,10 +65,10 @@ pub fn unit_of_edits(
     let tables: Vec<String> = conn
         .prepare(
             "SELECT name FROM main.sqlite_master WHERE type = 'table'
-             AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'replica_%'",
+             AND name NOT LIKE 'sqlite_%' AND (?1 OR name NOT LIKE 'replica_%')",
         )
         .unwrap()
-        .query_map([], |r| r.get(0))
+        .query_map([own_tables], |r| r.get(0))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap();
@@ -82,7 +94,7 @@ pub fn unit_of_edits(
         .expect("the replica has a position");
     let prev: [u8; 32] = prev.try_into().unwrap();
     let seq = seq as u64 + 1;
-    let (sealed, hash) = seal_unit(
+    let (sealed, _) = seal_unit(
         &unit_key(&key),
         &UnitPlace {
             vault_id: &vault_id,
@@ -92,11 +104,18 @@ pub fn unit_of_edits(
         },
         &changes,
     );
-    conn.execute(
-        "UPDATE replica_position SET seq = ?1, hash = ?2",
-        rusqlite::params![seq as i64, hash.to_vec()],
+    // Undo the edits here: the insider's own terminal then takes them
+    // from the server like every other terminal, through the same
+    // catch-up (so the forged unit is applied, not assumed).
+    let mut undo = Vec::new();
+    rusqlite::session::invert_strm(&mut std::io::Cursor::new(&changes), &mut undo)
+        .expect("the edits invert");
+    conn.apply_strm(
+        &mut std::io::Cursor::new(&undo),
+        None::<fn(&str) -> bool>,
+        |_, _| rusqlite::session::ConflictAction::SQLITE_CHANGESET_ABORT,
     )
-    .unwrap();
+    .expect("the edits undo");
     Some(ForgedUnit { seq, sealed })
 }
 
