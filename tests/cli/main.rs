@@ -121,8 +121,7 @@ pub struct TestVault {
 /// opened it, and whose keys they opened it with.
 struct PendingEdits {
     snapshot: PathBuf,
-    id: String,
-    password: String,
+    insider: kinko_test_support::forge::KeyHolder,
 }
 
 impl TestVault {
@@ -510,38 +509,32 @@ impl TestVault {
     /// Open the vault's database directly with a key holder's slot, as
     /// someone with the files and a password could (to tamper with it).
     pub fn raw_db(&self, id: &str, password: &str) -> rusqlite::Connection {
-        if self.server.is_some() {
-            // On a server the insider edits their terminal's replica and
-            // sends the edits to every terminal as a unit they seal.
-            self.send_edits();
-            self.insider_catches_up(id, password);
-            let snapshot = self.tmp.path().join("insider-snapshot.db");
-            kinko_test_support::forge::snapshot(&self.dir, &snapshot);
-            *self.edits.lock().unwrap() = Some(PendingEdits {
-                snapshot,
-                id: id.to_string(),
-                password: password.to_string(),
-            });
+        if self.server.is_none() {
+            return kinko_test_support::raw_db(&self.dir, id, password);
         }
-        kinko_test_support::raw_db(&self.dir, id, password)
+        // On a server the insider edits their terminal's replica and
+        // sends the edits to every terminal as a unit they seal.
+        self.send_edits();
+        let insider = kinko_test_support::forge::KeyHolder::of(&self.dir, id, password);
+        self.insider_catches_up(&insider);
+        let snapshot = self.tmp.path().join("insider-snapshot.db");
+        kinko_test_support::forge::snapshot(&self.dir, &snapshot);
+        let conn = insider.open(&self.dir);
+        *self.edits.lock().unwrap() = Some(PendingEdits { snapshot, insider });
+        conn
     }
 
     /// On a server: bring the test terminal's replica to the head of the
     /// log as the insider would (reading the server's table as its
     /// superuser), so that their edits are made on the newest state.
-    fn insider_catches_up(&self, id: &str, password: &str) {
+    fn insider_catches_up(&self, insider: &kinko_test_support::forge::KeyHolder) {
         let Some(server) = &self.server else { return };
-        let at = kinko_test_support::forge::position(&self.dir, id, password);
+        let at = kinko_test_support::forge::position(&self.dir, insider);
         let rows = server.sql(&format!(
             "SELECT seq, encode(sealed, 'hex'), coalesce(encode(keyslots, 'hex'), '') \
              FROM units WHERE seq > {at} ORDER BY seq"
         ));
-        let hex = |h: &str| -> Vec<u8> {
-            (0..h.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-                .collect()
-        };
+        let hex = |h: &str| kinko_core::crypto::unhex(h).expect("psql's hex");
         let units: Vec<kinko_test_support::forge::StoredUnit> = rows
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -557,7 +550,7 @@ impl TestVault {
                 }
             })
             .collect();
-        kinko_test_support::forge::apply_units(&self.dir, id, password, &units);
+        kinko_test_support::forge::apply_units(&self.dir, insider, &units);
     }
 
     /// On a server: what the insider changed through [`TestVault::raw_db`]
@@ -571,12 +564,8 @@ impl TestVault {
         if self.server.is_none() {
             return;
         }
-        let forged = kinko_test_support::forge::unit_of_edits(
-            &self.dir,
-            &edits.snapshot,
-            &edits.id,
-            &edits.password,
-        );
+        let forged =
+            kinko_test_support::forge::unit_of_edits(&self.dir, &edits.snapshot, &edits.insider);
         if let Some(unit) = forged {
             self.put_unit(&unit);
         }

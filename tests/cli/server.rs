@@ -1117,17 +1117,13 @@ fn a_unit_that_rewrites_a_terminals_own_bookkeeping_is_refused() {
     v.boss(&["list"]).ok();
     let snapshot = v.tmp.path().join("before.db");
     kinko_test_support::forge::snapshot(&v.dir, &snapshot);
-    kinko_test_support::raw_db(&v.dir, "boss", super::OFFICER_PW)
+    let insider = kinko_test_support::forge::KeyHolder::of(&v.dir, "boss", super::OFFICER_PW);
+    insider
+        .open(&v.dir)
         .execute("DELETE FROM replica_keyslots", [])
         .unwrap();
-    let unit = kinko_test_support::forge::unit_of_edits_with(
-        &v.dir,
-        &snapshot,
-        "boss",
-        super::OFFICER_PW,
-        true,
-    )
-    .expect("the edit makes a unit");
+    let unit = kinko_test_support::forge::unit_of_edits_with(&v.dir, &snapshot, &insider, true)
+        .expect("the edit makes a unit");
     v.put_unit(&unit);
     for refused in [v.boss(&["list"]), v.boss_on("t2", &["list"])] {
         let refused = refused.code(5);

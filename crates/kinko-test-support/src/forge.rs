@@ -12,15 +12,28 @@ use std::path::Path;
 use kinko_core::replica::{seal_unit, unit_key, UnitPlace};
 use rusqlite::session::Session;
 
-/// The vault's ID and the database key `id`'s slot opens.
-fn db_key(vault: &Path, id: &str, password: &str) -> (String, [u8; 32]) {
-    let slots = kinko_core::keyslots::KeySlots::load(&vault.join("keyslots"))
-        .expect("the replica has a keyslots file");
-    (slots.vault_id, crate::open_db_as(vault, id, password).0)
+/// What the insider's slot gave them: the vault's ID and the database
+/// key (one Argon2id unlock, then used for every step).
+pub struct KeyHolder {
+    pub vault_id: String,
+    pub key: [u8; 32],
 }
 
-fn open(vault: &Path, key: &[u8; 32]) -> Option<rusqlite::Connection> {
-    crate::open_with_key(vault, key)
+impl KeyHolder {
+    /// Unlock `id`'s slot of the replica at `vault`.
+    pub fn of(vault: &Path, id: &str, password: &str) -> KeyHolder {
+        let slots = kinko_core::keyslots::KeySlots::load(&vault.join("keyslots"))
+            .expect("the replica has a keyslots file");
+        KeyHolder {
+            vault_id: slots.vault_id,
+            key: crate::open_db_as(vault, id, password).0,
+        }
+    }
+
+    /// The replica's database, opened with the key.
+    pub fn open(&self, vault: &Path) -> rusqlite::Connection {
+        crate::open_with_key(vault, &self.key).expect("the key opens the replica")
+    }
 }
 
 /// A unit made by an insider: its number and its sealed bytes.
@@ -30,17 +43,12 @@ pub struct ForgedUnit {
 }
 
 /// What changed in the replica at `vault` since `snapshot` (a copy of its
-/// database made before the edits) as a unit sealed with `id`'s database
-/// key at the replica's next place; the edits are undone in the replica,
+/// database made before the edits) as a unit sealed with the insider's
+/// database key at the replica's next place; the edits are undone in the replica,
 /// which then applies the unit at its next catch-up like every other
 /// terminal. None if nothing changed.
-pub fn unit_of_edits(
-    vault: &Path,
-    snapshot: &Path,
-    id: &str,
-    password: &str,
-) -> Option<ForgedUnit> {
-    unit_of_edits_with(vault, snapshot, id, password, false)
+pub fn unit_of_edits(vault: &Path, snapshot: &Path, insider: &KeyHolder) -> Option<ForgedUnit> {
+    unit_of_edits_with(vault, snapshot, insider, false)
 }
 
 /// [`unit_of_edits`], with the replica's own tables (`replica_*`) in the
@@ -48,12 +56,11 @@ pub fn unit_of_edits(
 pub fn unit_of_edits_with(
     vault: &Path,
     snapshot: &Path,
-    id: &str,
-    password: &str,
+    insider: &KeyHolder,
     own_tables: bool,
 ) -> Option<ForgedUnit> {
-    let (vault_id, key) = db_key(vault, id, password);
-    let conn = open(vault, &key).expect("the replica opens");
+    let key = insider.key;
+    let conn = insider.open(vault);
     conn.execute(
         "ATTACH DATABASE ?1 AS before KEY ?2",
         rusqlite::params![
@@ -97,7 +104,7 @@ pub fn unit_of_edits_with(
     let (sealed, _) = seal_unit(
         &unit_key(&key),
         &UnitPlace {
-            vault_id: &vault_id,
+            vault_id: &insider.vault_id,
             seq,
             prev: &prev,
             keyslots: None,
@@ -144,9 +151,8 @@ pub struct StoredUnit {
 }
 
 /// How far the replica at `vault` has applied the log.
-pub fn position(vault: &Path, id: &str, password: &str) -> u64 {
-    let (_, key) = db_key(vault, id, password);
-    let conn = open(vault, &key).expect("the replica opens");
+pub fn position(vault: &Path, insider: &KeyHolder) -> u64 {
+    let conn = insider.open(vault);
     conn.query_row("SELECT seq FROM replica_position", [], |r| {
         r.get::<_, i64>(0)
     })
@@ -156,10 +162,9 @@ pub fn position(vault: &Path, id: &str, password: &str) -> u64 {
 /// Bring the replica at `vault` to the head with `units` (those after its
 /// position, in order), as the insider's own terminal would before an
 /// edit: each opened with the database key and applied.
-pub fn apply_units(vault: &Path, id: &str, password: &str, units: &[StoredUnit]) {
-    let (vault_id, key) = db_key(vault, id, password);
-    let unit_key = unit_key(&key);
-    let conn = open(vault, &key).expect("the replica opens");
+pub fn apply_units(vault: &Path, insider: &KeyHolder, units: &[StoredUnit]) {
+    let unit_key = unit_key(&insider.key);
+    let conn = insider.open(vault);
     for unit in units {
         let (seq, prev): (i64, Vec<u8>) = conn
             .query_row("SELECT seq, hash FROM replica_position", [], |r| {
@@ -169,7 +174,7 @@ pub fn apply_units(vault: &Path, id: &str, password: &str, units: &[StoredUnit])
         assert_eq!(unit.seq, seq as u64 + 1, "units in order");
         let prev: [u8; 32] = prev.try_into().unwrap();
         let place = UnitPlace {
-            vault_id: &vault_id,
+            vault_id: &insider.vault_id,
             seq: unit.seq,
             prev: &prev,
             keyslots: unit.keyslots.as_deref(),
