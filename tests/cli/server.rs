@@ -148,6 +148,13 @@ impl TestServer {
         *child = again;
     }
 
+    /// Stop the server and serve from the folder `dir` instead (a server
+    /// restored on a new box), on the same address.
+    pub fn serve_from(&mut self, dir: PathBuf) {
+        self.dir = dir;
+        self.kill_and_restart();
+    }
+
     /// `kinko-server ARGS --dir DIR`.
     pub fn admin(&self, args: &[&str]) -> Run {
         output(
@@ -505,14 +512,14 @@ fn office() -> (TestServer, Terminal) {
 
 /// The terminal `t1` of `server`, where the officer `boss` makes the
 /// vault (one-time codes not required).
-fn first_terminal(server: &TestServer) -> Terminal {
+pub(crate) fn first_terminal(server: &TestServer) -> Terminal {
     let first = server.terminal("t1");
     first.make_vault();
     first
 }
 
 /// The officer receives `body` as `name` on `t`.
-fn import_run(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> Run {
+pub(crate) fn import_run(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> Run {
     let file = tmp.join(name);
     std::fs::write(&file, body).unwrap();
     t.boss(&[
@@ -525,7 +532,7 @@ fn import_run(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> Run {
     ])
 }
 
-fn import(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> String {
+pub(crate) fn import(t: &Terminal, tmp: &Path, name: &str, body: &[u8]) -> String {
     import_run(t, tmp, name, body)
         .ok()
         .text()

@@ -109,8 +109,20 @@ impl ServerDir {
     }
 
     pub fn write_settings(&self, settings: &Settings) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(settings)
-            .map_err(|e| Error::Invalid(format!("settings: {e}")))?;
-        self.write_new(SETTINGS_FILE, &bytes)
+        self.write_new(SETTINGS_FILE, &settings_bytes(settings)?)
     }
+
+    /// Replace the settings: written beside, then renamed over, so a
+    /// crash leaves the old file or the new one, never half of one.
+    pub fn replace_settings(&self, settings: &Settings) -> Result<()> {
+        let staged = format!("{SETTINGS_FILE}.new");
+        let _ = std::fs::remove_file(self.file(&staged));
+        self.write_new(&staged, &settings_bytes(settings)?)?;
+        std::fs::rename(self.file(&staged), self.file(SETTINGS_FILE))
+            .map_err(|e| Error::io(self.file(SETTINGS_FILE), e))
+    }
+}
+
+fn settings_bytes(settings: &Settings) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(settings).map_err(|e| Error::Invalid(format!("settings: {e}")))
 }

@@ -11,6 +11,7 @@
 pub mod answer;
 pub mod api;
 pub mod authority;
+pub mod backup;
 pub mod config;
 pub mod enrolment;
 pub mod error;

@@ -59,6 +59,38 @@ enum Command {
     /// Terminals: tokens, approvals, the list, revocation.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Copy the server into a new folder: its tables by pg_basebackup,
+    /// then its objects, then its CA and certificates.
+    Backup {
+        #[arg(long)]
+        dir: PathBuf,
+        /// A new or empty folder (on an encrypted medium: it holds the CA key)
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a server in DIR from a backup whose `database` folder runs as
+    /// the PostgreSQL cluster DATABASE names.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, env = "KINKO_SERVER_DATABASE")]
+        database: String,
+        /// Where the objects go (default DIR/objects)
+        #[arg(long)]
+        objects: Option<String>,
+    },
+    /// Point the server at its database anew (another address, a standby
+    /// added to the URL); the database must be this server's.
+    SetDatabase {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, env = "KINKO_SERVER_DATABASE")]
+        database: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,6 +168,48 @@ async fn run(command: Command) -> anyhow::Result<()> {
         } => init(dir, database, objects, hosts, office, json).await,
         Command::Run { dir, listen, rate } => serve(dir, listen, rate).await,
         Command::Device(cmd) => device(cmd).await,
+        Command::Backup { dir, to, json } => {
+            let manifest = kinko_server::backup::backup(&ServerDir::new(&dir), &to).await?;
+            if json {
+                println!("{}", serde_json::to_string(&manifest)?);
+            } else {
+                println!(
+                    "backed up: {} units, {} objects, into {}",
+                    manifest.units,
+                    manifest.objects,
+                    to.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            dir,
+            database,
+            objects,
+        } => {
+            let manifest =
+                kinko_server::backup::restore(&from, &ServerDir::new(&dir), database, objects)
+                    .await?;
+            println!(
+                "restored the backup of {} into {}; start it with: kinko-server run --dir {}",
+                manifest.made_at,
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::SetDatabase { dir, database } => {
+            let server = ServerDir::new(&dir);
+            let authority = Authority::load(&server)?;
+            let pool = store::pool(&database)?;
+            store::check_claim(&pool, &authority.fingerprint()?).await?;
+            let mut settings = server.settings()?;
+            settings.database = database;
+            server.replace_settings(&settings)?;
+            println!("the server's database is set");
+            Ok(())
+        }
     }
 }
 

@@ -200,12 +200,18 @@ pub async fn check_unclaimed(pool: &Pool) -> Result<()> {
 /// Refuse a database that belongs to another server.
 pub async fn check_claim(pool: &Pool, ca_fingerprint: &str) -> Result<()> {
     let client = pool.get().await?;
-    let row = client
+    let row = match client
         .query_opt(
             "SELECT value FROM server_meta WHERE key = 'ca_fingerprint'",
             &[],
         )
-        .await?;
+        .await
+    {
+        Ok(row) => row,
+        // A database with no server's tables at all.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => None,
+        Err(e) => return Err(e.into()),
+    };
     match row.map(|r| r.get::<_, String>(0)) {
         Some(v) if v == ca_fingerprint => Ok(()),
         Some(_) => Err(Error::Invalid(

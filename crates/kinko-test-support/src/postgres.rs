@@ -60,6 +60,29 @@ pub(crate) fn free_port() -> u16 {
 
 impl Postgres {
     fn start() -> Postgres {
+        let pg = Postgres::empty();
+        pg.tool(
+            "initdb",
+            &[
+                "-D",
+                &pg.data().display().to_string(),
+                "-A",
+                "trust",
+                "-U",
+                "kinko",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+        );
+        pg.launch();
+        pg
+    }
+
+    /// A folder for a cluster (owned by the cluster's user) and a free
+    /// port; no data yet.
+    fn empty() -> Postgres {
         static CLUSTERS: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "kinko-pg-{}-{}",
@@ -81,29 +104,12 @@ impl Postgres {
                 .expect("a postgres user (Debian's postgresql package makes it)");
             std::os::unix::fs::chown(&dir, Some(uid), None).unwrap();
         }
-        let pg = Postgres {
+        Postgres {
             dir,
             bin: bin_dir(),
             port: free_port(),
             run_as,
-        };
-        pg.tool(
-            "initdb",
-            &[
-                "-D",
-                &pg.data().display().to_string(),
-                "-A",
-                "trust",
-                "-U",
-                "kinko",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-        );
-        pg.launch();
-        pg
+        }
     }
 
     /// Start the cluster (made, and stopped or never started).
@@ -144,6 +150,88 @@ impl Postgres {
     /// Start again after [`Postgres::halt`].
     pub fn start_again(&self) {
         self.launch();
+    }
+
+    /// A streaming standby of this cluster, as a second box would run it:
+    /// `pg_basebackup -R` into a folder of its own, started on a port of
+    /// its own. Removed when dropped.
+    pub fn standby(&self) -> OwnCluster {
+        let standby = Postgres::empty();
+        let data = standby.data().display().to_string();
+        self.tool(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "kinko",
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+        );
+        standby.launch();
+        OwnCluster(standby)
+    }
+
+    /// Make commits wait until the standby has them (synchronous
+    /// replication), and wait until it streams as the synchronous one.
+    pub fn wait_for_synchronous_standby(&self) {
+        self.sql(
+            "postgres",
+            "ALTER SYSTEM SET synchronous_standby_names = '*';\nSELECT pg_reload_conf();",
+        );
+        for _ in 0..300 {
+            let state = self.sql(
+                "postgres",
+                "SELECT string_agg(sync_state, ',') FROM pg_stat_replication;",
+            );
+            if state.trim() == "sync" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the standby never became the synchronous one");
+    }
+
+    /// Promote a standby to primary (`pg_ctl promote`).
+    pub fn promote(&self) {
+        let data = self.data().display().to_string();
+        self.tool("pg_ctl", &["-D", &data, "-w", "promote"]);
+    }
+
+    /// A cluster started from a copy `pg_basebackup` made (plain format,
+    /// WAL included), as a restore on a new box would: the copy becomes
+    /// its data folder. Removed when dropped.
+    pub fn from_base_backup(backup: &Path) -> OwnCluster {
+        let pg = Postgres::empty();
+        let data = pg.data();
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(backup)
+            .arg(&data)
+            .status()
+            .expect("cp runs");
+        assert!(copied.success(), "the base backup copies");
+        if let Some(user) = &pg.run_as {
+            let owned = Command::new("chown")
+                .args(["-R", &format!("{user}:")])
+                .arg(&data)
+                .status()
+                .expect("chown runs");
+            assert!(owned.success(), "the copy is given to {user}");
+        }
+        std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .expect("the data folder's mode");
+        pg.launch();
+        OwnCluster(pg)
     }
 
     fn data(&self) -> PathBuf {
