@@ -28,9 +28,17 @@
 //!
 //! Backup, restore and `rekey` (AES and Camellia) against copying, reading
 //! and encrypting the same bytes (see `keys.rs`).
+//!
+//! ```text
+//! bash bench/server-load.sh [TERMINALS] [SECONDS] [OPEN_MIB]
+//! ```
+//!
+//! The office server under load against a standalone vault (see
+//! `server_load.rs`).
 
 mod audit;
 mod keys;
+mod server_load;
 
 use std::io::Write;
 use std::time::Instant;
@@ -89,6 +97,16 @@ fn main() {
             .and_then(|a| a.parse().ok())
             .unwrap_or(256);
         keys::run(mib);
+        return;
+    }
+    if std::env::args().nth(1).as_deref() == Some("server-load") {
+        let arg = |n: usize, default: u64| {
+            std::env::args()
+                .nth(n)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(default)
+        };
+        server_load::run(arg(2, 50) as usize, arg(3, 60), arg(4, 256) as usize);
         return;
     }
     let mib: usize = std::env::args()

@@ -248,8 +248,10 @@ impl Server {
             .custom_flags(libc::O_NOFOLLOW)
             .open(into)
             .map_err(io)?;
-        response
-            .copy_to(&mut file)
+        // Read a mebibyte at a time: each read of the blocking client is a
+        // hand-over between threads, and 8 KiB reads cap the transfer.
+        let mut body = std::io::BufReader::with_capacity(1 << 20, &mut response);
+        std::io::copy(&mut body, &mut file)
             .map_err(|e| Error::Server(format!("the object {name} did not arrive whole: {e}")))?;
         file.sync_all().map_err(io)
     }

@@ -15,6 +15,9 @@ use object_store::{ObjectStore, WriteMultipart};
 
 use crate::error::{Error, Result};
 
+/// How much of an object file is read and sent at once.
+const READ_CHUNK: usize = 1 << 20;
+
 /// The object store of a server.
 #[derive(Clone)]
 pub struct Objects {
@@ -128,7 +131,18 @@ impl Objects {
     pub async fn get(&self, name: &str) -> Result<Body> {
         let path = checked(name)?;
         let found = self.store.get(&path).await.map_err(store_err)?;
-        Ok(Body::from_stream(found.into_stream()))
+        Ok(match found.payload {
+            // A file of the folder store: read a mebibyte at a time
+            // (object_store's own stream reads 8 KiB, which caps an open
+            // at a fifth of the disk's speed).
+            object_store::GetResultPayload::File(file, _) => {
+                Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+                    tokio::fs::File::from_std(file),
+                    READ_CHUNK,
+                ))
+            }
+            object_store::GetResultPayload::Stream(stream) => Body::from_stream(stream),
+        })
     }
 
     /// The names of every object held, in order (for a backup).
