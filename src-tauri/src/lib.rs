@@ -19,27 +19,43 @@ use std::time::Duration;
 pub use commands::COMMANDS;
 pub use state::{Activity, AppState};
 
+/// The value of `--NAME VALUE` on the app's command line.
+fn argument(name: &str) -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == name {
+            return args.next().map(PathBuf::from);
+        }
+    }
+    None
+}
+
 /// The vault directory: `--vault DIR`, else the core's default (the same
 /// as the `kinko` command's: `$KINKO_VAULT`, else the user's data
 /// directory).
 fn vault_dir() -> PathBuf {
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == "--vault" {
-            if let Some(v) = args.next() {
-                return PathBuf::from(v);
-            }
-        }
-    }
-    kinko_core::vault::default_dir().unwrap_or_else(|_| PathBuf::from("kinko-vault"))
+    argument("--vault").unwrap_or_else(|| {
+        kinko_core::vault::default_dir().unwrap_or_else(|_| PathBuf::from("kinko-vault"))
+    })
+}
+
+/// This PC's state folder (its office-server enrolment and replica, what
+/// it remembers of each trail): `--state-dir DIR`, else the core's
+/// default (`$KINKO_STATE_DIR`, else the user's state directory).
+fn state_dir() -> Option<PathBuf> {
+    argument("--state-dir").or_else(kinko_core::vault::default_state_dir)
 }
 
 /// The app with its commands and state, on any runtime (the tests use the
 /// mock runtime). Files dropped on the window stay in the shell: the page
 /// is given handles (`kinko://dropped`), never sends paths back.
-pub fn builder<R: tauri::Runtime>(b: tauri::Builder<R>, vault: PathBuf) -> tauri::Builder<R> {
+pub fn builder<R: tauri::Runtime>(
+    b: tauri::Builder<R>,
+    vault: PathBuf,
+    state_dir: Option<PathBuf>,
+) -> tauri::Builder<R> {
     commands::register(
-        b.manage(AppState::new(vault))
+        b.manage(AppState::new(vault, state_dir))
             .plugin(tauri_plugin_dialog::init())
             .on_webview_event(|webview, event| {
                 use tauri::{DragDropEvent, Emitter, Manager, WebviewEvent};
@@ -70,7 +86,7 @@ fn watch_idle(app: &tauri::AppHandle) {
 pub fn run() {
     // First, before GTK or any thread: no inspector, no automation.
     window::clear_inspection_variables();
-    let result = builder(tauri::Builder::default(), vault_dir())
+    let result = builder(tauri::Builder::default(), vault_dir(), state_dir())
         .setup(|app| {
             use tauri::{Emitter, Manager};
             let handle = app.handle().clone();

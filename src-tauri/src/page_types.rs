@@ -16,6 +16,7 @@ mod tests {
             kinko_core::Pending::decl(&cfg),
             crate::commands::start::Me::decl(&cfg),
             crate::commands::start::AppStatus::decl(&cfg),
+            crate::commands::connection::Connection::decl(&cfg),
             kinko_core::upgrade::UpgradeReport::decl(&cfg),
             crate::error::CommandError::decl(&cfg),
             kinko_core::error::Lead::decl(&cfg),

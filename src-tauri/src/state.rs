@@ -11,6 +11,8 @@ use crate::chooser;
 /// What the window's commands share.
 pub struct AppState {
     pub vault: PathBuf,
+    /// This PC's state folder: its office-server enrolment and replica.
+    pub state_dir: Option<PathBuf>,
     /// The signed-in person's session; dropping it wipes their keys.
     pub session: Mutex<Option<kinko_core::Session>>,
     pub activity: Mutex<Activity>,
@@ -48,9 +50,10 @@ pub struct Activity {
 }
 
 impl AppState {
-    pub fn new(vault: PathBuf) -> Self {
+    pub fn new(vault: PathBuf, state_dir: Option<PathBuf>) -> Self {
         AppState {
             vault,
+            state_dir,
             session: Mutex::new(None),
             activity: Mutex::new(Activity {
                 last: Instant::now(),
@@ -154,6 +157,41 @@ impl AppState {
     pub fn set_open(&self, open: bool) {
         self.open.store(open, Ordering::SeqCst);
         self.locking.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether a session is open now.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// This PC's device when it is enrolled with an office server (the
+    /// connection setting): the app then works on the server's vault.
+    pub fn enrolled_device(&self) -> kinko_core::Result<Option<kinko_remote::Device>> {
+        let Some(state) = &self.state_dir else {
+            // No state folder at all: no enrolment either.
+            return Ok(None);
+        };
+        let device = kinko_remote::Device::in_state_dir(state);
+        Ok(device.server()?.map(|_| device))
+    }
+
+    /// This PC's device (enrolled or not), for the connection setting.
+    pub fn device(&self) -> kinko_core::Result<kinko_remote::Device> {
+        self.state_dir
+            .as_deref()
+            .map(kinko_remote::Device::in_state_dir)
+            .ok_or_else(|| {
+                kinko_core::Error::Invalid("no state folder: set KINKO_STATE_DIR or HOME".into())
+            })
+    }
+
+    /// The vault the app works on: the office server's, through this
+    /// PC's replica, when enrolled; else the folder on this PC.
+    pub fn open_vault(&self) -> kinko_core::Result<kinko_core::Vault> {
+        match self.enrolled_device()? {
+            Some(device) => kinko_remote::terminal::open_vault(&device),
+            None => kinko_core::Vault::open_on_terminal(&self.vault),
+        }
     }
 
     /// Whether the window locked since the session was opened.

@@ -37,9 +37,13 @@ fn app(
     tauri::App<tauri::test::MockRuntime>,
     WebviewWindow<tauri::test::MockRuntime>,
 ) {
-    let app = kinko_app::builder(tauri::test::mock_builder(), dir.join("vault"))
-        .build(tauri::generate_context!())
-        .expect("the app builds on the mock runtime");
+    let app = kinko_app::builder(
+        tauri::test::mock_builder(),
+        dir.join("vault"),
+        Some(dir.join("state")),
+    )
+    .build(tauri::generate_context!())
+    .expect("the app builds on the mock runtime");
     let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
@@ -403,4 +407,47 @@ fn the_app_binds_and_signs_in_with_the_terminals_token() {
     assert_eq!(bad_pin["code"], "not_signed_in", "{bad_pin}");
     let me = sign_in(json!("1234")).unwrap();
     assert_eq!(me["id"], "kanri");
+}
+
+#[test]
+fn the_connection_setting_starts_empty_and_keeps_nothing_from_a_failed_enrolment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_app, w) = app(tmp.path());
+    let empty = json!({"server": null, "terminal": null, "waiting": null});
+    assert_eq!(call(&w, "connection", json!({})).unwrap(), empty);
+    // No server answers on this port: one sentence, nothing kept, and the
+    // app still works on this PC's vault.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = call(
+        &w,
+        "connect",
+        json!({"url": format!("https://127.0.0.1:{port}"), "fingerprint": "ab".repeat(32), "token": "t"}),
+    )
+    .unwrap_err();
+    assert!(
+        refused["message"].as_str().unwrap().contains("127.0.0.1"),
+        "{refused}"
+    );
+    assert_eq!(call(&w, "connection", json!({})).unwrap(), empty);
+    let status = call(&w, "app_status", json!({})).unwrap();
+    assert_eq!(
+        status["vault"],
+        tmp.path().join("vault").display().to_string()
+    );
+    // Signed in, the setting does not change under the person.
+    officer(&w);
+    let busy = call(
+        &w,
+        "connect",
+        json!({"url": format!("https://127.0.0.1:{port}"), "fingerprint": "ab".repeat(32), "token": null}),
+    )
+    .unwrap_err();
+    assert!(
+        busy["message"].as_str().unwrap().contains("sign out"),
+        "{busy}"
+    );
 }

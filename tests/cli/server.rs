@@ -1141,3 +1141,77 @@ fn a_unit_that_rewrites_a_terminals_own_bookkeeping_is_refused() {
         );
     }
 }
+
+#[test]
+fn the_system_administrator_approves_a_waiting_terminal_from_theirs() {
+    let v = super::TestVault::on_a_server();
+    let sam = v.add("sam", "sysadmin");
+    let hpw = v.add("hana", "handler");
+    let server = v.server.as_ref().unwrap();
+    let waiting = Terminal::new(v.tmp.path(), "new-pc");
+    let asked = waiting.enrol(server, &["--user", "hana"]).ok().json();
+    let code = asked["code"].as_str().unwrap().to_string();
+    // A handler may not; a code nobody was given approves nothing; on a
+    // vault folder there is nothing to approve.
+    v.as_user("hana", &hpw, &["device", "approve", &code])
+        .code(4);
+    let unknown = v.as_user("sam", &sam, &["device", "approve", "ZZZZ-ZZZZ"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no terminal is waiting"),
+        "{}",
+        unknown.stderr
+    );
+    assert_eq!(waiting.enrol(server, &[]).ok().json()["status"], "waiting");
+    // The system administrator approves from their own terminal.
+    let approved = v
+        .as_user("sam", &sam, &["--json", "device", "approve", &code])
+        .ok()
+        .json();
+    let id = approved["approved"]["id"].as_str().unwrap().to_string();
+    assert_eq!(approved["approved"]["account"], "hana");
+    let done = waiting.enrol(server, &[]).ok().json();
+    assert_eq!(done["status"], "enrolled");
+    assert_eq!(done["terminal"], id.as_str());
+    // The approval is in the signed trail, by sam, and the server knows
+    // which unit of the log recorded it.
+    let events = v
+        .boss(&["--json", "audit", "log", "--event", "device.approve"])
+        .ok()
+        .json();
+    let events = events.as_array().unwrap();
+    let ok: Vec<_> = events.iter().filter(|e| e["outcome"] == "ok").collect();
+    assert_eq!(ok.len(), 1, "{events:?}");
+    assert_eq!(ok[0]["actor"], "sam");
+    assert_eq!(ok[0]["object"], format!("device:{code}"));
+    assert!(events
+        .iter()
+        .any(|e| e["actor"] == "hana" && e["outcome"] == "denied"));
+    let recorded = server.sql(&format!(
+        "SELECT approved_in IS NOT NULL FROM terminals WHERE id = '{id}'"
+    ));
+    assert_eq!(recorded.trim(), "t");
+    v.boss(&["audit", "verify"]).ok();
+    // The approved terminal works on the vault as hana.
+    let at_new = Terminal {
+        state: waiting.state.clone(),
+        server: Some(server.url.clone()),
+    };
+    let listed = Command::new(super::kinko_bin())
+        .args(["--server", &server.url, "list"])
+        .env("KINKO_STATE_DIR", &at_new.state)
+        .env("KINKO_USER", "hana")
+        .env("KINKO_PASSWORD", &hpw)
+        .env_remove("KINKO_VAULT")
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+}
+
+#[test]
+fn device_approve_needs_a_server() {
+    let v = super::TestVault::new();
+    let r = v.boss(&["device", "approve", "ABCD-EFGH"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--server"), "{}", r.stderr);
+}

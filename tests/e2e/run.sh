@@ -23,7 +23,8 @@ if [ "${1:-}" = "--inside-xvfb" ]; then
     sleep 0.2
   done
   rc=0
-  python3 -m unittest -v test_app || rc=$?
+  # KINKO_E2E_TESTS picks modules (or Class.test_names) to run.
+  python3 -m unittest -v ${KINKO_E2E_TESTS:-test_app test_server} || rc=$?
   kill "$driver" 2>/dev/null || true
   exit $rc
 fi

@@ -19,6 +19,7 @@ import unittest
 
 from helpers import (Authenticator, app_pids, clipboard, confinement, files_with, network_sockets_of,
                      pdf_with_text, png_with_stripes, visible_windows, web_processes, x_click)
+from steps import Steps
 from webdriver import Session
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ MARKUP = "<img src=x onerror=alert(1)>"
 MARKER = "VIEW-MARKER-E2E"
 
 
-class CouncilLife(unittest.TestCase):
+class CouncilLife(Steps, unittest.TestCase):
     """The steps share one window and one vault, in order."""
 
     @classmethod
@@ -56,83 +57,6 @@ class CouncilLife(unittest.TestCase):
     def tearDownClass(cls):
         cls.w.quit()
 
-    failed = False
-
-    def run(self, result=None):
-        # Each step builds on the ones before: after a failure the rest
-        # are skipped rather than failing for the same reason.
-        if CouncilLife.failed and result is not None:
-            result.startTest(self)
-            result.addSkip(self, "an earlier step failed")
-            result.stopTest(self)
-            return result
-        before = len(result.failures) + len(result.errors) if result else 0
-        out = super().run(result)
-        if result is not None and len(result.failures) + len(result.errors) > before:
-            CouncilLife.failed = True
-            self.shot(f"failed-{self._testMethodName}")
-        return out
-
-    # --- helpers ------------------------------------------------------
-    def shot(self, name):
-        self.w.screenshot(str(SHOTS / f"{name}.png"))
-
-    def sign_in(self, person):
-        w = self.w
-        w.wait("#signin")
-        w.type("#user", person)
-        w.type("#password", self.passwords[person])
-        if person in self.auth.secrets:
-            w.type("#totp", self.auth.code(person))
-        w.click("#signin-submit")
-
-    def first_sign_in(self, person, initial):
-        """A new person: initial password, their own password, TOTP; then
-        their keys await the officer. Returns the fingerprint they show."""
-        w = self.w
-        self.passwords[person] = initial
-        self.sign_in(person)
-        w.wait("#change-password")
-        own = f"Zq8!own-Secret-{len(person)}x{ord(person[0])}"
-        w.type("#new-password", own)
-        w.type("#new-password-2", own)
-        w.click("#change-password-submit")
-        self.passwords[person] = own
-        self.enrol(person)
-        w.wait("#awaiting-certification")
-        fingerprint = w.text("#key-fingerprint").strip()
-        w.click("#pending-signout")
-        w.wait("#signin")
-        return fingerprint
-
-    def certify(self, person, fingerprint):
-        """The officer, signed in, certifies `person` on the accounts
-        screen with the fingerprint the person's screen showed."""
-        w = self.w
-        self.go("accounts")
-        w.type(f"#certify-fp-{person}", fingerprint)
-        w.click(f"#certify-{person}")
-        w.wait_text(f"#cert-{person}", "認証済み")
-
-    def enrol(self, person):
-        w = self.w
-        w.wait("#totp-qr")
-        self.auth.secrets[person] = w.text("#totp-secret").strip()
-        w.type("#totp-code", self.auth.code(person))
-        w.click("#totp-enrol-submit")
-        w.wait("header #who, #awaiting-certification")
-
-    def sign_out(self):
-        self.w.click("#signout")
-        self.w.wait("#signin")
-
-    def choose(self, control, path):
-        """Pick `path` in the shell's chooser for `control`: the page gets
-        back only a handle and shows the name."""
-        CHOOSER.write_text(str(path))
-        self.w.click(f"#{control}-pick")
-        self.w.wait_text(f"#{control}", str(path))
-
     def kinko(self, args, code=0, **env):
         """The `kinko` command on this vault, from another terminal; it
         must exit with `code`."""
@@ -142,17 +66,6 @@ class CouncilLife(unittest.TestCase):
         r = subprocess.run([KINKO, *args], env=full, capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, code, r.stderr)
         return r.stdout
-
-    def open_alerts(self):
-        """The number on the alerts button (0 when it shows none)."""
-        found = self.w.find_all("#alert-badge")
-        return int(self.w.text("#alert-badge")) if found else 0
-
-    def go(self, screen):
-        self.w.click(f"#nav-{screen}")
-
-    def message(self):
-        return self.w.text("#message")
 
     # --- the life -----------------------------------------------------
     def test_01_first_run_creates_the_vault_and_shows_the_recovery_code_once(self):
@@ -201,14 +114,8 @@ class CouncilLife(unittest.TestCase):
 
     def test_03_accounts_show_names_as_text(self):
         w = self.w
-        self.go("accounts")
         for person, name, role in (("tanaka", MARKUP, "handler"), ("sato", "佐藤 次郎", "manager")):
-            w.type("#account-id", person)
-            w.type("#account-name", name)
-            w.js("document.querySelector('#account-roles').value = arguments[0]", role)
-            w.click("#account-add")
-            w.wait_text("#initial-password", f"{person}: ")
-            self.passwords[person] = w.text("#initial-password").split(": ", 1)[1].strip()
+            self.add_account(person, name, role)
             self.go("accounts")
             w.wait_text("#accounts", person)
         self.assertIn(MARKUP, w.text("#accounts"))
@@ -240,19 +147,7 @@ class CouncilLife(unittest.TestCase):
 
     def test_04_rosters_request_and_bureau_approval(self):
         w = self.w
-        self.go("rosters")
-        w.type("#roster-person", "tanaka")
-        w.type("#roster-name", "田中 花子")
-        w.type("#roster-department", "相談課")
-        w.type("#roster-position", "主任")
-        w.type("#roster-address", "東京都千代田区1-1")
-        w.set_value("#roster-birth", "1985-04-01")
-        w.click("#roster-request")
-        w.wait_text("#roster-requests", "tanaka")
-        w.type("#roster-ref", "労発1126第1号")
-        w.set_value("#roster-date", "2026-11-26")
-        w.click("#roster-requests button[id^='approve-']")
-        w.wait_text("#roster-entries", "労発1126第1号")
+        self.put_on_roster("tanaka", "田中 花子", "労発1126第1号", "2026-11-26")
         self.shot("06-rosters")
 
     def test_05_receive_files_with_progress(self):

@@ -6,10 +6,10 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 // The types are generated from the Rust types the commands return
 // (src-tauri/src/page_types.rs): none is copied here by hand.
 import type {
-  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, UpgradeReport, ViewInfo, ViewKind,
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Connection, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, UpgradeReport, ViewInfo, ViewKind,
 } from './generated/types';
 export type {
-  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, UpgradeReport, ViewInfo, ViewKind,
+  About, Account, Alert, Algorithm, AppStatus, AuditRecord, Connection, Certified, Chosen, Component, DocumentInfo, Holding, Incident, LogFilter, Me, Pending, PlanState, PolicyEntry, Progress, RosterEntry, RosterFields, RosterRequest, Rosters, Saved, TrailReport, UpgradeReport, ViewInfo, ViewKind,
 };
 
 export const api = {
@@ -28,6 +28,10 @@ export const api = {
   totpEnroll: () => invoke<{ uri: string; secret: string; qr: string[] }>('totp_enroll'),
   totpConfirm: (code: string) => invoke<Me>('totp_confirm', { code }),
   tokenEnrol: (password: string, pin: string) => invoke<Me>('token_enrol', { password, pin }),
+  connection: () => invoke<Connection>('connection'),
+  connect: (url: string, fingerprint: string, token: string | null) =>
+    invoke<Connection>('connect', { url, fingerprint, token }),
+  connectCollect: () => invoke<Connection>('connect_collect'),
   documents: () => invoke<DocumentInfo[]>('list_documents'),
   document: (id: number) => invoke<DocumentInfo>('show_document', { id }),
   pickFile: () => invoke<Chosen | null>('pick_file'),

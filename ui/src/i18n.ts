@@ -6,6 +6,18 @@ export type Lang = 'ja' | 'en';
 const TEXT = {
   title: ['Kinko 金庫', 'Kinko'],
   language: ['English', '日本語'],
+  // the office server (connection setting)
+  toConnect: ['事務所サーバーに接続', 'Connect to an office server'],
+  connectTitle: ['事務所サーバーへの接続', 'Connecting to the office server'],
+  connectIntro: ['システム管理者から受け取ったサーバーのアドレスとCA指紋（と登録用トークン）を入力します。この端末はサーバーの金庫を使うようになります。', 'Enter the server\'s address and CA fingerprint (and the enrolment token) the system administrator gave you. This PC then works on the server\'s vault.'],
+  serverUrl: ['サーバーのアドレス', 'Server address'],
+  caFingerprint: ['CA指紋', 'CA fingerprint'],
+  enrolToken: ['登録用トークン（なければ空欄）', 'Enrolment token (blank if none)'],
+  connect: ['接続する', 'Connect'],
+  connectWaiting: ['システム管理者の承認を待っています。承認コード:', 'Waiting for the system administrator\'s approval. Code:'],
+  checkAgain: ['承認を確認', 'Check the approval'],
+  connectedTo: ['事務所サーバー', 'Office server'],
+  back: ['戻る', 'Back'],
   // first run
   firstRun: ['金庫の作成（初回設定）', 'Create the vault (first run)'],
   firstRunIntro: ['この端末にはまだ金庫がありません。情報管理責任者のアカウントで金庫を作成します。', 'There is no vault here yet. Create it with the Information Management Officer\'s account.'],

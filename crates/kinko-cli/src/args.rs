@@ -385,6 +385,9 @@ pub enum DeviceCmd {
     /// Which server this terminal is enrolled with, and what the server
     /// says of it.
     Status,
+    /// Approve a terminal waiting with CODE (the system administrator,
+    /// from an enrolled terminal; signed and audited in the vault).
+    Approve { code: String },
 }
 
 #[derive(Args, Debug)]

@@ -382,10 +382,9 @@ fn init(
     let (dir, created) = match &g.server {
         None => (dir.clone(), Vault::init(&dir, opts)?),
         Some(url) => {
-            let (device, upstream) = crate::remote::upstream(url)?;
-            let replica = crate::remote::replica_dir(&device);
-            let created = Vault::init_on_server(&replica, opts, upstream)?;
-            (replica, created)
+            let device = crate::remote::enrolled_with(url)?;
+            let created = kinko_remote::terminal::create_vault(&device, opts)?;
+            (kinko_remote::terminal::replica_dir(&device), created)
         }
     };
     ui.show(

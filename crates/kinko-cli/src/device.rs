@@ -46,6 +46,28 @@ pub fn run(ui: &Ui, g: &Global, cmd: DeviceCmd) -> Out {
             }
             show_outcome(ui, &outcome)
         }
+        DeviceCmd::Approve { code } => {
+            if g.server.is_none() {
+                return Err(anyhow::anyhow!(
+                    "give the server's address: --server https://HOST:PORT (or KINKO_SERVER)"
+                )
+                .into());
+            }
+            let approved = crate::ui::session(g)?.approve_device(&code)?;
+            ui.show(&json!({"approved": approved}), || {
+                format!(
+                    "{} {} ({}{})",
+                    ui.t("端末を承認しました:", "Approved:"),
+                    approved.id,
+                    approved.name,
+                    approved
+                        .account
+                        .as_deref()
+                        .map(|a| format!(", {a}"))
+                        .unwrap_or_default()
+                )
+            })
+        }
         DeviceCmd::Status => {
             let record = device.server()?;
             let Some(record) = record else {

@@ -67,14 +67,7 @@ impl Ui {
 pub(crate) fn open_vault(g: &Global) -> Result<Vault, Failure> {
     let vault = match &g.server {
         None => Vault::open_on_terminal(&auth::vault_dir(g)?)?,
-        Some(url) => {
-            let (device, upstream) = crate::remote::upstream(url)?;
-            let vault = Vault::open_replica(&crate::remote::replica_dir(&device), upstream)?;
-            match kinko_core::vault::default_state_dir() {
-                Some(state) => vault.remembering_in(&state),
-                None => vault,
-            }
-        }
+        Some(url) => kinko_remote::terminal::open_vault(&crate::remote::enrolled_with(url)?)?,
     };
     Ok(match auth::token_access(g)? {
         Some(token) => vault.with_token(token),

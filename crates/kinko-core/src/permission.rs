@@ -196,10 +196,12 @@ pub enum Action {
     Rekey,
     /// restore a backup into a new vault (recorded in the restored vault).
     Restore,
+    /// approve a terminal waiting to be enrolled with the office server.
+    DeviceApprove,
 }
 
 impl Action {
-    pub const ALL: [Action; 48] = [
+    pub const ALL: [Action; 49] = [
         Action::AccountAdd,
         Action::AccountList,
         Action::AccountManage,
@@ -248,6 +250,7 @@ impl Action {
         Action::Backup,
         Action::Rekey,
         Action::Restore,
+        Action::DeviceApprove,
     ];
 
     /// The audit event name of this action.
@@ -318,6 +321,7 @@ impl Action {
             Action::Backup => "vault.backup",
             Action::Rekey => "vault.rekey",
             Action::Restore => "vault.restore",
+            Action::DeviceApprove => "device.approve",
         }
     }
 }
@@ -334,7 +338,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         RosterRequest | RosterRead | RosterExport => matches!(role, Officer | Manager),
         // Accounts: the system administrator runs them; the officer may
         // too, so that a new vault can be set up before a sysadmin exists.
-        AccountAdd | AccountList => matches!(role, Sysadmin | Officer),
+        AccountAdd | AccountList | DeviceApprove => matches!(role, Sysadmin | Officer),
         VaultVerify => matches!(role, Officer | Sysadmin | Auditor),
         DocumentImport | Grant | Revoke | GrantList => matches!(role, Officer | Manager),
         DocumentList | DocumentShow | DocumentView | DocumentOpen => role.reads_documents(),

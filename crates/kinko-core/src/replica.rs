@@ -42,6 +42,24 @@ pub struct IncomingUnit {
 pub struct OutgoingUnit {
     pub sealed: Vec<u8>,
     pub keyslots: Option<Vec<u8>>,
+    /// The code of a terminal to approve with this unit (whose event
+    /// records the approval).
+    pub approve: Option<String>,
+}
+
+/// What the server answered to an append.
+#[derive(Debug, Clone)]
+pub struct AppendAnswer {
+    pub seq: u64,
+    pub approved: Option<ApprovedTerminal>,
+}
+
+/// A terminal the server approved with a unit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApprovedTerminal {
+    pub id: String,
+    pub name: String,
+    pub account: Option<String>,
 }
 
 /// The vault a server holds.
@@ -80,8 +98,9 @@ pub trait Upstream: Send + Sync {
     fn take_turn(&self, after: u64) -> Result<GivenTurn>;
     /// Give a turn back unused (best effort: it lapses anyway).
     fn give_back(&self, lease: &str);
-    /// Append at `base + 1` under `lease`; the unit's number.
-    fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<u64>;
+    /// Append at `base + 1` under `lease`: the unit's number (and the
+    /// terminal approved with it).
+    fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<AppendAnswer>;
     /// The head and a page of units after `after`, without a turn.
     fn units_after(&self, after: u64) -> Result<(u64, Vec<IncomingUnit>)>;
     /// Store an object file (ciphertext) under its name; storing the same
@@ -522,6 +541,7 @@ impl Replica {
             OutgoingUnit {
                 sealed,
                 keyslots: Some(keyslots),
+                approve: None,
             },
         )?;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -695,6 +715,16 @@ impl Write<'_> {
     /// to the log, then commit locally. If the server does not take them,
     /// nothing is committed.
     pub fn commit(self, keyslots: Option<Vec<u8>>) -> Result<()> {
+        self.commit_asking(keyslots, None).map(drop)
+    }
+
+    /// [`Write::commit`], asking the server to approve the terminal
+    /// waiting with `approve` in the same transaction as the unit.
+    fn commit_asking(
+        self,
+        keyslots: Option<Vec<u8>>,
+        approve: Option<String>,
+    ) -> Result<Option<ApprovedTerminal>> {
         let Write {
             mut capture,
             tx,
@@ -703,9 +733,9 @@ impl Write<'_> {
         let changes = take_changes(&mut capture)?;
         drop(capture);
         let replica = lease.replica.clone();
-        if changes.is_empty() && keyslots.is_none() {
+        if changes.is_empty() && keyslots.is_none() && approve.is_none() {
             // Nothing changed (a refusal that wrote nothing): nothing to send.
-            return replica.commit_local(tx);
+            return replica.commit_local(tx).map(|()| None);
         }
         let key = replica.key()?;
         let (base, prev) = position(&tx)?;
@@ -730,13 +760,26 @@ impl Write<'_> {
         }
         let id = lease.id.take().unwrap_or_default();
         let digest_of = keyslots.clone();
-        let appended = replica
-            .upstream
-            .append(&id, base, OutgoingUnit { sealed, keyslots })?;
-        if appended != seq {
+        let asked = approve.is_some();
+        let appended = replica.upstream.append(
+            &id,
+            base,
+            OutgoingUnit {
+                sealed,
+                keyslots,
+                approve,
+            },
+        )?;
+        if appended.seq != seq {
             return Err(Error::tampered(format!(
-                "the server put this terminal's unit at {appended}, not {seq}"
+                "the server put this terminal's unit at {}, not {seq}",
+                appended.seq
             )));
+        }
+        if asked && appended.approved.is_none() {
+            return Err(Error::tampered(
+                "the server took the approval's unit but approved no terminal",
+            ));
         }
         set_position(&tx, seq, &hash)?;
         if let Some(k) = &digest_of {
@@ -744,7 +787,8 @@ impl Write<'_> {
         }
         // Appended: if the local commit fails now, the unit comes back at
         // the next catch-up, as another terminal's would.
-        replica.commit_local(tx)
+        replica.commit_local(tx)?;
+        Ok(appended.approved)
     }
 }
 
@@ -786,6 +830,19 @@ impl WriteTx<'_> {
         match self {
             WriteTx::Local(tx) => Ok(tx.commit()?),
             WriteTx::Replica(w) => w.commit(None),
+        }
+    }
+
+    /// Commit, approving with this transaction's unit the terminal that
+    /// waits with `code` (only a vault on an office server has terminals).
+    pub(crate) fn commit_approving(self, code: &str) -> Result<ApprovedTerminal> {
+        match self {
+            WriteTx::Local(_) => Err(Error::Unsupported(
+                "approving a terminal needs a vault held by an office server".into(),
+            )),
+            WriteTx::Replica(w) => w
+                .commit_asking(None, Some(code.to_string()))?
+                .ok_or_else(|| Error::tampered("the server approved no terminal")),
         }
     }
 

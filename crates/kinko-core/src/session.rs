@@ -41,6 +41,8 @@ pub(crate) struct Done<T> {
     /// before the commit (and to put back if the commit fails), so a
     /// password never changes without its event.
     pub keyslots: Option<KeySlots>,
+    /// A terminal the office server approves with this action's unit.
+    pub approve_device: Option<String>,
 }
 
 impl<T> Done<T> {
@@ -51,6 +53,7 @@ impl<T> Done<T> {
             object: None,
             outcome: audit::OK,
             keyslots: None,
+            approve_device: None,
         }
     }
 }
@@ -76,6 +79,9 @@ pub struct Session {
     long_work: bool,
     /// When [`Session::touch`] last wrote the activity time.
     touched: Option<std::time::Instant>,
+    /// The terminal the office server approved with the last action's
+    /// unit (`approve_device`).
+    pub(crate) approved: Option<crate::replica::ApprovedTerminal>,
 }
 
 impl Session {
@@ -145,9 +151,10 @@ impl Session {
                     .ctx
                     .event(action.event(), object, done.outcome, &done.detail),
             )?;
-            match &done.keyslots {
-                None => tx.commit()?,
-                Some(new) => tx.commit_with_keyslots(&self.ctx.keyslots_path(), new)?,
+            match (&done.keyslots, &done.approve_device) {
+                (Some(new), _) => tx.commit_with_keyslots(&self.ctx.keyslots_path(), new)?,
+                (None, Some(code)) => self.approved = Some(tx.commit_approving(code)?),
+                (None, None) => tx.commit()?,
             }
             Ok(done.value)
         })();
@@ -702,6 +709,7 @@ pub(crate) fn open_signed_in(
         policy_seen,
         long_work: false,
         touched: None,
+        approved: None,
     })
 }
 

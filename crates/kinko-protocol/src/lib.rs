@@ -121,12 +121,20 @@ pub struct Append {
     pub lease: String,
     pub base: u64,
     pub unit: NewUnit,
+    /// Approve the terminal waiting with this code, in the same
+    /// transaction as the unit (which holds the signed event that records
+    /// the approval): no approval without its event, no event without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve: Option<String>,
 }
 
-/// The answer to an append: the unit's place.
+/// The answer to an append: the unit's place, and the terminal approved
+/// with it, if one was.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Appended {
     pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<TerminalInfo>,
 }
 
 /// `GET /v1/units?after=N`: units after N, at most `limit`, for reading

@@ -188,7 +188,13 @@ impl Server {
     }
 
     /// Append a unit at `base + 1` under the turn `lease`.
-    pub fn append(&self, lease: &str, base: u64, unit: NewUnit) -> Result<Appended> {
+    pub fn append(
+        &self,
+        lease: &str,
+        base: u64,
+        unit: NewUnit,
+        approve: Option<String>,
+    ) -> Result<Appended> {
         self.answer(
             self.client
                 .post(format!("{}/v1/units", self.url))
@@ -196,6 +202,7 @@ impl Server {
                     lease: lease.to_string(),
                     base,
                     unit,
+                    approve,
                 })
                 .send(),
         )

@@ -7,6 +7,7 @@ pub mod device;
 pub mod enrol;
 mod http;
 mod pin;
+pub mod terminal;
 pub mod vault;
 
 pub use device::Device;

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use kinko_core::replica::{
-    GivenTurn, IncomingUnit, OutgoingUnit, Upstream, UpstreamState, UpstreamVault,
+    AppendAnswer, ApprovedTerminal, GivenTurn, IncomingUnit, OutgoingUnit, Upstream, UpstreamState,
+    UpstreamVault,
 };
 use kinko_core::Error;
 use kinko_protocol::{CreateVault, NewUnit, Unit, VaultInfo};
@@ -104,8 +105,17 @@ impl Upstream for RemoteVault {
         let _ = self.server.give_back(lease);
     }
 
-    fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<u64> {
-        Ok(self.server.append(lease, base, outgoing(unit))?.seq)
+    fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<AppendAnswer> {
+        let approve = unit.approve.clone();
+        let a = self.server.append(lease, base, outgoing(unit), approve)?;
+        Ok(AppendAnswer {
+            seq: a.seq,
+            approved: a.approved.map(|t| ApprovedTerminal {
+                id: t.id,
+                name: t.name,
+                account: t.account,
+            }),
+        })
     }
 
     fn units_after(&self, after: u64) -> Result<(u64, Vec<IncomingUnit>)> {

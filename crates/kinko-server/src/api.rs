@@ -145,7 +145,10 @@ async fn create_vault(
     Json(req): Json<CreateVault>,
 ) -> Result<Json<Appended>, ApiError> {
     let seq = log::create(&state.db, &terminal.id, &req.vault, &req.unit).await?;
-    Ok(Json(Appended { seq }))
+    Ok(Json(Appended {
+        seq,
+        approved: None,
+    }))
 }
 
 /// Wait for this terminal's turn; hand it the units it has not seen.
@@ -202,9 +205,21 @@ async fn append(
     Json(req): Json<Append>,
 ) -> Result<Json<Appended>, ApiError> {
     state.turns.check(&req.lease, &terminal.id)?;
-    let appended = log::append(&state.db, &terminal.id, req.base, &req.unit).await;
+    let approval = req.approve.as_deref().map(|code| log::Approval {
+        authority: &state.authority,
+        code,
+    });
+    let appended = log::append(&state.db, &terminal.id, req.base, &req.unit, approval).await;
     state.turns.give_back(&req.lease);
-    Ok(Json(Appended { seq: appended? }))
+    let (seq, approved) = appended?;
+    Ok(Json(Appended {
+        seq,
+        approved: approved.map(|a| kinko_protocol::TerminalInfo {
+            id: a.terminal,
+            name: a.name,
+            account: a.account,
+        }),
+    }))
 }
 
 async fn put_object(

@@ -167,9 +167,22 @@ pub struct Approved {
 /// Approve a waiting request by its code: the terminal is certified and
 /// can collect its certificate.
 pub async fn approve(pool: &Pool, authority: &Authority, code: &str) -> Result<Approved> {
-    let code = normalise_code(code);
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let approved = approve_in(&tx, authority, code, None).await?;
+    tx.commit().await?;
+    Ok(approved)
+}
+
+/// Approve the terminal waiting with `code` inside `tx`; `unit` is the
+/// log's unit that records the approval when a terminal approved it.
+pub async fn approve_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    authority: &Authority,
+    code: &str,
+    unit: Option<i64>,
+) -> Result<Approved> {
+    let code = normalise_code(code);
     let row = tx
         .query_opt(
             "SELECT digest, name, account, csr FROM enrolment_requests \
@@ -187,8 +200,8 @@ pub async fn approve(pool: &Pool, authority: &Authority, code: &str) -> Result<A
     let terminal = new_terminal_id()?;
     let issued = authority.issue_terminal(&csr, &terminal)?;
     tx.execute(
-        "INSERT INTO terminals (id, name, account, fingerprint) VALUES ($1, $2, $3, $4)",
-        &[&terminal, &name, &account, &issued.fingerprint],
+        "INSERT INTO terminals (id, name, account, fingerprint, approved_in) VALUES ($1, $2, $3, $4, $5)",
+        &[&terminal, &name, &account, &issued.fingerprint, &unit],
     )
     .await?;
     tx.execute(
@@ -196,7 +209,6 @@ pub async fn approve(pool: &Pool, authority: &Authority, code: &str) -> Result<A
         &[&terminal, &issued.pem, &request],
     )
     .await?;
-    tx.commit().await?;
     Ok(Approved {
         terminal,
         name,

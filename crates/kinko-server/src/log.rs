@@ -6,6 +6,8 @@
 use deadpool_postgres::Pool;
 use kinko_protocol::{NewUnit, Unit, VaultInfo};
 
+use crate::authority::Authority;
+use crate::enrolment::Approved;
 use crate::error::{Error, Result};
 
 /// How many units one answer carries at most.
@@ -126,12 +128,30 @@ pub async fn create(pool: &Pool, terminal: &str, info: &VaultInfo, unit: &NewUni
     Ok(1)
 }
 
-/// Append `unit` as `base + 1` if the log's head is still `base`.
-pub async fn append(pool: &Pool, terminal: &str, base: u64, unit: &NewUnit) -> Result<u64> {
+/// A terminal's approval asked for with an append: the server's CA and
+/// the code the waiting terminal showed.
+pub struct Approval<'a> {
+    pub authority: &'a Authority,
+    pub code: &'a str,
+}
+
+/// Append `unit` as `base + 1` if the log's head is still `base`; with
+/// `approval`, approve that terminal in the same transaction.
+pub async fn append(
+    pool: &Pool,
+    terminal: &str,
+    base: u64,
+    unit: &NewUnit,
+    approval: Option<Approval<'_>>,
+) -> Result<(u64, Option<Approved>)> {
     let (sealed, keyslots) = decoded(unit)?;
     let base = i64::try_from(base).map_err(|_| Error::Invalid("position".into()))?;
+    let unit = Sealed {
+        sealed: &sealed,
+        keyslots: keyslots.as_deref(),
+    };
     for _ in 0..RETRIES {
-        match try_append(pool, terminal, base, &sealed, keyslots.as_deref()).await {
+        match try_append(pool, terminal, base, &unit, approval.as_ref()).await {
             Err(Attempt::Again) => continue,
             Err(Attempt::Failed(e)) => return Err(e),
             Ok(seq) => return Ok(seq),
@@ -167,13 +187,19 @@ impl From<deadpool_postgres::PoolError> for Attempt {
     }
 }
 
+/// A unit's bytes, decoded.
+struct Sealed<'a> {
+    sealed: &'a [u8],
+    keyslots: Option<&'a [u8]>,
+}
+
 async fn try_append(
     pool: &Pool,
     terminal: &str,
     base: i64,
-    sealed: &[u8],
-    keyslots: Option<&[u8]>,
-) -> std::result::Result<u64, Attempt> {
+    unit: &Sealed<'_>,
+    approval: Option<&Approval<'_>>,
+) -> std::result::Result<(u64, Option<Approved>), Attempt> {
     let mut client = pool.get().await?;
     let tx = client
         .build_transaction()
@@ -197,9 +223,17 @@ async fn try_append(
     }
     tx.execute(
         "INSERT INTO units (seq, sealed, keyslots, terminal) VALUES ($1, $2, $3, $4)",
-        &[&(base + 1), &sealed, &keyslots, &terminal],
+        &[&(base + 1), &unit.sealed, &unit.keyslots, &terminal],
     )
     .await?;
+    let approved = match approval {
+        None => None,
+        Some(a) => Some(
+            crate::enrolment::approve_in(&tx, a.authority, a.code, Some(base + 1))
+                .await
+                .map_err(Attempt::Failed)?,
+        ),
+    };
     tx.commit().await?;
-    Ok((base + 1) as u64)
+    Ok(((base + 1) as u64, approved))
 }

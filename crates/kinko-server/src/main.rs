@@ -274,6 +274,8 @@ async fn serve(dir: PathBuf, listen: Option<String>, rate: u32) -> anyhow::Resul
     let authority = Authority::load(&server)?;
     let pool = store::pool(&settings.database)?;
     store::check_claim(&pool, &authority.fingerprint()?).await?;
+    // Tables and columns a later release added (idempotent).
+    store::create_schema(&pool).await?;
     let tls = kinko_server::tls::server_config(&server)?;
     let listen = listen.unwrap_or(settings.listen.clone());
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS enrolment_requests (
     terminal text REFERENCES terminals(id),
     certificate text
 );
+-- The unit of the vault's log whose event recorded a terminal's approval
+-- from another terminal (NULL: approved on the server box, or by token).
+ALTER TABLE terminals ADD COLUMN IF NOT EXISTS approved_in bigint;
 -- The vault this server holds (one), as the first terminal created it.
 CREATE TABLE IF NOT EXISTS vault (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),

@@ -7,6 +7,19 @@ use tauri::State;
 use crate::error::{CommandError, Reply};
 use crate::state::AppState;
 
+/// Run blocking work from a command: the core's calls to an office
+/// server use a blocking HTTP client, which may not run, nor be dropped,
+/// on one of the async runtime's workers as it is; `block_in_place` hands
+/// the worker's other tasks to another worker for the time. Outside the
+/// runtime (the main thread, the idle watcher) it simply runs.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
 /// Run `work` with the signed-in session: refuse if there is none or it
 /// sat idle past the policy's limit (then it is ended first), and note
 /// the activity.
@@ -21,6 +34,14 @@ pub fn with_session<T>(
 /// session is still held (storing a decrypted view before a lock can
 /// clear it).
 pub fn with_session_then<T, U>(
+    state: &State<'_, AppState>,
+    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
+    then: impl FnOnce(&kinko_core::Session, T) -> Reply<U>,
+) -> Reply<U> {
+    blocking(|| with_session_here(state, work, then))
+}
+
+fn with_session_here<T, U>(
     state: &State<'_, AppState>,
     work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
     then: impl FnOnce(&kinko_core::Session, T) -> Reply<U>,
@@ -56,6 +77,13 @@ pub fn with_session_then<T, U>(
 /// activity is noted, and a session busy with the person's own work is
 /// not waited for (`None`: ask again later).
 pub fn with_session_unattended<T>(
+    state: &State<'_, AppState>,
+    work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
+) -> Reply<Option<T>> {
+    blocking(|| unattended_here(state, work))
+}
+
+fn unattended_here<T>(
     state: &State<'_, AppState>,
     work: impl FnOnce(&mut kinko_core::Session) -> kinko_core::Result<T>,
 ) -> Reply<Option<T>> {

@@ -5,6 +5,7 @@
 //! the message is the core's one line.
 
 mod calling;
+pub(crate) mod connection;
 mod contract;
 pub(crate) mod documents;
 pub(crate) mod oversight;
@@ -29,6 +30,9 @@ pub fn register<R: tauri::Runtime>(b: tauri::Builder<R>) -> tauri::Builder<R> {
         start::totp_enroll,
         start::totp_confirm,
         start::token_enrol,
+        connection::connection,
+        connection::connect,
+        connection::connect_collect,
         documents::list_documents,
         documents::show_document,
         documents::pick_file,

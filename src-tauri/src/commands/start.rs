@@ -47,6 +47,8 @@ fn me(s: &kinko_core::Session) -> kinko_core::Result<Me> {
 #[derive(Debug, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppStatus {
+    /// The vault's folder, or the office server's address when this PC
+    /// is connected to one.
     pub vault: String,
     pub exists: bool,
     /// Why an existing vault cannot be opened (damage, a newer format).
@@ -60,32 +62,63 @@ pub struct AppStatus {
 /// Where the app stands; never counts as activity.
 #[tauri::command(async)]
 pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
-    state.lock_if_idle();
-    let (exists, problem) = match kinko_core::Vault::open(&state.vault) {
-        Ok(_) => (true, None),
-        Err(kinko_core::Error::NoVault(_)) => (false, None),
-        Err(e) => (true, Some(e.to_string())),
-    };
-    // Never wait behind a long action (the page polls this): a busy
-    // session is reported as busy, and the page asks again later.
-    let session = match state.session.try_lock() {
-        Ok(s) => s,
-        Err(std::sync::TryLockError::WouldBlock) => {
-            return Err(CommandError::busy());
-        }
-        Err(std::sync::TryLockError::Poisoned(_)) => {
-            return Err(CommandError::invalid(
-                "the app's state is damaged; restart it",
-            ));
-        }
-    };
-    Ok(AppStatus {
-        vault: state.vault.display().to_string(),
-        exists,
-        problem,
-        me: session.as_ref().map(me).transpose()?,
-        token: state.token_module.is_some(),
+    super::calling::blocking(move || {
+        state.lock_if_idle();
+        let (vault, exists, problem) = where_the_vault_is(&state);
+        // Never wait behind a long action (the page polls this): a busy
+        // session is reported as busy, and the page asks again later.
+        let session = match state.session.try_lock() {
+            Ok(s) => s,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(CommandError::busy());
+            }
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                return Err(CommandError::invalid(
+                    "the app's state is damaged; restart it",
+                ));
+            }
+        };
+        Ok(AppStatus {
+            vault,
+            exists,
+            problem,
+            me: session.as_ref().map(me).transpose()?,
+            token: state.token_module.is_some(),
+        })
     })
+}
+
+/// The vault's place (a folder, or the office server's address), whether
+/// it exists yet, and why it cannot be opened if so.
+fn where_the_vault_is(state: &AppState) -> (String, bool, Option<String>) {
+    let device = match state.enrolled_device() {
+        Ok(d) => d,
+        Err(e) => return (state.vault.display().to_string(), true, Some(e.to_string())),
+    };
+    let Some(device) = device else {
+        let place = state.vault.display().to_string();
+        return match kinko_core::Vault::open(&state.vault) {
+            Ok(_) => (place, true, None),
+            Err(kinko_core::Error::NoVault(_)) => (place, false, None),
+            Err(e) => (place, true, Some(e.to_string())),
+        };
+    };
+    let place = device
+        .server()
+        .ok()
+        .flatten()
+        .map(|r| r.url)
+        .unwrap_or_default();
+    // A replica made here means the vault exists: no need to ask the
+    // server at every look (the page asks often).
+    let replica = kinko_remote::terminal::replica_dir(&device);
+    if replica.join(kinko_core::vault::KEYSLOTS_FILE).exists() {
+        return (place, true, None);
+    }
+    match kinko_remote::terminal::server_holds_vault(&device) {
+        Ok(exists) => (place, exists, None),
+        Err(e) => (place, true, Some(e.to_string())),
+    }
 }
 
 /// The app's CycloneDX SBOM, made by `scripts/sbom.sh` and checked
@@ -121,9 +154,8 @@ pub struct CreatedVault {
 /// First run: create the vault with its Information Management Officer.
 #[tauri::command]
 pub async fn create_vault(state: State<'_, AppState>, req: NewVault) -> Reply<CreatedVault> {
-    let created = kinko_core::Vault::init(
-        &state.vault,
-        kinko_core::InitOptions {
+    super::calling::blocking(move || {
+        let opts = kinko_core::InitOptions {
             officer_id: req.officer_id.trim().to_string(),
             officer_name: req.officer_name.trim().to_string(),
             council: req.council.trim().to_string(),
@@ -131,11 +163,15 @@ pub async fn create_vault(state: State<'_, AppState>, req: NewVault) -> Reply<Cr
             kdf: kinko_core::crypto::kdf::KdfProfile::Argon2id,
             terminal: terminal(),
             policy: Vec::new(),
-        },
-    )?;
-    Ok(CreatedVault {
-        vault_id: created.vault_id,
-        recovery_code: created.recovery_code.to_string(),
+        };
+        let created = match state.enrolled_device()? {
+            Some(device) => kinko_remote::terminal::create_vault(&device, opts)?,
+            None => kinko_core::Vault::init(&state.vault, opts)?,
+        };
+        Ok(CreatedVault {
+            vault_id: created.vault_id,
+            recovery_code: created.recovery_code.to_string(),
+        })
     })
 }
 
@@ -169,32 +205,30 @@ pub async fn sign_in(
     totp: Option<String>,
     pin: Option<Zeroizing<String>>,
 ) -> Reply<Me> {
-    let password = kinko_core::Password::new(password.to_string());
-    let vault = with_token(
-        &state,
-        kinko_core::Vault::open_on_terminal(&state.vault)?,
-        pin,
-    );
-    let session = vault.sign_in(id.trim(), &password, totp.as_deref(), &terminal())?;
-    let who = me(&session)?;
-    state.forget_view();
-    if let Ok(mut a) = state.activity.lock() {
-        a.last = Instant::now();
-        a.limit = Duration::from_secs(who.idle_minutes.max(1) * 60);
-    }
-    let mut guard = state
-        .session
-        .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
-    let earlier = guard.replace(session);
-    // Under the session's lock, so no earlier action can see it down.
-    state.set_open(true);
-    drop(guard);
-    state.choices.forget();
-    if let Some(s) = earlier {
-        let _ = s.end();
-    }
-    Ok(who)
+    super::calling::blocking(move || {
+        let password = kinko_core::Password::new(password.to_string());
+        let vault = with_token(&state, state.open_vault()?, pin);
+        let session = vault.sign_in(id.trim(), &password, totp.as_deref(), &terminal())?;
+        let who = me(&session)?;
+        state.forget_view();
+        if let Ok(mut a) = state.activity.lock() {
+            a.last = Instant::now();
+            a.limit = Duration::from_secs(who.idle_minutes.max(1) * 60);
+        }
+        let mut guard = state
+            .session
+            .lock()
+            .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+        let earlier = guard.replace(session);
+        // Under the session's lock, so no earlier action can see it down.
+        state.set_open(true);
+        drop(guard);
+        state.choices.forget();
+        if let Some(s) = earlier {
+            let _ = s.end();
+        }
+        Ok(who)
+    })
 }
 
 /// Upgrade a vault an earlier release made (the officer, once, with the
@@ -207,30 +241,34 @@ pub async fn upgrade_vault(
     totp: Option<String>,
     recovery_code: Zeroizing<String>,
 ) -> Reply<kinko_core::upgrade::UpgradeReport> {
-    let password = kinko_core::Password::new(password.to_string());
-    let vault = kinko_core::Vault::open_on_terminal(&state.vault)?;
-    Ok(vault.upgrade(
-        id.trim(),
-        &password,
-        totp.as_deref(),
-        recovery_code.trim(),
-        &terminal(),
-    )?)
+    super::calling::blocking(move || {
+        let password = kinko_core::Password::new(password.to_string());
+        let vault = state.open_vault()?;
+        Ok(vault.upgrade(
+            id.trim(),
+            &password,
+            totp.as_deref(),
+            recovery_code.trim(),
+            &terminal(),
+        )?)
+    })
 }
 
 #[tauri::command(async)]
 pub fn sign_out(state: State<'_, AppState>) -> Reply<()> {
-    let mut session = state
-        .session
-        .lock()
-        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
-    state.forget_view();
-    state.choices.forget();
-    state.set_open(false);
-    if let Some(s) = session.take() {
-        s.end()?;
-    }
-    Ok(())
+    super::calling::blocking(move || {
+        let mut session = state
+            .session
+            .lock()
+            .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+        state.forget_view();
+        state.choices.forget();
+        state.set_open(false);
+        if let Some(s) = session.take() {
+            s.end()?;
+        }
+        Ok(())
+    })
 }
 
 /// The page's idle timer ran out: end the session now.

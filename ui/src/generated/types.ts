@@ -16,7 +16,12 @@ allowed: Array<string>,
  * the officer, who compares it before certifying them.
  */
 key_fingerprint: string, };
-export type AppStatus = { vault: string, exists: boolean, 
+export type AppStatus = { 
+/**
+ * The vault's folder, or the office server's address when this PC
+ * is connected to one.
+ */
+vault: string, exists: boolean, 
 /**
  * Why an existing vault cannot be opened (damage, a newer format).
  */
@@ -26,6 +31,19 @@ problem: string | null, me: Me | null,
  * its PIN).
  */
 token: boolean, };
+export type Connection = { 
+/**
+ * The server it is enrolled with.
+ */
+server: string | null, 
+/**
+ * Its terminal ID there.
+ */
+terminal: string | null, 
+/**
+ * The code the system administrator approves, while it waits.
+ */
+waiting: string | null, };
 export type UpgradeReport = { officer: string, 
 /**
  * Accounts that must choose a new password and be certified.

@@ -21,6 +21,58 @@ function form(id: string, onSubmit: (b: HTMLButtonElement) => Promise<void>, sub
   return f;
 }
 
+/// Where the vault is: the office server this PC is connected to, or a
+/// button to connect it (the connection setting).
+function place(c: StartCtx, redo: () => void): HTMLElement {
+  const line = el('p', { id: 'connection', class: 'hint' });
+  void api.connection().then((conn) => {
+    if (conn.server) {
+      line.replaceChildren(`${t(c.lang, 'connectedTo')}: `, el('span', { id: 'connected-server' }, conn.server),
+        ` (${conn.terminal ?? ''})`);
+    } else {
+      line.replaceChildren(button(t(c.lang, 'toConnect'), 'to-connect', () => connectForm(c, redo), 'quiet'));
+    }
+  }).catch(() => undefined);
+  return line;
+}
+
+/// The connection setting: this PC enrolled with an office server.
+function connectForm(c: StartCtx, back: () => void): void {
+  const url = input('server-url', { autocomplete: 'off', spellcheck: 'false', placeholder: 'https://kinko.office.lan:8443' });
+  const fingerprint = input('server-fingerprint', { autocomplete: 'off', spellcheck: 'false' });
+  const token = input('server-token', { autocomplete: 'off', spellcheck: 'false' });
+  c.show(el('div', { id: 'connect' },
+    el('h1', {}, t(c.lang, 'connectTitle')),
+    el('p', {}, t(c.lang, 'connectIntro')),
+    form('connect-form', async () => {
+      try {
+        const conn = await api.connect(url.value, fingerprint.value, token.value.trim() || null);
+        token.value = '';
+        if (conn.server) c.restart();
+        else waitingForApproval(c, conn.waiting ?? '');
+      } catch (e) {
+        c.fail(e);
+      }
+    }, t(c.lang, 'connect'),
+    field(t(c.lang, 'serverUrl'), url), field(t(c.lang, 'caFingerprint'), fingerprint),
+    field(t(c.lang, 'enrolToken'), token)),
+    button(t(c.lang, 'back'), 'connect-back', back, 'quiet')));
+}
+
+function waitingForApproval(c: StartCtx, code: string): void {
+  c.show(el('div', { id: 'connect-waiting' },
+    el('h1', {}, t(c.lang, 'connectTitle')),
+    el('p', {}, `${t(c.lang, 'connectWaiting')} `, el('span', { id: 'approval-code', class: 'secret' }, code)),
+    button(t(c.lang, 'checkAgain'), 'connect-check', async () => {
+      try {
+        const conn = await api.connectCollect();
+        if (conn.server) c.restart();
+      } catch (e) {
+        c.fail(e);
+      }
+    })));
+}
+
 export function firstRun(c: StartCtx, vault: string): void {
   const council = input('council');
   const id = input('officer-id', { autocomplete: 'username' });
@@ -46,6 +98,7 @@ export function firstRun(c: StartCtx, vault: string): void {
     }, t(c.lang, 'create'),
     field(t(c.lang, 'council'), council), field(t(c.lang, 'officerId'), id), field(t(c.lang, 'officerName'), name),
     field(t(c.lang, 'newPassword'), pw), field(t(c.lang, 'repeatPassword'), pw2)),
+    place(c, () => firstRun(c, vault)),
     c.langButton(() => firstRun({ ...c, lang: c.lang === 'ja' ? 'en' : 'ja' }, vault)));
 }
 
@@ -88,6 +141,7 @@ function signInForm(c: StartCtx, id: string, fixedId: boolean, done: (who: Me) =
 
 export function signIn(c: StartCtx): void {
   c.show(el('h1', {}, t(c.lang, 'signIn')), signInForm(c, '', false, (who) => c.signedIn(who)),
+    place(c, () => signIn(c)),
     c.langButton(() => signIn({ ...c, lang: c.lang === 'ja' ? 'en' : 'ja' })));
 }
 

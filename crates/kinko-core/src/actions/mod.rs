@@ -97,6 +97,7 @@ pub const LIST: &[Entry] = &[
     entry("Session::roster_export", Action::RosterExport, None, Some("roster export")),
     entry("Session::policy_show", Action::PolicyShow, Some("policy_show"), Some("policy show")),
     entry("Session::policy_set", Action::PolicySet, Some("policy_set"), Some("policy set")),
+    entry("Session::approve_device", Action::DeviceApprove, None, Some("device approve")),
     // oversight
     entry("Session::audit_log", Action::AuditRead, Some("audit_log"), Some("audit log")),
     entry("Session::audit_proof", Action::AuditRead, None, Some("audit proof")),

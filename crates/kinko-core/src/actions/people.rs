@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::keyslots::KeySlots;
 use crate::permission::{Action, Role, Roles};
 use crate::policy::{Hours, Policy, *};
+use crate::replica::ApprovedTerminal;
 use crate::roster::*;
 use crate::session::{Done, Session};
 use rusqlite::{params, OptionalExtension};
@@ -454,6 +455,37 @@ impl Session {
 }
 
 impl Session {
+    /// Approve a terminal waiting to be enrolled with the office server,
+    /// by the code its screen shows. The approval rides on this action's
+    /// unit: the server approves in the same transaction that appends the
+    /// signed event, so neither exists without the other.
+    pub fn approve_device(&mut self, code: &str) -> Result<ApprovedTerminal> {
+        let code = code.trim().to_string();
+        let object = format!("device:{code}");
+        self.approved = None;
+        self.perform(Action::DeviceApprove, &object, |_, ctx| {
+            if ctx.replica.is_none() {
+                return Err(Error::Unsupported(
+                    "approving a terminal needs a vault held by an office server".into(),
+                ));
+            }
+            let plain = !code.is_empty()
+                && code.len() <= 16
+                && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !plain {
+                return Err(Error::Invalid(format!(
+                    "{code:?} is not an approval code (such as FKYJ-HVV9)"
+                )));
+            }
+            let mut done = Done::ok((), "");
+            done.approve_device = Some(code.clone());
+            Ok(done)
+        })?;
+        self.approved
+            .take()
+            .ok_or_else(|| Error::tampered("the server approved no terminal"))
+    }
+
     /// Ask for someone to be added to a roster (or their entry changed).
     pub fn roster_request_add(
         &mut self,

@@ -60,6 +60,7 @@ fn every_cell_of_the_permission_matrix() {
         (Action::Backup, "OS"),
         (Action::Rekey, "O"),
         (Action::Restore, "OS"),
+        (Action::DeviceApprove, "OS"),
     ];
     assert_eq!(expected.len(), Action::ALL.len(), "every action has a row");
     let letter = |r: Role| match r {
@@ -257,6 +258,9 @@ fn every_cell_of_the_permission_matrix() {
                 // Restore happens outside a session (into a new vault):
                 // `restore_drill…` and `e2e/backup.rs` try its refusals.
                 Action::Restore => continue,
+                // A vault folder has no terminals: an allowed role meets
+                // "needs an office server", a refused one its role.
+                Action::DeviceApprove => s.approve_device("ABCD-EFGH").map(drop),
             };
             let allowed = roles.contains(letter(*role));
             // The role's refusal; other refusals (the wrong state, not the
