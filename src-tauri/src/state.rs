@@ -142,6 +142,17 @@ impl AppState {
         self.open.store(false, Ordering::SeqCst);
         self.locking.store(false, Ordering::SeqCst);
         match session.take() {
+            Some(s) if s.on_server() => {
+                // On a server the session's end is an append (a turn on
+                // the network, up to a minute when the server is slow):
+                // written from a thread of its own, so the lock (often on
+                // the window's own thread) never waits for it. The keys
+                // are wiped when that thread drops `s`.
+                std::thread::spawn(move || {
+                    let _ = s.end_idle();
+                });
+                true
+            }
             Some(s) => {
                 // The keys are wiped when `s` drops, whether or not the
                 // event could be written.
@@ -166,13 +177,28 @@ impl AppState {
 
     /// This PC's device when it is enrolled with an office server (the
     /// connection setting): the app then works on the server's vault.
+    /// A vault folder at the app's path always wins: an enrolment made
+    /// later (here, or by the `kinko` command in the same state folder)
+    /// never hides it from the window.
     pub fn enrolled_device(&self) -> kinko_core::Result<Option<kinko_remote::Device>> {
         let Some(state) = &self.state_dir else {
             // No state folder at all: no enrolment either.
             return Ok(None);
         };
+        if self.holds_local_vault() {
+            return Ok(None);
+        }
         let device = kinko_remote::Device::in_state_dir(state);
         Ok(device.server()?.map(|_| device))
+    }
+
+    /// Whether a vault folder is at the app's path (`--vault`, or the
+    /// default place): the app then works on it, enrolled or not.
+    pub fn holds_local_vault(&self) -> bool {
+        !matches!(
+            kinko_core::Vault::open(&self.vault),
+            Err(kinko_core::Error::NoVault(_))
+        )
     }
 
     /// This PC's device (enrolled or not), for the connection setting.

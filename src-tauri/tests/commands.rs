@@ -410,10 +410,10 @@ fn the_app_binds_and_signs_in_with_the_terminals_token() {
 }
 
 #[test]
-fn the_connection_setting_starts_empty_and_keeps_nothing_from_a_failed_enrolment() {
+fn the_connection_setting_keeps_nothing_from_a_failed_enrolment_and_never_hides_a_vault_here() {
     let tmp = tempfile::tempdir().unwrap();
     let (_app, w) = app(tmp.path());
-    let empty = json!({"server": null, "terminal": null, "waiting": null});
+    let empty = json!({"server": null, "terminal": null, "waiting": null, "local_vault": false});
     assert_eq!(call(&w, "connection", json!({})).unwrap(), empty);
     // No server answers on this port: one sentence, nothing kept, and the
     // app still works on this PC's vault.
@@ -449,5 +449,25 @@ fn the_connection_setting_starts_empty_and_keeps_nothing_from_a_failed_enrolment
     assert!(
         busy["message"].as_str().unwrap().contains("sign out"),
         "{busy}"
+    );
+    // Signed out, a vault folder on this PC is never hidden by a
+    // connection: none is offered, and none is made.
+    call(&w, "sign_out", json!({})).unwrap();
+    assert_eq!(
+        call(&w, "connection", json!({})).unwrap()["local_vault"],
+        true
+    );
+    let hidden = call(
+        &w,
+        "connect",
+        json!({"url": format!("https://127.0.0.1:{port}"), "fingerprint": "ab".repeat(32), "token": "t"}),
+    )
+    .unwrap_err();
+    assert!(
+        hidden["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds a vault"),
+        "{hidden}"
     );
 }

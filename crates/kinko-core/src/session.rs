@@ -489,6 +489,12 @@ impl Session {
         self.finish("idle")
     }
 
+    /// Whether this session works on an office server's vault (its
+    /// writes, the end of the session too, then travel to the server).
+    pub fn on_server(&self) -> bool {
+        self.ctx.replica.is_some()
+    }
+
     /// The policy's idle limit in minutes, for a shell that locks itself.
     pub fn idle_minutes(&self) -> Result<u64> {
         Ok(Policy::load(&self.conn)?.number("session.idle_minutes"))

@@ -48,8 +48,21 @@ impl Error {
     }
 }
 
+/// A serialisation failure or a deadlock: the transaction may simply be
+/// tried again.
+pub(crate) fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
+        if is_retryable(&e) {
+            return Error::Busy("the database was busy with another change; try again".into());
+        }
         // The driver's Display says only "db error"; the detail is in
         // the source.
         match e.as_db_error() {

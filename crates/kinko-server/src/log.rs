@@ -8,7 +8,7 @@ use kinko_protocol::{NewUnit, Unit, VaultInfo};
 
 use crate::authority::Authority;
 use crate::enrolment::Approved;
-use crate::error::{Error, Result};
+use crate::error::{is_retryable, Error, Result};
 
 /// How many units one answer carries at most.
 pub const PAGE: i64 = 1000;
@@ -37,15 +37,7 @@ fn decoded(unit: &NewUnit) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
     Ok((sealed, keyslots))
 }
 
-/// Is this a failure that a retry of the same transaction may not meet?
-fn is_retryable(e: &tokio_postgres::Error) -> bool {
-    use tokio_postgres::error::SqlState;
-    matches!(
-        e.code(),
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
-    )
-}
-
+/// Another append took the same place in the log.
 fn is_duplicate(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
 }
@@ -231,7 +223,12 @@ async fn try_append(
         Some(a) => Some(
             crate::enrolment::approve_in(&tx, a.authority, a.code, Some(base + 1))
                 .await
-                .map_err(Attempt::Failed)?,
+                .map_err(|e| match e {
+                    // A serialisation failure inside the approval: the
+                    // whole append is tried again, as for the unit's own.
+                    Error::Busy(_) => Attempt::Again,
+                    other => Attempt::Failed(other),
+                })?,
         ),
     };
     tx.commit().await?;

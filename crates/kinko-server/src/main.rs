@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use kinko_server::api::{router, AppState};
 use kinko_server::authority::Authority;
 use kinko_server::config::{ServerDir, Settings, DEFAULT_LISTEN};
+use kinko_server::limits::{ConnectionLimits, Connections};
 use kinko_server::{enrolment, store, Error};
 
 #[derive(Parser)]
@@ -55,6 +56,12 @@ enum Command {
         /// Requests a second each terminal may make (bursts of twice that).
         #[arg(long, default_value_t = kinko_server::limits::DEFAULT_RATE)]
         rate: u32,
+        /// Connections each terminal (or address) may hold at once.
+        #[arg(long, default_value_t = kinko_server::limits::DEFAULT_CONNECTIONS_PER_TERMINAL)]
+        connections_per_terminal: usize,
+        /// Seconds a transfer may stand still before it is cut off.
+        #[arg(long, default_value_t = kinko_server::limits::DEFAULT_IDLE.as_secs())]
+        idle_seconds: u64,
     },
     /// Terminals: tokens, approvals, the list, revocation.
     #[command(subcommand)]
@@ -166,7 +173,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
             office,
             json,
         } => init(dir, database, objects, hosts, office, json).await,
-        Command::Run { dir, listen, rate } => serve(dir, listen, rate).await,
+        Command::Run {
+            dir,
+            listen,
+            rate,
+            connections_per_terminal,
+            idle_seconds,
+        } => {
+            let limits = ConnectionLimits {
+                connections: Connections::new(connections_per_terminal),
+                idle: std::time::Duration::from_secs(idle_seconds.max(1)),
+            };
+            serve(dir, listen, rate, limits).await
+        }
         Command::Device(cmd) => device(cmd).await,
         Command::Backup { dir, to, json } => {
             let manifest = kinko_server::backup::backup(&ServerDir::new(&dir), &to).await?;
@@ -268,7 +287,12 @@ async fn init(
     Ok(())
 }
 
-async fn serve(dir: PathBuf, listen: Option<String>, rate: u32) -> anyhow::Result<()> {
+async fn serve(
+    dir: PathBuf,
+    listen: Option<String>,
+    rate: u32,
+    limits: ConnectionLimits,
+) -> anyhow::Result<()> {
     let server = ServerDir::new(&dir);
     let settings = server.settings()?;
     let authority = Authority::load(&server)?;
@@ -286,7 +310,7 @@ async fn serve(dir: PathBuf, listen: Option<String>, rate: u32) -> anyhow::Resul
         db: pool,
         authority: Arc::new(authority),
         turns: Default::default(),
-        objects: kinko_server::objects::Objects::open(&settings.objects)?,
+        objects: kinko_server::objects::Objects::open(&settings.objects)?.with_idle(limits.idle),
         rates: rates.clone(),
     });
     tokio::spawn(async move {
@@ -297,7 +321,7 @@ async fn serve(dir: PathBuf, listen: Option<String>, rate: u32) -> anyhow::Resul
     });
     println!("kinko-server: listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;
-    kinko_server::serve::serve(listener, tls, app, shutdown_signal()).await?;
+    kinko_server::serve::serve(listener, tls, app, limits, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -22,6 +22,8 @@ const READ_CHUNK: usize = 1 << 20;
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
+    /// The longest an upload may send nothing.
+    idle: Duration,
 }
 
 /// An object's name as terminals make it: 32 lower-case hex digits.
@@ -68,6 +70,7 @@ impl Objects {
             object_store::local::LocalFileSystem::new_with_prefix(spec).map_err(store_err)?;
         Ok(Objects {
             store: Arc::new(store),
+            idle: crate::limits::DEFAULT_IDLE,
         })
     }
 
@@ -96,6 +99,7 @@ impl Objects {
             } else {
                 Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
             },
+            idle: crate::limits::DEFAULT_IDLE,
         })
     }
 
@@ -106,25 +110,52 @@ impl Objects {
             // A retry: read the body to its end (an answer before the
             // body is read would cost the terminal its connection).
             let mut stream = body.into_data_stream();
-            while let Some(Ok(_)) = stream.next().await {}
+            while self.next_part(&mut stream).await?.is_some() {}
             return Ok(());
         }
         let upload = self.store.put_multipart(&path).await.map_err(store_err)?;
         let mut writer = WriteMultipart::new(upload);
         let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => writer.write(&bytes),
+        loop {
+            match self.next_part(&mut stream).await {
+                Ok(Some(bytes)) => writer.write(&bytes),
+                Ok(None) => break,
                 Err(e) => {
+                    // Nothing of it stays in the store.
                     let _ = writer.abort().await;
-                    return Err(Error::Invalid(format!(
-                        "the object's upload broke off: {e}"
-                    )));
+                    return Err(e);
                 }
             }
         }
         writer.finish().await.map_err(store_err)?;
         Ok(())
+    }
+
+    /// The same store, cutting off an upload that sends nothing for
+    /// `idle`.
+    pub fn with_idle(self, idle: Duration) -> Objects {
+        Objects { idle, ..self }
+    }
+
+    /// The body's next part, or an error once it has stood still for
+    /// the idle limit (a terminal that stops sending mid-object would
+    /// otherwise hold its connection, and the upload, for ever).
+    async fn next_part(
+        &self,
+        stream: &mut (impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, axum::Error>>
+                  + Unpin),
+    ) -> Result<Option<bytes::Bytes>> {
+        match tokio::time::timeout(self.idle, stream.next()).await {
+            Err(_) => Err(Error::Invalid(format!(
+                "the object's upload stood still for {} s and was cut off",
+                self.idle.as_secs()
+            ))),
+            Ok(None) => Ok(None),
+            Ok(Some(Ok(bytes))) => Ok(Some(bytes)),
+            Ok(Some(Err(e))) => Err(Error::Invalid(format!(
+                "the object's upload broke off: {e}"
+            ))),
+        }
     }
 
     /// The object `name`, as a stream.

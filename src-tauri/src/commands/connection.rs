@@ -19,22 +19,54 @@ pub struct Connection {
     pub terminal: Option<String>,
     /// The code the system administrator approves, while it waits.
     pub waiting: Option<String>,
+    /// A vault folder is on this PC: the app works on it, and offers no
+    /// connection.
+    pub local_vault: bool,
 }
 
-fn connection_of(device: &kinko_remote::Device) -> kinko_core::Result<Connection> {
+fn connection_of(state: &AppState) -> kinko_core::Result<Connection> {
+    if state.holds_local_vault() {
+        return Ok(Connection {
+            server: None,
+            terminal: None,
+            waiting: None,
+            local_vault: true,
+        });
+    }
+    let device = state.device()?;
     let record = device.server()?;
     let pending = device.pending()?;
     Ok(Connection {
         server: record.as_ref().map(|r| r.url.clone()),
         terminal: record.map(|r| r.terminal),
         waiting: pending.map(|p| p.code),
+        local_vault: false,
     })
 }
 
 /// This PC's connection setting; asks no server.
 #[tauri::command(async)]
 pub fn connection(state: State<'_, AppState>) -> Reply<Connection> {
-    Ok(connection_of(&state.device()?)?)
+    Ok(connection_of(&state)?)
+}
+
+/// Refuse to change the connection while someone is signed in or while
+/// a vault folder is on this PC (connecting would hide it). The session
+/// lock is held by the caller through the whole change, so no sign-in
+/// completes in between.
+fn may_connect(state: &AppState, session: &Option<kinko_core::Session>) -> Reply<()> {
+    if session.is_some() || state.is_open() {
+        return Err(CommandError::invalid(
+            "sign out before connecting this PC to an office server",
+        ));
+    }
+    if state.holds_local_vault() {
+        return Err(CommandError::invalid(format!(
+            "this PC holds a vault at {}; the app works on it and is not connected to an office server",
+            state.vault.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Enrol this PC with an office server: its address, the CA fingerprint
@@ -48,11 +80,11 @@ pub async fn connect(
     token: Option<String>,
 ) -> Reply<Connection> {
     super::calling::blocking(move || {
-        if state.is_open() {
-            return Err(CommandError::invalid(
-                "sign out before connecting this PC to an office server",
-            ));
-        }
+        let session = state
+            .session
+            .lock()
+            .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+        may_connect(&state, &session)?;
         let device = state.device()?;
         kinko_remote::enrol(
             &device,
@@ -66,7 +98,8 @@ pub async fn connect(
                 account: None,
             },
         )?;
-        Ok(connection_of(&device)?)
+        drop(session);
+        Ok(connection_of(&state)?)
     })
 }
 
@@ -75,8 +108,13 @@ pub async fn connect(
 #[tauri::command]
 pub async fn connect_collect(state: State<'_, AppState>) -> Reply<Connection> {
     super::calling::blocking(move || {
-        let device = state.device()?;
-        kinko_remote::collect(&device)?;
-        Ok(connection_of(&device)?)
+        let session = state
+            .session
+            .lock()
+            .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
+        may_connect(&state, &session)?;
+        kinko_remote::collect(&state.device()?)?;
+        drop(session);
+        Ok(connection_of(&state)?)
     })
 }

@@ -43,7 +43,12 @@ terminal: string | null,
 /**
  * The code the system administrator approves, while it waits.
  */
-waiting: string | null, };
+waiting: string | null, 
+/**
+ * A vault folder is on this PC: the app works on it, and offers no
+ * connection.
+ */
+local_vault: boolean, };
 export type UpgradeReport = { officer: string, 
 /**
  * Accounts that must choose a new password and be certified.

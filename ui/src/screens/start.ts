@@ -26,7 +26,11 @@ function form(id: string, onSubmit: (b: HTMLButtonElement) => Promise<void>, sub
 function place(c: StartCtx, redo: () => void): HTMLElement {
   const line = el('p', { id: 'connection', class: 'hint' });
   void api.connection().then((conn) => {
-    if (conn.server) {
+    if (conn.local_vault) {
+      // A vault folder on this PC: the app works on it and offers no
+      // connection (connecting would hide it).
+      line.replaceChildren();
+    } else if (conn.server) {
       line.replaceChildren(`${t(c.lang, 'connectedTo')}: `, el('span', { id: 'connected-server' }, conn.server),
         ` (${conn.terminal ?? ''})`);
     } else {

@@ -456,11 +456,22 @@ impl Session {
 
 impl Session {
     /// Approve a terminal waiting to be enrolled with the office server,
-    /// by the code its screen shows. The approval rides on this action's
-    /// unit: the server approves in the same transaction that appends the
-    /// signed event, so neither exists without the other.
+    /// by the code its screen shows. The approval rides on the append of
+    /// this action's unit: the server approves in the same transaction
+    /// that appends the signed event. The server cannot read the unit, so
+    /// this binds an honest terminal only (`docs/server.md`).
     pub fn approve_device(&mut self, code: &str) -> Result<ApprovedTerminal> {
-        let code = code.trim().to_string();
+        // Checked before anything is recorded: what the person typed
+        // reaches the trail only as a plain, upper-case code.
+        let code = code.trim().to_ascii_uppercase();
+        let plain = !code.is_empty()
+            && code.len() <= 16
+            && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !plain {
+            return Err(Error::Invalid(
+                "that is not an approval code (such as FKYJ-HVV9)".into(),
+            ));
+        }
         let object = format!("device:{code}");
         self.approved = None;
         self.perform(Action::DeviceApprove, &object, |_, ctx| {
@@ -468,14 +479,6 @@ impl Session {
                 return Err(Error::Unsupported(
                     "approving a terminal needs a vault held by an office server".into(),
                 ));
-            }
-            let plain = !code.is_empty()
-                && code.len() <= 16
-                && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if !plain {
-                return Err(Error::Invalid(format!(
-                    "{code:?} is not an approval code (such as FKYJ-HVV9)"
-                )));
             }
             let mut done = Done::ok((), "");
             done.approve_device = Some(code.clone());
