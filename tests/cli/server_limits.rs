@@ -2,7 +2,8 @@
 //! connections, stops sending an object midway, or stops reading one is
 //! cut off, and the other terminals go on working. The tests speak HTTP
 //! over TLS connections of their own with the terminal's certificate, as
-//! a modified terminal would.
+//! a modified terminal would. And what a server hands out is printed
+//! without the control characters its operator may have put in.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -179,4 +180,18 @@ fn a_transfer_that_stands_still_is_cut_off_and_keeps_nothing() {
 
     // The terminal itself is served as before.
     t.status().ok();
+}
+
+#[test]
+fn a_terminal_name_the_operator_filled_with_escapes_prints_harmless() {
+    let server = TestServer::start();
+    let t = server.terminal("t1");
+    // Root on the server box writes a screen-clearing escape into the
+    // terminal's name and account, which the server hands out as they are.
+    server.sql(
+        "UPDATE terminals SET name = E'\\x1b[2J\\x1b]0;owned\\x07PC', account = E'a\\x1b[31m'",
+    );
+    let shown = t.kinko(&["device", "status"]).ok().text();
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    assert!(shown.contains('\u{FFFD}'), "{shown:?}");
 }

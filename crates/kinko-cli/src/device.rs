@@ -7,6 +7,7 @@ use kinko_remote::{Device, Enrolment, Outcome, Server};
 use serde_json::json;
 
 use crate::args::{DeviceCmd, Global};
+use crate::text::printable;
 use crate::ui::{Out, Ui};
 
 /// How often a waiting enrolment asks whether it was approved.
@@ -54,8 +55,10 @@ pub fn run(ui: &Ui, g: &Global, cmd: DeviceCmd) -> Out {
                 .into());
             }
             let approved = crate::ui::session(g)?.approve_device(&code)?;
+            // The name, account and ID are the server's words: shown
+            // without control characters.
             ui.show(&json!({"approved": approved}), || {
-                format!(
+                printable(&format!(
                     "{} {} ({}{})",
                     ui.t("端末を承認しました:", "Approved:"),
                     approved.id,
@@ -65,7 +68,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DeviceCmd) -> Out {
                         .as_deref()
                         .map(|a| format!(", {a}"))
                         .unwrap_or_default()
-                )
+                ))
             })
         }
         DeviceCmd::Status => {
@@ -103,6 +106,7 @@ pub fn run(ui: &Ui, g: &Global, cmd: DeviceCmd) -> Out {
 }
 
 fn waiting_line(ui: &Ui, code: &str) -> String {
+    let code = printable(code);
     format!(
         "{} {code}",
         ui.t(
@@ -117,8 +121,9 @@ fn show_outcome(ui: &Ui, outcome: &Outcome) -> Out {
         Outcome::Enrolled { terminal } => {
             ui.show(&json!({"status": "enrolled", "terminal": terminal}), || {
                 format!(
-                    "{} {terminal}",
-                    ui.t("この端末を登録しました:", "This terminal is enrolled:")
+                    "{} {}",
+                    ui.t("この端末を登録しました:", "This terminal is enrolled:"),
+                    printable(terminal)
                 )
             })
         }
