@@ -50,11 +50,18 @@ pub fn connection(state: State<'_, AppState>) -> Reply<Connection> {
     Ok(connection_of(&state)?)
 }
 
-/// Refuse to change the connection while someone is signed in or while
-/// a vault folder is on this PC (connecting would hide it). The session
-/// lock is held by the caller through the whole change, so no sign-in
-/// completes in between.
-fn may_connect(state: &AppState, session: &Option<kinko_core::Session>) -> Reply<()> {
+/// Change the connection with `change`, refused while someone is signed
+/// in or while a vault folder is on this PC (connecting would hide it).
+/// The session's lock is held through the whole change, so no sign-in
+/// completes in between; the setting as it then stands is the answer.
+fn change_connection(
+    state: &AppState,
+    change: impl FnOnce(&kinko_remote::Device) -> kinko_core::Result<()>,
+) -> Reply<Connection> {
+    let session = state
+        .session
+        .lock()
+        .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
     if session.is_some() || state.is_open() {
         return Err(CommandError::invalid(
             "sign out before connecting this PC to an office server",
@@ -66,7 +73,9 @@ fn may_connect(state: &AppState, session: &Option<kinko_core::Session>) -> Reply
             state.vault.display()
         )));
     }
-    Ok(())
+    change(&state.device()?)?;
+    drop(session);
+    Ok(connection_of(state)?)
 }
 
 /// Enrol this PC with an office server: its address, the CA fingerprint
@@ -80,26 +89,21 @@ pub async fn connect(
     token: Option<String>,
 ) -> Reply<Connection> {
     super::calling::blocking(move || {
-        let session = state
-            .session
-            .lock()
-            .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
-        may_connect(&state, &session)?;
-        let device = state.device()?;
-        kinko_remote::enrol(
-            &device,
-            &kinko_remote::Enrolment {
-                url: url.trim().to_string(),
-                ca_fingerprint: fingerprint.trim().to_string(),
-                token: token
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty()),
-                name: kinko_core::vault::local_terminal(),
-                account: None,
-            },
-        )?;
-        drop(session);
-        Ok(connection_of(&state)?)
+        change_connection(&state, |device| {
+            kinko_remote::enrol(
+                device,
+                &kinko_remote::Enrolment {
+                    url: url.trim().to_string(),
+                    ca_fingerprint: fingerprint.trim().to_string(),
+                    token: token
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty()),
+                    name: kinko_core::vault::local_terminal(),
+                    account: None,
+                },
+            )?;
+            Ok(())
+        })
     })
 }
 
@@ -108,13 +112,9 @@ pub async fn connect(
 #[tauri::command]
 pub async fn connect_collect(state: State<'_, AppState>) -> Reply<Connection> {
     super::calling::blocking(move || {
-        let session = state
-            .session
-            .lock()
-            .map_err(|_| CommandError::invalid("the app's state is damaged; restart it"))?;
-        may_connect(&state, &session)?;
-        kinko_remote::collect(&state.device()?)?;
-        drop(session);
-        Ok(connection_of(&state)?)
+        change_connection(&state, |device| {
+            kinko_remote::collect(device)?;
+            Ok(())
+        })
     })
 }

@@ -91,17 +91,17 @@ pub fn app_status(state: State<'_, AppState>) -> Reply<AppStatus> {
 /// The vault's place (a folder, or the office server's address), whether
 /// it exists yet, and why it cannot be opened if so.
 fn where_the_vault_is(state: &AppState) -> (String, bool, Option<String>) {
+    let here = state.vault.display().to_string();
+    // A vault folder here is the app's vault, enrolled or not.
+    match kinko_core::Vault::open(&state.vault) {
+        Ok(_) => return (here, true, None),
+        Err(kinko_core::Error::NoVault(_)) => {}
+        Err(e) => return (here, true, Some(e.to_string())),
+    }
     let device = match state.enrolled_device() {
-        Ok(d) => d,
-        Err(e) => return (state.vault.display().to_string(), true, Some(e.to_string())),
-    };
-    let Some(device) = device else {
-        let place = state.vault.display().to_string();
-        return match kinko_core::Vault::open(&state.vault) {
-            Ok(_) => (place, true, None),
-            Err(kinko_core::Error::NoVault(_)) => (place, false, None),
-            Err(e) => (place, true, Some(e.to_string())),
-        };
+        Ok(Some(device)) => device,
+        Ok(None) => return (here, false, None),
+        Err(e) => return (here, true, Some(e.to_string())),
     };
     let place = device
         .server()
