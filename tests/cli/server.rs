@@ -1183,7 +1183,17 @@ fn the_system_administrator_approves_a_waiting_terminal_from_theirs() {
     let ok: Vec<_> = events.iter().filter(|e| e["outcome"] == "ok").collect();
     assert_eq!(ok.len(), 1, "{events:?}");
     assert_eq!(ok[0]["actor"], "sam");
-    assert_eq!(ok[0]["object"], format!("device:{code}"));
+    // The event names the key the server certified for the new terminal.
+    let key = server.sql(&format!(
+        "SELECT key_digest FROM terminals WHERE id = '{id}'"
+    ));
+    assert_eq!(key.trim().len(), 64, "{key}");
+    assert_eq!(ok[0]["object"], format!("device:{}", key.trim()));
+    assert!(
+        ok[0]["detail"].as_str().unwrap().contains(&code),
+        "{:?}",
+        ok[0]
+    );
     assert!(events
         .iter()
         .any(|e| e["actor"] == "hana" && e["outcome"] == "denied"));
@@ -1191,7 +1201,8 @@ fn the_system_administrator_approves_a_waiting_terminal_from_theirs() {
         "SELECT approved_in IS NOT NULL FROM terminals WHERE id = '{id}'"
     ));
     assert_eq!(recorded.trim(), "t");
-    v.boss(&["audit", "verify"]).ok();
+    let verified = v.boss(&["--json", "audit", "verify"]).ok().json();
+    assert_eq!(verified["terminals"]["approved"], 1, "{verified}");
     // The approved terminal works on the vault as hana.
     let at_new = Terminal {
         state: waiting.state.clone(),
@@ -1206,6 +1217,71 @@ fn the_system_administrator_approves_a_waiting_terminal_from_theirs() {
         .output()
         .unwrap();
     assert!(listed.status.success(), "{listed:?}");
+}
+
+#[test]
+fn a_terminal_approved_without_a_signed_approval_is_tampering() {
+    // Hana, a handler, runs a modified terminal: it appends a unit of her
+    // own (sealed with the database key her slot gives her) and asks the
+    // server to approve a waiting terminal with it. The server cannot
+    // read the unit; it checks only that the key digest matches what
+    // waits under the code. No signed approval by the officer or a system
+    // administrator names that key, and audit verify says so.
+    use kinko_test_support::forge;
+    let v = super::TestVault::on_a_server();
+    let hpw = v.add("hana", "handler");
+    let server = v.server.as_ref().unwrap();
+    let waiting = Terminal::new(v.tmp.path(), "outsider-pc");
+    let code = waiting.enrol(server, &["--user", "hana"]).ok().json()["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    v.as_user("hana", &hpw, &["list"]).ok();
+    let insider = forge::KeyHolder::of(&v.dir, "hana", &hpw);
+    let snapshot = v.tmp.path().join("before.db");
+    forge::snapshot(&v.dir, &snapshot);
+    insider
+        .open(&v.dir)
+        .execute(
+            "UPDATE sessions SET last_seen_at = '2026-01-01T00:00:00Z' WHERE account = 'hana'",
+            [],
+        )
+        .unwrap();
+    let unit = forge::unit_of_edits(&v.dir, &snapshot, &insider).expect("a unit");
+    let device = kinko_remote::Device::in_state_dir(&v.tmp.path().join("terminal"));
+    let at = kinko_remote::Server::enrolled(&device).unwrap();
+    let described = at.waiting(&code).unwrap();
+    let new_unit = kinko_protocol::NewUnit {
+        sealed: data_encoding::BASE64.encode(&unit.sealed),
+        keyslots: None,
+    };
+    // Another key than the one waiting: the server refuses, and the log
+    // does not take the unit.
+    let turn = at.take_turn(unit.seq - 1).unwrap();
+    let wrong = kinko_protocol::Approve {
+        code: code.clone(),
+        key: "0".repeat(64),
+    };
+    let refused = at.append(&turn.lease, unit.seq - 1, new_unit.clone(), Some(wrong));
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(at.vault_state().unwrap().head, unit.seq - 1);
+    // The key that waits: approved, with the unit's number beside it.
+    let turn = at.take_turn(unit.seq - 1).unwrap();
+    let approve = kinko_protocol::Approve {
+        code: code.clone(),
+        key: described.key.clone(),
+    };
+    let appended = at
+        .append(&turn.lease, unit.seq - 1, new_unit, Some(approve))
+        .unwrap();
+    let id = appended.approved.expect("approved").id;
+    assert_eq!(waiting.enrol(server, &[]).ok().json()["status"], "enrolled");
+    let caught = v.boss(&["audit", "verify"]).code(5);
+    assert!(
+        caught.stderr.contains(&id) && caught.stderr.contains("no signed approval"),
+        "{}",
+        caught.stderr
+    );
 }
 
 #[test]

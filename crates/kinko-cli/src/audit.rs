@@ -176,6 +176,21 @@ fn verify(ui: &Ui, g: &Global, checkpoint: Option<&Path>) -> Out {
                 r.clock_anomalies
             ),
         ];
+        if let Some(t) = &r.terminals {
+            lines.push(format!(
+                "{}: {} ({}: {})",
+                ui.t(
+                    "署名付き承認と一致した端末",
+                    "Terminals matched with a signed approval"
+                ),
+                t.approved,
+                ui.t(
+                    "サーバーで登録された端末",
+                    "enrolled by the server's operator"
+                ),
+                t.enrolled_by_operator
+            ));
+        }
         if let Some(c) = &r.against {
             lines.push(format!(
                 "{}: {} ({} {})",

@@ -51,6 +51,7 @@ pub mod session;
 pub mod signed;
 pub mod statement;
 pub mod status_report;
+pub mod terminal_approval;
 pub mod time;
 pub mod token;
 pub(crate) mod trail_facts;

@@ -42,9 +42,41 @@ pub struct IncomingUnit {
 pub struct OutgoingUnit {
     pub sealed: Vec<u8>,
     pub keyslots: Option<Vec<u8>>,
-    /// The code of a terminal to approve with this unit (whose event
-    /// records the approval).
-    pub approve: Option<String>,
+    /// The terminal to approve with this unit (whose event records the
+    /// approval).
+    pub approve: Option<DeviceApproval>,
+}
+
+/// Which waiting terminal a unit approves: the code its screen shows and
+/// the digest of its key, which the unit's signed event names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceApproval {
+    pub code: String,
+    pub key: String,
+}
+
+/// A terminal waiting for approval, as the server describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingDevice {
+    pub code: String,
+    pub name: String,
+    pub account: Option<String>,
+    /// SHA-256 (hex) of the key in its certificate request.
+    pub key: String,
+}
+
+/// An enrolled terminal, as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownTerminal {
+    pub id: String,
+    pub name: String,
+    pub account: Option<String>,
+    /// SHA-256 (hex) of its certified key.
+    pub key: Option<String>,
+    /// The unit whose event approved it; none when the operator enrolled
+    /// it (by token, or approving on the server box).
+    pub approved_in: Option<u64>,
+    pub revoked: bool,
 }
 
 /// What the server answered to an append.
@@ -101,6 +133,10 @@ pub trait Upstream: Send + Sync {
     /// Append at `base + 1` under `lease`: the unit's number (and the
     /// terminal approved with it).
     fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<AppendAnswer>;
+    /// The terminal waiting for approval with `code`.
+    fn waiting(&self, code: &str) -> Result<WaitingDevice>;
+    /// Every terminal enrolled with the server.
+    fn terminals(&self) -> Result<Vec<KnownTerminal>>;
     /// The head and a page of units after `after`, without a turn.
     fn units_after(&self, after: u64) -> Result<(u64, Vec<IncomingUnit>)>;
     /// Store an object file (ciphertext) under its name; storing the same
@@ -723,7 +759,7 @@ impl Write<'_> {
     fn commit_asking(
         self,
         keyslots: Option<Vec<u8>>,
-        approve: Option<String>,
+        approve: Option<DeviceApproval>,
     ) -> Result<Option<ApprovedTerminal>> {
         let Write {
             mut capture,
@@ -834,14 +870,15 @@ impl WriteTx<'_> {
     }
 
     /// Commit, approving with this transaction's unit the terminal that
-    /// waits with `code` (only a vault on an office server has terminals).
-    pub(crate) fn commit_approving(self, code: &str) -> Result<ApprovedTerminal> {
+    /// waits with the approval's code and key (only a vault on an office
+    /// server has terminals).
+    pub(crate) fn commit_approving(self, approval: &DeviceApproval) -> Result<ApprovedTerminal> {
         match self {
             WriteTx::Local(_) => Err(Error::Unsupported(
                 "approving a terminal needs a vault held by an office server".into(),
             )),
             WriteTx::Replica(w) => w
-                .commit_asking(None, Some(code.to_string()))?
+                .commit_asking(None, Some(approval.clone()))?
                 .ok_or_else(|| Error::tampered("the server approved no terminal")),
         }
     }

@@ -42,7 +42,7 @@ pub(crate) struct Done<T> {
     /// password never changes without its event.
     pub keyslots: Option<KeySlots>,
     /// A terminal the office server approves with this action's unit.
-    pub approve_device: Option<String>,
+    pub approve_device: Option<crate::replica::DeviceApproval>,
 }
 
 impl<T> Done<T> {
@@ -153,7 +153,7 @@ impl Session {
             )?;
             match (&done.keyslots, &done.approve_device) {
                 (Some(new), _) => tx.commit_with_keyslots(&self.ctx.keyslots_path(), new)?,
-                (None, Some(code)) => self.approved = Some(tx.commit_approving(code)?),
+                (None, Some(approval)) => self.approved = Some(tx.commit_approving(approval)?),
                 (None, None) => tx.commit()?,
             }
             Ok(done.value)

@@ -32,6 +32,33 @@ pub enum EnrolAnswer {
     Waiting { request: String, code: String },
 }
 
+/// `GET /v1/enrol/waiting/{code}`: a terminal waiting for approval, as the
+/// approver's terminal records it in the signed event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WaitingTerminal {
+    pub code: String,
+    pub name: String,
+    pub account: Option<String>,
+    /// SHA-256 (hex) of the public key in its signing request (the DER
+    /// SubjectPublicKeyInfo): what the approval binds.
+    pub key: String,
+}
+
+/// A terminal as the server lists it (`GET /v1/terminals`), for a
+/// terminal's `audit verify` to match with the signed approvals.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ListedTerminal {
+    pub id: String,
+    pub name: String,
+    pub account: Option<String>,
+    /// SHA-256 (hex) of its certified public key, as in [`WaitingTerminal`].
+    pub key: Option<String>,
+    /// The unit of the log whose event approved it; none when it was
+    /// enrolled with the operator's token or approved on the server box.
+    pub approved_in: Option<u64>,
+    pub revoked: bool,
+}
+
 /// A terminal as the server knows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TerminalInfo {
@@ -121,11 +148,20 @@ pub struct Append {
     pub lease: String,
     pub base: u64,
     pub unit: NewUnit,
-    /// Approve the terminal waiting with this code, in the same
+    /// Approve the terminal waiting with this code and key, in the same
     /// transaction as the unit (which holds the signed event that records
     /// the approval): no approval without its event, no event without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approve: Option<String>,
+    pub approve: Option<Approve>,
+}
+
+/// Which waiting terminal an append approves: its code, and the digest of
+/// its key that the signed event names (the server approves only a
+/// request whose key has that digest).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Approve {
+    pub code: String,
+    pub key: String,
 }
 
 /// The answer to an append: the unit's place, and the terminal approved

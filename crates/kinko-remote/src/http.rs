@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use kinko_core::Error;
 use kinko_protocol::{
-    Append, Appended, CreateVault, EnrolAnswer, EnrolRequest, ErrorBody, Hello, NewUnit, Turn,
-    TurnRequest, Units, VaultState,
+    Append, Appended, Approve, CreateVault, EnrolAnswer, EnrolRequest, ErrorBody, Hello,
+    ListedTerminal, NewUnit, Turn, TurnRequest, Units, VaultState, WaitingTerminal,
 };
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -148,6 +148,21 @@ impl Server {
         )
     }
 
+    /// The terminal waiting for approval with `code` (letters, digits
+    /// and dashes only: the core checks a code before it asks).
+    pub fn waiting(&self, code: &str) -> Result<WaitingTerminal> {
+        self.answer(
+            self.client
+                .get(format!("{}/v1/enrol/waiting/{code}", self.url))
+                .send(),
+        )
+    }
+
+    /// Every terminal the server lists, with its key and approval.
+    pub fn terminals(&self) -> Result<Vec<ListedTerminal>> {
+        self.answer(self.client.get(format!("{}/v1/terminals", self.url)).send())
+    }
+
     /// Who the server takes this terminal to be.
     pub fn hello(&self) -> Result<Hello> {
         self.answer(self.client.get(format!("{}/v1/hello", self.url)).send())
@@ -193,7 +208,7 @@ impl Server {
         lease: &str,
         base: u64,
         unit: NewUnit,
-        approve: Option<String>,
+        approve: Option<Approve>,
     ) -> Result<Appended> {
         self.answer(
             self.client

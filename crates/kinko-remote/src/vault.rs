@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use kinko_core::replica::{
-    AppendAnswer, ApprovedTerminal, GivenTurn, IncomingUnit, OutgoingUnit, Upstream, UpstreamState,
-    UpstreamVault,
+    AppendAnswer, ApprovedTerminal, GivenTurn, IncomingUnit, KnownTerminal, OutgoingUnit, Upstream,
+    UpstreamState, UpstreamVault, WaitingDevice,
 };
 use kinko_core::Error;
 use kinko_protocol::{CreateVault, NewUnit, Unit, VaultInfo};
@@ -106,7 +106,10 @@ impl Upstream for RemoteVault {
     }
 
     fn append(&self, lease: &str, base: u64, unit: OutgoingUnit) -> Result<AppendAnswer> {
-        let approve = unit.approve.clone();
+        let approve = unit.approve.clone().map(|a| kinko_protocol::Approve {
+            code: a.code,
+            key: a.key,
+        });
         let a = self.server.append(lease, base, outgoing(unit), approve)?;
         Ok(AppendAnswer {
             seq: a.seq,
@@ -116,6 +119,32 @@ impl Upstream for RemoteVault {
                 account: t.account,
             }),
         })
+    }
+
+    fn waiting(&self, code: &str) -> Result<WaitingDevice> {
+        let w = self.server.waiting(code)?;
+        Ok(WaitingDevice {
+            code: w.code,
+            name: w.name,
+            account: w.account,
+            key: w.key,
+        })
+    }
+
+    fn terminals(&self) -> Result<Vec<KnownTerminal>> {
+        Ok(self
+            .server
+            .terminals()?
+            .into_iter()
+            .map(|t| KnownTerminal {
+                id: t.id,
+                name: t.name,
+                account: t.account,
+                key: t.key,
+                approved_in: t.approved_in,
+                revoked: t.revoked,
+            })
+            .collect())
     }
 
     fn units_after(&self, after: u64) -> Result<(u64, Vec<IncomingUnit>)> {

@@ -12,7 +12,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use deadpool_postgres::Pool;
 use kinko_protocol::{
-    Append, Appended, CreateVault, Hello, TerminalInfo, Turn, TurnRequest, Units, VaultState,
+    Append, Appended, CreateVault, Hello, ListedTerminal, TerminalInfo, Turn, TurnRequest, Units,
+    VaultState, WaitingTerminal,
 };
 
 use crate::answer::ApiError;
@@ -79,6 +80,8 @@ pub fn router(state: AppState) -> Router {
     let calls = Router::new()
         .route("/v1/enrol", post(enrol))
         .route("/v1/enrol/{request}", get(collect))
+        .route("/v1/enrol/waiting/{code}", get(waiting))
+        .route("/v1/terminals", get(terminals))
         .route("/v1/hello", get(hello))
         .route("/v1/vault", get(vault_state).post(create_vault))
         .route("/v1/turn", post(take_turn))
@@ -116,6 +119,36 @@ async fn collect(
     Path(request): Path<String>,
 ) -> Result<Json<EnrolAnswer>, ApiError> {
     Ok(Json(enrolment::collect(&state.db, &request).await?))
+}
+
+/// A terminal waiting with `code`, for an approver's terminal.
+async fn waiting(
+    _: Terminal,
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<WaitingTerminal>, ApiError> {
+    Ok(Json(enrolment::waiting_one(&state.db, &code).await?))
+}
+
+/// Every terminal, with its key and the unit that approved it, for a
+/// terminal's `audit verify`.
+async fn terminals(
+    _: Terminal,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ListedTerminal>>, ApiError> {
+    let rows = store::terminals(&state.db).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|t| ListedTerminal {
+                id: t.id,
+                name: t.name,
+                account: t.account,
+                key: t.key,
+                approved_in: t.approved_in.map(|n| n as u64),
+                revoked: t.revoked_at.is_some(),
+            })
+            .collect(),
+    ))
 }
 
 /// Who the server takes this terminal to be.
@@ -205,9 +238,10 @@ async fn append(
     Json(req): Json<Append>,
 ) -> Result<Json<Appended>, ApiError> {
     state.turns.check(&req.lease, &terminal.id)?;
-    let approval = req.approve.as_deref().map(|code| log::Approval {
+    let approval = req.approve.as_ref().map(|a| log::Approval {
         authority: &state.authority,
-        code,
+        code: &a.code,
+        key: &a.key,
     });
     let appended = log::append(&state.db, &terminal.id, req.base, &req.unit, approval).await;
     state.turns.give_back(&req.lease);

@@ -29,6 +29,35 @@ pub struct Authority {
 pub struct Issued {
     pub pem: String,
     pub fingerprint: String,
+    /// SHA-256 (hex) of the certified key ([`key_digest`]).
+    pub key: String,
+}
+
+/// A terminal's signing request, checked: a valid request for a P-256 key.
+fn parse_request(csr_pem: &str) -> Result<CertificateSigningRequestParams> {
+    let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| {
+        Error::Invalid(format!(
+            "the terminal's certificate request is not valid: {e}"
+        ))
+    })?;
+    if csr.public_key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
+        return Err(Error::Invalid(
+            "a terminal's key must be ECDSA P-256".into(),
+        ));
+    }
+    Ok(csr)
+}
+
+/// SHA-256 (hex) of the DER SubjectPublicKeyInfo of the key a terminal's
+/// signing request holds: what an approval's signed event names, so that
+/// the server can approve only the request the approver was shown.
+pub fn key_digest(csr_pem: &str) -> Result<String> {
+    let csr = parse_request(csr_pem)?;
+    Ok(spki_digest(&csr.public_key))
+}
+
+fn spki_digest(key: &impl rcgen::PublicKeyData) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(key.subject_public_key_info()))
 }
 
 /// The SHA-256 fingerprint of a DER certificate, as lower-case hex.
@@ -131,16 +160,7 @@ impl Authority {
     /// taken from the request (its signature proves the terminal holds
     /// it); the name, the usage and the dates are the server's.
     pub fn issue_terminal(&self, csr_pem: &str, terminal: &str) -> Result<Issued> {
-        let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| {
-            Error::Invalid(format!(
-                "the terminal's certificate request is not valid: {e}"
-            ))
-        })?;
-        if csr.public_key.algorithm() != &PKCS_ECDSA_P256_SHA256 {
-            return Err(Error::Invalid(
-                "a terminal's key must be ECDSA P-256".into(),
-            ));
-        }
+        let csr = parse_request(csr_pem)?;
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::OrganizationName, "Kinko terminal");
@@ -159,6 +179,7 @@ impl Authority {
         Ok(Issued {
             fingerprint: fingerprint(cert.der()),
             pem: cert.pem(),
+            key: spki_digest(&csr.public_key),
         })
     }
 }

@@ -100,8 +100,15 @@ async fn enrol_with_token(
         ));
     }
     tx.execute(
-        "INSERT INTO terminals (id, name, account, fingerprint) VALUES ($1, $2, $3, $4)",
-        &[&terminal, &req.name, &req.account, &issued.fingerprint],
+        "INSERT INTO terminals (id, name, account, fingerprint, key_digest) \
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &terminal,
+            &req.name,
+            &req.account,
+            &issued.fingerprint,
+            &issued.key,
+        ],
     )
     .await?;
     tx.commit().await?;
@@ -113,11 +120,7 @@ async fn enrol_with_token(
 
 async fn ask(pool: &Pool, req: &EnrolRequest) -> Result<EnrolAnswer> {
     // Refuse a request that is not a valid CSR now, not at approval.
-    rcgen::CertificateSigningRequestParams::from_pem(&req.csr).map_err(|e| {
-        Error::Invalid(format!(
-            "the terminal's certificate request is not valid: {e}"
-        ))
-    })?;
+    crate::authority::key_digest(&req.csr)?;
     let secret = random_text(SECRET_LETTERS, 32)?;
     let raw = random_text(CODE_LETTERS, 8)?;
     let code = format!("{}-{}", &raw[..4], &raw[4..]);
@@ -164,8 +167,8 @@ pub struct Approved {
     pub account: Option<String>,
 }
 
-/// Approve a waiting request by its code: the terminal is certified and
-/// can collect its certificate.
+/// Approve a waiting request by its code (the operator, on the server
+/// box): the terminal is certified and can collect its certificate.
 pub async fn approve(pool: &Pool, authority: &Authority, code: &str) -> Result<Approved> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -174,13 +177,49 @@ pub async fn approve(pool: &Pool, authority: &Authority, code: &str) -> Result<A
     Ok(approved)
 }
 
-/// Approve the terminal waiting with `code` inside `tx`; `unit` is the
-/// log's unit that records the approval when a terminal approved it.
+/// An approval from a terminal: the unit of the log whose signed event
+/// records it, and the key digest that event names.
+pub struct Recorded<'a> {
+    pub unit: i64,
+    pub key: &'a str,
+}
+
+/// The request waiting with `code`, for an approver to record in their
+/// signed event before approving.
+pub async fn waiting_one(pool: &Pool, code: &str) -> Result<kinko_protocol::WaitingTerminal> {
+    let code = normalise_code(code);
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT name, account, csr FROM enrolment_requests \
+             WHERE code = $1 AND terminal IS NULL AND expires_at > now()",
+            &[&code],
+        )
+        .await?
+        .ok_or_else(|| not_waiting(&code))?;
+    Ok(kinko_protocol::WaitingTerminal {
+        key: crate::authority::key_digest(&row.get::<_, String>(2))?,
+        code,
+        name: row.get(0),
+        account: row.get(1),
+    })
+}
+
+fn not_waiting(code: &str) -> Error {
+    Error::NotFound(format!(
+        "no terminal is waiting with code {code} (codes last {REQUEST_HOURS} hours)"
+    ))
+}
+
+/// Approve the terminal waiting with `code` inside `tx`; `recorded` says
+/// which unit of the log records the approval when a terminal approved
+/// it, and the key its event names: a request with another key is not
+/// the one the approver was shown, and is refused.
 pub async fn approve_in(
     tx: &deadpool_postgres::Transaction<'_>,
     authority: &Authority,
     code: &str,
-    unit: Option<i64>,
+    recorded: Option<Recorded<'_>>,
 ) -> Result<Approved> {
     let code = normalise_code(code);
     let row = tx
@@ -190,18 +229,30 @@ pub async fn approve_in(
             &[&code],
         )
         .await?
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "no terminal is waiting with code {code} (codes last {REQUEST_HOURS} hours)"
-            ))
-        })?;
+        .ok_or_else(|| not_waiting(&code))?;
     let (request, name, account, csr): (String, String, Option<String>, String) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
     let terminal = new_terminal_id()?;
     let issued = authority.issue_terminal(&csr, &terminal)?;
+    if let Some(r) = &recorded {
+        if r.key != issued.key {
+            return Err(Error::Refused(format!(
+                "the terminal waiting with code {code} holds another key than the approval names"
+            )));
+        }
+    }
+    let unit = recorded.as_ref().map(|r| r.unit);
     tx.execute(
-        "INSERT INTO terminals (id, name, account, fingerprint, approved_in) VALUES ($1, $2, $3, $4, $5)",
-        &[&terminal, &name, &account, &issued.fingerprint, &unit],
+        "INSERT INTO terminals (id, name, account, fingerprint, key_digest, approved_in) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &terminal,
+            &name,
+            &account,
+            &issued.fingerprint,
+            &issued.key,
+            &unit,
+        ],
     )
     .await?;
     tx.execute(

@@ -120,11 +120,12 @@ pub async fn create(pool: &Pool, terminal: &str, info: &VaultInfo, unit: &NewUni
     Ok(1)
 }
 
-/// A terminal's approval asked for with an append: the server's CA and
-/// the code the waiting terminal showed.
+/// A terminal's approval asked for with an append: the server's CA, the
+/// code the waiting terminal showed and the key digest the event names.
 pub struct Approval<'a> {
     pub authority: &'a Authority,
     pub code: &'a str,
+    pub key: &'a str,
 }
 
 /// Append `unit` as `base + 1` if the log's head is still `base`; with
@@ -221,14 +222,22 @@ async fn try_append(
     let approved = match approval {
         None => None,
         Some(a) => Some(
-            crate::enrolment::approve_in(&tx, a.authority, a.code, Some(base + 1))
-                .await
-                .map_err(|e| match e {
-                    // A serialisation failure inside the approval: the
-                    // whole append is tried again, as for the unit's own.
-                    Error::Busy(_) => Attempt::Again,
-                    other => Attempt::Failed(other),
-                })?,
+            crate::enrolment::approve_in(
+                &tx,
+                a.authority,
+                a.code,
+                Some(crate::enrolment::Recorded {
+                    unit: base + 1,
+                    key: a.key,
+                }),
+            )
+            .await
+            .map_err(|e| match e {
+                // A serialisation failure inside the approval: the
+                // whole append is tried again, as for the unit's own.
+                Error::Busy(_) => Attempt::Again,
+                other => Attempt::Failed(other),
+            })?,
         ),
     };
     tx.commit().await?;

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS enrolment_requests (
 -- The unit of the vault's log whose event recorded a terminal's approval
 -- from another terminal (NULL: approved on the server box, or by token).
 ALTER TABLE terminals ADD COLUMN IF NOT EXISTS approved_in bigint;
+-- SHA-256 of the certified key's SubjectPublicKeyInfo: what the signed
+-- event of an approval names (`authority::key_digest`).
+ALTER TABLE terminals ADD COLUMN IF NOT EXISTS key_digest text;
 -- The vault this server holds (one), as the first terminal created it.
 CREATE TABLE IF NOT EXISTS vault (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -109,11 +112,14 @@ pub struct TerminalRow {
     pub fingerprint: String,
     pub issued_at: String,
     pub revoked_at: Option<String>,
+    pub key: Option<String>,
+    pub approved_in: Option<i64>,
 }
 
 const TERMINAL_COLUMNS: &str = "id, name, account, fingerprint, \
     to_char(issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-    to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+    to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+    key_digest, approved_in";
 
 fn terminal_row(r: &tokio_postgres::Row) -> TerminalRow {
     TerminalRow {
@@ -123,6 +129,8 @@ fn terminal_row(r: &tokio_postgres::Row) -> TerminalRow {
         fingerprint: r.get(3),
         issued_at: r.get(4),
         revoked_at: r.get(5),
+        key: r.get(6),
+        approved_in: r.get(7),
     }
 }
 

@@ -181,7 +181,12 @@ uncertified: number,
  * Events this person had verified before (their terminal remembers
  * the head), found under the same root again.
  */
-verified_before: number, };
+verified_before: number, 
+/**
+ * On a vault an office server holds: its terminals, matched with the
+ * signed approvals (`terminal_approval.rs`).
+ */
+terminals: TerminalsChecked | null, };
 export type CheckedCheckpoint = { size: number, at: string, made_by: string, };
 export type Alert = { id: number, rule: string, actor: string, object: string, 
 /**

@@ -44,13 +44,23 @@ impl Session {
             &object,
             |tx, ctx| {
                 let before = ctx.verified_head()?;
-                let report = verify::verify_trail(
+                let mut report = verify::verify_trail(
                     tx,
                     &ctx.vault_id,
                     &ctx.root_public,
                     kept,
                     before.as_ref(),
                 )?;
+                // On an office server: every terminal a unit approved has
+                // its signed approval in the trail.
+                if let Some(replica) = &ctx.replica {
+                    report.terminals = Some(crate::terminal_approval::check(
+                        tx,
+                        &ctx.vault_id,
+                        &ctx.root_public,
+                        &replica.upstream().terminals()?,
+                    )?);
+                }
                 // Every signature up to here is checked: the next verify
                 // on this terminal starts from it.
                 ctx.remember(tx, Some(crate::witness::head_now(tx)?))?;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::keyslots::KeySlots;
 use crate::permission::{Action, Role, Roles};
 use crate::policy::{Hours, Policy, *};
-use crate::replica::ApprovedTerminal;
+use crate::replica::{ApprovedTerminal, DeviceApproval};
 use crate::roster::*;
 use crate::session::{Done, Session};
 use rusqlite::{params, OptionalExtension};
@@ -456,32 +456,33 @@ impl Session {
 
 impl Session {
     /// Approve a terminal waiting to be enrolled with the office server,
-    /// by the code its screen shows. The approval rides on the append of
-    /// this action's unit: the server approves in the same transaction
-    /// that appends the signed event. The server cannot read the unit, so
-    /// this binds an honest terminal only (`docs/server.md`).
+    /// by the code its screen shows. The server says what waits under the
+    /// code; the signed event names that terminal's key, and the approval
+    /// rides on the append of the event's unit: the server approves, in
+    /// the same transaction, only the request with that key. `audit
+    /// verify` matches every terminal a unit approved with such an event
+    /// (`terminal_approval.rs`).
     pub fn approve_device(&mut self, code: &str) -> Result<ApprovedTerminal> {
-        // Checked before anything is recorded: what the person typed
-        // reaches the trail only as a plain, upper-case code.
-        let code = code.trim().to_ascii_uppercase();
-        let plain = !code.is_empty()
-            && code.len() <= 16
-            && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !plain {
-            return Err(Error::Invalid(
-                "that is not an approval code (such as FKYJ-HVV9)".into(),
-            ));
-        }
+        // Checked before anything is recorded or asked.
+        let code = crate::terminal_approval::checked_code(code)?;
         let object = format!("device:{code}");
         self.approved = None;
         self.perform(Action::DeviceApprove, &object, |_, ctx| {
-            if ctx.replica.is_none() {
+            let Some(replica) = &ctx.replica else {
                 return Err(Error::Unsupported(
                     "approving a terminal needs a vault held by an office server".into(),
                 ));
-            }
-            let mut done = Done::ok((), "");
-            done.approve_device = Some(code.clone());
+            };
+            let waiting = crate::terminal_approval::checked_waiting(
+                &code,
+                replica.upstream().waiting(&code)?,
+            )?;
+            let mut done = Done::ok((), crate::terminal_approval::detail(&waiting));
+            done.object = Some(crate::terminal_approval::object(&waiting.key));
+            done.approve_device = Some(DeviceApproval {
+                code: code.clone(),
+                key: waiting.key,
+            });
             Ok(done)
         })?;
         self.approved

@@ -43,6 +43,9 @@ pub struct TrailReport {
     /// Events this person had verified before (their terminal remembers
     /// the head), found under the same root again.
     pub verified_before: u64,
+    /// On a vault an office server holds: its terminals, matched with the
+    /// signed approvals (`terminal_approval.rs`).
+    pub terminals: Option<crate::terminal_approval::TerminalsChecked>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +137,7 @@ pub fn verify_trail(
         unsigned_before_upgrade: signatures.unsigned,
         uncertified: signatures.uncertified,
         verified_before: verified.map_or(0, |h| h.size),
+        terminals: None,
     })
 }
 
