@@ -19,6 +19,7 @@ mod readme;
 mod rosters;
 mod sealed;
 mod server;
+mod server_keys;
 mod server_limits;
 mod server_redundancy;
 mod tamper;

@@ -1254,6 +1254,7 @@ fn a_terminal_approved_without_a_signed_approval_is_tampering() {
     let new_unit = kinko_protocol::NewUnit {
         sealed: data_encoding::BASE64.encode(&unit.sealed),
         keyslots: None,
+        snapshot: false,
     };
     // Another key than the one waiting: the server refuses, and the log
     // does not take the unit.

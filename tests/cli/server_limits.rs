@@ -197,14 +197,22 @@ fn a_terminal_name_the_operator_filled_with_escapes_prints_harmless() {
 }
 
 #[test]
-fn an_approval_shows_the_operators_escapes_harmless() {
+fn an_approval_refuses_the_operators_escapes() {
     let v = super::TestVault::on_a_server();
     let server = v.server.as_ref().unwrap();
     let waiting = Terminal::new(v.tmp.path(), "new-pc");
     let asked = waiting.enrol(server, &[]).ok().json();
     let code = asked["code"].as_str().unwrap().to_string();
     server.sql("UPDATE enrolment_requests SET name = E'\\x1b[2JPC', account = E'\\x1b[31m'");
-    let shown = v.boss(&["device", "approve", &code]).ok().text();
-    assert!(!shown.contains('\u{1b}'), "{shown:?}");
-    assert!(shown.contains('\u{FFFD}'), "{shown:?}");
+    // Such words never reach a signed event: the approval is refused,
+    // saying so without the escapes, and nothing is approved.
+    let refused = v.boss(&["device", "approve", &code]);
+    assert_ne!(refused.code, 0);
+    assert!(!refused.stderr.contains('\u{1b}'), "{:?}", refused.stderr);
+    assert!(
+        refused.stderr.contains("does not accept"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(waiting.enrol(server, &[]).ok().json()["status"], "waiting");
 }

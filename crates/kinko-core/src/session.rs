@@ -174,29 +174,33 @@ impl Session {
         doing: &str,
         work: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<T> {
-        self.local_only(doing)?;
         let in_use = || {
             Error::Database(format!(
                 "the vault is in use by another process (close the app or wait for the other command), then run `{doing}` again"
             ))
         };
         self.conn.busy_timeout(std::time::Duration::ZERO)?;
-        let mode: std::result::Result<String, _> =
-            self.conn
-                .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0));
-        let alone = matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"))
-            && self
-                .conn
-                .pragma_update(None, "locking_mode", "EXCLUSIVE")
-                .is_ok()
-            && self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_ok();
+        // The mode changes commit nothing of the vault's: a replica's
+        // guard must let them through (it would veto them silently).
+        let alone = crate::replica::committing(|| {
+            let mode: std::result::Result<String, _> =
+                self.conn
+                    .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0));
+            matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"))
+                && self
+                    .conn
+                    .pragma_update(None, "locking_mode", "EXCLUSIVE")
+                    .is_ok()
+                && self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").is_ok()
+        });
         self.conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let out = if alone { work(self) } else { Err(in_use()) };
         // Back to shared use: the lock is dropped at the next statement.
-        let _ = self.conn.pragma_update(None, "locking_mode", "NORMAL");
-        let back = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()));
+        let back = crate::replica::committing(|| {
+            let _ = self.conn.pragma_update(None, "locking_mode", "NORMAL");
+            self.conn
+                .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        });
         let value = out?;
         back?;
         Ok(value)
@@ -254,8 +258,8 @@ impl Session {
     }
 
     /// Refuse work that is not yet done on an office server's vault
-    /// (re-keying, disposal's execution, backups: they rewrite or copy the
-    /// whole vault, which a replica does not hold alone).
+    /// (disposal's execution, backups: they erase or copy the whole
+    /// vault, which a replica does not hold alone).
     pub(crate) fn local_only(&self, doing: &str) -> Result<()> {
         if self.ctx.replica.is_some() {
             return Err(Error::Unsupported(format!(
@@ -730,13 +734,12 @@ pub(crate) fn open_database(
 ) -> Result<(Connection, SlotSecrets)> {
     let path = vault.dir().join(DB_FILE);
     if let Some(replica) = &vault.replica {
-        // A replica: made from the log, under the slot's key.
-        let fresh = !path.exists();
-        let mut conn = db::open(&path, &secrets.db_key)?;
-        if fresh {
-            db::create_schema(&conn)?;
-        }
-        replica.guard(&mut conn, &secrets.db_key)?;
+        // A replica: made from the log (from its newest snapshot, under
+        // the key it was sealed with), then brought to the head.
+        let mut keys = vault.slots().pending_db_keys(id, &secrets)?;
+        keys.push(Zeroizing::new(secrets.db_key));
+        let (conn, key) = replica.open_database(&path, &keys)?;
+        secrets.db_key = key;
         replica.open_caught_up(&conn)?;
         return Ok((conn, secrets));
     }

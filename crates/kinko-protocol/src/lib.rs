@@ -99,6 +99,14 @@ pub struct VaultState {
     /// The newest keyslots file (base64), as the last unit that changed it
     /// left it: what a terminal needs to sign in before it has a replica.
     pub keyslots: Option<String>,
+    /// The newest snapshot unit (0: none), where a terminal builds its
+    /// replica from under the database key it was sealed with.
+    #[serde(default)]
+    pub snapshot: u64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One unit of the vault's log as a terminal sends it: the sealed change
@@ -108,6 +116,10 @@ pub struct VaultState {
 pub struct NewUnit {
     pub sealed: String,
     pub keyslots: Option<String>,
+    /// The whole database under a new database key (a rekey, a disabled
+    /// account), not a change: terminals build their replicas from it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub snapshot: bool,
 }
 
 /// One unit as the server hands it out, with its place in the log.
@@ -116,6 +128,8 @@ pub struct Unit {
     pub seq: u64,
     pub sealed: String,
     pub keyslots: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub snapshot: bool,
 }
 
 /// `POST /v1/vault`: the first terminal creates the vault with its first

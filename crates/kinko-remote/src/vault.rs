@@ -45,6 +45,7 @@ fn outgoing(unit: OutgoingUnit) -> NewUnit {
     NewUnit {
         sealed: b64(&unit.sealed),
         keyslots: unit.keyslots.as_deref().map(b64),
+        snapshot: unit.snapshot,
     }
 }
 
@@ -57,6 +58,7 @@ fn incoming(unit: Unit) -> Result<IncomingUnit> {
             .as_deref()
             .map(|k| unb64(k, "keyslots"))
             .transpose()?,
+        snapshot: unit.snapshot,
     })
 }
 
@@ -78,6 +80,7 @@ impl Upstream for RemoteVault {
                 .as_deref()
                 .map(|k| unb64(k, "keyslots"))
                 .transpose()?,
+            snapshot: s.snapshot,
         })
     }
 

@@ -27,8 +27,9 @@ pub use crate::peer::Peer;
 use crate::store;
 use crate::turns::Turns;
 
-/// The largest request body: a unit with its keyslots.
-const UNIT_LIMIT: usize = 16 << 20;
+/// The largest request body: a unit with its keyslots; a snapshot unit
+/// holds the whole database (base64 in JSON).
+const UNIT_LIMIT: usize = 64 << 20;
 
 /// What the server shares with every handler.
 #[derive(Clone)]
@@ -169,6 +170,7 @@ async fn vault_state(
         vault: log::vault(&state.db).await?,
         head: log::head(&state.db).await?,
         keyslots: log::keyslots(&state.db).await?,
+        snapshot: log::snapshot(&state.db).await?,
     }))
 }
 

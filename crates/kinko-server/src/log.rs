@@ -34,6 +34,12 @@ fn decoded(unit: &NewUnit) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
         .as_deref()
         .map(|k| unb64(k, "the keyslots"))
         .transpose()?;
+    if unit.snapshot && keyslots.is_none() {
+        // A new database key reaches people only through their keyslots.
+        return Err(Error::Invalid(
+            "a snapshot unit carries the keyslots of its new key".into(),
+        ));
+    }
     Ok((sealed, keyslots))
 }
 
@@ -76,13 +82,26 @@ pub async fn keyslots(pool: &Pool) -> Result<Option<String>> {
     Ok(row.map(|r| b64(&r.get::<_, Vec<u8>>(0))))
 }
 
+/// The newest snapshot unit (0: none).
+pub async fn snapshot(pool: &Pool) -> Result<u64> {
+    let client = pool.get().await?;
+    let n: i64 = client
+        .query_one(
+            "SELECT coalesce(max(seq), 0) FROM units WHERE snapshot",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(n as u64)
+}
+
 /// Units after `after`, at most [`PAGE`].
 pub async fn units_after(pool: &Pool, after: u64) -> Result<Vec<Unit>> {
     let after = i64::try_from(after).map_err(|_| Error::Invalid("position".into()))?;
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT seq, sealed, keyslots FROM units WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, sealed, keyslots, snapshot FROM units WHERE seq > $1 ORDER BY seq LIMIT $2",
             &[&after, &PAGE],
         )
         .await?;
@@ -92,6 +111,7 @@ pub async fn units_after(pool: &Pool, after: u64) -> Result<Vec<Unit>> {
             seq: r.get::<_, i64>(0) as u64,
             sealed: b64(&r.get::<_, Vec<u8>>(1)),
             keyslots: r.get::<_, Option<Vec<u8>>>(2).map(|k| b64(&k)),
+            snapshot: r.get(3),
         })
         .collect())
 }
@@ -142,6 +162,7 @@ pub async fn append(
     let unit = Sealed {
         sealed: &sealed,
         keyslots: keyslots.as_deref(),
+        snapshot: unit.snapshot,
     };
     for _ in 0..RETRIES {
         match try_append(pool, terminal, base, &unit, approval.as_ref()).await {
@@ -184,6 +205,7 @@ impl From<deadpool_postgres::PoolError> for Attempt {
 struct Sealed<'a> {
     sealed: &'a [u8],
     keyslots: Option<&'a [u8]>,
+    snapshot: bool,
 }
 
 async fn try_append(
@@ -215,8 +237,14 @@ async fn try_append(
         ))));
     }
     tx.execute(
-        "INSERT INTO units (seq, sealed, keyslots, terminal) VALUES ($1, $2, $3, $4)",
-        &[&(base + 1), &unit.sealed, &unit.keyslots, &terminal],
+        "INSERT INTO units (seq, sealed, keyslots, terminal, snapshot) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &(base + 1),
+            &unit.sealed,
+            &unit.keyslots,
+            &terminal,
+            &unit.snapshot,
+        ],
     )
     .await?;
     let approved = match approval {

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS units (
     terminal text NOT NULL REFERENCES terminals(id),
     received_at timestamptz NOT NULL DEFAULT now()
 );
+-- A unit that holds the whole database under a new database key (a
+-- rekey, a disabled account): terminals build their replicas from the
+-- newest one.
+ALTER TABLE units ADD COLUMN IF NOT EXISTS snapshot boolean NOT NULL DEFAULT false;
 "#;
 
 /// How long an enrolment token or a waiting request stays good.

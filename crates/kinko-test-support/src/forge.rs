@@ -108,6 +108,7 @@ pub fn unit_of_edits_with(
             seq,
             prev: &prev,
             keyslots: None,
+            snapshot: false,
         },
         &changes,
     );
@@ -178,6 +179,7 @@ pub fn apply_units(vault: &Path, insider: &KeyHolder, units: &[StoredUnit]) {
             seq: unit.seq,
             prev: &prev,
             keyslots: unit.keyslots.as_deref(),
+            snapshot: false,
         };
         let changes = kinko_core::replica::open_unit(&unit_key, &place, &unit.sealed)
             .expect("a unit of this vault");

@@ -146,7 +146,9 @@ impl Session {
         self.require(Action::DisposalExecute, "disposal")?;
         // Alone: a reader elsewhere would find object files overwritten
         // under it and take that for tampering.
-        let attempt = self.with_vault_alone("kinko disposal execute", |s| s.execute_steps());
+        let attempt = self
+            .local_only("kinko disposal execute")
+            .and_then(|()| self.with_vault_alone("kinko disposal execute", |s| s.execute_steps()));
         if let Err(e) = &attempt {
             self.log_failure(Action::DisposalExecute.event(), "disposal", e);
         }

@@ -14,7 +14,7 @@ use crate::rekey::*;
 use crate::session::{Done, Session};
 use crate::vault::{self, Vault};
 use crate::{audit, fsutil};
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::params;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -119,9 +119,7 @@ impl Session {
 
     /// The unfinished epoch, or a new one.
     fn begin_epoch(&mut self, suite: Option<u16>) -> Result<(u32, u16, bool)> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         if let Some((epoch, open_suite)) = unfinished(&tx)? {
             if suite.is_some_and(|s| s != open_suite) {
                 return Err(Error::field(
@@ -159,6 +157,8 @@ impl Session {
             let dek = crate::document::custodian_dek(&tx, &self.ctx.vault_id, &doc, custodian)?;
             (doc, dek)
         };
+        // On a replica the object may not be on this terminal yet.
+        self.ctx.object_to_read(&doc.object_name)?;
         let new_uid = crypto::random::<16>();
         let new_dek = crypto::random_key();
         let objects = self.ctx.objects_dir();
@@ -204,9 +204,7 @@ impl Session {
         uid: &[u8; 16],
         deks: (&[u8; 32], &[u8; 32]),
     ) -> Result<bool> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         if !document::move_to_object(&tx, doc, uid, (name, object_sha), epoch)? {
             return Ok(false);
         }
@@ -235,9 +233,7 @@ impl Session {
     pub(crate) fn new_database_key(&mut self, disabled: &str) -> Result<()> {
         let (epoch, _) = current_epoch(&self.conn)?;
         self.rotate_database_key(epoch)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         self.ctx.append(
             &tx,
             &self.ctx.event(
@@ -261,6 +257,24 @@ impl Session {
         let new = crypto::random_key();
         let path = self.ctx.keyslots_path();
         let mut slots = KeySlots::load(&path)?;
+        self.wrap_to_accounts(&mut slots, epoch, &new)?;
+        if let Some(replica) = self.ctx.replica.clone() {
+            return self.rotate_on_server(&replica, slots, &new);
+        }
+        slots.save(&path)?;
+        self.replace_database(&new)?;
+        // Only now the custodian's copy: until the database has the new
+        // key, the old copy is the one that opens it.
+        slots.custodian_slot = self.custodian_slot(&new)?;
+        slots.save(&path)?;
+        self.ctx.secrets.db_key = *new;
+        Ok(())
+    }
+
+    /// The new database key (and the current one, in case the run stops
+    /// before the database takes the new one) wrapped to every account
+    /// with a slot, waiting in `slots`.
+    fn wrap_to_accounts(&self, slots: &mut KeySlots, epoch: u32, new: &[u8; 32]) -> Result<()> {
         let accounts: Vec<(String, Vec<u8>)> = self
             .conn
             .prepare("SELECT id, hpke_public FROM accounts ORDER BY id")?
@@ -271,7 +285,7 @@ impl Session {
                 continue;
             }
             let context = pending_context(&self.ctx.vault_id, &id, epoch);
-            let w = crypto::hpke_wrap(&public, &context, &*new)?;
+            let w = crypto::hpke_wrap(&public, &context, new)?;
             // And the key the database is under now, in case this run
             // stops before the database takes the new one.
             let now = crypto::hpke_wrap(&public, &context, &self.ctx.secrets.db_key)?;
@@ -285,17 +299,37 @@ impl Session {
                 },
             );
         }
-        slots.save(&path)?;
-        self.replace_database(&new)?;
-        // Only now the custodian's copy: until the database has the new
-        // key, the old copy is the one that opens it.
-        let custodian = self.ctx.custodian_public.clone();
-        slots.custodian_slot = WrapJson::from_wrapped(&crypto::hpke_wrap(
-            &custodian,
+        Ok(())
+    }
+
+    /// The custodian's copy of the database key `key`.
+    fn custodian_slot(&self, key: &[u8; 32]) -> Result<WrapJson> {
+        Ok(WrapJson::from_wrapped(&crypto::hpke_wrap(
+            &self.ctx.custodian_public,
             &crate::vault::custodian_db_context(&self.ctx.vault_id),
-            &*new,
-        )?);
-        slots.save(&path)?;
+            key,
+        )?))
+    }
+
+    /// A new database key on an office server: one snapshot unit carries
+    /// the whole database under it and the keyslots that give it to
+    /// everyone who keeps access, the custodian included
+    /// (`replica/rebuild.rs`); then this replica is written again under it.
+    fn rotate_on_server(
+        &mut self,
+        replica: &std::sync::Arc<crate::replica::Replica>,
+        mut slots: KeySlots,
+        new: &[u8; 32],
+    ) -> Result<()> {
+        slots.custodian_slot = self.custodian_slot(new)?;
+        let seq = match self.ctx.begin_write(&self.conn)? {
+            crate::replica::WriteTx::Replica(w) => w.commit_snapshot(new, slots.file_bytes())?,
+            crate::replica::WriteTx::Local(_) => {
+                return Err(Error::Database("a vault folder has no snapshots".into()))
+            }
+        };
+        self.replace_database(new)?;
+        replica.keyed_at(&mut self.conn, seq, new)?;
         self.ctx.secrets.db_key = *new;
         Ok(())
     }
@@ -339,7 +373,9 @@ impl Session {
             // sqlcipher_export copies tables, not the schema version.
             let version: i64 = tx.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
             tx.execute_batch(&format!("PRAGMA fresh.user_version = {version}"))?;
-            tx.commit()?;
+            // A copy of the rows under a new key, no change of them: let
+            // through a replica's guard.
+            crate::replica::committing(|| tx.commit())?;
             Ok(())
         })();
         let _ = self.conn.execute("DETACH DATABASE fresh", []);

@@ -29,12 +29,16 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::crypto::{self, Key32};
 use crate::error::{Error, Result};
 
+mod rebuild;
+
 /// A unit of the log as the server hands it out.
 #[derive(Debug, Clone)]
 pub struct IncomingUnit {
     pub seq: u64,
     pub sealed: Vec<u8>,
     pub keyslots: Option<Vec<u8>>,
+    /// The whole database under a new database key ([`UnitPlace::snapshot`]).
+    pub snapshot: bool,
 }
 
 /// A unit as this terminal sends it.
@@ -42,6 +46,7 @@ pub struct IncomingUnit {
 pub struct OutgoingUnit {
     pub sealed: Vec<u8>,
     pub keyslots: Option<Vec<u8>>,
+    pub snapshot: bool,
     /// The terminal to approve with this unit (whose event records the
     /// approval).
     pub approve: Option<DeviceApproval>,
@@ -107,6 +112,8 @@ pub struct UpstreamState {
     pub vault: Option<UpstreamVault>,
     pub head: u64,
     pub keyslots: Option<Vec<u8>>,
+    /// The newest snapshot unit (0: none).
+    pub snapshot: u64,
 }
 
 /// A turn to write: the lease, the head and the units not yet seen.
@@ -153,9 +160,14 @@ const POSITION_TABLE: &str = "replica_position";
 /// this terminal's alone too.
 const KEYSLOTS_TABLE: &str = "replica_keyslots";
 
+/// The local table that says from which snapshot unit this replica's
+/// database was built, under the key that unit was sealed with (0: from
+/// the start). This terminal's alone too.
+const BASE_TABLE: &str = "replica_base";
+
 /// Tables of the replica's own, never part of a unit.
 fn is_local_table(table: &str) -> bool {
-    table == POSITION_TABLE || table == KEYSLOTS_TABLE
+    table == POSITION_TABLE || table == KEYSLOTS_TABLE || table == BASE_TABLE
 }
 
 thread_local! {
@@ -165,8 +177,10 @@ thread_local! {
     static COMMITTING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Run `f` with this thread's commits let through the guard.
-fn committing<T>(f: impl FnOnce() -> T) -> T {
+/// Run `f` with this thread's commits let through the guard: the log's
+/// own commits, and local work that changes no row of the vault (a
+/// replica's database written again under a new key).
+pub(crate) fn committing<T>(f: impl FnOnce() -> T) -> T {
     /// Puts the flag back however `f` ends, a panic included.
     struct Reset(bool);
     impl Drop for Reset {
@@ -203,8 +217,7 @@ pub fn open_unit(
     place: &UnitPlace<'_>,
     sealed: &[u8],
 ) -> Option<zeroize::Zeroizing<Vec<u8>>> {
-    let aad = unit_aad(place.vault_id, place.seq, place.prev, place.keyslots);
-    crypto::open(key, &aad, sealed)
+    crypto::open(key, &unit_aad(place), sealed)
 }
 
 /// The chain after the unit `sealed` at `place`.
@@ -213,12 +226,15 @@ pub fn chain_after(place: &UnitPlace<'_>, sealed: &[u8]) -> [u8; 32] {
 }
 
 /// Where a unit goes in the log: its vault, its number, the chain of the
-/// units before it, and the keyslots it carries.
+/// units before it, the keyslots it carries, and whether it is a snapshot:
+/// the whole database (every row as an insert into empty tables), sealed
+/// under the unit key of a new database key whose keyslots it carries.
 pub struct UnitPlace<'a> {
     pub vault_id: &'a str,
     pub seq: u64,
     pub prev: &'a [u8; 32],
     pub keyslots: Option<&'a [u8]>,
+    pub snapshot: bool,
 }
 
 /// Seal a unit's changes (a SQLite changeset) for its place in the log;
@@ -226,21 +242,26 @@ pub struct UnitPlace<'a> {
 /// anyone holding the database key can make a unit, which is why a
 /// replica checks everything a unit brings as it checks a local vault.
 pub fn seal_unit(key: &Key32, place: &UnitPlace<'_>, changes: &[u8]) -> (Vec<u8>, [u8; 32]) {
-    let aad = unit_aad(place.vault_id, place.seq, place.prev, place.keyslots);
-    let sealed = crypto::seal(key, &aad, changes);
+    let sealed = crypto::seal(key, &unit_aad(place), changes);
     let hash = chained(place.prev, place.seq, &sealed);
     (sealed, hash)
 }
 
-/// What a unit's seal covers besides its bytes.
-fn unit_aad(vault_id: &str, seq: u64, prev: &[u8; 32], keyslots: Option<&[u8]>) -> Vec<u8> {
-    let mut aad = b"kinko unit v1".to_vec();
-    aad.extend_from_slice(&(vault_id.len() as u32).to_be_bytes());
-    aad.extend_from_slice(vault_id.as_bytes());
-    aad.extend_from_slice(&seq.to_be_bytes());
-    aad.extend_from_slice(prev);
-    aad.extend_from_slice(&crypto::sha256(keyslots.unwrap_or_default()));
-    aad.push(keyslots.is_some() as u8);
+/// What a unit's seal covers besides its bytes. A snapshot's label
+/// differs, so that no change can pass for a snapshot or the reverse.
+fn unit_aad(place: &UnitPlace<'_>) -> Vec<u8> {
+    let label: &[u8] = if place.snapshot {
+        b"kinko unit snapshot v1"
+    } else {
+        b"kinko unit v1"
+    };
+    let mut aad = label.to_vec();
+    aad.extend_from_slice(&(place.vault_id.len() as u32).to_be_bytes());
+    aad.extend_from_slice(place.vault_id.as_bytes());
+    aad.extend_from_slice(&place.seq.to_be_bytes());
+    aad.extend_from_slice(place.prev);
+    aad.extend_from_slice(&crypto::sha256(place.keyslots.unwrap_or_default()));
+    aad.push(place.keyslots.is_some() as u8);
     aad
 }
 
@@ -264,6 +285,10 @@ fn ensure_position_table(conn: &Connection) -> Result<()> {
         CREATE TABLE IF NOT EXISTS {KEYSLOTS_TABLE} (
             seq INTEGER PRIMARY KEY,
             sha256 BLOB NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS {BASE_TABLE} (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            seq INTEGER NOT NULL
         )"
     ))?;
     Ok(())
@@ -286,6 +311,29 @@ fn position(conn: &Connection) -> Result<(u64, [u8; 32])> {
             Ok((seq.max(0) as u64, hash))
         }
     }
+}
+
+/// The snapshot unit this replica's database was built from (0: none).
+fn base(conn: &Connection) -> Result<u64> {
+    let seq: Option<i64> = conn
+        .query_row(
+            &format!("SELECT seq FROM {BASE_TABLE} WHERE one = 1"),
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(seq.unwrap_or(0).max(0) as u64)
+}
+
+fn set_base(conn: &Connection, seq: u64) -> Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO {BASE_TABLE} (one, seq) VALUES (1, ?1)
+             ON CONFLICT (one) DO UPDATE SET seq = excluded.seq"
+        ),
+        [seq as i64],
+    )?;
+    Ok(())
 }
 
 fn set_position(conn: &Connection, seq: u64, hash: &[u8; 32]) -> Result<()> {
@@ -462,8 +510,12 @@ impl Replica {
                 return Ok(());
             }
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-            self.apply(&tx, &units)?;
+            let applied = self.apply(&tx, &units)?;
             let (after, _) = position(&tx)?;
+            if applied == Applied::UpToSnapshot {
+                self.commit_local(tx)?;
+                return Err(key_changed());
+            }
             if after <= seq {
                 // Units only of what this replica holds, again and again:
                 // a server that would keep it asking for ever.
@@ -476,11 +528,14 @@ impl Replica {
     }
 
     /// Apply units in order to the open transaction; units already
-    /// applied (by another process of this terminal) are skipped.
-    fn apply(&self, tx: &Transaction<'_>, units: &[IncomingUnit]) -> Result<()> {
+    /// applied (by another process of this terminal) are skipped. A
+    /// snapshot stops it: what follows is under a new database key, which
+    /// a sign-in takes up ([`Replica::open_database`]).
+    fn apply(&self, tx: &Transaction<'_>, units: &[IncomingUnit]) -> Result<Applied> {
         let key = self.key()?;
         let (mut seq, mut hash) = position(tx)?;
         let mut keyslots = None;
+        let mut applied = Applied::All;
         for unit in units {
             if unit.seq <= seq {
                 continue;
@@ -491,11 +546,16 @@ impl Replica {
                     unit.seq
                 )));
             }
+            if unit.snapshot {
+                applied = Applied::UpToSnapshot;
+                break;
+            }
             let place = UnitPlace {
                 vault_id: &self.vault_id,
                 seq: unit.seq,
                 prev: &hash,
                 keyslots: unit.keyslots.as_deref(),
+                snapshot: false,
             };
             let changes = open_unit(&key, &place, &unit.sealed).ok_or_else(|| {
                 Error::tampered(format!(
@@ -515,7 +575,7 @@ impl Replica {
         if let Some(k) = keyslots {
             crate::fsutil::write_atomic(&self.keyslots_path, &k)?;
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Begin a write: wait for the turn, apply what came before it, and
@@ -531,7 +591,10 @@ impl Replica {
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         let mut units = turn.units;
         loop {
-            self.apply(&tx, &units)?;
+            if self.apply(&tx, &units)? == Applied::UpToSnapshot {
+                // Rolled back with `tx`; the turn goes back with the lease.
+                return Err(key_changed());
+            }
             let (at, _) = position(&tx)?;
             if at >= turn.head {
                 break;
@@ -547,7 +610,12 @@ impl Replica {
         let mut capture = Capture::new(conn)?;
         capture.table_filter(Some(|table: &str| !is_local_table(table)));
         capture.attach::<&str>(None)?;
-        Ok(Write { capture, tx, lease })
+        Ok(Write {
+            capture,
+            tx,
+            lease,
+            conn,
+        })
     }
 
     /// Create the vault on the server from a replica just made: its whole
@@ -565,6 +633,7 @@ impl Replica {
                 seq: 1,
                 prev: &[0u8; 32],
                 keyslots: Some(&keyslots),
+                snapshot: false,
             },
             &changes,
         );
@@ -578,6 +647,7 @@ impl Replica {
                 sealed,
                 keyslots: Some(keyslots),
                 approve: None,
+                snapshot: false,
             },
         )?;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -585,6 +655,23 @@ impl Replica {
         note_keyslots(&tx, 1, &digest_of)?;
         self.commit_local(tx)
     }
+}
+
+/// How far [`Replica::apply`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    All,
+    /// To the unit before a snapshot, which it left for a sign-in.
+    UpToSnapshot,
+}
+
+/// Another terminal gave the vault a new database key: this session's
+/// key opens nothing after it.
+fn key_changed() -> Error {
+    Error::NotSignedIn(
+        "the vault's database key changed at another terminal (a rekey or a disabled account): sign in again"
+            .into(),
+    )
 }
 
 fn check_not_behind(head: u64, seen: u64) -> Result<()> {
@@ -691,9 +778,9 @@ fn whole_database(conn: &Connection) -> Result<Vec<u8>> {
         let tables: Vec<(String, String)> = conn
             .prepare(
                 "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'
-                 AND name NOT LIKE 'sqlite_%' AND name NOT IN (?1, ?2)",
+                 AND name NOT LIKE 'sqlite_%' AND name NOT IN (?1, ?2, ?3)",
             )?
-            .query_map([POSITION_TABLE, KEYSLOTS_TABLE], |r| {
+            .query_map([POSITION_TABLE, KEYSLOTS_TABLE, BASE_TABLE], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -737,6 +824,7 @@ pub struct Write<'c> {
     capture: Capture<'c>,
     tx: Transaction<'c>,
     lease: Lease,
+    conn: &'c Connection,
 }
 
 impl<'c> std::ops::Deref for Write<'c> {
@@ -765,6 +853,7 @@ impl Write<'_> {
             mut capture,
             tx,
             mut lease,
+            ..
         } = self;
         let changes = take_changes(&mut capture)?;
         drop(capture);
@@ -783,6 +872,7 @@ impl Write<'_> {
                 seq,
                 prev: &prev,
                 keyslots: keyslots.as_deref(),
+                snapshot: false,
             },
             &changes,
         );
@@ -804,6 +894,7 @@ impl Write<'_> {
                 sealed,
                 keyslots,
                 approve,
+                snapshot: false,
             },
         )?;
         if appended.seq != seq {
@@ -825,6 +916,73 @@ impl Write<'_> {
         // the next catch-up, as another terminal's would.
         replica.commit_local(tx)?;
         Ok(appended.approved)
+    }
+}
+
+impl Write<'_> {
+    /// Give the vault a new database key on the server: the whole
+    /// database, as the log leaves it at this turn, goes out as a snapshot
+    /// unit sealed under `new_key`'s unit key with `keyslots`, which give
+    /// that key to everyone who keeps access. The transaction must have
+    /// changed nothing of its own. Returns the snapshot's place; this
+    /// replica's database is still under the old key until the caller
+    /// writes it again under the new one and calls [`Replica::keyed_at`]
+    /// (a stop in between makes the next sign-in rebuild it).
+    pub(crate) fn commit_snapshot(self, new_key: &[u8; 32], keyslots: Vec<u8>) -> Result<u64> {
+        let Write {
+            mut capture,
+            tx,
+            mut lease,
+            conn,
+        } = self;
+        if !take_changes(&mut capture)?.is_empty() {
+            return Err(Error::Database(
+                "a snapshot is taken in a transaction that changed nothing".into(),
+            ));
+        }
+        drop(capture);
+        let replica = lease.replica.clone();
+        // The units this turn brought are the log's: committed here first,
+        // so that the snapshot (read outside a transaction) holds them.
+        replica.commit_local(tx)?;
+        // Local work on a scratch database: let its commits through.
+        let changes = committing(|| whole_database(conn))?;
+        let (base, prev) = position(conn)?;
+        let seq = base + 1;
+        let place = UnitPlace {
+            vault_id: &replica.vault_id,
+            seq,
+            prev: &prev,
+            keyslots: Some(&keyslots),
+            snapshot: true,
+        };
+        let (sealed, hash) = seal_unit(&unit_key(new_key), &place, &changes);
+        let id = lease.id.take().unwrap_or_default();
+        let appended = replica.upstream.append(
+            &id,
+            base,
+            OutgoingUnit {
+                sealed,
+                keyslots: Some(keyslots.clone()),
+                approve: None,
+                snapshot: true,
+            },
+        )?;
+        if appended.seq != seq {
+            return Err(Error::tampered(format!(
+                "the server put this terminal's snapshot at {}, not {seq}",
+                appended.seq
+            )));
+        }
+        // Until the database is under the new key (`Replica::keyed_at`),
+        // this replica seals and opens nothing.
+        *replica.key_slot() = None;
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        set_position(&tx, seq, &hash)?;
+        note_keyslots(&tx, seq, &keyslots)?;
+        replica.commit_local(tx)?;
+        crate::fsutil::write_atomic(&replica.keyslots_path, &keyslots)?;
+        Ok(seq)
     }
 }
 
