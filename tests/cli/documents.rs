@@ -166,18 +166,21 @@ fn import_killed_midway_leaves_no_half_document() {
         .unwrap()
         .set_len(6 * 1024 * 1024 * 1024)
         .unwrap();
-    let mut child = std::process::Command::new(crate::kinko_bin())
-        .args([
-            "import",
-            big.to_str().unwrap(),
-            "--from",
-            "b",
-            "--purpose",
-            "p",
-        ])
-        .env("KINKO_VAULT", &v.dir)
-        .env("KINKO_USER", "boss")
-        .env("KINKO_PASSWORD", crate::OFFICER_PW)
+    let mut child = v
+        .command(
+            &[
+                "import",
+                big.to_str().unwrap(),
+                "--from",
+                "b",
+                "--purpose",
+                "p",
+            ],
+            &[
+                ("KINKO_USER", "boss"),
+                ("KINKO_PASSWORD", crate::OFFICER_PW),
+            ],
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -229,10 +232,8 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// Run `kinko` with a session (no password KDF, whose 64 MiB would hide
 /// the measurement) and return the highest peak RSS seen while it ran.
 fn peak_while_running(v: &TestVault, token: &str, args: &[&str]) -> u64 {
-    let mut child = std::process::Command::new(crate::kinko_bin())
-        .args(args)
-        .env("KINKO_VAULT", &v.dir)
-        .env("KINKO_SESSION", token)
+    let mut child = v
+        .command(args, &[("KINKO_SESSION", token)])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -744,11 +744,11 @@ fn password_from_standard_input() {
     use std::io::Write;
     let v = TestVault::new();
     let run = |input: &str| {
-        let mut child = Command::new(kinko_bin())
-            .args(["--user", "boss", "--password-stdin", "--json", "list"])
-            .env("KINKO_VAULT", &v.dir)
-            .env_remove("KINKO_PASSWORD")
-            .env_remove("KINKO_SESSION")
+        let mut child = v
+            .command(
+                &["--user", "boss", "--password-stdin", "--json", "list"],
+                &[],
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -154,3 +154,25 @@ fn a_disabled_persons_key_opens_nothing_the_server_logs_after() {
     v.boss(&["open", &later, "--out", "-"]).ok();
     v.boss_on("t2", &["audit", "verify"]).ok();
 }
+
+#[test]
+fn the_replica_folder_is_no_vault_of_its_own() {
+    // Opened as a vault folder, a replica would take changes that never
+    // reach the server's log: refused, saying how to work on it.
+    let v = TestVault::on_a_server();
+    let out = std::process::Command::new(super::kinko_bin())
+        .args(["list"])
+        .env("KINKO_VAULT", &v.dir)
+        .env("KINKO_STATE_DIR", v.tmp.path().join("terminal"))
+        .env("KINKO_USER", "boss")
+        .env("KINKO_PASSWORD", OFFICER_PW)
+        .env("KINKO_LANG", "en")
+        .env_remove("KINKO_SERVER")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("through the server"), "{stderr}");
+    // Through the server it works.
+    v.boss(&["list"]).ok();
+}

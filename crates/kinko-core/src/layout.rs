@@ -9,6 +9,9 @@ pub const KEYSLOTS_FILE: &str = "keyslots";
 pub const OBJECTS_DIR: &str = "objects";
 pub const SESSIONS_DIR: &str = "sessions";
 pub const INBOX_DIR: &str = "inbox";
+/// In a terminal's replica of an office server's vault: this folder is
+/// the server's vault seen through its log, never a vault of its own.
+pub const REPLICA_MARKER: &str = "replica-of-server";
 /// The lockout counts beside the keyslots (`lockout.rs`), and the file
 /// locked while a guess is counted.
 pub const SIGNIN_STATE_FILE: &str = "signin-state";

@@ -258,8 +258,8 @@ impl Session {
     }
 
     /// Refuse work that is not yet done on an office server's vault
-    /// (disposal's execution, backups: they erase or copy the whole
-    /// vault, which a replica does not hold alone).
+    /// (disposal's execution: it erases the whole vault, which a replica
+    /// does not hold alone).
     pub(crate) fn local_only(&self, doing: &str) -> Result<()> {
         if self.ctx.replica.is_some() {
             return Err(Error::Unsupported(format!(

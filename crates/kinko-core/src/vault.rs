@@ -134,6 +134,13 @@ impl Vault {
         if !slots_path.exists() || !dir.join(DB_FILE).exists() {
             return Err(Error::NoVault(dir.to_path_buf()));
         }
+        if dir.join(crate::layout::REPLICA_MARKER).exists() {
+            // Written here, a change would never reach the server's log.
+            return Err(Error::Invalid(format!(
+                "{} is a terminal's copy of an office server's vault, not a vault folder: work on it through the server",
+                dir.display()
+            )));
+        }
         crate::layout::make_private(dir)?;
         let slots = KeySlots::load(&slots_path)?;
         Ok(Vault {
@@ -202,6 +209,7 @@ impl Vault {
         let password = Password::new(opts.password.as_str());
         let created = Vault::init(dir, opts)?;
         let published = (|| {
+            mark_replica(dir)?;
             let slots = KeySlots::load(&dir.join(KEYSLOTS_FILE))?;
             // The database key, from the officer's slot just made.
             let (secrets, _) = slots.unlock(&officer, password.as_bytes(), None)?;
@@ -265,7 +273,7 @@ pub(crate) fn prepare_empty_dir(dir: &Path) -> Result<bool> {
 }
 
 /// A replica's folder, made where missing (0700, with the folders a
-/// vault has).
+/// vault has), and marked as one.
 fn prepare_replica_dir(dir: &Path) -> Result<()> {
     for p in [
         dir.to_path_buf(),
@@ -276,6 +284,15 @@ fn prepare_replica_dir(dir: &Path) -> Result<()> {
         if std::fs::symlink_metadata(&p).is_err() {
             fsutil::create_private_dir(&p)?;
         }
+    }
+    mark_replica(dir)
+}
+
+/// Mark `dir` as a replica: [`Vault::open`] refuses it as a vault folder.
+fn mark_replica(dir: &Path) -> Result<()> {
+    let marker = dir.join(crate::layout::REPLICA_MARKER);
+    if std::fs::symlink_metadata(&marker).is_err() {
+        fsutil::write_atomic(&marker, b"kinko replica v1\n")?;
     }
     Ok(())
 }

@@ -405,10 +405,6 @@ impl Session {
     /// (and so the disposal inventory) names.
     pub fn backup(&mut self, out: &Path) -> Result<BackupInfo> {
         self.require(Action::Backup, "vault")?;
-        if let Err(e) = self.local_only("kinko backup") {
-            self.log_failure(Action::Backup.event(), "vault", &e);
-            return Err(e);
-        }
         let (id, uid, path) = match self.begin_backup(out) {
             Ok(v) => v,
             Err(e) => {
@@ -476,9 +472,7 @@ impl Session {
         let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(name).display().to_string();
         let uid = crypto::random::<16>();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.ctx.begin_write(&self.conn)?;
         let (epoch, _) = crate::rekey::current_epoch(&tx)?;
         tx.execute(
             "INSERT INTO backups (uid, epoch, path, size, sha256, made_by, made_at) VALUES (?1, ?2, ?3, 0, '', ?4, ?5)",
@@ -508,10 +502,13 @@ impl Session {
         } else {
             let _ = fsutil::remove_overwritten(&partial);
         }
-        let _ = self.conn.execute(
-            "UPDATE backups SET destroyed_at = ?1 WHERE id = ?2 AND finished_at IS NULL",
-            params![crate::audit::now(), id],
-        );
+        let _ = self.ctx.begin_write(&self.conn).and_then(|tx| {
+            tx.execute(
+                "UPDATE backups SET destroyed_at = ?1 WHERE id = ?2 AND finished_at IS NULL",
+                params![crate::audit::now(), id],
+            )?;
+            tx.commit()
+        });
     }
 
     fn write_backup(&mut self, out: &Path, uid: [u8; 16]) -> Result<(u32, u64, String, usize)> {
@@ -531,7 +528,8 @@ impl Session {
             let name = ObjectName::parse(name)?;
             files.push(ArchiveFile {
                 entry: Entry::parse(format!("{OBJECTS_DIR}/{name}").as_bytes())?,
-                path: self.ctx.object_path(&name),
+                // On a replica, fetched first where this terminal lacks it.
+                path: self.ctx.object_to_read(&name)?,
                 sha256: Some(sha256.clone()),
             });
         }
@@ -601,7 +599,12 @@ impl Session {
             // sqlcipher_export copies tables, not the schema version.
             let version: i64 = tx.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
             tx.execute_batch(&format!("PRAGMA snap.user_version = {version}"))?;
-            tx.commit()?;
+            // A replica's own bookkeeping is no part of the vault: a
+            // backup restores as a vault folder.
+            crate::replica::drop_local_tables(&tx, "snap")?;
+            // A copy, no change of the vault's rows: let through a
+            // replica's guard.
+            crate::replica::committing(|| tx.commit())?;
             Ok(Snapshot {
                 epoch,
                 suite,

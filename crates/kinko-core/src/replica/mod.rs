@@ -170,6 +170,15 @@ fn is_local_table(table: &str) -> bool {
     table == POSITION_TABLE || table == KEYSLOTS_TABLE || table == BASE_TABLE
 }
 
+/// Drop a replica's own tables from the copy of its database attached
+/// as `schema` (a backup made on a terminal restores as a vault folder).
+pub(crate) fn drop_local_tables(conn: &Connection, schema: &str) -> Result<()> {
+    for table in [POSITION_TABLE, KEYSLOTS_TABLE, BASE_TABLE] {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {schema}.{table}"))?;
+    }
+    Ok(())
+}
+
 thread_local! {
     /// Set while [`Write`] or a catch-up commits on this thread: the only
     /// commits the guard lets through. Per thread, so that one thread's
