@@ -38,6 +38,7 @@ mod tests {
             kinko_core::audit::Record::decl(&cfg),
             kinko_core::audit::verify::TrailReport::decl(&cfg),
             kinko_core::audit::verify::CheckedCheckpoint::decl(&cfg),
+            kinko_core::terminal_approval::TerminalsChecked::decl(&cfg),
             kinko_core::audit::alerts::Alert::decl(&cfg),
             crate::commands::oversight::LogFilter::decl(&cfg),
             crate::commands::oversight::Saved::decl(&cfg),

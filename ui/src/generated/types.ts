@@ -188,6 +188,15 @@ verified_before: number,
  */
 terminals: TerminalsChecked | null, };
 export type CheckedCheckpoint = { size: number, at: string, made_by: string, };
+export type TerminalsChecked = { 
+/**
+ * Terminals a unit approved, each matched with a signed approval.
+ */
+approved: number, 
+/**
+ * Terminals the operator enrolled on the server box.
+ */
+enrolled_by_operator: number, };
 export type Alert = { id: number, rule: string, actor: string, object: string, 
 /**
  * The event that raised it.
