@@ -1286,6 +1286,40 @@ fn a_terminal_approved_without_a_signed_approval_is_tampering() {
 }
 
 #[test]
+fn a_key_already_certified_is_not_enrolled_again() {
+    // A terminal's key (a revoked laptop's, say) offered again: an
+    // approval of a key vouches for one terminal, so the server refuses
+    // to certify it a second time, with or without a token.
+    let v = super::TestVault::on_a_server();
+    let device = kinko_remote::Device::in_state_dir(&v.tmp.path().join("terminal"));
+    let pem = std::fs::read_to_string(device.dir().join("terminal.key")).unwrap();
+    let key = rcgen::KeyPair::from_pem(&pem).unwrap();
+    let csr = rcgen::CertificateParams::default()
+        .serialize_request(&key)
+        .unwrap()
+        .pem()
+        .unwrap();
+    let at = kinko_remote::Server::enrolled(&device).unwrap();
+    let token = v
+        .server
+        .as_ref()
+        .unwrap()
+        .admin(&["device", "token"])
+        .ok()
+        .text();
+    for token in [None, Some(token.trim().to_string())] {
+        let refused = at.enrol(&kinko_protocol::EnrolRequest {
+            csr: csr.clone(),
+            name: "again".into(),
+            account: None,
+            token,
+        });
+        let e = refused.expect_err("a second certificate for one key");
+        assert!(e.to_string().contains("already certified"), "{e}");
+    }
+}
+
+#[test]
 fn device_approve_needs_a_server() {
     let v = super::TestVault::new();
     let r = v.boss(&["device", "approve", "ABCD-EFGH"]);

@@ -100,6 +100,19 @@ pub(crate) fn check(
     listed: &[KnownTerminal],
 ) -> Result<TerminalsChecked> {
     let mut found = TerminalsChecked::default();
+    // One key, one terminal: an approval of a key vouches for one.
+    let mut seen = std::collections::HashMap::new();
+    for t in listed {
+        if let Some(key) = &t.key {
+            if let Some(other) = seen.insert(key.as_str(), t.id.as_str()) {
+                return Err(Error::tampered(format!(
+                    "terminals {} and {} hold one key: an approval vouches for one terminal",
+                    printable(other),
+                    printable(&t.id)
+                )));
+            }
+        }
+    }
     for t in listed {
         let Some(unit) = t.approved_in else {
             found.enrolled_by_operator += 1;

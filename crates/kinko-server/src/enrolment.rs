@@ -48,6 +48,22 @@ pub async fn new_token(pool: &Pool) -> Result<String> {
     Ok(token)
 }
 
+/// Refuse a key some terminal was already certified for (revoked ones
+/// included): an approval of a key vouches for one terminal only, and a
+/// terminal makes a new key for each enrolment.
+async fn check_new_key(client: &impl deadpool_postgres::GenericClient, key: &str) -> Result<()> {
+    let known = client
+        .query_opt("SELECT id FROM terminals WHERE key_digest = $1", &[&key])
+        .await?;
+    match known {
+        Some(row) => Err(Error::Refused(format!(
+            "this key was already certified for terminal {}: enrol with a new key",
+            row.get::<_, String>(0)
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn new_terminal_id() -> Result<String> {
     Ok(format!("t-{}", random_text(SECRET_LETTERS, 12)?))
 }
@@ -87,6 +103,7 @@ async fn enrol_with_token(
     let issued = authority.issue_terminal(&req.csr, &terminal)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    check_new_key(&tx, &issued.key).await?;
     let spent = tx
         .execute(
             "UPDATE enrolment_tokens SET used_at = now() \
@@ -119,12 +136,14 @@ async fn enrol_with_token(
 }
 
 async fn ask(pool: &Pool, req: &EnrolRequest) -> Result<EnrolAnswer> {
-    // Refuse a request that is not a valid CSR now, not at approval.
-    crate::authority::key_digest(&req.csr)?;
+    // Refuse a request that is not a valid CSR, or for a key already
+    // certified, now, not at approval.
+    let key = crate::authority::key_digest(&req.csr)?;
     let secret = random_text(SECRET_LETTERS, 32)?;
     let raw = random_text(CODE_LETTERS, 8)?;
     let code = format!("{}-{}", &raw[..4], &raw[4..]);
     let client = pool.get().await?;
+    check_new_key(&client, &key).await?;
     client
         .execute(
             "INSERT INTO enrolment_requests (digest, code, name, account, csr, expires_at) \
@@ -234,6 +253,7 @@ pub async fn approve_in(
         (row.get(0), row.get(1), row.get(2), row.get(3));
     let terminal = new_terminal_id()?;
     let issued = authority.issue_terminal(&csr, &terminal)?;
+    check_new_key(tx, &issued.key).await?;
     if let Some(r) = &recorded {
         if r.key != issued.key {
             return Err(Error::Refused(format!(

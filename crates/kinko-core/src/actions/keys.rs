@@ -255,12 +255,12 @@ impl Session {
     /// alone, in rollback-journal mode), then given to the custodian.
     fn rotate_database_key(&mut self, epoch: u32) -> Result<()> {
         let new = crypto::random_key();
+        if let Some(replica) = self.ctx.replica.clone() {
+            return self.rotate_on_server(&replica, epoch, &new);
+        }
         let path = self.ctx.keyslots_path();
         let mut slots = KeySlots::load(&path)?;
         self.wrap_to_accounts(&mut slots, epoch, &new)?;
-        if let Some(replica) = self.ctx.replica.clone() {
-            return self.rotate_on_server(&replica, slots, &new);
-        }
         slots.save(&path)?;
         self.replace_database(&new)?;
         // Only now the custodian's copy: until the database has the new
@@ -318,12 +318,20 @@ impl Session {
     fn rotate_on_server(
         &mut self,
         replica: &std::sync::Arc<crate::replica::Replica>,
-        mut slots: KeySlots,
+        epoch: u32,
         new: &[u8; 32],
     ) -> Result<()> {
-        slots.custodian_slot = self.custodian_slot(new)?;
         let seq = match self.ctx.begin_write(&self.conn)? {
-            crate::replica::WriteTx::Replica(w) => w.commit_snapshot(new, slots.file_bytes())?,
+            crate::replica::WriteTx::Replica(w) => {
+                // Inside the turn, after its catch-up: the keyslots and
+                // accounts as the log leaves them, so a password changed
+                // or an account added at another terminal a moment ago
+                // is not undone by the snapshot.
+                let mut slots = KeySlots::load(&self.ctx.keyslots_path())?;
+                self.wrap_to_accounts(&mut slots, epoch, new)?;
+                slots.custodian_slot = self.custodian_slot(new)?;
+                w.commit_snapshot(new, slots.file_bytes())?
+            }
             crate::replica::WriteTx::Local(_) => {
                 return Err(Error::Database("a vault folder has no snapshots".into()))
             }

@@ -819,6 +819,23 @@ struct Lease {
     id: Option<String>,
 }
 
+impl Lease {
+    /// Append `unit` at `base + 1` under this turn (spent by it), and
+    /// check the server put it there.
+    fn append(&mut self, base: u64, unit: OutgoingUnit) -> Result<AppendAnswer> {
+        let id = self.id.take().unwrap_or_default();
+        let appended = self.replica.upstream.append(&id, base, unit)?;
+        if appended.seq != base + 1 {
+            return Err(Error::tampered(format!(
+                "the server put this terminal's unit at {}, not {}",
+                appended.seq,
+                base + 1
+            )));
+        }
+        Ok(appended)
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
@@ -893,11 +910,9 @@ impl Write<'_> {
                 .upstream
                 .put_object(name.as_str(), &name.path(&replica.objects_dir))?;
         }
-        let id = lease.id.take().unwrap_or_default();
         let digest_of = keyslots.clone();
         let asked = approve.is_some();
-        let appended = replica.upstream.append(
-            &id,
+        let appended = lease.append(
             base,
             OutgoingUnit {
                 sealed,
@@ -906,12 +921,6 @@ impl Write<'_> {
                 snapshot: false,
             },
         )?;
-        if appended.seq != seq {
-            return Err(Error::tampered(format!(
-                "the server put this terminal's unit at {}, not {seq}",
-                appended.seq
-            )));
-        }
         if asked && appended.approved.is_none() {
             return Err(Error::tampered(
                 "the server took the approval's unit but approved no terminal",
@@ -966,9 +975,7 @@ impl Write<'_> {
             snapshot: true,
         };
         let (sealed, hash) = seal_unit(&unit_key(new_key), &place, &changes);
-        let id = lease.id.take().unwrap_or_default();
-        let appended = replica.upstream.append(
-            &id,
+        lease.append(
             base,
             OutgoingUnit {
                 sealed,
@@ -977,12 +984,6 @@ impl Write<'_> {
                 snapshot: true,
             },
         )?;
-        if appended.seq != seq {
-            return Err(Error::tampered(format!(
-                "the server put this terminal's snapshot at {}, not {seq}",
-                appended.seq
-            )));
-        }
         // Until the database is under the new key (`Replica::keyed_at`),
         // this replica seals and opens nothing.
         *replica.key_slot() = None;
