@@ -1263,7 +1263,13 @@ fn a_terminal_approved_without_a_signed_approval_is_tampering() {
         code: code.clone(),
         key: "0".repeat(64),
     };
-    let refused = at.append(&turn.lease, unit.seq - 1, new_unit.clone(), Some(wrong));
+    let refused = at.append(
+        &turn.lease,
+        unit.seq - 1,
+        new_unit.clone(),
+        Some(wrong),
+        Vec::new(),
+    );
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(at.vault_state().unwrap().head, unit.seq - 1);
     // The key that waits: approved, with the unit's number beside it.
@@ -1273,7 +1279,13 @@ fn a_terminal_approved_without_a_signed_approval_is_tampering() {
         key: described.key.clone(),
     };
     let appended = at
-        .append(&turn.lease, unit.seq - 1, new_unit, Some(approve))
+        .append(
+            &turn.lease,
+            unit.seq - 1,
+            new_unit,
+            Some(approve),
+            Vec::new(),
+        )
         .unwrap();
     let id = appended.approved.expect("approved").id;
     assert_eq!(waiting.enrol(server, &[]).ok().json()["status"], "enrolled");
@@ -1325,4 +1337,60 @@ fn device_approve_needs_a_server() {
     let r = v.boss(&["device", "approve", "ABCD-EFGH"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("--server"), "{}", r.stderr);
+}
+
+#[test]
+fn an_object_erased_without_a_disposal_step_is_tampering() {
+    // Hana, a handler, runs a modified terminal: it appends a unit of her
+    // own sealing and asks the server to erase a document's object with
+    // it, destroying what she may not. The server cannot read the unit;
+    // it deletes the object. No signed disposal step records that
+    // removal, and audit verify says so.
+    use kinko_test_support::forge;
+    let v = super::TestVault::on_a_server();
+    let hpw = v.add("hana", "handler");
+    let doc = v.import(&v.file("kept.txt", b"evidence"), &[]);
+    let object: String = forge::KeyHolder::of(&v.dir, "boss", super::OFFICER_PW)
+        .open(&v.dir)
+        .query_row(
+            "SELECT object_name FROM documents WHERE id = ?1",
+            [doc.parse::<i64>().unwrap()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    v.as_user("hana", &hpw, &["list"]).ok();
+    let insider = forge::KeyHolder::of(&v.dir, "hana", &hpw);
+    let before = v.tmp.path().join("before.db");
+    forge::snapshot(&v.dir, &before);
+    insider
+        .open(&v.dir)
+        .execute(
+            "UPDATE sessions SET last_seen_at = '2026-01-01T00:00:00Z' WHERE account = 'hana'",
+            [],
+        )
+        .unwrap();
+    let unit = forge::unit_of_edits(&v.dir, &before, &insider).expect("a unit");
+    let device = kinko_remote::Device::in_state_dir(&v.tmp.path().join("terminal"));
+    let at = kinko_remote::Server::enrolled(&device).unwrap();
+    let turn = at.take_turn(unit.seq - 1).unwrap();
+    at.append(
+        &turn.lease,
+        unit.seq - 1,
+        kinko_protocol::NewUnit {
+            sealed: data_encoding::BASE64.encode(&unit.sealed),
+            keyslots: None,
+            snapshot: false,
+        },
+        None,
+        vec![object.clone()],
+    )
+    .unwrap();
+    // Gone from the server, and never stored again under that name.
+    assert!(!at.has_object(&object).unwrap());
+    let caught = v.boss(&["audit", "verify"]).code(5);
+    assert!(
+        caught.stderr.contains(&object) && caught.stderr.contains("no signed disposal step"),
+        "{}",
+        caught.stderr
+    );
 }

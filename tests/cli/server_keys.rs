@@ -176,3 +176,223 @@ fn the_replica_folder_is_no_vault_of_its_own() {
     // Through the server it works.
     v.boss(&["list"]).ok();
 }
+
+/// The chain after every unit of the server's log, and the keyslots of
+/// unit 1 (the vault as it was made).
+fn head_chain(v: &TestVault, vault_id: &str) -> (u64, [u8; 32]) {
+    let mut prev = [0u8; 32];
+    let mut head = 0;
+    for row in units(v) {
+        let place = UnitPlace {
+            vault_id,
+            seq: row.seq,
+            prev: &prev,
+            keyslots: row.keyslots.as_deref(),
+            snapshot: row.snapshot,
+        };
+        prev = chain_after(&place, &row.sealed);
+        head = row.seq;
+    }
+    (head, prev)
+}
+
+#[test]
+fn a_snapshot_under_an_old_key_is_refused() {
+    // Hana is disabled; the vault gets a new key by a snapshot. She (or
+    // the server's operator with her kept key) appends a "snapshot" of
+    // the vault as it was made, sealed under the key from before, with
+    // the keyslots of then: the boss's password opens that old key.
+    // Without the check, a terminal building its replica from it would
+    // show the boss a vault of her choosing.
+    let v = TestVault::on_a_server();
+    let hana = v.add("hana", "handler");
+    let sam = v.add("sam", "sysadmin");
+    v.user_on("hana-pc", "hana", &hana, &["list"]).ok();
+    let kept = KeyHolder::of(&v.tmp.path().join("hana-pc/replica"), "hana", &hana);
+    v.boss_on("t2", &["list"]).ok();
+    v.as_user("sam", &sam, &["account", "disable", "hana"]).ok();
+    v.boss_on("t2", &["list"]).ok();
+    let rows = units(&v);
+    let first = &rows[0];
+    let made = open_unit(
+        &unit_key(&kept.key),
+        &UnitPlace {
+            vault_id: &kept.vault_id,
+            seq: 1,
+            prev: &[0u8; 32],
+            keyslots: first.keyslots.as_deref(),
+            snapshot: false,
+        },
+        &first.sealed,
+    )
+    .expect("hana's kept key opens unit 1");
+    let (head, prev) = head_chain(&v, &kept.vault_id);
+    let old_slots = first.keyslots.clone().expect("unit 1 carries keyslots");
+    let (forged, _) = kinko_core::replica::seal_unit(
+        &unit_key(&kept.key),
+        &UnitPlace {
+            vault_id: &kept.vault_id,
+            seq: head + 1,
+            prev: &prev,
+            keyslots: Some(&old_slots),
+            snapshot: true,
+        },
+        &made,
+    );
+    let hex = kinko_core::crypto::hex;
+    v.server.as_ref().unwrap().sql(&format!(
+        "INSERT INTO units (seq, sealed, keyslots, terminal, snapshot) \
+         SELECT {}, decode('{}', 'hex'), decode('{}', 'hex'), terminal, true \
+         FROM units WHERE seq = {head}",
+        head + 1,
+        hex(&forged),
+        hex(&old_slots)
+    ));
+    // A new terminal (chaining the log from unit 1), one whose replica
+    // was built from the real snapshot, and this one: all refuse it.
+    for terminal in ["t3", "t2"] {
+        let caught = v.boss_on(terminal, &["list"]).code(5);
+        assert!(
+            caught.stderr.contains("old key") && caught.stderr.contains("unit 1"),
+            "{terminal}: {}",
+            caught.stderr
+        );
+    }
+    let caught = v.boss(&["list"]).code(5);
+    assert!(caught.stderr.contains("old key"), "{}", caught.stderr);
+}
+
+#[test]
+fn a_disable_whose_new_key_failed_is_finished_at_the_next_sign_in() {
+    // The disabling commits as its own unit; the new database key comes
+    // after it, as a snapshot. Here the server refuses the snapshot (its
+    // operator's trigger; a killed run or the size limit do the same):
+    // the vault owes the key, and the next sign-in of someone who may
+    // manage accounts gives it.
+    let v = TestVault::on_a_server();
+    let hana = v.add("hana", "handler");
+    let ken = v.add("ken", "handler");
+    let sam = v.add("sam", "sysadmin");
+    v.user_on("hana-pc", "hana", &hana, &["list"]).ok();
+    let kept = KeyHolder::of(&v.tmp.path().join("hana-pc/replica"), "hana", &hana);
+    let server = v.server.as_ref().unwrap();
+    server.sql(
+        "CREATE FUNCTION no_snapshot() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'no snapshots today'; END $$; \
+         CREATE TRIGGER no_snapshot BEFORE INSERT ON units FOR EACH ROW \
+         WHEN (NEW.snapshot) EXECUTE FUNCTION no_snapshot();",
+    );
+    let failed = v.as_user("sam", &sam, &["account", "disable", "hana"]);
+    assert_ne!(failed.code, 0, "{}", failed.stderr);
+    assert!(snapshots(&v).is_empty());
+    // Disabled all the same: her terminal signs her in no more.
+    assert_ne!(v.user_on("hana-pc", "hana", &hana, &["list"]).code, 0);
+    // A handler's sign-in cannot give the key; nothing changes.
+    server.sql("DROP TRIGGER no_snapshot ON units");
+    v.as_user("ken", &ken, &["list"]).ok();
+    assert!(snapshots(&v).is_empty());
+    let given = v.as_user("sam", &sam, &["account", "list"]).ok();
+    assert!(
+        given.stderr.contains("owed since account hana"),
+        "{}",
+        given.stderr
+    );
+    let snaps = snapshots(&v);
+    assert_eq!(snaps.len(), 1);
+    let later = v.import(&v.file("b.txt", b"after hana left"), &[]);
+    let (opened, _) = opened_by(&v, &kept.vault_id, &kept.key);
+    assert!(opened.iter().all(|s| *s < snaps[0]), "{opened:?}");
+    // Given once: the next sign-in owes nothing.
+    let again = v.as_user("sam", &sam, &["account", "list"]).ok();
+    assert!(!again.stderr.contains("owed"), "{}", again.stderr);
+    v.boss_on("t2", &["open", &later, "--out", "-"]).ok();
+}
+
+#[test]
+fn a_snapshot_without_the_trail_a_terminal_held_is_refused() {
+    // As above, but under a fresh key of her own, wrapped to the boss's
+    // public key in the keyslots (public keys are in every replica): no
+    // old key to notice. The boss saw a trail with the disabling in it on
+    // his second terminal, which remembers it; the forged snapshot does
+    // not hold it: the terminal keeps its replica and refuses.
+    use kinko_core::keyslots::{KeySlots, PendingKey, WrapJson};
+    let v = TestVault::on_a_server();
+    let hana = v.add("hana", "handler");
+    let sam = v.add("sam", "sysadmin");
+    v.user_on("hana-pc", "hana", &hana, &["list"]).ok();
+    let hana_replica = v.tmp.path().join("hana-pc/replica");
+    let kept = KeyHolder::of(&hana_replica, "hana", &hana);
+    let boss_public: Vec<u8> = kept
+        .open(&hana_replica)
+        .query_row(
+            "SELECT hpke_public FROM accounts WHERE id = 'boss'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    v.as_user("sam", &sam, &["account", "disable", "hana"]).ok();
+    v.boss_on("t2", &["list"]).ok();
+    let rows = units(&v);
+    let made = open_unit(
+        &unit_key(&kept.key),
+        &UnitPlace {
+            vault_id: &kept.vault_id,
+            seq: 1,
+            prev: &[0u8; 32],
+            keyslots: rows[0].keyslots.as_deref(),
+            snapshot: false,
+        },
+        &rows[0].sealed,
+    )
+    .expect("hana's kept key opens unit 1");
+    // The newest keyslots, with the boss's waiting key replaced by hers.
+    let newest = rows.iter().rev().find_map(|r| r.keyslots.clone()).unwrap();
+    let mut slots = KeySlots::from_bytes(&newest).unwrap();
+    let name = slots.slot_name("boss");
+    let epoch = slots.db_keys.get(&name).map_or(1, |p| p.epoch);
+    let fresh = kinko_core::crypto::random_key();
+    let context = format!("kinko db-key v1\0{}\0boss\0{epoch}", kept.vault_id);
+    let wrap = kinko_core::crypto::hpke_wrap(&boss_public, context.as_bytes(), &*fresh).unwrap();
+    slots.db_keys.insert(
+        name,
+        PendingKey {
+            epoch,
+            wrap: WrapJson::from_wrapped(&wrap),
+            previous: None,
+        },
+    );
+    let file = v.tmp.path().join("forged-keyslots");
+    slots.save(&file).unwrap();
+    let forged_slots = std::fs::read(&file).unwrap();
+    let (head, prev) = head_chain(&v, &kept.vault_id);
+    let (forged, _) = kinko_core::replica::seal_unit(
+        &unit_key(&fresh),
+        &UnitPlace {
+            vault_id: &kept.vault_id,
+            seq: head + 1,
+            prev: &prev,
+            keyslots: Some(&forged_slots),
+            snapshot: true,
+        },
+        &made,
+    );
+    let hex = kinko_core::crypto::hex;
+    v.server.as_ref().unwrap().sql(&format!(
+        "INSERT INTO units (seq, sealed, keyslots, terminal, snapshot) \
+         SELECT {}, decode('{}', 'hex'), decode('{}', 'hex'), terminal, true \
+         FROM units WHERE seq = {head}",
+        head + 1,
+        hex(&forged),
+        hex(&forged_slots)
+    ));
+    let replica_db = v.tmp.path().join("t2/replica/kinko.db");
+    let before = std::fs::read(&replica_db).unwrap();
+    let caught = v.boss_on("t2", &["list"]).code(5);
+    assert!(
+        caught.stderr.contains("does not hold the audit trail"),
+        "{}",
+        caught.stderr
+    );
+    // Refused, not followed: the replica it had is kept as it was.
+    assert!(std::fs::read(&replica_db).unwrap() == before);
+}

@@ -286,6 +286,20 @@ fn not_made_by_kinko(path: &Path) -> Error {
     ))
 }
 
+/// A lock file (for `flock`), made 0600 and never opened through a link.
+pub(crate) fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
 /// Make a directory readable only by its owner, and its missing parents,
 /// if it is not there yet.
 pub fn ensure_private_dir(path: &Path) -> Result<()> {

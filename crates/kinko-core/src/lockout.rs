@@ -120,7 +120,7 @@ impl SigninState {
     /// this terminal's copy merged in, until [`Held::save`] or drop.
     pub(crate) fn hold(dir: &Path, copy: Option<(&Path, &str)>) -> Result<Held> {
         let lock_path = dir.join(LOCK_FILE);
-        let lock = open_lock_file(&lock_path)?;
+        let lock = fsutil::open_lock_file(&lock_path)?;
         lock.lock().map_err(|e| Error::io(&lock_path, e))?;
         let mut state = SigninState::load(dir)?;
         let copy = copy.map(|(state_dir, vault_id)| copy_path(state_dir, vault_id));
@@ -206,20 +206,6 @@ impl SigninState {
         self.unlocked.insert(slot.to_string(), now);
         was
     }
-}
-
-/// The lock file, made 0600 and never through a link.
-fn open_lock_file(path: &Path) -> Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| Error::io(path, e))
 }
 
 /// The sign-in state held alone, with this terminal's copy merged in.

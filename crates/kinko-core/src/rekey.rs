@@ -63,6 +63,38 @@ pub(crate) fn unfinished(conn: &Connection) -> Result<Option<(u32, u16)>> {
         .optional()?)
 }
 
+/// The `meta` row that says a new database key is owed: the account whose
+/// disabling asked for it.
+const KEY_OWED: &str = "key_owed";
+
+/// Record, in the transaction that disables `account`, that the database
+/// needs a new key (given right after it, in its own steps: a run stopped
+/// in between leaves this row, and the key is given later).
+pub(crate) fn owe_database_key(conn: &Connection, account: &str) -> Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        rusqlite::params![KEY_OWED, account.as_bytes()],
+    )?;
+    Ok(())
+}
+
+/// The account whose disabling still waits for its new database key.
+pub(crate) fn owed_database_key(conn: &Connection) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    let owed: Option<Vec<u8>> = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [KEY_OWED], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(owed.map(|v| String::from_utf8_lossy(&v).into_owned()))
+}
+
+/// The database has its new key: nothing is owed any more.
+pub(crate) fn key_given(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM meta WHERE key = ?1", [KEY_OWED])?;
+    Ok(())
+}
+
 /// What `rekey` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct RekeyReport {

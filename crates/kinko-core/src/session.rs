@@ -257,18 +257,6 @@ impl Session {
         });
     }
 
-    /// Refuse work that is not yet done on an office server's vault
-    /// (disposal's execution: it erases the whole vault, which a replica
-    /// does not hold alone).
-    pub(crate) fn local_only(&self, doing: &str) -> Result<()> {
-        if self.ctx.replica.is_some() {
-            return Err(Error::Unsupported(format!(
-                "`{doing}` is not yet done on a vault held by an office server (docs/server.md)"
-            )));
-        }
-        Ok(())
-    }
-
     /// On a replica, bring the database to the server's head first, so
     /// that every check reads what the office wrote last.
     pub(crate) fn catch_up(&self) -> Result<()> {
@@ -711,7 +699,7 @@ pub(crate) fn open_signed_in(
         Proof::Token(id) => Some(id),
         Proof::Password { .. } => None,
     };
-    Ok(Session {
+    let mut session = Session {
         conn,
         ctx,
         token_id,
@@ -720,7 +708,46 @@ pub(crate) fn open_signed_in(
         long_work: false,
         touched: None,
         approved: None,
-    })
+    };
+    session.give_owed_key();
+    Ok(session)
+}
+
+impl Session {
+    /// A disabling whose new database key was never given (its run
+    /// stopped, or the server refused the snapshot, after the disabling
+    /// committed) is finished at the next sign-in of someone who may
+    /// manage accounts; the person is told either way.
+    fn give_owed_key(&mut self) {
+        if !self.ctx.actor.roles.allow(Action::AccountManage) {
+            return;
+        }
+        let Ok(Some(owed)) = crate::rekey::owed_database_key(&self.conn) else {
+            return;
+        };
+        // Only a disabled account's key is owed: a row naming anything
+        // else was not written by a disabling.
+        let disabled: Option<String> = self
+            .conn
+            .query_row("SELECT status FROM accounts WHERE id = ?1", [&owed], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ok()
+            .flatten();
+        if disabled.as_deref() != Some("disabled") {
+            return;
+        }
+        let given = self.with_vault_alone("the sign-in", |s| s.new_database_key(&owed));
+        self.notices.push(match given {
+            Ok(()) => format!(
+                "the new database key owed since account {owed} was disabled was given now"
+            ),
+            Err(e) => format!(
+                "the vault still owes a new database key since account {owed} was disabled ({e}); the next sign-in of someone who may manage accounts gives it"
+            ),
+        });
+    }
 }
 
 /// Open the database with the newest key this account holds: the one a
@@ -738,7 +765,15 @@ pub(crate) fn open_database(
         // the key it was sealed with), then brought to the head.
         let mut keys = vault.slots().pending_db_keys(id, &secrets)?;
         keys.push(Zeroizing::new(secrets.db_key));
-        let (conn, key) = replica.open_database(&path, &keys)?;
+        // What this person saw last here: a snapshot that does not hold
+        // it is refused before the replica is replaced.
+        let seen = match &vault.witness_dir {
+            Some(d) => crate::witness::Place::new(d, vault.dir(), &vault.slots().vault_id, id)
+                .load(&secrets.sign_secret)?
+                .map(|m| m.seen),
+            None => None,
+        };
+        let (conn, key) = replica.open_database(&path, &keys, seen.as_ref())?;
         secrets.db_key = key;
         replica.open_caught_up(&conn)?;
         return Ok((conn, secrets));

@@ -118,17 +118,10 @@ pub(crate) fn check(
             found.enrolled_by_operator += 1;
             continue;
         };
-        let approvers = match &t.key {
-            Some(key) if is_digest(key) => approvers_of(conn, key)?,
-            _ => Vec::new(),
+        let vouched = match &t.key {
+            Some(key) if is_digest(key) => vouched_for(conn, vault_id, root, key)?,
+            _ => false,
         };
-        let mut vouched = false;
-        for actor in approvers {
-            if may_approve(conn, vault_id, root, &actor)? {
-                vouched = true;
-                break;
-            }
-        }
         if !vouched {
             return Err(Error::tampered(format!(
                 "the server says unit {unit} of the log approved terminal {} ({}), \
@@ -142,29 +135,28 @@ pub(crate) fn check(
     Ok(found)
 }
 
-/// Who approved the key `key`, by the trail's successful events.
-fn approvers_of(conn: &Connection, key: &str) -> Result<Vec<String>> {
-    Ok(
-        crate::trail_facts::ok_events(conn, &object(key), Action::DeviceApprove)?
-            .into_iter()
-            .map(|t| t.actor)
-            .collect(),
-    )
-}
-
-/// Did any certificate the officer gave `account` let them approve a
-/// terminal? (The event is theirs: the trail's verification checks each
-/// event's signature against its signer's certificates.)
-fn may_approve(conn: &Connection, vault_id: &str, root: &[u8], account: &str) -> Result<bool> {
-    let serials: Vec<i64> = conn
-        .prepare_cached("SELECT serial FROM certificates WHERE account = ?1")?
-        .query_map([account], |r| r.get(0))?
+/// Did a successful approval event name the key `key`, signed by its
+/// actor under a certificate that let them approve terminals (the
+/// officer's or a system administrator's) and was not revoked before that
+/// event? The trail's verification checks each event's signature
+/// against the certificate its `signer_serial` names.
+fn vouched_for(conn: &Connection, vault_id: &str, root: &[u8], key: &str) -> Result<bool> {
+    let approvals: Vec<(i64, String, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT seq, actor, signer_serial FROM audit_events
+             WHERE object = ?1 AND event = ?2 AND outcome = 'ok' ORDER BY seq",
+        )?
+        .query_map(
+            rusqlite::params![object(key), Action::DeviceApprove.event()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
         .collect::<rusqlite::Result<_>>()?;
-    for serial in serials {
+    for (seq, actor, serial) in approvals {
+        let Some(serial) = serial else { continue };
         let cert = crate::cert::by_serial(conn, vault_id, root, serial)?;
-        if cert.body.account == account
-            && (cert.roles.has(Role::Sysadmin) || cert.roles.has(Role::Officer))
-        {
+        let may = cert.body.account == actor
+            && (cert.roles.has(Role::Sysadmin) || cert.roles.has(Role::Officer));
+        if may && crate::revocation::revoked_before(conn, serial, &actor, seq)?.is_none() {
             return Ok(true);
         }
     }

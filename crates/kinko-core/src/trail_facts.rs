@@ -45,7 +45,9 @@ pub(crate) fn ok_events_by(
     Ok(told)
 }
 
-fn events_named(conn: &Connection, object: &str, event: &str) -> Result<Vec<Told>> {
+/// The events of kind `event` (its name in the trail) on `object` that
+/// succeeded, oldest first.
+pub(crate) fn events_named(conn: &Connection, object: &str, event: &str) -> Result<Vec<Told>> {
     let mut stmt = conn.prepare_cached(
         "SELECT seq, actor, detail FROM audit_events
          WHERE object = ?1 AND event = ?2 AND outcome = 'ok' ORDER BY seq",

@@ -167,6 +167,19 @@ pub struct Append {
     /// the approval): no approval without its event, no event without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approve: Option<Approve>,
+    /// Erase these objects with the unit (whose signed events record a
+    /// disposal's removal of each): recorded in the same transaction and
+    /// deleted from the store once it commits; never stored again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erase: Vec<String>,
+}
+
+/// `GET /v1/erased`: an object the server erased, and the unit whose
+/// events record why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErasedObject {
+    pub name: String,
+    pub unit: u64,
 }
 
 /// Which waiting terminal an append approves: its code, and the digest of

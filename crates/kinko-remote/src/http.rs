@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use kinko_core::Error;
 use kinko_protocol::{
-    Append, Appended, Approve, CreateVault, EnrolAnswer, EnrolRequest, ErrorBody, Hello,
-    ListedTerminal, NewUnit, Turn, TurnRequest, Units, VaultState, WaitingTerminal,
+    Append, Appended, Approve, CreateVault, EnrolAnswer, EnrolRequest, ErasedObject, ErrorBody,
+    Hello, ListedTerminal, NewUnit, Turn, TurnRequest, Units, VaultState, WaitingTerminal,
 };
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -209,6 +209,7 @@ impl Server {
         base: u64,
         unit: NewUnit,
         approve: Option<Approve>,
+        erase: Vec<String>,
     ) -> Result<Appended> {
         self.answer(
             self.client
@@ -218,9 +219,30 @@ impl Server {
                     base,
                     unit,
                     approve,
+                    erase,
                 })
                 .send(),
         )
+    }
+
+    /// Every object a unit erased.
+    pub fn erased(&self) -> Result<Vec<ErasedObject>> {
+        self.answer(self.client.get(format!("{}/v1/erased", self.url)).send())
+    }
+
+    /// Does the server still hand out the object `name`? (A HEAD request:
+    /// nothing of it is sent.)
+    pub fn has_object(&self, name: &str) -> Result<bool> {
+        let response = self
+            .client
+            .head(format!("{}/v1/objects/{name}", self.url))
+            .send()
+            .map_err(|e| self.transport_error(&e))?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            reqwest::StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.refusal(response)),
+        }
     }
 
     /// Units after `after` (a page), without a turn.

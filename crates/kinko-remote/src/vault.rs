@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use kinko_core::replica::{
-    AppendAnswer, ApprovedTerminal, GivenTurn, IncomingUnit, KnownTerminal, OutgoingUnit, Upstream,
-    UpstreamState, UpstreamVault, WaitingDevice,
+    AppendAnswer, ApprovedTerminal, ErasedObject, GivenTurn, IncomingUnit, KnownTerminal,
+    OutgoingUnit, Upstream, UpstreamState, UpstreamVault, WaitingDevice,
 };
 use kinko_core::Error;
 use kinko_protocol::{CreateVault, NewUnit, Unit, VaultInfo};
@@ -113,7 +113,10 @@ impl Upstream for RemoteVault {
             code: a.code,
             key: a.key,
         });
-        let a = self.server.append(lease, base, outgoing(unit), approve)?;
+        let erase = unit.erase.clone();
+        let a = self
+            .server
+            .append(lease, base, outgoing(unit), approve, erase)?;
         Ok(AppendAnswer {
             seq: a.seq,
             approved: a.approved.map(|t| ApprovedTerminal {
@@ -164,5 +167,21 @@ impl Upstream for RemoteVault {
 
     fn get_object(&self, name: &str, into: &Path) -> Result<()> {
         self.server.get_object(name, into)
+    }
+
+    fn has_object(&self, name: &str) -> Result<bool> {
+        self.server.has_object(name)
+    }
+
+    fn erased(&self) -> Result<Vec<ErasedObject>> {
+        Ok(self
+            .server
+            .erased()?
+            .into_iter()
+            .map(|e| ErasedObject {
+                name: e.name,
+                unit: e.unit,
+            })
+            .collect())
     }
 }

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/turn", post(take_turn))
         .route("/v1/turn/{lease}", delete(give_back))
         .route("/v1/units", get(units).post(append))
+        .route("/v1/erased", get(erased))
         .layer(DefaultBodyLimit::max(UNIT_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -245,9 +246,25 @@ async fn append(
         code: &a.code,
         key: &a.key,
     });
-    let appended = log::append(&state.db, &terminal.id, req.base, &req.unit, approval).await;
+    let appended = log::append(
+        &state.db,
+        &terminal.id,
+        req.base,
+        &req.unit,
+        approval,
+        &req.erase,
+    )
+    .await;
     state.turns.give_back(&req.lease);
     let (seq, approved) = appended?;
+    // Recorded with the unit: gone from the store now. One left by a
+    // failure here goes at the server's next start (`serve.rs`), and a
+    // terminal asking for it is told it was erased.
+    for name in &req.erase {
+        if let Err(e) = state.objects.delete(name).await {
+            eprintln!("kinko-server: erased object {name} is still in the store ({e}); it goes at the next start");
+        }
+    }
     Ok(Json(Appended {
         seq,
         approved: approved.map(|a| kinko_protocol::TerminalInfo {
@@ -264,6 +281,9 @@ async fn put_object(
     Path(name): Path<String>,
     body: axum::body::Body,
 ) -> Result<(), ApiError> {
+    if let Some(unit) = store::erased_by(&state.db, &name).await? {
+        return Err(Error::Conflict(format!("object {name} was erased by unit {unit}")).into());
+    }
     state.objects.put(&name, body).await?;
     Ok(())
 }
@@ -273,5 +293,17 @@ async fn get_object(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::body::Body, ApiError> {
+    if let Some(unit) = store::erased_by(&state.db, &name).await? {
+        return Err(Error::NotFound(format!("object {name} was erased by unit {unit}")).into());
+    }
     Ok(state.objects.get(&name).await?)
+}
+
+/// Every object a unit erased, for a terminal's `audit verify` and a
+/// disposal's confirmation.
+async fn erased(
+    _: Terminal,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<kinko_protocol::ErasedObject>>, ApiError> {
+    Ok(Json(store::erased(&state.db).await?))
 }

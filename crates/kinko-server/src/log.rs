@@ -12,6 +12,8 @@ use crate::error::{is_retryable, Error, Result};
 
 /// How many units one answer carries at most.
 pub const PAGE: i64 = 1000;
+/// How many bytes of units one answer carries at most, beyond its first.
+pub const PAGE_BYTES: i64 = 8 << 20;
 /// How often a serialisation failure is retried before giving up.
 const RETRIES: usize = 8;
 
@@ -95,14 +97,35 @@ pub async fn snapshot(pool: &Pool) -> Result<u64> {
     Ok(n as u64)
 }
 
-/// Units after `after`, at most [`PAGE`].
+/// Units after `after`: at most [`PAGE`] of them, and no more than
+/// [`PAGE_BYTES`] of sealed bytes and keyslots unless the first alone is
+/// larger (a snapshot), so that neither side holds more than a page.
 pub async fn units_after(pool: &Pool, after: u64) -> Result<Vec<Unit>> {
     let after = i64::try_from(after).map_err(|_| Error::Invalid("position".into()))?;
     let client = pool.get().await?;
+    // The sizes first (PostgreSQL reads a value's length without the
+    // value), then the units that fit.
+    let sizes = client
+        .query(
+            "SELECT seq, octet_length(sealed) + coalesce(octet_length(keyslots), 0)
+             FROM units WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &PAGE],
+        )
+        .await?;
+    let mut last = after;
+    let mut bytes = 0i64;
+    for row in &sizes {
+        let size: i32 = row.get(1);
+        if last > after && bytes + i64::from(size) > PAGE_BYTES {
+            break;
+        }
+        bytes += i64::from(size);
+        last = row.get(0);
+    }
     let rows = client
         .query(
-            "SELECT seq, sealed, keyslots, snapshot FROM units WHERE seq > $1 ORDER BY seq LIMIT $2",
-            &[&after, &PAGE],
+            "SELECT seq, sealed, keyslots, snapshot FROM units WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+            &[&after, &last],
         )
         .await?;
     Ok(rows
@@ -149,15 +172,21 @@ pub struct Approval<'a> {
 }
 
 /// Append `unit` as `base + 1` if the log's head is still `base`; with
-/// `approval`, approve that terminal in the same transaction.
+/// `approval`, approve that terminal in the same transaction; the objects
+/// in `erase` are recorded as erased by the unit in it too (the caller
+/// deletes them from the store once it commits).
 pub async fn append(
     pool: &Pool,
     terminal: &str,
     base: u64,
     unit: &NewUnit,
     approval: Option<Approval<'_>>,
+    erase: &[String],
 ) -> Result<(u64, Option<Approved>)> {
     let (sealed, keyslots) = decoded(unit)?;
+    for name in erase {
+        crate::objects::checked(name)?;
+    }
     let base = i64::try_from(base).map_err(|_| Error::Invalid("position".into()))?;
     let unit = Sealed {
         sealed: &sealed,
@@ -165,7 +194,7 @@ pub async fn append(
         snapshot: unit.snapshot,
     };
     for _ in 0..RETRIES {
-        match try_append(pool, terminal, base, &unit, approval.as_ref()).await {
+        match try_append(pool, terminal, base, &unit, approval.as_ref(), erase).await {
             Err(Attempt::Again) => continue,
             Err(Attempt::Failed(e)) => return Err(e),
             Ok(seq) => return Ok(seq),
@@ -214,6 +243,7 @@ async fn try_append(
     base: i64,
     unit: &Sealed<'_>,
     approval: Option<&Approval<'_>>,
+    erase: &[String],
 ) -> std::result::Result<(u64, Option<Approved>), Attempt> {
     let mut client = pool.get().await?;
     let tx = client
@@ -247,6 +277,19 @@ async fn try_append(
         ],
     )
     .await?;
+    for name in erase {
+        let taken = tx
+            .execute(
+                "INSERT INTO erased_objects (name, unit) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[name, &(base + 1)],
+            )
+            .await?;
+        if taken != 1 {
+            return Err(Attempt::Failed(Error::Conflict(format!(
+                "object {name} was erased already"
+            ))));
+        }
+    }
     let approved = match approval {
         None => None,
         Some(a) => Some(

@@ -306,11 +306,22 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let rates = kinko_server::limits::Rates::new(rate);
+    let objects = kinko_server::objects::Objects::open(&settings.objects)?.with_idle(limits.idle);
+    // Objects a disposal erased whose deletion a stop cut short (or a
+    // restore of the store put back): gone before anyone is served.
+    for erased in store::erased(&pool).await? {
+        if let Err(e) = objects.delete(&erased.name).await {
+            eprintln!(
+                "kinko-server: erased object {} is still in the store ({e}); it is served to nobody",
+                erased.name
+            );
+        }
+    }
     let app = router(AppState {
         db: pool,
         authority: Arc::new(authority),
         turns: Default::default(),
-        objects: kinko_server::objects::Objects::open(&settings.objects)?.with_idle(limits.idle),
+        objects,
         rates: rates.clone(),
     });
     tokio::spawn(async move {

@@ -27,7 +27,7 @@ pub struct Objects {
 }
 
 /// An object's name as terminals make it: 32 lower-case hex digits.
-fn checked(name: &str) -> Result<StorePath> {
+pub(crate) fn checked(name: &str) -> Result<StorePath> {
     let ours = name.len() == 32
         && name
             .bytes()
@@ -174,6 +174,17 @@ impl Objects {
             }
             object_store::GetResultPayload::Stream(stream) => Body::from_stream(stream),
         })
+    }
+
+    /// Delete the object `name` (gone already is no error). The store
+    /// frees its bytes as it does (no secure delete): the disposal plan
+    /// names the store's disks and backups for physical destruction.
+    pub async fn delete(&self, name: &str) -> Result<()> {
+        let path = checked(name)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_err(e)),
+        }
     }
 
     /// The names of every object held, in order (for a backup).

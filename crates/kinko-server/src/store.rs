@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS units (
 -- rekey, a disabled account): terminals build their replicas from the
 -- newest one.
 ALTER TABLE units ADD COLUMN IF NOT EXISTS snapshot boolean NOT NULL DEFAULT false;
+-- Objects erased by a disposal: each with the unit whose signed events
+-- record its removal (a terminal's `audit verify` matches them). An
+-- erased name is never stored again.
+CREATE TABLE IF NOT EXISTS erased_objects (
+    name text PRIMARY KEY,
+    unit bigint NOT NULL REFERENCES units(seq),
+    erased_at timestamptz NOT NULL DEFAULT now()
+);
 "#;
 
 /// How long an enrolment token or a waiting request stays good.
@@ -236,4 +244,31 @@ pub async fn check_claim(pool: &Pool, ca_fingerprint: &str) -> Result<()> {
             "this database has no Kinko server's tables (run `kinko-server init`)".into(),
         )),
     }
+}
+
+/// Every object a unit erased, in the order of the log.
+pub async fn erased(pool: &Pool) -> Result<Vec<kinko_protocol::ErasedObject>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT name, unit FROM erased_objects ORDER BY unit, name",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| kinko_protocol::ErasedObject {
+            name: r.get(0),
+            unit: r.get::<_, i64>(1) as u64,
+        })
+        .collect())
+}
+
+/// The unit that erased the object `name`, if one did.
+pub async fn erased_by(pool: &Pool, name: &str) -> Result<Option<u64>> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt("SELECT unit FROM erased_objects WHERE name = $1", &[&name])
+        .await?;
+    Ok(row.map(|r| r.get::<_, i64>(0) as u64))
 }

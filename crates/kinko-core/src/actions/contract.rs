@@ -38,7 +38,7 @@ impl Session {
             }
             let executor = person(tx, req.executor, "executor")?;
             let confirmer = person(tx, req.confirmer, "confirmer")?;
-            let (mut items, whole_vault) = inventory(tx, req.items)?;
+            let (mut items, whole_vault) = inventory(tx, req.items, ctx.replica.is_some())?;
             if req.returned {
                 for item in items.iter_mut().filter(|i| i.item.starts_with("document:")) {
                     item.method = METHOD_RETURN.into();
@@ -146,9 +146,7 @@ impl Session {
         self.require(Action::DisposalExecute, "disposal")?;
         // Alone: a reader elsewhere would find object files overwritten
         // under it and take that for tampering.
-        let attempt = self
-            .local_only("kinko disposal execute")
-            .and_then(|()| self.with_vault_alone("kinko disposal execute", |s| s.execute_steps()));
+        let attempt = self.with_vault_alone("kinko disposal execute", |s| s.execute_steps());
         if let Err(e) = &attempt {
             self.log_failure(Action::DisposalExecute.event(), "disposal", e);
         }
@@ -207,9 +205,12 @@ impl Session {
         }
         // Clear freed pages out of the WAL and the file (secure_delete is
         // on): nothing of an erased row or key stays on disk.
-        self.truncate_wal()?;
-        self.conn.execute_batch("VACUUM")?;
-        self.truncate_wal()
+        // (On a replica these change no row: its guard lets them by.)
+        crate::replica::committing(|| {
+            self.truncate_wal()?;
+            self.conn.execute_batch("VACUUM")?;
+            self.truncate_wal()
+        })
     }
 
     /// A checkpoint that could not finish (another process reading) would
@@ -261,7 +262,7 @@ impl Session {
                     .filter_map(|i| i.item.strip_prefix("document:")?.parse().ok())
                     .collect()
             });
-            let (now, _) = inventory(&tx, only.as_deref())?;
+            let (now, _) = inventory(&tx, only.as_deref(), self.ctx.replica.is_some())?;
             let names = |items: &[PlanItem]| -> Vec<String> {
                 items.iter().map(|i| i.item.clone()).collect()
             };
@@ -310,7 +311,9 @@ impl Session {
         let path = self
             .ctx
             .object_path(&crate::object::ObjectName::parse(&name)?);
-        self.step(plan, item, "object_removed", |_, _| {
+        // On a server, the server's copy goes with the step's unit; this
+        // terminal's copy (if it fetched one) here.
+        self.step_erasing(plan, item, "object_removed", Some(&name), |_, _| {
             fsutil::remove_overwritten(&path)
         })
     }
@@ -353,6 +356,19 @@ impl Session {
         step: &str,
         work: impl FnOnce(&Transaction, &Ctx) -> Result<()>,
     ) -> Result<()> {
+        self.step_erasing(plan, item, step, None, work)
+    }
+
+    /// [`Session::step`]; on a vault an office server holds, the object
+    /// `erase` is erased at the server with the step's unit.
+    fn step_erasing(
+        &mut self,
+        plan: &Plan,
+        item: &str,
+        step: &str,
+        erase: Option<&str>,
+        work: impl FnOnce(&Transaction, &Ctx) -> Result<()>,
+    ) -> Result<()> {
         let tx = self.ctx.begin_write(&self.conn)?;
         let done: bool = tx
             .query_row(
@@ -379,8 +395,10 @@ impl Session {
                 &format!("plan {}: {step}", plan.plan),
             ),
         )?;
-        tx.commit()?;
-        Ok(())
+        match erase {
+            Some(name) => tx.commit_erasing(name),
+            None => tx.commit(),
+        }
     }
 
     /// Confirm the execution (the plan's confirmer, not its executor): try

@@ -57,6 +57,7 @@ impl Session {
                 .collect::<rusqlite::Result<_>>()?;
             // Sealed sessions hold the old database key.
             crate::disposal::remove_all_sessions(ctx)?;
+            crate::rekey::key_given(tx)?;
             let detail = format!(
                 "key epoch {epoch} finished: {}, {documents} documents re-encrypted{}, database key replaced; backups still under older keys: {:?}",
                 stream::suite_name(suite),
@@ -245,6 +246,7 @@ impl Session {
                 ),
             ),
         )?;
+        crate::rekey::key_given(&tx)?;
         tx.commit()?;
         Ok(())
     }

@@ -39,6 +39,15 @@ impl Session {
         kept: Option<&checkpoint::Checkpoint>,
     ) -> Result<verify::TrailReport> {
         let object = kept.map_or("audit".to_string(), |c| format!("checkpoint:{}", c.size));
+        // On an office server, the terminals it lists: asked before the
+        // write turn, which the office's other terminals wait for.
+        let listed = match &self.ctx.replica {
+            Some(replica) => Some((
+                replica.upstream().terminals()?,
+                replica.upstream().erased()?,
+            )),
+            None => None,
+        };
         self.perform(
             crate::permission::Action::AuditVerify,
             &object,
@@ -53,13 +62,15 @@ impl Session {
                 )?;
                 // On an office server: every terminal a unit approved has
                 // its signed approval in the trail.
-                if let Some(replica) = &ctx.replica {
+                // And every object it erased, a signed disposal step.
+                if let Some((terminals, erased)) = &listed {
                     report.terminals = Some(crate::terminal_approval::check(
                         tx,
                         &ctx.vault_id,
                         &ctx.root_public,
-                        &replica.upstream().terminals()?,
+                        terminals,
                     )?);
+                    crate::disposal::check_erased(tx, ctx, erased)?;
                 }
                 // Every signature up to here is checked: the next verify
                 // on this terminal starts from it.

@@ -320,6 +320,10 @@ impl Session {
                     slots.db_keys.remove(&name);
                     done.keyslots = Some(slots);
                     let revoked = crate::revocation::revoke_account(tx, id)?;
+                    // Owed until the new database key is in place: a run
+                    // stopped before that is finished at the next sign-in
+                    // of someone who may manage accounts.
+                    crate::rekey::owe_database_key(tx, id)?;
                     done.detail = with_revoked(
                         format!("disable; {grants} grants destroyed; the database gets a new key"),
                         &revoked,

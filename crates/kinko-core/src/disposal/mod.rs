@@ -46,6 +46,12 @@ pub const LOCATION_BACKUP: &str = "バックアップファイル";
 pub const METHOD_ERASE_BACKUP: &str = "消去（上書き削除）。他の場所への複製は媒体ごと消去";
 pub const CHECK_BACKUP: &str =
     "記録された場所にファイルが無いことを Kinko で確認し、複製の消去に立ち会う";
+pub const LOCATION_SERVER: &str = "オフィスサーバー";
+pub const LABEL_SERVER: &str = "オフィスサーバーのディスク（PostgreSQL のデータ、WAL、ベースバックアップ、スタンバイ）とオブジェクトストア（その複製を含む）。データベースとオブジェクトストアには確実な消去がなく、以前の鍵で封じた記録と消去した暗号文が残る";
+pub const METHOD_DESTROY_SERVER: &str =
+    "文書の消去（サーバー上の暗号文の削除を含む）の後、媒体を物理的に破壊";
+pub const METHOD_DESTROY_SERVER_LATER: &str =
+    "文書の消去（サーバー上の暗号文の削除を含む）。媒体は契約終了時の全体の廃棄で物理的に破壊";
 pub const CHECK_RETURN: &str = "返却パッケージの受領確認と、全項目の読み出し不能を Kinko で確認";
 
 /// One row of the plan.
@@ -244,7 +250,11 @@ pub(crate) fn person(tx: &Transaction, id: &str, what: &str) -> Result<Person> {
 
 /// The starting list: every document not yet erased (or the chosen ones),
 /// every recorded export of them, and the key material.
-pub(crate) fn inventory(tx: &Transaction, only: Option<&[i64]>) -> Result<(Vec<PlanItem>, bool)> {
+pub(crate) fn inventory(
+    tx: &Transaction,
+    only: Option<&[i64]>,
+    on_server: bool,
+) -> Result<(Vec<PlanItem>, bool)> {
     let docs: Vec<(i64, String, i64, String)> = tx
         .prepare("SELECT id, received_at, size, sha256 FROM documents WHERE erased_at IS NULL ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
@@ -315,6 +325,24 @@ pub(crate) fn inventory(tx: &Transaction, only: Option<&[i64]>) -> Result<(Vec<P
             location: format!("{LOCATION_BACKUP} {path}"),
             method: METHOD_ERASE_BACKUP.into(),
             check: CHECK_BACKUP.into(),
+        });
+    }
+    if on_server {
+        // The server's engines have no secure delete: what they held of
+        // the vault (old units under old keys, erased objects' bytes)
+        // stays on their disks until the media are destroyed.
+        items.push(PlanItem {
+            item: "server".into(),
+            label: LABEL_SERVER.into(),
+            kind: KIND_ELECTRONIC.into(),
+            location: LOCATION_SERVER.into(),
+            method: if whole {
+                METHOD_DESTROY_SERVER
+            } else {
+                METHOD_DESTROY_SERVER_LATER
+            }
+            .into(),
+            check: CHECK_WITNESS.into(),
         });
     }
     if whole {
@@ -532,9 +560,15 @@ fn try_document(
         }
     }
     let path = ctx.object_path(&crate::object::ObjectName::parse(&name)?);
-    let object_present = path.exists();
+    // On an office server, the server's copy counts too: it must hand out
+    // nothing (it says the object was erased, or it never held it).
+    let at_server = match &ctx.replica {
+        Some(r) => r.upstream().has_object(&name)?,
+        None => false,
+    };
+    let object_present = path.exists() || at_server;
     let mut readable = false;
-    if object_present {
+    if path.exists() {
         for dek in &opened {
             let Ok(dek) = <[u8; 32]>::try_from(dek.as_slice()) else {
                 continue;
@@ -572,6 +606,83 @@ fn try_document(
         erased: keys_left == 0 && !object_present && !readable,
         tried,
     })
+}
+
+/// Match every object an office server erased with the signed
+/// `disposal.step` event that records its removal, made by the executor
+/// of an approved plan that lists the document: a unit asking the server
+/// to erase an object outside such a plan (an insider's terminal
+/// destroying evidence) is tampering. The trail's verification checks
+/// each event's signature and signer; the approval is the officer's
+/// signed statement over the plan's SHA-256.
+pub(crate) fn check_erased(
+    conn: &Connection,
+    ctx: &Ctx,
+    erased: &[crate::replica::ErasedObject],
+) -> Result<()> {
+    for e in erased {
+        let doc: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM documents WHERE object_name = ?1",
+                [&e.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut recorded = false;
+        if let Some(id) = doc {
+            let item = format!("document:{id}");
+            for told in crate::trail_facts::events_named(conn, &item, "disposal.step")? {
+                if removed_under_plan(conn, ctx, &told, &item)? {
+                    recorded = true;
+                    break;
+                }
+            }
+        }
+        if !recorded {
+            return Err(Error::tampered(format!(
+                "the office server erased object {} with unit {}, but no signed disposal step of an approved plan's executor records its removal",
+                e.name.chars().filter(|c| c.is_ascii_alphanumeric()).take(64).collect::<String>(),
+                e.unit
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Is `told` ("plan N: object_removed" on `item`) the step of plan N's
+/// executor, plan N approved by the officer's signed statement and
+/// listing `item`?
+fn removed_under_plan(
+    conn: &Connection,
+    ctx: &Ctx,
+    told: &crate::trail_facts::Told,
+    item: &str,
+) -> Result<bool> {
+    let Some(plan) = told
+        .detail
+        .strip_prefix("plan ")
+        .and_then(|d| d.strip_suffix(": object_removed"))
+        .and_then(|n| n.parse::<i64>().ok())
+    else {
+        return Ok(false);
+    };
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT body, body_sha256 FROM disposal_plans WHERE id = ?1",
+            [plan],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((body, sha)) = row else {
+        return Ok(false);
+    };
+    if plan_sha256(&body) != sha || check_approval(conn, ctx, plan).is_err() {
+        return Ok(false);
+    }
+    let Ok(p) = serde_json::from_str::<Plan>(&body) else {
+        return Ok(false);
+    };
+    Ok(p.executor.id == told.actor && p.items.iter().any(|i| i.item == item))
 }
 
 /// A backup is erased once its file is gone from the recorded path.

@@ -29,7 +29,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use crate::crypto::{self, Key32};
 use crate::error::{Error, Result};
 
+mod epochs;
 mod rebuild;
+
+use epochs::{KeyUnit, KEYSLOTS_TABLE};
 
 /// A unit of the log as the server hands it out.
 #[derive(Debug, Clone)]
@@ -50,6 +53,16 @@ pub struct OutgoingUnit {
     /// The terminal to approve with this unit (whose event records the
     /// approval).
     pub approve: Option<DeviceApproval>,
+    /// Object files to erase with this unit (whose events record a
+    /// disposal's removal of each).
+    pub erase: Vec<String>,
+}
+
+/// An object file the server erased, with the unit that asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasedObject {
+    pub name: String,
+    pub unit: u64,
 }
 
 /// Which waiting terminal a unit approves: the code its screen shows and
@@ -151,14 +164,15 @@ pub trait Upstream: Send + Sync {
     fn put_object(&self, name: &str, path: &Path) -> Result<()>;
     /// Fetch an object file into `into` (a new file).
     fn get_object(&self, name: &str, into: &Path) -> Result<()>;
+    /// Does the server still hand out the object `name`?
+    fn has_object(&self, name: &str) -> Result<bool>;
+    /// Every object a unit erased.
+    fn erased(&self) -> Result<Vec<ErasedObject>>;
 }
 
 /// The local table that says how far the replica has applied the log.
 /// It is this terminal's alone: never captured, never sent.
 const POSITION_TABLE: &str = "replica_position";
-/// The local table of which units carried keyslots (their SHA-256):
-/// this terminal's alone too.
-const KEYSLOTS_TABLE: &str = "replica_keyslots";
 
 /// The local table that says from which snapshot unit this replica's
 /// database was built, under the key that unit was sealed with (0: from
@@ -166,14 +180,21 @@ const KEYSLOTS_TABLE: &str = "replica_keyslots";
 const BASE_TABLE: &str = "replica_base";
 
 /// Tables of the replica's own, never part of a unit.
+const LOCAL_TABLES: [&str; 4] = [
+    POSITION_TABLE,
+    KEYSLOTS_TABLE,
+    BASE_TABLE,
+    epochs::KEY_UNITS_TABLE,
+];
+
 fn is_local_table(table: &str) -> bool {
-    table == POSITION_TABLE || table == KEYSLOTS_TABLE || table == BASE_TABLE
+    LOCAL_TABLES.contains(&table)
 }
 
 /// Drop a replica's own tables from the copy of its database attached
 /// as `schema` (a backup made on a terminal restores as a vault folder).
 pub(crate) fn drop_local_tables(conn: &Connection, schema: &str) -> Result<()> {
-    for table in [POSITION_TABLE, KEYSLOTS_TABLE, BASE_TABLE] {
+    for table in LOCAL_TABLES {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {schema}.{table}"))?;
     }
     Ok(())
@@ -298,7 +319,9 @@ fn ensure_position_table(conn: &Connection) -> Result<()> {
         CREATE TABLE IF NOT EXISTS {BASE_TABLE} (
             one INTEGER PRIMARY KEY CHECK (one = 1),
             seq INTEGER NOT NULL
-        )"
+        );
+        {}",
+        epochs::CREATE_KEY_UNITS
     ))?;
     Ok(())
 }
@@ -356,13 +379,25 @@ fn set_position(conn: &Connection, seq: u64, hash: &[u8; 32]) -> Result<()> {
     Ok(())
 }
 
-/// Remember that unit `seq` carried `keyslots`.
-fn note_keyslots(conn: &Connection, seq: u64, keyslots: &[u8]) -> Result<()> {
-    conn.execute(
-        &format!("INSERT OR REPLACE INTO {KEYSLOTS_TABLE} (seq, sha256) VALUES (?1, ?2)"),
-        params![seq as i64, crypto::sha256(keyslots).to_vec()],
-    )?;
-    Ok(())
+/// Remember the unit sealed as `sealed` at `place` if it may begin a key
+/// (and the keyslots it carried): [`epochs`].
+fn note_unit(conn: &Connection, place: &UnitPlace<'_>, sealed: &[u8]) -> Result<()> {
+    match key_unit(place, sealed) {
+        Some(unit) => unit.note(conn),
+        None => Ok(()),
+    }
+}
+
+/// The unit sealed as `sealed` at `place`, as [`epochs`] keeps it, if it
+/// may begin a key.
+fn key_unit(place: &UnitPlace<'_>, sealed: &[u8]) -> Option<KeyUnit> {
+    KeyUnit::of(epochs::Seen {
+        seq: place.seq,
+        prev: place.prev,
+        sealed,
+        keyslots: place.keyslots,
+        snapshot: place.snapshot,
+    })
 }
 
 /// The newest keyslots the applied log carries: the unit that carried
@@ -434,6 +469,24 @@ impl Replica {
         fetched
     }
 
+    /// Remove this terminal's copies of the object files of documents a
+    /// disposal erased at another terminal (the server erased its own
+    /// with the step's unit), overwritten as the executor's were.
+    fn remove_erased_objects(&self, conn: &Connection) -> Result<()> {
+        let names: Vec<String> = conn
+            .prepare("SELECT object_name FROM documents WHERE erased_at IS NOT NULL")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        // A name no object could have names no file here.
+        for name in names
+            .iter()
+            .filter_map(|n| crate::object::ObjectName::parse(n).ok())
+        {
+            crate::fsutil::remove_overwritten(&name.path(&self.objects_dir))?;
+        }
+        Ok(())
+    }
+
     /// Remember the keyslots file this terminal is about to sign in with,
     /// as the server handed it.
     pub(crate) fn opened_with_keyslots(&self, bytes: &[u8]) {
@@ -455,6 +508,9 @@ impl Replica {
     pub(crate) fn open_caught_up(&self, conn: &Connection) -> Result<()> {
         let (before, _) = position(conn)?;
         self.catch_up(conn)?;
+        // Best effort: what stands in the way (a folder put in a file's
+        // place) is the disposal's own steps and confirmation to report.
+        let _ = self.remove_erased_objects(conn);
         let opened = *self
             .opened_keyslots
             .lock()
@@ -523,7 +579,7 @@ impl Replica {
             let (after, _) = position(&tx)?;
             if applied == Applied::UpToSnapshot {
                 self.commit_local(tx)?;
-                return Err(key_changed());
+                return Err(self.stopped_at_snapshot(after + 1));
             }
             if after <= seq {
                 // Units only of what this replica holds, again and again:
@@ -573,10 +629,10 @@ impl Replica {
                 ))
             })?;
             apply_changes(tx, &changes, unit.seq)?;
+            note_unit(tx, &place, &unit.sealed)?;
             hash = chain_after(&place, &unit.sealed);
             seq = unit.seq;
             if let Some(k) = &unit.keyslots {
-                note_keyslots(tx, seq, k)?;
                 keyslots = Some(k.clone());
             }
         }
@@ -602,7 +658,8 @@ impl Replica {
         loop {
             if self.apply(&tx, &units)? == Applied::UpToSnapshot {
                 // Rolled back with `tx`; the turn goes back with the lease.
-                return Err(key_changed());
+                let (at, _) = position(&tx)?;
+                return Err(self.stopped_at_snapshot(at + 1));
             }
             let (at, _) = position(&tx)?;
             if at >= turn.head {
@@ -635,18 +692,15 @@ impl Replica {
         let keyslots =
             std::fs::read(&self.keyslots_path).map_err(|e| Error::io(&self.keyslots_path, e))?;
         let key = self.key()?;
-        let (sealed, hash) = seal_unit(
-            &key,
-            &UnitPlace {
-                vault_id: &self.vault_id,
-                seq: 1,
-                prev: &[0u8; 32],
-                keyslots: Some(&keyslots),
-                snapshot: false,
-            },
-            &changes,
-        );
-        let digest_of = keyslots.clone();
+        let place = UnitPlace {
+            vault_id: &self.vault_id,
+            seq: 1,
+            prev: &[0u8; 32],
+            keyslots: Some(&keyslots),
+            snapshot: false,
+        };
+        let (sealed, hash) = seal_unit(&key, &place, &changes);
+        let first = key_unit(&place, &sealed);
         self.upstream.create(
             &UpstreamVault {
                 vault_id: self.vault_id.clone(),
@@ -656,14 +710,26 @@ impl Replica {
                 sealed,
                 keyslots: Some(keyslots),
                 approve: None,
+                erase: Vec::new(),
                 snapshot: false,
             },
         )?;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         set_position(&tx, 1, &hash)?;
-        note_keyslots(&tx, 1, &digest_of)?;
+        if let Some(first) = first {
+            first.note(&tx)?;
+        }
         self.commit_local(tx)
     }
+}
+
+/// What a unit asks of the server besides taking it.
+#[derive(Default)]
+struct Asked {
+    /// Approve the terminal waiting with this code and key.
+    approve: Option<DeviceApproval>,
+    /// Erase these object files.
+    erase: Vec<String>,
 }
 
 /// How far [`Replica::apply`] went.
@@ -672,6 +738,23 @@ enum Applied {
     All,
     /// To the unit before a snapshot, which it left for a sign-in.
     UpToSnapshot,
+}
+
+impl Replica {
+    /// The log reached a unit flagged a snapshot at `seq`: another
+    /// terminal gave the vault a new database key (sign in again), unless
+    /// the server names an older unit as its newest snapshot, when the
+    /// flag is a lie that would keep every sign-in asking for another.
+    fn stopped_at_snapshot(&self, seq: u64) -> Error {
+        match self.upstream.state() {
+            Ok(state) if state.snapshot < seq => Error::tampered(format!(
+                "the server flags unit {seq} of its log as a snapshot but names unit {} as its newest",
+                state.snapshot
+            )),
+            // Unasked (the server gone a moment): the likelier cause.
+            Ok(_) | Err(_) => key_changed(),
+        }
+    }
 }
 
 /// Another terminal gave the vault a new database key: this session's
@@ -787,11 +870,10 @@ fn whole_database(conn: &Connection) -> Result<Vec<u8>> {
         let tables: Vec<(String, String)> = conn
             .prepare(
                 "SELECT name, sql FROM main.sqlite_master WHERE type = 'table'
-                 AND name NOT LIKE 'sqlite_%' AND name NOT IN (?1, ?2, ?3)",
+                 AND name NOT LIKE 'sqlite_%'",
             )?
-            .query_map([POSITION_TABLE, KEYSLOTS_TABLE, BASE_TABLE], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .filter(|row| !matches!(row, Ok((name, _)) if is_local_table(name)))
             .collect::<rusqlite::Result<_>>()?;
         for (name, sql) in &tables {
             let sql = match sql.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
@@ -865,15 +947,15 @@ impl Write<'_> {
     /// to the log, then commit locally. If the server does not take them,
     /// nothing is committed.
     pub fn commit(self, keyslots: Option<Vec<u8>>) -> Result<()> {
-        self.commit_asking(keyslots, None).map(drop)
+        self.commit_asking(keyslots, Asked::default()).map(drop)
     }
 
-    /// [`Write::commit`], asking the server to approve the terminal
-    /// waiting with `approve` in the same transaction as the unit.
+    /// [`Write::commit`], asking the server to approve a terminal or to
+    /// erase objects in the same transaction as the unit.
     fn commit_asking(
         self,
         keyslots: Option<Vec<u8>>,
-        approve: Option<DeviceApproval>,
+        Asked { approve, erase }: Asked,
     ) -> Result<Option<ApprovedTerminal>> {
         let Write {
             mut capture,
@@ -884,24 +966,22 @@ impl Write<'_> {
         let changes = take_changes(&mut capture)?;
         drop(capture);
         let replica = lease.replica.clone();
-        if changes.is_empty() && keyslots.is_none() && approve.is_none() {
+        if changes.is_empty() && keyslots.is_none() && approve.is_none() && erase.is_empty() {
             // Nothing changed (a refusal that wrote nothing): nothing to send.
             return replica.commit_local(tx).map(|()| None);
         }
         let key = replica.key()?;
         let (base, prev) = position(&tx)?;
         let seq = base + 1;
-        let (sealed, hash) = seal_unit(
-            &key,
-            &UnitPlace {
-                vault_id: &replica.vault_id,
-                seq,
-                prev: &prev,
-                keyslots: keyslots.as_deref(),
-                snapshot: false,
-            },
-            &changes,
-        );
+        let place = UnitPlace {
+            vault_id: &replica.vault_id,
+            seq,
+            prev: &prev,
+            keyslots: keyslots.as_deref(),
+            snapshot: false,
+        };
+        let (sealed, hash) = seal_unit(&key, &place, &changes);
+        let keyed = key_unit(&place, &sealed);
         // The objects the new rows name go first: a unit never names an
         // object the server does not hold.
         for name in objects_named(&tx, &changes)? {
@@ -910,7 +990,6 @@ impl Write<'_> {
                 .upstream
                 .put_object(name.as_str(), &name.path(&replica.objects_dir))?;
         }
-        let digest_of = keyslots.clone();
         let asked = approve.is_some();
         let appended = lease.append(
             base,
@@ -918,6 +997,7 @@ impl Write<'_> {
                 sealed,
                 keyslots,
                 approve,
+                erase,
                 snapshot: false,
             },
         )?;
@@ -927,8 +1007,8 @@ impl Write<'_> {
             ));
         }
         set_position(&tx, seq, &hash)?;
-        if let Some(k) = &digest_of {
-            note_keyslots(&tx, seq, k)?;
+        if let Some(keyed) = keyed {
+            keyed.note(&tx)?;
         }
         // Appended: if the local commit fails now, the unit comes back at
         // the next catch-up, as another terminal's would.
@@ -975,12 +1055,14 @@ impl Write<'_> {
             snapshot: true,
         };
         let (sealed, hash) = seal_unit(&unit_key(new_key), &place, &changes);
+        let keyed = key_unit(&place, &sealed);
         lease.append(
             base,
             OutgoingUnit {
                 sealed,
                 keyslots: Some(keyslots.clone()),
                 approve: None,
+                erase: Vec::new(),
                 snapshot: true,
             },
         )?;
@@ -989,7 +1071,9 @@ impl Write<'_> {
         *replica.key_slot() = None;
         let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
         set_position(&tx, seq, &hash)?;
-        note_keyslots(&tx, seq, &keyslots)?;
+        if let Some(keyed) = keyed {
+            keyed.note(&tx)?;
+        }
         replica.commit_local(tx)?;
         crate::fsutil::write_atomic(&replica.keyslots_path, &keyslots)?;
         Ok(seq)
@@ -1046,8 +1130,32 @@ impl WriteTx<'_> {
                 "approving a terminal needs a vault held by an office server".into(),
             )),
             WriteTx::Replica(w) => w
-                .commit_asking(None, Some(approval.clone()))?
+                .commit_asking(
+                    None,
+                    Asked {
+                        approve: Some(approval.clone()),
+                        erase: Vec::new(),
+                    },
+                )?
                 .ok_or_else(|| Error::tampered("the server approved no terminal")),
+        }
+    }
+
+    /// Commit, erasing the object `name` at the server with this
+    /// transaction's unit (whose event records its removal); on a local
+    /// vault the caller removes the file.
+    pub(crate) fn commit_erasing(self, name: &str) -> Result<()> {
+        match self {
+            WriteTx::Local(tx) => Ok(tx.commit()?),
+            WriteTx::Replica(w) => w
+                .commit_asking(
+                    None,
+                    Asked {
+                        approve: None,
+                        erase: vec![name.to_string()],
+                    },
+                )
+                .map(drop),
         }
     }
 
